@@ -1,0 +1,3 @@
+from pagination.pages import last_item, page
+
+__all__ = ["last_item", "page"]

@@ -1,0 +1,3 @@
+from shapes.area import circle, rectangle
+
+__all__ = ["circle", "rectangle"]

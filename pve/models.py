@@ -1,0 +1,259 @@
+"""The models every arrow of the pipeline carries (see ../shared/ARCHITECTURE.md, "The one flow").
+
+They are plain pydantic models so that the same step functions can run in the local runner,
+a Lambda handler or a test, and so that a session serialises the same way into SQLite,
+DynamoDB or ``--json``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+# --------------------------------------------------------------------------- analysis
+
+
+class Category(StrEnum):
+    """Coarse error classes; the offline engine and the model prompts pick strategies by them."""
+
+    SYNTAX = "syntax"
+    IMPORT = "import"
+    NAME = "name"
+    ATTRIBUTE = "attribute"
+    TYPE = "type"
+    INDEX = "index"
+    KEY = "key"
+    VALUE = "value"
+    ARITHMETIC = "arithmetic"
+    ASSERTION = "assertion"
+    RECURSION = "recursion"
+    TIMEOUT = "timeout"
+    ENVIRONMENT = "environment"
+    RUNTIME = "runtime"
+
+
+class Frame(BaseModel):
+    """One traceback frame as reported, plus where it lives in the project (if it does)."""
+
+    file: str  # as written in the log
+    line: int | None = None
+    function: str | None = None
+    code: str | None = None
+    project_path: str | None = None  # POSIX path relative to the project root, when it exists there
+
+
+class ExceptionInfo(BaseModel):
+    type: str  # short name, e.g. "JSONDecodeError"
+    qualified_type: str  # as written, e.g. "json.decoder.JSONDecodeError"
+    message: str = ""
+    type_truncated: bool = False  # pytest's summary cut the name ("ZeroDivisionEr..."): match by prefix
+    frames: list[Frame] = Field(default_factory=list)
+    # SyntaxError family: where the compiler stopped
+    syntax_file: str | None = None
+    syntax_line: int | None = None
+
+
+def same_exception_type(reported: ExceptionInfo, actual_type: str) -> bool:
+    """Does an observed exception type match what the log reported?"""
+    if reported.type_truncated:
+        return actual_type.startswith(reported.type)
+    return actual_type == reported.type
+
+
+class Failure(BaseModel):
+    """One failure found in a log: a final exception, what led to it, and the test if any."""
+
+    exception: ExceptionInfo
+    chain: list[ExceptionInfo] = Field(default_factory=list)  # earlier exceptions, oldest first
+    test_id: str | None = None  # pytest node id when the log is pytest output
+    origin: str = "traceback"  # "traceback" | "pytest" | "pytest-summary"
+
+
+class ParsedLog(BaseModel):
+    failures: list[Failure] = Field(default_factory=list)
+    failing_tests: list[str] = Field(default_factory=list)
+    is_pytest: bool = False
+
+
+class ReproKind(StrEnum):
+    PYTEST = "pytest"
+    SCRIPT = "script"
+    MODULE = "module"
+
+
+class Reproduction(BaseModel):
+    """How to make the failure happen. Its files are never edited by a candidate."""
+
+    kind: ReproKind
+    argv: list[str] = Field(default_factory=list)  # script/module args, or pytest args
+    target: str = ""  # script path, module name, or "" for pytest
+    test_ids: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)  # project-relative files that ARE the reproduction
+    snippet: bool = False  # single-file mode: the snippet's top-level code is the reproduction
+    derived_from: str = ""  # "--test", "--cmd", "log: pytest ids", "log: outermost frame", "snippet"
+
+    def display(self) -> str:
+        if self.kind is ReproKind.PYTEST:
+            return "pytest " + " ".join(self.test_ids or self.argv)
+        if self.kind is ReproKind.MODULE:
+            return " ".join(["python", "-m", self.target, *self.argv])
+        return " ".join(["python", self.target, *self.argv])
+
+
+class Analysis(BaseModel):
+    exception: ExceptionInfo
+    category: Category
+    failing_frame: Frame | None = None  # innermost frame inside the project (not a test file, if any)
+    project_frames: list[Frame] = Field(default_factory=list)
+    test_id: str | None = None
+
+    def headline(self) -> str:
+        where = ""
+        if self.failing_frame and self.failing_frame.project_path:
+            where = f" in {self.failing_frame.project_path}:{self.failing_frame.line}"
+            if self.failing_frame.function and self.failing_frame.function != "<module>":
+                where += f" {self.failing_frame.function}()"
+        return f"{self.exception.type}{where}"
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+class FileEdit(BaseModel):
+    path: str  # project-relative POSIX path
+    new_text: str
+
+
+class Candidate(BaseModel):
+    id: int
+    source: str = "offline"  # which brain produced it
+    rule: str  # e.g. "name.closest"
+    rationale: str
+    edits: list[FileEdit]
+    diff: str = ""
+    diff_lines: int = 0  # changed lines (+ and -), for the "smallest" tie-break
+
+
+class Preflight(BaseModel):
+    ok: bool
+    reasons: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class RunMode(StrEnum):
+    PYTEST = "pytest"
+    SCRIPT = "script"
+    MODULE = "module"
+
+
+class RunSpec(BaseModel):
+    """What one sandboxed run executes. Patches overlay the staged project."""
+
+    mode: RunMode
+    target: str = ""
+    argv: list[str] = Field(default_factory=list)
+    patches: dict[str, str] = Field(default_factory=dict)  # path -> full new text
+    label: str = ""
+
+
+class HarnessRecord(BaseModel):
+    """What the in-sandbox harness reported over its result pipe."""
+
+    completed: bool = False  # the harness reached its end (nonce matched, checked on the host)
+    exit_code: int | None = None
+    exception: ExceptionInfo | None = None
+    outcomes: dict[str, str] = Field(default_factory=dict)  # pytest node id -> passed/failed/...
+    test_exceptions: dict[str, ExceptionInfo] = Field(default_factory=dict)
+    collected: int = 0
+
+
+class RunResult(BaseModel):
+    label: str = ""
+    sandbox_id: str
+    command: str
+    exit_code: int | None  # None: killed before it exited
+    duration_ms: float
+    started_at: float = 0.0  # monotonic seconds, for overhead accounting
+    stdout: str = ""
+    stderr: str = ""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    timed_out: bool = False
+    killed_reason: str | None = None  # "timeout" | "output flood" | ...
+    nonce_ok: bool = False
+    record: HarnessRecord = Field(default_factory=HarnessRecord)
+
+    def outcome_text(self) -> str:
+        if self.killed_reason:
+            return self.killed_reason
+        if self.record.exception is not None:
+            return self.record.exception.type
+        failed = [t for t, o in self.record.outcomes.items() if o != "passed"]
+        if failed:
+            exc = self.record.test_exceptions.get(failed[0])
+            return exc.type if exc else f"{len(failed)} test(s) {self.record.outcomes[failed[0]]}"
+        if not self.nonce_ok:
+            return f"exit {self.exit_code}, no completion nonce"
+        return f"exit {self.exit_code}"
+
+
+# --------------------------------------------------------------------------- decision and session
+
+
+class Oracle(StrEnum):
+    EXISTING_TESTS = "existing tests"
+    REPRO_ASSERTIONS = "reproduction with assertions"
+    NO_CRASH = "no crash only"
+
+
+class Verdict(BaseModel):
+    candidate_id: int
+    verified: bool
+    reason: str
+    preflight: Preflight
+    run: RunResult | None = None
+    regression: RunResult | None = None
+    regressions: list[str] = Field(default_factory=list)
+    duration_ms: float = 0.0
+    diff_lines: int = 0
+
+
+class SessionStatus(StrEnum):
+    RUNNING = "running"
+    VERIFIED = "verified"
+    NO_FIX = "no verified fix"
+    NOT_REPRODUCED = "could not reproduce"
+    FAILED = "failed"
+
+
+class Session(BaseModel):
+    id: str
+    created_at: str
+    status: SessionStatus = SessionStatus.RUNNING
+    trigger: str = "cli"
+    project: str
+    snippet: bool = False
+    input_sha256: dict[str, str] = Field(default_factory=dict)
+    error_log_sha256: str | None = None
+    analysis: Analysis | None = None
+    reproduction: Reproduction | None = None
+    before: RunResult | None = None
+    baseline: RunResult | None = None  # the regression suite on the original code
+    candidates: list[Candidate] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(default_factory=list)
+    winner: int | None = None
+    oracle: Oracle | None = None
+    message: str = ""
+    proof_path: str | None = None
+    diff_path: str | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    sandbox_busy_ms: float = 0.0  # wall time during which at least one sandboxed program ran
+
+    def winning_candidate(self) -> Candidate | None:
+        return next((c for c in self.candidates if c.id == self.winner), None)
+
+    def winning_verdict(self) -> Verdict | None:
+        return next((v for v in self.verdicts if v.candidate_id == self.winner), None)

@@ -1,0 +1,68 @@
+"""Settings from the environment. One place that knows every knob and its default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pve.errors import BadInput
+
+
+def _default_home() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "pve"
+
+
+def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadInput(f"{name} must be a whole number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise BadInput(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Limits for one sandboxed run. Defaults follow ../shared/SANDBOX.md."""
+
+    timeout_s: float = 10.0
+    memory_bytes: int = 1 << 30  # address space per process
+    max_procs: int = 64
+    max_file_bytes: int = 64 << 20
+    tmpfs_bytes: int = 256 << 20  # /tmp, /dev/shm and the writable project copy, each
+    output_cap_bytes: int = 64 << 10  # head + tail kept per stream
+    output_kill_bytes: int = 16 << 20  # a stream past this is a flood: the run is stopped
+    uid_base: int = 61000  # slot n runs as uid/gid uid_base + n
+    python: str | None = None  # interpreter inside the sandbox; None = auto-detect
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=_default_home)
+    slots: int = 3
+    max_candidates: int = 12
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        home = Path(env["PVE_HOME"]).expanduser() if env.get("PVE_HOME") else _default_home()
+        sandbox = SandboxSettings(
+            timeout_s=float(_int(env, "PVE_SANDBOX_TIMEOUT", 10, 1, 3600)),
+            memory_bytes=_int(env, "PVE_SANDBOX_MEMORY_MB", 1024, 64, 65536) << 20,
+            uid_base=_int(env, "PVE_SANDBOX_UID_BASE", 61000, 1000, 4_000_000_000),
+            python=env.get("PVE_SANDBOX_PYTHON") or None,
+        )
+        return cls(
+            home=home,
+            slots=_int(env, "PVE_SLOTS", 3, 1, 64),
+            max_candidates=_int(env, "PVE_MAX_CANDIDATES", 12, 1, 200),
+            sandbox=sandbox,
+        )

@@ -1,0 +1,40 @@
+"""The contract every sandbox backend meets (bubblewrap here; a Lambda backend later)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pve.models import RunResult, RunSpec
+
+
+@dataclass
+class StagedProject:
+    """A snapshot of the user's project that every run starts from (the runs never change it)."""
+
+    key: str  # unguessable
+    root: Path  # where the snapshot lives on the host
+    source: Path  # what the user pointed us at
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256 (regular files)
+
+    def read_text(self, rel: str) -> str:
+        """Host-side read of a staged file; never follows a link out of the snapshot."""
+        path = (self.root / "orig" / rel)
+        if rel not in self.files or path.is_symlink():
+            raise FileNotFoundError(rel)
+        return path.read_text(encoding="utf-8", errors="replace")
+
+
+class SandboxBackend(Protocol):
+    name: str
+
+    def describe(self) -> dict[str, Any]:
+        """Settings that go into the proof (isolation, limits, interpreter)."""
+        ...
+
+    def stage(self, source: Path, *, single_file: bool = False) -> StagedProject: ...
+
+    async def run(self, staged: StagedProject, spec: RunSpec) -> RunResult: ...
+
+    def cleanup(self, staged: StagedProject) -> None: ...

@@ -1,0 +1,407 @@
+"""The local sandbox: bubblewrap, hardened as ../shared/SANDBOX.md describes.
+
+Per run: a fresh user, PID, network, IPC, UTS and cgroup namespace; bwrap itself started with an
+empty environment as an unprivileged uid (one uid per parallel slot; never as root); read-only
+``/usr``, runtime and project snapshot; sized tmpfs for ``/tmp``, ``/dev/shm`` and the writable
+project copy; rlimits set by the harness before user code; a seccomp deny-list; die-with-parent
+and a new session; stdout/stderr capped while streaming; a wall clock (SIGTERM, then SIGKILL);
+the result only over a pipe, and the verdict's nonce checked here, outside the sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pve.errors import BadInput, SandboxUnavailable
+from pve.models import HarnessRecord, RunResult, RunSpec
+from pve.settings import SandboxSettings
+from sandbox.backend import StagedProject
+from sandbox.capture import Capture
+from sandbox.runtime import Interpreter, find_interpreter, stage_runtime, staging_root
+from sandbox.seccomp import build_filter
+
+INSTALL_HINT = "install it with: sudo apt-get install bubblewrap"
+_SKIP = {".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__",
+         ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+MAX_STAGE_FILES = 20_000
+MAX_STAGE_BYTES = 200 << 20
+_RESULT_CAP = 4 << 20
+_GRACE_S = 0.5
+
+
+@cache
+def _seccomp_program() -> bytes:
+    return build_filter()
+
+
+class BubblewrapSandbox:
+    """Runs a ``RunSpec`` against a ``StagedProject`` in a bubblewrap sandbox."""
+
+    name = "bubblewrap"
+
+    def __init__(self, settings: SandboxSettings | None = None, slots: int = 3) -> None:
+        self.settings = settings or SandboxSettings()
+        self.slots = slots
+        self._queue: asyncio.Queue[int] | None = None
+        self._queue_loop: asyncio.AbstractEventLoop | None = None
+        self.bwrap = shutil.which("bwrap")
+        if self.bwrap is None:
+            raise SandboxUnavailable("bubblewrap (bwrap) is not installed; PVE never runs code unsandboxed", hint=INSTALL_HINT)
+        self.interpreter: Interpreter = find_interpreter(self.settings.python)
+        self.runtime = stage_runtime(self.interpreter)
+        self.root = staging_root()
+        self.drop_privileges = os.geteuid() == 0
+        _check_namespaces(self)
+
+    # ------------------------------------------------------------------ identity
+
+    def slot_ids(self, slot: int) -> dict[str, Any]:
+        """Popen arguments that start bwrap as the slot's own unprivileged uid."""
+        if not self.drop_privileges:
+            return {}  # already unprivileged: all slots share our uid (documented limitation)
+        uid = self.settings.uid_base + slot
+        return {"user": uid, "group": uid, "extra_groups": []}
+
+    def describe(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "backend": f"bubblewrap ({_bwrap_version(self.bwrap or 'bwrap')})",
+            "python": f"{self.interpreter.version} ({self.interpreter.executable})",
+            "namespaces": "user, pid, net (loopback only), ipc, uts, cgroup, mount",
+            "identity": (f"uid/gid {s.uid_base}+slot per parallel slot, no supplementary groups"
+                         if self.drop_privileges else f"uid {os.geteuid()} (PVE not started as root; slots share it)"),
+            "environment": "empty (bwrap started with no environment)",
+            "filesystem": "read-only /usr, runtime and project snapshot; tmpfs /work, /tmp, /dev/shm "
+                          f"{s.tmpfs_bytes >> 20} MiB each",
+            "limits": f"wall {s.timeout_s:g} s, cpu {int(s.timeout_s) + 1} s, address space {s.memory_bytes >> 20} MiB, "
+                      f"{s.max_procs} processes, file size {s.max_file_bytes >> 20} MiB",
+            "seccomp": "deny-list: ptrace, process_vm_*, io_uring, bpf, keyctl, perf_event_open, userfaultfd, "
+                       "unshare/setns/mount/clone(CLONE_NEW*), module/kexec loading, ioctl(TIOCSTI)",
+            "output": f"{s.output_cap_bytes >> 10} KiB kept per stream (head + tail); run stopped past {s.output_kill_bytes >> 20} MiB",
+            "slots": self.slots,
+        }
+
+    # ------------------------------------------------------------------ staging
+
+    def stage(self, source: Path, *, single_file: bool = False) -> StagedProject:
+        """Snapshot the project (or one file) into the staging root; hash every file."""
+        key = secrets.token_hex(16)
+        dest = self.root / f"s-{key}"
+        orig = dest / "orig"
+        orig.mkdir(parents=True)
+        os.chmod(dest, 0o755)
+        files: dict[str, str] = {}
+        total = 0
+        try:
+            if single_file:
+                data = source.read_bytes()
+                (orig / source.name).write_bytes(data)
+                files[source.name] = hashlib.sha256(data).hexdigest()
+            else:
+                for path in _walk(source):
+                    rel = path.relative_to(source).as_posix()
+                    target = orig / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if path.is_symlink():
+                        # Kept as a link: inside the sandbox it can only point at sandbox paths.
+                        os.symlink(os.readlink(path), target)
+                        continue
+                    data = path.read_bytes()
+                    total += len(data)
+                    if len(files) >= MAX_STAGE_FILES or total > MAX_STAGE_BYTES:
+                        raise BadInput(f"{source} is too large to verify (over {MAX_STAGE_FILES} files or "
+                                       f"{MAX_STAGE_BYTES >> 20} MiB after skipping .git, venvs and caches)")
+                    target.write_bytes(data)
+                    files[rel] = hashlib.sha256(data).hexdigest()
+            for folder, _dirs, names in os.walk(dest):
+                os.chmod(folder, 0o755)
+                for name in names:
+                    p = os.path.join(folder, name)
+                    if not os.path.islink(p):
+                        os.chmod(p, 0o644)
+        except BaseException:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise
+        return StagedProject(key=key, root=dest, source=source, files=files)
+
+    def cleanup(self, staged: StagedProject) -> None:
+        shutil.rmtree(staged.root, ignore_errors=True)
+
+    # ------------------------------------------------------------------ running
+
+    async def _slot(self) -> asyncio.Queue[int]:
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._queue_loop is not loop:
+            self._queue = asyncio.Queue()
+            for n in range(self.slots):
+                self._queue.put_nowait(n)
+            self._queue_loop = loop
+        return self._queue
+
+    def _args(self, staged: StagedProject, patch_dir: Path | None, spec_json: str, seccomp_fd: int,
+              info_fd: int) -> list[str]:
+        s = self.settings
+        # --as-pid-1: no bwrap init inside. With an init, bwrap's monitor returns on the init's
+        # eventfd report without reaping it, leaving a zombie per run that counts against the
+        # slot uid's RLIMIT_NPROC. The command as PID 1 also takes every leftover process down
+        # with it when it exits.
+        args = [self.bwrap or "bwrap", "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session",
+                "--hostname", "pve-sandbox", "--uid", "1000", "--gid", "1000",
+                "--ro-bind", "/usr", "/usr"]
+        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            p = Path("/" + name)
+            if p.is_symlink():
+                args += ["--symlink", os.readlink(p), str(p)]
+            elif p.is_dir():
+                args += ["--ro-bind", str(p), str(p)]
+        prefix = self.interpreter.prefix
+        if not prefix.startswith("/usr/"):
+            args += ["--ro-bind", prefix, prefix]
+        rt = str(self.runtime)
+        args += ["--ro-bind", rt, "/pve",
+                 "--ro-bind", f"{rt}/etc/passwd", "/etc/passwd",
+                 "--ro-bind", f"{rt}/etc/group", "/etc/group",
+                 "--ro-bind", f"{rt}/etc/hosts", "/etc/hosts",
+                 "--ro-bind", str(staged.root / "orig"), "/orig"]
+        if patch_dir is not None:
+            args += ["--ro-bind", str(patch_dir), "/patch"]
+        size = str(s.tmpfs_bytes)
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--size", size, "--tmpfs", "/tmp",
+                 "--size", size, "--tmpfs", "/dev/shm",
+                 "--size", size, "--tmpfs", "/work",
+                 "--chdir", "/work",
+                 "--clearenv",
+                 "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
+                 "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
+                 "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONHASHSEED", "0",
+                 "--setenv", "MALLOC_ARENA_MAX", "2",  # 1 GiB address space otherwise fits ~14 threads
+                 "--seccomp", str(seccomp_fd),
+                 "--info-fd", str(info_fd),  # tells us the sandbox's PID 1, so a kill hits it first
+                 "--", self.interpreter.executable, "-I", "-S", "/pve/harness.py", spec_json]
+        return args
+
+    def _write_patches(self, staged: StagedProject, patches: dict[str, str]) -> Path | None:
+        if not patches:
+            return None
+        pdir = staged.root / f"p-{secrets.token_hex(8)}"
+        for rel, text in patches.items():
+            parts = Path(rel).parts
+            if Path(rel).is_absolute() or ".." in parts or not parts:
+                raise BadInput(f"a candidate tried to write outside the project: {rel!r}")
+            target = pdir.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        for folder, _dirs, names in os.walk(pdir):
+            os.chmod(folder, 0o755)
+            for name in names:
+                os.chmod(os.path.join(folder, name), 0o644)
+        return pdir
+
+    async def run(self, staged: StagedProject, spec: RunSpec) -> RunResult:
+        queue = await self._slot()
+        slot = await queue.get()
+        patch_dir = None
+        try:
+            patch_dir = self._write_patches(staged, spec.patches)
+            return await self._run_in_slot(staged, spec, slot, patch_dir)
+        finally:
+            queue.put_nowait(slot)
+            if patch_dir is not None:
+                shutil.rmtree(patch_dir, ignore_errors=True)
+
+    async def _run_in_slot(self, staged: StagedProject, spec: RunSpec, slot: int, patch_dir: Path | None) -> RunResult:
+        s = self.settings
+        nonce = secrets.token_hex(16)
+        result_r, result_w = os.pipe()
+        info_r, info_w = os.pipe()
+        seccomp_fd = os.memfd_create("pve-seccomp", 0)
+        os.write(seccomp_fd, _seccomp_program())
+        os.lseek(seccomp_fd, 0, os.SEEK_SET)
+        harness_spec = {
+            "mode": spec.mode.value, "target": spec.target, "argv": spec.argv, "nonce": nonce,
+            "result_fd": result_w,
+            "limits": {"as": s.memory_bytes, "cpu": int(s.timeout_s) + 1, "nproc": s.max_procs,
+                       "fsize": s.max_file_bytes, "nofile": 1024},
+        }
+        args = self._args(staged, patch_dir, json.dumps(harness_spec), seccomp_fd, info_w)
+        sandbox_id = f"sbx-{secrets.token_hex(2)}"
+        out, err, res = Capture(s.output_cap_bytes), Capture(s.output_cap_bytes), Capture(_RESULT_CAP * 2)
+        info = Capture(1 << 12)
+        killed: list[str] = []
+        started = time.monotonic()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env={}, pass_fds=(result_w, seccomp_fd, info_w), start_new_session=True, **self.slot_ids(slot),
+            )
+        except BaseException:
+            os.close(result_r)
+            os.close(info_r)
+            raise
+        finally:
+            os.close(result_w)
+            os.close(info_w)
+            os.close(seccomp_fd)
+        loop = asyncio.get_running_loop()
+        result_reader, result_transport = await _pipe_reader(loop, result_r)
+        info_reader, info_transport = await _pipe_reader(loop, info_r)
+
+        def signal_sandbox(sig: int) -> None:
+            if proc.returncode is not None:
+                return
+            child = _child_pid(info)
+            if child is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(child, sig)
+
+        def kill(reason: str) -> None:
+            # SIGTERM the sandbox's PID 1 (a program may catch it), then SIGKILL it, which takes
+            # its whole PID namespace down and lets bwrap reap it; bwrap itself only as a last resort.
+            if not killed:
+                killed.append(reason)
+                signal_sandbox(signal.SIGTERM)
+                loop.call_later(_GRACE_S, signal_sandbox, signal.SIGKILL)
+                loop.call_later(_GRACE_S * 3, lambda: proc.returncode is None and _signal_group(proc.pid, signal.SIGKILL))
+
+        async def pump(stream: asyncio.StreamReader | None, cap: Capture, limit: int, what: str) -> None:
+            if stream is None:
+                return
+            while chunk := await stream.read(1 << 16):
+                cap.feed(chunk)
+                if cap.total > limit:
+                    kill(what)
+                    # keep draining so the child is never blocked on a full pipe while it dies
+        pumps = asyncio.gather(
+            pump(proc.stdout, out, s.output_kill_bytes, "output flood (stdout)"),
+            pump(proc.stderr, err, s.output_kill_bytes, "output flood (stderr)"),
+            pump(result_reader, res, _RESULT_CAP, "result too large"),
+            pump(info_reader, info, 1 << 12, "bad info"),
+        )
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=s.timeout_s)
+        except TimeoutError:
+            kill(f"timeout after {s.timeout_s:g} s")
+            await proc.wait()
+        ended = time.monotonic()
+        try:
+            await asyncio.wait_for(pumps, timeout=2.0)
+        except TimeoutError:
+            pumps.cancel()
+        finally:
+            result_transport.close()
+            info_transport.close()
+        record, nonce_ok = _parse_record(res, nonce)
+        exit_code = proc.returncode
+        if killed or (exit_code is not None and exit_code < 0):
+            exit_code = None  # killed: bwrap's 128+signal says nothing about the program
+        err_text = err.text()
+        if exit_code == 1 and not res.total and err_text.startswith("bwrap:"):
+            raise SandboxUnavailable(f"bubblewrap failed to start: {err_text.strip()}")
+        return RunResult(
+            label=spec.label, sandbox_id=sandbox_id, command=_display(spec),
+            exit_code=exit_code, duration_ms=(ended - started) * 1000, started_at=started,
+            stdout=out.text(), stderr=err_text, stdout_bytes=out.total, stderr_bytes=err.total,
+            timed_out=bool(killed and killed[0].startswith("timeout")),
+            killed_reason=killed[0] if killed else None, nonce_ok=nonce_ok, record=record,
+        )
+
+
+async def _pipe_reader(loop: asyncio.AbstractEventLoop, fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    reader = asyncio.StreamReader(limit=1 << 16)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+    return reader, transport
+
+
+def _child_pid(info: Capture) -> int | None:
+    """bwrap's --info-fd JSON: {"child-pid": N, ...}."""
+    try:
+        pid = json.loads(bytes(info.head + info.tail)).get("child-pid")
+    except (ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) and pid > 1 else None
+
+
+def _parse_record(res: Capture, nonce: str) -> tuple[HarnessRecord, bool]:
+    if not res.total or res.truncated:
+        return HarnessRecord(), False
+    try:
+        raw = json.loads(bytes(res.head + res.tail))
+        ok = secrets.compare_digest(str(raw.pop("nonce", "")), nonce)
+        record = HarnessRecord.model_validate({**raw, "completed": ok})
+    except (ValueError, TypeError):
+        return HarnessRecord(), False
+    return record, ok
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _display(spec: RunSpec) -> str:
+    if spec.mode.value == "pytest":
+        return " ".join(["pytest", *spec.argv])
+    if spec.mode.value == "module":
+        return " ".join(["python", "-m", spec.target, *spec.argv])
+    return " ".join(["python", spec.target, *spec.argv])
+
+
+def _walk(root: Path):
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        for entry in sorted(folder.iterdir()):
+            if entry.is_symlink():
+                yield entry
+            elif entry.is_dir():
+                if entry.name not in _SKIP and not entry.name.endswith(".egg-info"):
+                    stack.append(entry)
+            elif entry.is_file():
+                yield entry
+
+
+@cache
+def _bwrap_version(bwrap: str) -> str:
+    try:
+        return subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        return "unknown version"
+
+
+_checked: set[tuple[str, bool]] = set()
+
+
+def _check_namespaces(sb: BubblewrapSandbox) -> None:
+    """Fail early, with the fix, when bwrap cannot create its namespaces here."""
+    key = (sb.bwrap or "", sb.drop_privileges)
+    if key in _checked:
+        return
+    args = [sb.bwrap or "bwrap", "--unshare-all", "--as-pid-1", "--die-with-parent", "--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib64"):
+        p = Path("/" + name)
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), str(p)]
+    args += ["--", "/usr/bin/true"]
+    proc = subprocess.run(args, capture_output=True, text=True, env={}, timeout=30, **sb.slot_ids(0))
+    if proc.returncode != 0:
+        raise SandboxUnavailable(
+            f"bubblewrap cannot create its namespaces here: {proc.stderr.strip() or f'exit {proc.returncode}'}",
+            hint="allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu "
+                 "kernel.apparmor_restrict_unprivileged_userns=0), or run PVE where they are allowed",
+        )
+    _checked.add(key)

@@ -1,0 +1,206 @@
+"""The in-sandbox harness. It runs INSIDE bubblewrap, before any user code, as the sandbox uid.
+
+Standard library only (plus pytest from /pve/site in pytest mode); it is copied into the
+sandbox runtime and must run on whatever Python the sandbox uses.
+
+It (1) lowers its own rlimits, which user code inherits and cannot raise; (2) copies the
+read-only project (/orig) into the sized tmpfs (/work/src) and overlays the candidate's files
+(/patch); (3) runs the reproduction in-process; (4) writes one JSON record to the result pipe,
+carrying the per-run nonce. The nonce is written only when the harness reaches its end, so
+``os._exit(0)`` or a kill in user code leaves no nonce and cannot pass. The host checks it.
+"""
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import sys
+import traceback
+
+SRC = "/work/src"
+SPEC = json.loads(sys.argv[1])
+_RESULT = os.fdopen(SPEC["result_fd"], "w", encoding="utf-8")
+os.set_inheritable(SPEC["result_fd"], False)  # child processes of user code do not get it
+_HARNESS_FILES = (os.path.abspath(__file__), "<frozen runpy>")
+
+
+def _limit(which, value):
+    if value is None:
+        return
+    resource.setrlimit(which, (value, value))
+
+
+def _apply_limits(limits):
+    _limit(resource.RLIMIT_AS, limits.get("as"))
+    _limit(resource.RLIMIT_CPU, limits.get("cpu"))
+    _limit(resource.RLIMIT_NPROC, limits.get("nproc"))
+    _limit(resource.RLIMIT_FSIZE, limits.get("fsize"))
+    _limit(resource.RLIMIT_NOFILE, limits.get("nofile"))
+    _limit(resource.RLIMIT_CORE, 0)
+
+
+def _stage_project():
+    shutil.copytree("/orig", SRC, symlinks=True)
+    if os.path.isdir("/patch"):
+        for folder, _dirs, files in os.walk("/patch"):
+            rel = os.path.relpath(folder, "/patch")
+            dest = os.path.normpath(os.path.join(SRC, rel))
+            os.makedirs(dest, exist_ok=True)
+            for name in files:
+                target = os.path.join(dest, name)
+                if os.path.islink(target):
+                    os.unlink(target)
+                shutil.copyfile(os.path.join(folder, name), target)
+
+
+def _frames(tb):
+    out = []
+    for fs in traceback.extract_tb(tb):
+        if fs.filename in _HARNESS_FILES or fs.filename.startswith("/pve/"):
+            continue
+        out.append(_frame(fs.filename, fs.lineno, fs.name, fs.line))
+    return out
+
+
+def _frame(filename, lineno, name, code):
+    rel = None
+    if filename.startswith(SRC + "/"):
+        rel = filename[len(SRC) + 1:]
+    return {"file": filename, "line": lineno, "function": name, "code": (code or None), "project_path": rel}
+
+
+def _exception(exc):
+    t = type(exc)
+    qualified = t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    try:
+        message = str(exc)
+    except Exception:  # a user __str__ that raises must not break the record
+        message = "<unprintable>"
+    info = {"type": t.__name__, "qualified_type": qualified, "message": message[:2000],
+            "frames": _frames(exc.__traceback__)}
+    if isinstance(exc, SyntaxError) and exc.filename:
+        name = exc.filename
+        info["syntax_file"] = name[len(SRC) + 1:] if name.startswith(SRC + "/") else name
+        info["syntax_line"] = exc.lineno
+        info["frames"].append(_frame(exc.filename, exc.lineno or 0, None, (exc.text or "").strip()))
+    return info
+
+
+def _exit_code(code):
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _run_python(mode, target, argv, record):
+    import runpy
+
+    try:
+        if mode == "script":
+            path = os.path.join(SRC, target)
+            sys.argv = [path, *argv]
+            sys.path.insert(0, os.path.dirname(path))
+            runpy.run_path(path, run_name="__main__")
+        else:
+            sys.argv = [target, *argv]
+            sys.path.insert(0, SRC)
+            runpy.run_module(target, run_name="__main__", alter_sys=True)
+        return 0
+    except SystemExit as exc:
+        frames = _frames(exc.__traceback__)
+        origin = frames[-1]["project_path"] if frames else None
+        if mode == "script" and origin not in (None, target):
+            # An exit from code under test (not the reproduction) skipped the rest of the
+            # reproduction: that is not a pass, whatever the code.
+            record["exception"] = _exception(exc)
+            print(f"PVE: SystemExit raised in {origin}, not in the reproduction", file=sys.stderr)
+            return 1
+        return _exit_code(exc.code)
+    except BaseException as exc:
+        traceback.print_exc()
+        record["exception"] = _exception(exc)
+        return 1
+
+
+class _Recorder:
+    """pytest plugin: outcome and exception per node id."""
+
+    def __init__(self, record):
+        self.record = record
+
+    def pytest_collection_finish(self, session):
+        self.record["collected"] = len(session.items)
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.record["outcomes"][report.nodeid or "<collection>"] = "error"
+
+    def pytest_runtest_logreport(self, report):
+        outcomes = self.record["outcomes"]
+        prev = outcomes.get(report.nodeid)
+        if report.when == "call":
+            if hasattr(report, "wasxfail"):
+                outcome = "xpassed" if report.passed else "xfailed"
+            else:
+                outcome = report.outcome
+        elif report.failed:
+            outcome = "error"
+        elif report.skipped:
+            outcome = "skipped"
+        else:
+            outcome = prev or "passed"
+        if prev in ("failed", "error") and outcome == "passed":
+            return
+        outcomes[report.nodeid] = outcome
+
+    def pytest_exception_interact(self, node, call, report):
+        exc = call.excinfo.value
+        if type(exc).__name__ == "CollectError" and exc.__cause__ is not None:
+            exc = exc.__cause__
+        self.record["test_exceptions"][report.nodeid or "<collection>"] = _exception(exc)
+
+
+def _run_pytest(argv, record):
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    sys.path.insert(0, SRC)
+    import pytest
+
+    sys.argv = ["pytest", *argv]
+    args = [*argv, "-p", "no:cacheprovider", "--color=no", "-q", "--rootdir", SRC]
+    try:
+        code = pytest.main(args, plugins=[_Recorder(record)])
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+    return int(code)
+
+
+def main():
+    _apply_limits(SPEC.get("limits", {}))
+    sys.dont_write_bytecode = True
+    _stage_project()
+    os.chdir(SRC)
+    sys.path.append("/pve/site")
+    record = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "collected": 0}
+    mode = SPEC["mode"]
+    if mode == "pytest":
+        code = _run_pytest(SPEC.get("argv", []), record)
+    else:
+        code = _run_python(mode, SPEC.get("target", ""), SPEC.get("argv", []), record)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    record["exit_code"] = code
+    record["nonce"] = SPEC["nonce"]
+    try:
+        _RESULT.write(json.dumps(record))
+        _RESULT.flush()
+    except Exception:
+        pass
+    os._exit(code & 0xFF if code >= 0 else 1)
+
+
+main()

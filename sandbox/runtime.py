@@ -1,0 +1,178 @@
+"""What the sandbox sees besides the project: an interpreter, the harness and pytest.
+
+The sandbox runs as an unprivileged uid, and bwrap opens every bind source as that uid. So
+everything bound in must be reachable by it: an interpreter whose whole path is
+world-traversable (PVE's own may live under a private home, e.g. pyenv in /root), and a
+staging root that PVE creates, owns and makes traversable but not listable (0711).
+
+The runtime folder holds ``harness.py``, ``site/`` (pytest and its dependencies, copied from
+PVE's own environment, so no download is needed) and a minimal ``etc/passwd``. Its name carries
+a hash of its contents, so a new PVE version stages a new runtime beside the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from pve.errors import SandboxUnavailable
+
+RUNTIME_DISTRIBUTIONS = ("pytest",)  # and their requirements, resolved below
+HARNESS = Path(__file__).with_name("harness.py")
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    executable: str
+    prefix: str  # sys.base_prefix inside the sandbox (bound read-only if outside /usr)
+    version: str  # "3.11.2"
+
+
+def world_traversable(path: Path) -> bool:
+    """Can any uid reach ``path``? (every parent o+x, the file itself o+r)."""
+    try:
+        path = path.resolve()
+        for parent in reversed(path.parents):
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                return False
+        return bool(os.stat(path).st_mode & stat.S_IROTH)
+    except OSError:
+        return False
+
+
+@cache
+def find_interpreter(configured: str | None = None) -> Interpreter:
+    """The Python the sandbox runs: configured, else PVE's own if reachable, else /usr/bin/python3."""
+    options = [configured] if configured else [sys.executable, "/usr/bin/python3"]
+    for option in options:
+        exe = shutil.which(option) if option and not os.path.isabs(option) else option
+        if not exe or not os.path.exists(exe):
+            continue
+        real = Path(exe).resolve()
+        if not world_traversable(real):
+            continue
+        probe = subprocess.run(
+            [str(real), "-I", "-S", "-c",
+             "import sys,json; print(json.dumps([sys.base_prefix, '%d.%d.%d' % sys.version_info[:3], sys.version_info >= (3, 9)]))"],
+            capture_output=True, text=True, env={}, timeout=30,
+        )
+        if probe.returncode != 0:
+            continue
+        prefix, version, ok = json.loads(probe.stdout)
+        if not ok or not world_traversable(Path(prefix)):
+            continue
+        return Interpreter(executable=str(real), prefix=prefix, version=version)
+    raise SandboxUnavailable(
+        "no Python interpreter that the sandbox user can reach "
+        f"(tried {', '.join(str(o) for o in options)})",
+        hint="install Debian's python3 (apt-get install python3) or set PVE_SANDBOX_PYTHON "
+             "to an interpreter outside private home folders",
+    )
+
+
+def staging_root() -> Path:
+    """A folder owned by us, mode 0711, where runtime and staged projects live."""
+    base = Path(os.environ.get("PVE_SANDBOX_ROOT") or Path(tempfile.gettempdir()) / f"pve-sandbox-{os.geteuid()}")
+    try:
+        base.mkdir(mode=0o711, exist_ok=True)
+        st = os.lstat(base)
+    except OSError as exc:
+        raise SandboxUnavailable(f"cannot create the sandbox staging folder {base}: {exc}") from None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise SandboxUnavailable(f"{base} exists but is not a folder owned by us; refusing to use it")
+    os.chmod(base, 0o711)
+    if not world_traversable(base.parent) and os.geteuid() == 0:
+        raise SandboxUnavailable(f"the sandbox users cannot reach {base}", hint="set PVE_SANDBOX_ROOT to a folder under /tmp or /var/tmp")
+    return base
+
+
+def _requirements(dist: metadata.Distribution) -> list[str]:
+    from packaging.requirements import Requirement
+
+    names = []
+    for raw in dist.requires or []:
+        req = Requirement(raw)
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
+            names.append(req.name)
+    return names
+
+
+def _top_level_paths(dist: metadata.Distribution) -> set[Path]:
+    paths: set[Path] = set()
+    for f in dist.files or []:
+        parts = Path(str(f)).parts
+        if not parts or parts[0] in ("..", "__pycache__") or parts[0].endswith((".dist-info", ".data")):
+            continue
+        paths.add(Path(str(dist.locate_file(parts[0]))))
+    return paths
+
+
+def _runtime_sources() -> tuple[list[Path], str]:
+    seen: set[str] = set()
+    todo = list(RUNTIME_DISTRIBUTIONS)
+    sources: set[Path] = set()
+    versions = []
+    while todo:
+        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        dist = metadata.distribution(name)
+        versions.append(f"{name}=={dist.version}")
+        sources |= _top_level_paths(dist)
+        todo.extend(_requirements(dist))
+    digest = hashlib.sha256()
+    digest.update("\n".join(sorted(versions)).encode())
+    digest.update(HARNESS.read_bytes())
+    return sorted(sources), digest.hexdigest()[:16]
+
+
+@cache
+def stage_runtime(interpreter: Interpreter) -> Path:
+    """Create (once per content hash) the read-only runtime folder bound at /pve."""
+    sources, key = _runtime_sources()
+    key = hashlib.sha256(f"{key}:{interpreter.executable}:{interpreter.version}".encode()).hexdigest()[:16]
+    root = staging_root()
+    target = root / f"runtime-{key}"
+    if (target / ".complete").exists():
+        return target
+    tmp = Path(tempfile.mkdtemp(prefix="runtime-tmp-", dir=root))
+    site = tmp / "site"
+    site.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for src in sources:
+        if src.is_dir():
+            shutil.copytree(src, site / src.name, ignore=ignore)
+        elif src.exists():
+            shutil.copy2(src, site / src.name)
+    shutil.copy2(HARNESS, tmp / "harness.py")
+    (tmp / "etc").mkdir()
+    (tmp / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/false\npve:x:1000:1000:pve sandbox:/tmp:/bin/false\n"
+                                        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+    (tmp / "etc" / "group").write_text("root:x:0:\npve:x:1000:\nnogroup:x:65534:\n")
+    (tmp / "etc" / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
+    # Byte-compile with the sandbox's own interpreter: the runtime is read-only inside, and
+    # compiling pytest from source costs ~300 ms a run.
+    subprocess.run([interpreter.executable, "-I", "-m", "compileall", "-q", "-j", "0", str(site)],
+                   capture_output=True, env={}, timeout=300, check=False)
+    (tmp / ".complete").write_text(key)
+    for folder, _dirs, files in os.walk(tmp):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+    try:
+        os.rename(tmp, target)
+    except OSError:  # another process staged it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

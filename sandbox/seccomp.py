@@ -1,0 +1,95 @@
+"""A seccomp deny-list for the sandbox, as a classic BPF program that bwrap loads (``--seccomp FD``).
+
+Built in pure Python so PVE needs no libseccomp binding. It denies (EPERM) the syscalls that
+SANDBOX.md lists as escape or kernel-attack surface: ptrace and process_vm_*, io_uring, bpf,
+keyrings, perf_event_open, userfaultfd, namespace and mount calls, module and kexec loading;
+``clone`` with any CLONE_NEW* flag; ``ioctl(TIOCSTI / TIOCLINUX)`` (typing into the host's
+terminal). ``clone3`` answers ENOSYS so libc falls back to ``clone``, whose flags we can
+inspect. Any other architecture than the one we built for is killed.
+
+Only x86_64 is built (the numbers below are its syscall table); on other machines
+``build_filter`` raises and the sandbox refuses to start unless seccomp is explicitly disabled.
+"""
+
+from __future__ import annotations
+
+import errno
+import platform
+import struct
+
+_LD_W_ABS = 0x20
+_JEQ_K = 0x15
+_JGE_K = 0x35
+_JSET_K = 0x45
+_RET_K = 0x06
+
+_RET_ALLOW = 0x7FFF0000
+_RET_KILL_PROCESS = 0x80000000
+_RET_ERRNO = 0x00050000
+
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_X32_BIT = 0x40000000
+
+# offsets into struct seccomp_data
+_NR, _ARCH = 0, 4
+
+
+def _arg_lo(i: int) -> int:
+    return 16 + 8 * i  # low 32 bits of args[i] (little-endian)
+
+
+X86_64_DENY: dict[str, int] = {
+    "ptrace": 101, "syslog": 103, "vhangup": 153, "pivot_root": 155, "chroot": 161, "acct": 163,
+    "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169,
+    "init_module": 175, "delete_module": 176, "quotactl": 179, "lookup_dcookie": 212,
+    "kexec_load": 246, "add_key": 248, "request_key": 249, "keyctl": 250, "unshare": 272,
+    "perf_event_open": 298, "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308,
+    "process_vm_readv": 310, "process_vm_writev": 311, "finit_module": 313,
+    "kexec_file_load": 320, "bpf": 321, "userfaultfd": 323, "io_uring_setup": 425,
+    "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
+    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
+}
+_CLONE, _CLONE3, _IOCTL = 56, 435, 16
+_CLONE_NEW_MASK = (0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000
+                   | 0x20000000 | 0x40000000 | 0x00000080)
+_TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
+
+
+def _ins(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    return struct.pack("<HBBI", code, jt, jf, k)
+
+
+def build_filter(machine: str | None = None) -> bytes:
+    """The BPF program as bytes (struct sock_filter[]), ready to hand to bwrap."""
+    machine = machine or platform.machine()
+    if machine not in ("x86_64", "AMD64"):
+        raise RuntimeError(f"the seccomp deny-list is built for x86_64 only, not {machine}")
+    eperm = _RET_ERRNO | errno.EPERM
+    prog = [
+        _ins(_LD_W_ABS, _ARCH),
+        _ins(_JEQ_K, _AUDIT_ARCH_X86_64, 1, 0),
+        _ins(_RET_K, _RET_KILL_PROCESS),
+        _ins(_LD_W_ABS, _NR),
+        _ins(_JGE_K, _X32_BIT, 0, 1),  # the x32 ABI aliases every syscall: refuse it whole
+        _ins(_RET_K, eperm),
+    ]
+    for nr in sorted(X86_64_DENY.values()):
+        prog += [_ins(_JEQ_K, nr, 0, 1), _ins(_RET_K, eperm)]
+    prog += [_ins(_JEQ_K, _CLONE3, 0, 1), _ins(_RET_K, _RET_ERRNO | errno.ENOSYS)]
+    prog += [
+        _ins(_JEQ_K, _CLONE, 0, 4),
+        _ins(_LD_W_ABS, _arg_lo(0)),
+        _ins(_JSET_K, _CLONE_NEW_MASK, 0, 1),
+        _ins(_RET_K, eperm),
+        _ins(_RET_K, _RET_ALLOW),
+    ]
+    prog += [
+        _ins(_JEQ_K, _IOCTL, 0, 5),
+        _ins(_LD_W_ABS, _arg_lo(1)),
+        _ins(_JEQ_K, _TIOCSTI, 2, 0),
+        _ins(_JEQ_K, _TIOCLINUX, 1, 0),
+        _ins(_RET_K, _RET_ALLOW),
+        _ins(_RET_K, eperm),
+    ]
+    prog.append(_ins(_RET_K, _RET_ALLOW))
+    return b"".join(prog)

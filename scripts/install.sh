@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install everything PVE needs on a Debian/Ubuntu machine, using the machine's own Python.
+# Idempotent: safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+need_apt=()
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+# The sandbox runs a world-readable interpreter (PVE's own may live in a private home folder).
+[ -x /usr/bin/python3 ] || need_apt+=(python3)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+if ! command -v uv >/dev/null 2>&1; then
+  echo "==> installing uv"
+  "$PY" -m pip install -q --disable-pip-version-check "uv>=0.8,<1"
+fi
+UV="$(command -v uv || echo "$("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/uv")"
+
+echo "==> installing PVE and its locked dependencies (.venv)"
+UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --python "$(command -v "$PY")" -q
+echo "==> ready: $(.venv/bin/pve --version)"

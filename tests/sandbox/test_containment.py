@@ -1,0 +1,266 @@
+"""Real bubblewrap sandboxes against the attacks in ../shared/SANDBOX.md. Each asserts containment."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pve.models import RunMode, RunResult, RunSpec
+from pve.settings import SandboxSettings
+from sandbox.bwrap import BubblewrapSandbox
+
+pytestmark = pytest.mark.sandbox
+
+TIMEOUT = 3.0
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> BubblewrapSandbox:
+    return BubblewrapSandbox(SandboxSettings(timeout_s=TIMEOUT, output_kill_bytes=4 << 20), slots=2)
+
+
+@pytest.fixture(scope="module")
+def staged(sandbox, tmp_path_factory):
+    project = tmp_path_factory.mktemp("proj")
+    (project / "lib.py").write_text("VALUE = 41\n")
+    st = sandbox.stage(project)
+    yield st
+    sandbox.cleanup(st)
+
+
+def run(sandbox, staged, code: str, **kw) -> RunResult:
+    spec = RunSpec(mode=RunMode.SCRIPT, target="attack.py", patches={"attack.py": code, **kw.pop("patches", {})})
+    return asyncio.run(sandbox.run(staged, spec))
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}
+
+
+def slot_processes(sandbox) -> list[int]:
+    uids = {sandbox.settings.uid_base + n for n in range(sandbox.slots)}
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid in uids:
+                    found.append(int(pid))
+            except FileNotFoundError:
+                pass
+    return found
+
+
+def test_a_normal_run_passes_with_nonce(sandbox, staged):
+    r = run(sandbox, staged, "import lib\nassert lib.VALUE + 1 == 42\nprint('ok')\n")
+    assert r.exit_code == 0 and r.nonce_ok and r.stdout == "ok\n", r
+
+
+def test_runs_as_an_unprivileged_host_uid(sandbox, staged):
+    """Seen from the host, every sandboxed process (bwrap included) has a non-root uid."""
+    marker = "pve-uid-probe-7c1d"
+    seen: dict[int, int] = {}
+
+    async def probe():
+        task = asyncio.create_task(sandbox.run(staged, RunSpec(
+            mode=RunMode.SCRIPT, target="attack.py",
+            patches={"attack.py": f"import os, time\nprint(os.getuid())\ntime.sleep(1.0)  # {marker}\n"})))
+        deadline = time.monotonic() + 3
+        while not task.done() and time.monotonic() < deadline:
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    if b"bwrap" in cmd or b"/pve/harness.py" in cmd:
+                        seen[int(pid)] = os.stat(f"/proc/{pid}").st_uid
+                except OSError:
+                    pass
+            await asyncio.sleep(0.05)
+        return await task
+
+    r = asyncio.run(probe())
+    assert r.stdout == "1000\n"
+    assert seen and 0 not in seen.values(), seen
+    if os.geteuid() == 0:
+        base = sandbox.settings.uid_base
+        assert all(base <= uid < base + sandbox.slots for uid in seen.values()), seen
+
+
+def test_os_exit_zero_at_import_has_no_nonce(sandbox, staged):
+    r = run(sandbox, staged, "import helper\nassert False\n", patches={"helper.py": "import os\nos._exit(0)\n"})
+    assert r.exit_code == 0
+    assert not r.nonce_ok
+
+
+def test_sys_exit_from_code_under_test_is_not_a_pass(sandbox, staged):
+    r = run(sandbox, staged, "import helper\nassert False\n", patches={"helper.py": "import sys\nsys.exit(0)\n"})
+    assert r.record.exception is not None and r.record.exception.type == "SystemExit"
+    assert r.exit_code == 1
+
+
+def test_fork_bomb_is_contained_and_the_next_slot_still_works(sandbox, staged):
+    bomb = RunSpec(mode=RunMode.SCRIPT, target="bomb.py", patches={"bomb.py": (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n")})
+    ok = RunSpec(mode=RunMode.SCRIPT, target="ok.py", patches={"ok.py": "import subprocess\nprint(subprocess.run(['true']).returncode)\n"})
+
+    async def both():
+        b = asyncio.create_task(sandbox.run(staged, bomb))
+        await asyncio.sleep(0.5)  # the bomb has filled its slot by now
+        o = await sandbox.run(staged, ok)  # the other slot, a different uid
+        assert not b.done()
+        return await b, o
+
+    started = time.monotonic()
+    bomb_result, ok_result = asyncio.run(both())
+    assert bomb_result.timed_out and bomb_result.exit_code is None
+    assert time.monotonic() - started < TIMEOUT + 5
+    assert ok_result.nonce_ok and ok_result.stdout == "0\n", ok_result.stderr
+    time.sleep(0.2)
+    assert slot_processes(sandbox) == []
+
+
+def test_memory_bomb_hits_the_address_space_limit(sandbox, staged):
+    r = run(sandbox, staged, "blob = bytearray(8 << 30)\n")
+    assert r.record.exception is not None and r.record.exception.type == "MemoryError"
+    assert r.duration_ms < TIMEOUT * 1000
+
+
+def test_endless_loop_is_stopped_by_the_wall_clock(sandbox, staged):
+    r = run(sandbox, staged, "while True:\n    pass\n")
+    assert r.timed_out and r.killed_reason.startswith("timeout")
+    assert TIMEOUT * 1000 <= r.duration_ms < (TIMEOUT + 2) * 1000
+
+
+def test_sigterm_ignoring_code_still_dies(sandbox, staged):
+    r = run(sandbox, staged, "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\n")
+    assert r.timed_out and r.duration_ms < (TIMEOUT + 2) * 1000
+
+
+def test_output_flood_is_capped_while_streaming(sandbox, staged):
+    r = run(sandbox, staged, "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n")
+    assert r.killed_reason == "output flood (stdout)"
+    assert r.stdout_bytes > 4 << 20
+    assert len(r.stdout) < sandbox.settings.output_cap_bytes + 200
+    assert "bytes cut by PVE" in r.stdout
+
+
+def test_disk_fill_stays_in_the_sandbox(sandbox, staged):
+    before = snapshot(staged.root)
+    code = ("import os\nn = 0\ntry:\n    with open('/work/src/fill.bin', 'wb') as f:\n"
+            "        while True:\n            f.write(b'0' * (1 << 20)); n += 1\n"
+            "except OSError as e:\n    print('stopped', n, e.errno)\n"
+            "for path in ('/usr/evil', '/orig/evil.py', '/pve/harness.py', '/etc/passwd'):\n"
+            "    try:\n        open(path, 'w').write('x')\n        print('WROTE', path)\n"
+            "    except OSError as e:\n        print('denied', path, e.errno)\n")
+    r = run(sandbox, staged, code)
+    assert r.stdout.startswith("stopped"), r.stderr
+    written_mb = int(r.stdout.split()[1])
+    assert written_mb <= sandbox.settings.max_file_bytes >> 20
+    assert "WROTE" not in r.stdout
+    assert snapshot(staged.root) == before
+
+
+def test_no_network_not_even_the_hosts_loopback(sandbox, staged):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(4)
+    port = server.getsockname()[1]
+    hits = []
+
+    def accept():
+        with contextlib.suppress(OSError):
+            hits.append(server.accept())
+
+    t = threading.Thread(target=accept)
+    t.start()
+    code = ("import socket\nfor addr in [('127.0.0.1', %d), ('1.1.1.1', 53), ('10.0.0.1', 80)]:\n"
+            "    try:\n        socket.create_connection(addr, timeout=1)\n        print('CONNECTED', addr)\n"
+            "    except OSError as e:\n        print('blocked', addr, type(e).__name__)\n"
+            "import os\nprint(sorted(os.listdir('/sys/class/net')) if os.path.exists('/sys/class/net') else 'no-sys')\n") % port
+    r = run(sandbox, staged, code)
+    server.close()
+    t.join()
+    assert "CONNECTED" not in r.stdout and r.stdout.count("blocked") == 3, r.stdout + r.stderr
+    assert hits == []
+
+
+def test_environment_secrets_are_not_visible(sandbox, staged, monkeypatch):
+    monkeypatch.setenv("PVE_TEST_SECRET", "hunter2-secret-value")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-value")
+    code = ("import os\nprint(dict(os.environ))\nfor p in ('/proc/1/environ', '/proc/self/environ'):\n"
+            "    try:\n        print(open(p, 'rb').read())\n    except OSError as e:\n        print(p, e)\n")
+    r = run(sandbox, staged, code)
+    assert r.nonce_ok
+    assert "hunter2" not in r.stdout and "aws-secret" not in r.stdout
+    assert "PVE_TEST_SECRET" not in r.stdout
+
+
+def test_host_files_are_not_visible(sandbox, staged, tmp_path):
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("top secret")
+    code = ("import os\nfor p in %r:\n    print(p, os.path.exists(p))\n"
+            "print(sorted(os.listdir('/')))\n") % ([str(secret), "/etc/shadow", "/root", "/home", str(Path.cwd() / "pyproject.toml"),
+                                                     str(staged.root)],)
+    r = run(sandbox, staged, code)
+    lines = r.stdout.splitlines()
+    assert all(line.endswith("False") for line in lines[:-1]), r.stdout
+    top = eval(lines[-1])  # a list literal printed by the sandbox
+    assert "root" not in top and "home" not in top
+
+
+def test_kernel_knobs_and_seccomp(sandbox, staged):
+    code = (
+        "import ctypes, errno, os, fcntl, termios\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "def call(name, *args):\n"
+        "    rc = getattr(libc, name)(*args)\n"
+        "    print(name, rc, errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))\n"
+        "call('unshare', 0x10000000)\n"
+        "call('ptrace', 0, 0, 0, 0)\n"
+        "call('mount', b'none', b'/tmp', b'tmpfs', 0, None)\n"
+        "call('syscall', 321, 0, 0, 0)\n"  # bpf
+        "try:\n    open('/proc/sys/kernel/core_pattern', 'w').write('|/bin/sh')\n    print('core_pattern WROTE')\n"
+        "except OSError as e:\n    print('core_pattern', type(e).__name__)\n"
+    )
+    r = run(sandbox, staged, code)
+    out = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+    for name in ("unshare", "ptrace", "mount", "syscall"):
+        assert out[name] == "-1 EPERM", r.stdout + r.stderr
+    assert "WROTE" not in out["core_pattern"]
+
+
+def test_leftover_daemons_die_with_the_run(sandbox, staged):
+    code = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            "        time.sleep(60)\n    os._exit(0)\nprint('parent done')\n")
+    r = run(sandbox, staged, code)
+    assert r.nonce_ok and r.stdout == "parent done\n"
+    deadline = time.monotonic() + 3
+    while slot_processes(sandbox) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slot_processes(sandbox) == []
+
+
+def test_planted_symlinks_never_reach_the_host(sandbox, staged):
+    before = snapshot(staged.root)
+    code = ("import os\nfor src, dst in [('/etc/shadow', '/work/src/result.json'), ('/etc/shadow', '/orig/result.json'),"
+            " ('/root', '/patch/x')]:\n    try:\n        os.symlink(src, dst)\n        print('linked', dst)\n"
+            "    except OSError as e:\n        print('denied', dst, e.errno)\n")
+    r = run(sandbox, staged, code)
+    assert "linked /work/src/result.json" in r.stdout  # its own tmpfs: allowed, and invisible to the host
+    assert "linked /orig" not in r.stdout and "linked /patch" not in r.stdout
+    assert snapshot(staged.root) == before
+    assert r.nonce_ok  # the verdict came over the pipe, untouched by files in the run dir
+
+
+def test_threads_work_under_the_memory_limit(sandbox, staged):
+    r = run(sandbox, staged, "import threading\nts = [threading.Thread(target=lambda: None) for _ in range(60)]\n"
+                             "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('threads ok')\n")
+    assert r.stdout == "threads ok\n", r.stderr
