@@ -1,17 +1,201 @@
-"""The ``pve`` command. The only module that wires every package together."""
+"""The ``pve`` command. The only module that wires every package together.
+
+Exit codes: 0 verified fix (or valid proof), 1 no verified fix / could not reproduce / invalid
+proof, 2 bad input. Errors a user can cause print one clear message, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
+import shutil
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pve import __version__
+from pve.errors import PVEError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pve.events import Event
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pve", description="PVE, the Truth Engine: it never shows a fix that has not run.")
+    p.add_argument("--version", action="version", version=f"pve {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("verify", help="reproduce a failure, generate fixes, run them in sandboxes, prove the winner")
+    v.add_argument("path", type=Path, help="project folder, or a single .py file (snippet mode)")
+    v.add_argument("--error-log", metavar="FILE", help="log with the traceback or pytest output ('-' reads stdin)")
+    v.add_argument("--test", metavar="SPEC", help='failing pytest test(s), e.g. "pytest tests/test_x.py::test_y"')
+    v.add_argument("--cmd", metavar="CMD", help='command that fails, e.g. "python script.py"')
+    v.add_argument("--out", metavar="DIR", type=Path, help="also write fix.diff and proof.txt here")
+    v.add_argument("--json", action="store_true", help="print the session as JSON on stdout (console goes to stderr)")
+    v.add_argument("--slots", type=int, help="parallel sandboxes (default 3, or PVE_SLOTS)")
+    v.add_argument("--timeout", type=float, help="wall clock per sandboxed run in seconds (default 10)")
+    v.add_argument("--max-candidates", type=int, help="candidates to try at most (default 12)")
+    v.add_argument("-q", "--quiet", action="store_true", help="no console, only the result line")
+
+    pr = sub.add_parser("proof", help="execution proofs")
+    prs = pr.add_subparsers(dest="proof_command", required=True)
+    pv = prs.add_parser("verify", help="exit 0 only if the proof is untouched and signed by the trusted key")
+    pv.add_argument("file", type=Path)
+    pv.add_argument("--public-key", type=Path, help="trusted Ed25519 public key (PEM); default: this instance's key")
+    prs.add_parser("key", help="print this instance's public key (PEM)")
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pve", description="PVE, the Truth Engine: zero-trust fix verification.")
-    parser.add_argument("--version", action="version", version=f"pve {__version__}")
-    parser.parse_args(argv)
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "verify":
+            return _verify(args)
+        if args.command == "proof":
+            return _proof(args)
+    except PVEError as exc:
+        print(f"pve: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("pve: interrupted", file=sys.stderr)
+        return 130
+    return 2
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def _read_log(name: str | None) -> bytes | None:
+    from pve.errors import BadInput
+
+    if name is None:
+        return None
+    if name == "-":
+        return sys.stdin.buffer.read()
+    path = Path(name)
+    if not path.is_file():
+        raise BadInput(f"--error-log: {name} is not a file")
+    return path.read_bytes()
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from pve.errors import BadInput
+    from pve.events import Fanout
+    from pve.models import SessionStatus
+    from pve.settings import Settings
+    from sandbox.bwrap import BubblewrapSandbox
+    from statemachine.pipeline import Services, VerifyRequest, verify
+    from statemachine.proof import ProofSigner
+    from store.sqlite import SQLiteStore
+
+    if not args.path.exists():
+        raise BadInput(f"{args.path} does not exist")
+    if args.test and args.cmd:
+        raise BadInput("give --test or --cmd, not both")
+    settings = Settings.from_env()
+    overrides = {}
+    if args.slots is not None:
+        if not 1 <= args.slots <= 64:
+            raise BadInput("--slots must be between 1 and 64")
+        overrides["slots"] = args.slots
+    if args.max_candidates is not None:
+        if not 1 <= args.max_candidates <= 200:
+            raise BadInput("--max-candidates must be between 1 and 200")
+        overrides["max_candidates"] = args.max_candidates
+    if args.timeout is not None:
+        if not 0.5 <= args.timeout <= 3600:
+            raise BadInput("--timeout must be between 0.5 and 3600 seconds")
+        overrides["sandbox"] = dataclasses.replace(settings.sandbox, timeout_s=args.timeout)
+    settings = dataclasses.replace(settings, **overrides)
+    error_log = _read_log(args.error_log)
+
+    console = Console(stderr=args.json, highlight=False, soft_wrap=True)
+    events = Fanout()
+    if not args.quiet:
+        events.listen(lambda e: _render_event(console, e))
+    sandbox = BubblewrapSandbox(settings.sandbox, slots=settings.slots)
+    store = SQLiteStore(settings.home)
+    services = Services(sandbox=sandbox, store=store, signer=ProofSigner(settings.home), settings=settings, events=events)
+    request = VerifyRequest(path=args.path, error_log=error_log, test=args.test, cmd=args.cmd)
+    session = asyncio.run(verify(request, services))
+
+    paths = {"proof": session.proof_path, "diff": session.diff_path}
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for key, name in (("proof", "proof.txt"), ("diff", "fix.diff")):
+            if paths[key]:
+                paths[key] = shutil.copyfile(paths[key], args.out / name)
+    if args.json:
+        print(session.model_dump_json(indent=2))
+    else:
+        _render_result(console, session, paths)
+    return 0 if session.status is SessionStatus.VERIFIED else 1
+
+
+_STATUS_STYLE = {"PASSED": "bold green", "FAILED": "red", "REJECTED": "yellow", "NOT REPRODUCED": "bold red"}
+
+
+def _render_event(console: Console, e: Event) -> None:
+    if e.kind in ("verified", "result"):
+        return  # the closing summary says it
+    from rich.markup import escape
+
+    text = escape(e.text)
+    if e.status:
+        style = next((s for k, s in _STATUS_STYLE.items() if e.status.startswith(k)), "cyan")
+        text += f" [{style}]\\[{escape(e.status)}][/]"
+    prefix = "  " if e.kind == "output" else "[dim]>[/] "
+    console.print(prefix + text)
+
+
+def _render_result(console: Console, session, paths: dict[str, str | None]) -> None:
+    from rich.markup import escape
+
+    from pve.models import SessionStatus
+
+    if session.status is SessionStatus.VERIFIED:
+        winner = session.winning_candidate()
+        oracle = session.oracle.value if session.oracle else "?"
+        console.print(f"[dim]>[/] [bold green]Verified:[/] candidate {winner.id} ({escape(winner.rule)}; oracle: {oracle}). "
+                      f"Proof: {escape(str(paths['proof']))}")
+        console.print(f"[dim]>[/] Fix: {escape(str(paths['diff']))}")
+        for line in winner.diff.rstrip("\n").splitlines():
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+            console.print(f"    [{style}]{escape(line)}[/]")
+    else:
+        console.print(f"[dim]>[/] [bold yellow]{escape(session.message[:1].upper() + session.message[1:])}.[/] "
+                      f"Proof: {escape(str(paths['proof']))}")
+    t = session.timings_ms.get("total", 0.0)
+    console.print(f"[dim]  session {session.id} · {t:.0f} ms · sandboxes busy {session.sandbox_busy_ms:.0f} ms[/]")
+
+
+# --------------------------------------------------------------------------- proof
+
+
+def _proof(args: argparse.Namespace) -> int:
+    from pve.errors import BadInput
+    from pve.settings import Settings
+    from statemachine.proof import ProofSigner, load_public_key, public_pem, verify_proof
+
+    signer = ProofSigner(Settings.from_env().home)
+    if args.proof_command == "key":
+        sys.stdout.write(public_pem(signer.public_key()).decode())
+        return 0
+    if not args.file.is_file():
+        raise BadInput(f"{args.file} is not a file")
+    if args.public_key:
+        trusted = load_public_key(args.public_key)
+    elif signer.key_path.exists():
+        trusted = signer.public_key()
+    else:
+        raise BadInput("this instance has no proof key yet; pass the signer's key with --public-key")
+    check = verify_proof(args.file.read_bytes(), trusted)
+    print(f"valid: session {check.session}, verdict {check.verdict}, signed by {check.key_id}")
     return 0
 
 

@@ -167,7 +167,9 @@ class HarnessRecord(BaseModel):
     exception: ExceptionInfo | None = None
     outcomes: dict[str, str] = Field(default_factory=dict)  # pytest node id -> passed/failed/...
     test_exceptions: dict[str, ExceptionInfo] = Field(default_factory=dict)
+    durations: dict[str, float] = Field(default_factory=dict)  # pytest call phase per test, ms
     collected: int = 0
+    cpu_ms: float | None = None  # CPU time of the user code, measured in the sandbox
 
 
 class RunResult(BaseModel):
@@ -217,7 +219,8 @@ class Verdict(BaseModel):
     run: RunResult | None = None
     regression: RunResult | None = None
     regressions: list[str] = Field(default_factory=list)
-    duration_ms: float = 0.0
+    duration_ms: float = 0.0  # wall time of the candidate's runs
+    exec_ms: float | None = None  # execution time of the reproduction's own code: the "fastest" tie-break
     diff_lines: int = 0
 
 

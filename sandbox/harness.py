@@ -153,6 +153,8 @@ class _Recorder:
             outcome = "skipped"
         else:
             outcome = prev or "passed"
+        if report.when == "call":
+            self.record["durations"][report.nodeid] = report.duration * 1000
         if prev in ("failed", "error") and outcome == "passed":
             return
         outcomes[report.nodeid] = outcome
@@ -178,18 +180,28 @@ def _run_pytest(argv, record):
     return int(code)
 
 
+def _cpu_seconds():
+    """CPU time of the user code and its reaped children: steadier than wall time under load."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main():
     _apply_limits(SPEC.get("limits", {}))
     sys.dont_write_bytecode = True
     _stage_project()
     os.chdir(SRC)
     sys.path.append("/pve/site")
-    record = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "collected": 0}
+    record = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "durations": {},
+              "collected": 0}
     mode = SPEC["mode"]
+    cpu_before = _cpu_seconds()
     if mode == "pytest":
         code = _run_pytest(SPEC.get("argv", []), record)
     else:
         code = _run_python(mode, SPEC.get("target", ""), SPEC.get("argv", []), record)
+    record["cpu_ms"] = (_cpu_seconds() - cpu_before) * 1000
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

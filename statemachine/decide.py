@@ -1,0 +1,186 @@
+"""Steps 2 and 6: did the reproduction fail as reported, and which candidates are verified?
+
+The rules are ARCHITECTURE.md's "what verified means"; every input was measured outside the
+sandbox (exit code, nonce over the result pipe, per-test outcomes).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from pve.models import (
+    Analysis,
+    Candidate,
+    ExceptionInfo,
+    Oracle,
+    Preflight,
+    Reproduction,
+    ReproKind,
+    RunResult,
+    Verdict,
+    same_exception_type,
+)
+
+# Runs closer than this are "as fast": the smaller diff wins instead of timer noise.
+_SAME_SPEED_MS = 5.0
+_SAME_SPEED_RATIO = 0.10
+
+
+def target_outcomes(run: RunResult, repro: Reproduction) -> dict[str, str]:
+    """Outcome per reproduction target. A target that is a file (a collection error in the log)
+    passes only when it was collected and every test in it passed."""
+    outcomes = run.record.outcomes
+    result: dict[str, str] = {}
+    for tid in repro.test_ids:
+        if "::" in tid:
+            result[tid] = outcomes.get(tid, "not run")
+            continue
+        inside = {t: o for t, o in outcomes.items() if t.startswith(tid + "::")}
+        if outcomes.get(tid) not in (None, "passed"):
+            result[tid] = outcomes[tid]
+        elif not inside:
+            result[tid] = "not run"
+        else:
+            result[tid] = next((o for o in inside.values() if o != "passed"), "passed")
+    return result
+
+
+def observed_exception(run: RunResult, repro: Reproduction) -> ExceptionInfo | None:
+    """The exception the reproduction actually raised (pytest: the first failing target test)."""
+    if repro.kind is ReproKind.PYTEST:
+        for tid in repro.test_ids:
+            exc = run.record.test_exceptions.get(tid)
+            if exc is not None:
+                return exc
+        # file targets: the collection error (keyed by file) or the first failing test inside
+        for tid in repro.test_ids:
+            for node, exc in run.record.test_exceptions.items():
+                if node.startswith(tid + "::"):
+                    return exc
+        return None
+    return run.record.exception
+
+
+def reproduction_failed(run: RunResult, repro: Reproduction) -> bool:
+    if run.killed_reason:
+        return False
+    if repro.kind is ReproKind.PYTEST:
+        return any(o != "passed" for o in target_outcomes(run, repro).values())
+    return run.exit_code != 0 or run.record.exception is not None
+
+
+def check_reproduction(run: RunResult, repro: Reproduction, reported: Analysis | None) -> tuple[bool, str]:
+    """(reproduced?, explanation). It must fail, with the reported type, in the reported frame."""
+    if run.killed_reason:
+        return False, f"the reproduction was stopped ({run.killed_reason})"
+    if not reproduction_failed(run, repro):
+        return False, "the reproduction passed on the original code"
+    actual = observed_exception(run, repro)
+    if reported is None:
+        return (True, f"failed with {actual.type}") if actual else (True, f"failed (exit {run.exit_code})")
+    if actual is None:
+        return False, f"it failed, but not with an exception (expected {reported.exception.type})"
+    if not same_exception_type(reported.exception, actual.type):
+        return False, f"it failed with {actual.type}: {actual.message[:200]} (reported: {reported.exception.type})"
+    want = reported.failing_frame
+    if want is not None and want.project_path and reported.exception.type not in ("SyntaxError", "IndentationError", "TabError"):
+        frames = [(f.project_path, f.function) for f in actual.frames if f.project_path]
+        if (want.project_path, want.function) not in frames and want.function is not None:
+            where = f"{frames[-1][0]} {frames[-1][1]}()" if frames else "outside the project"
+            return False, f"it raised {actual.type} in {where}, not in {want.project_path} {want.function}()"
+    return True, f"{actual.type} as reported"
+
+
+def passing_tests(run: RunResult | None) -> set[str]:
+    if run is None:
+        return set()
+    return {t for t, o in run.record.outcomes.items() if o == "passed"}
+
+
+def judge(candidate: Candidate, pre: Preflight, run: RunResult | None, regression: RunResult | None,
+          repro: Reproduction, before: RunResult, baseline: RunResult | None) -> Verdict:
+    """Verified only if every rule holds; the reason names the first that failed."""
+    v = Verdict(candidate_id=candidate.id, verified=False, reason="", preflight=pre, run=run,
+                regression=regression, diff_lines=candidate.diff_lines)
+    if not pre.ok:
+        v.reason = "preflight: " + "; ".join(pre.reasons)
+        return v
+    if run is None:
+        v.reason = "not run"
+        return v
+    v.duration_ms = run.duration_ms + (regression.duration_ms if regression else 0.0)
+    v.exec_ms = execution_ms(run, repro)
+    if run.killed_reason:
+        v.reason = run.killed_reason
+        return v
+    if not run.nonce_ok:
+        v.reason = f"exit {run.exit_code} but the harness never completed (no nonce): the run was cut short"
+        return v
+    if repro.kind is ReproKind.PYTEST:
+        bad = {t: o for t, o in target_outcomes(run, repro).items() if o != "passed"}
+        if bad:
+            tid, outcome = next(iter(bad.items()))
+            exc = run.record.test_exceptions.get(tid)
+            v.reason = f"{tid} {outcome}" + (f" ({exc.type}: {exc.message[:120]})" if exc else "")
+            return v
+        v.regressions = sorted(passing_tests(before) - passing_tests(run))
+    else:
+        if run.record.exception is not None:
+            v.reason = f"{run.record.exception.type}: {run.record.exception.message[:160]}"
+            return v
+        if run.exit_code != 0:
+            v.reason = f"exit {run.exit_code}"
+            return v
+    if baseline is not None:
+        if regression is None:
+            v.reason = "the regression suite did not run"
+            return v
+        if not regression.nonce_ok or regression.killed_reason:
+            v.reason = f"regression suite: {regression.killed_reason or 'did not complete'}"
+            return v
+        v.regressions = sorted(set(v.regressions) | (passing_tests(baseline) - passing_tests(regression)))
+    if v.regressions:
+        v.reason = f"breaks {len(v.regressions)} test(s) that passed before: {', '.join(v.regressions[:3])}"
+        return v
+    v.verified = True
+    v.reason = "verified"
+    return v
+
+
+def execution_ms(run: RunResult, repro: Reproduction) -> float | None:
+    """How long the fixed code itself ran: pytest's call-phase time of the target tests, or the
+    script's CPU time. Wall time of parallel sandboxes mostly measures who got a core first."""
+    if repro.kind is ReproKind.PYTEST:
+        durations = run.record.durations
+        picked = [d for t, d in durations.items()
+                  if any(t == tid or (("::" not in tid) and t.startswith(tid + "::")) for tid in repro.test_ids)]
+        return sum(picked) if picked else None
+    return run.record.cpu_ms
+
+
+def _speed(v: Verdict) -> float:
+    return v.exec_ms if v.exec_ms is not None else v.duration_ms
+
+
+def pick_winner(verdicts: list[Verdict]) -> Verdict | None:
+    """Verified, then fastest (within timer noise), then smallest diff, then engine rank."""
+    ok = [v for v in verdicts if v.verified]
+    if not ok:
+        return None
+    best = min(_speed(v) for v in ok)
+    tolerance = max(_SAME_SPEED_MS, best * _SAME_SPEED_RATIO)
+    fast = [v for v in ok if _speed(v) <= best + tolerance]
+    return min(fast, key=lambda v: (v.diff_lines, v.candidate_id))
+
+
+def oracle_strength(repro: Reproduction, baseline: RunResult | None, repro_source: str | None) -> Oracle:
+    if repro.kind is ReproKind.PYTEST or passing_tests(baseline):
+        return Oracle.EXISTING_TESTS
+    if repro_source is not None:
+        try:
+            tree = ast.parse(repro_source)
+        except (SyntaxError, ValueError):
+            tree = None
+        if tree is not None and any(isinstance(n, ast.Assert) for n in ast.walk(tree)):
+            return Oracle.REPRO_ASSERTIONS
+    return Oracle.NO_CRASH

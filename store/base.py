@@ -1,0 +1,46 @@
+"""The store protocol: what the pipeline and the web view need, whatever holds the data.
+
+Keys follow ARCHITECTURE.md's single table (``SESSION#<id>`` / ``META``, ``FIX#<n>``,
+``EVENT#<seq>``), so SQLite here and DynamoDB + S3 later store the same items.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pve.events import Event
+from pve.models import Candidate, Session, Verdict
+
+
+def session_pk(session_id: str) -> str:
+    return f"SESSION#{session_id}"
+
+
+def fix_sk(n: int) -> str:
+    return f"FIX#{n:04d}"
+
+
+def event_sk(seq: int) -> str:
+    return f"EVENT#{seq:08d}"
+
+
+class Store(Protocol):
+    def put_session(self, session: Session) -> None: ...
+
+    def get_session(self, session_id: str) -> Session | None: ...
+
+    def put_fix(self, session_id: str, candidate: Candidate, verdict: Verdict | None) -> None: ...
+
+    def get_fixes(self, session_id: str) -> list[tuple[Candidate, Verdict | None]]: ...
+
+    def append_event(self, session_id: str, event: Event) -> None: ...
+
+    def events(self, session_id: str, after: int = 0) -> list[Event]: ...
+
+    def put_blob(self, session_id: str, name: str, data: bytes) -> str:
+        """Store a large artifact (proof, diff, log); returns where it lives."""
+        ...
+
+    def get_blob(self, session_id: str, name: str) -> bytes | None: ...
+
+    def recent_sessions(self, limit: int = 50) -> list[Session]: ...

@@ -1,0 +1,147 @@
+"""The embedded store: one SQLite database (WAL) plus a folder of blobs under PVE's data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from pve.events import Event
+from pve.models import Candidate, Session, Verdict
+from store.base import event_sk, fix_sk, session_pk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_meta ON items (sk, created) WHERE sk = 'META';
+"""
+_BLOB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class SQLiteStore:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.blobs = home / "sessions"
+        self.path = home / "pve.sqlite3"
+        self._local = threading.local()
+        with self._conn() as db:
+            db.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _put(self, pk: str, sk: str, data: str) -> None:
+        self._conn().execute(
+            "INSERT INTO items (pk, sk, data, created) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (pk, sk) DO UPDATE SET data = excluded.data",
+            (pk, sk, data, time.time()))
+
+    def _get(self, pk: str, sk: str) -> str | None:
+        row = self._conn().execute("SELECT data FROM items WHERE pk = ? AND sk = ?", (pk, sk)).fetchone()
+        return row[0] if row else None
+
+    # sessions ------------------------------------------------------------
+
+    def put_session(self, session: Session) -> None:
+        # Candidates and verdicts live in FIX# items; META stays small for listings.
+        meta = session.model_dump(mode="json", exclude={"candidates", "verdicts"})
+        self._put(session_pk(session.id), "META", json.dumps(meta))
+        db = self._conn()
+        db.execute("BEGIN")
+        try:
+            verdicts = {v.candidate_id: v for v in session.verdicts}
+            for c in session.candidates:
+                self.put_fix(session.id, c, verdicts.get(c.id))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def get_session(self, session_id: str) -> Session | None:
+        raw = self._get(session_pk(session_id), "META")
+        if raw is None:
+            return None
+        session = Session.model_validate_json(raw)
+        fixes = self.get_fixes(session_id)
+        session.candidates = [c for c, _ in fixes]
+        session.verdicts = [v for _, v in fixes if v is not None]
+        return session
+
+    def recent_sessions(self, limit: int = 50) -> list[Session]:
+        rows = self._conn().execute(
+            "SELECT data FROM items WHERE sk = 'META' AND pk LIKE 'SESSION#%' ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+        return [Session.model_validate_json(r[0]) for r in rows]
+
+    # fixes ---------------------------------------------------------------
+
+    def put_fix(self, session_id: str, candidate: Candidate, verdict: Verdict | None) -> None:
+        data = {"candidate": candidate.model_dump(mode="json"),
+                "verdict": verdict.model_dump(mode="json") if verdict else None}
+        self._put(session_pk(session_id), fix_sk(candidate.id), json.dumps(data))
+
+    def get_fixes(self, session_id: str) -> list[tuple[Candidate, Verdict | None]]:
+        rows = self._conn().execute(
+            "SELECT data FROM items WHERE pk = ? AND sk LIKE 'FIX#%' ORDER BY sk", (session_pk(session_id),)).fetchall()
+        out = []
+        for (raw,) in rows:
+            d = json.loads(raw)
+            out.append((Candidate.model_validate(d["candidate"]),
+                        Verdict.model_validate(d["verdict"]) if d["verdict"] else None))
+        return out
+
+    # console events --------------------------------------------------------
+
+    def append_event(self, session_id: str, event: Event) -> None:
+        self._put(session_pk(session_id), event_sk(event.seq), event.model_dump_json())
+
+    def events(self, session_id: str, after: int = 0) -> list[Event]:
+        rows = self._conn().execute(
+            "SELECT data FROM items WHERE pk = ? AND sk > ? AND sk LIKE 'EVENT#%' ORDER BY sk",
+            (session_pk(session_id), event_sk(after))).fetchall()
+        return [Event.model_validate_json(r[0]) for r in rows]
+
+    # blobs -----------------------------------------------------------------
+
+    def _blob_path(self, session_id: str, name: str) -> Path:
+        if not _ID.match(session_id) or not _BLOB_NAME.match(name) or name.startswith("."):
+            raise ValueError(f"bad blob key {session_id!r}/{name!r}")
+        return self.blobs / session_id / name
+
+    def put_blob(self, session_id: str, name: str, data: bytes) -> str:
+        path = self._blob_path(session_id, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return str(path)
+
+    def get_blob(self, session_id: str, name: str) -> bytes | None:
+        path = self._blob_path(session_id, name)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None

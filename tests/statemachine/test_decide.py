@@ -1,0 +1,103 @@
+"""The decision: verified only when every rule of ARCHITECTURE.md holds; the winner is chosen stably."""
+
+from __future__ import annotations
+
+from pve.models import (
+    Analysis,
+    Candidate,
+    Category,
+    ExceptionInfo,
+    FileEdit,
+    Frame,
+    HarnessRecord,
+    Oracle,
+    Preflight,
+    Reproduction,
+    ReproKind,
+    RunResult,
+)
+from statemachine.decide import check_reproduction, judge, oracle_strength, pick_winner
+
+T = "tests/test_a.py::test_x"
+PYTEST = Reproduction(kind=ReproKind.PYTEST, test_ids=[T], files=["tests/test_a.py"])
+SCRIPT = Reproduction(kind=ReproKind.SCRIPT, target="run.py", files=["run.py"])
+EXC = ExceptionInfo(type="KeyError", qualified_type="KeyError", message="'x'",
+                    frames=[Frame(file="a.py", line=3, function="get", project_path="pkg/a.py")])
+
+
+def run(outcomes=None, exc=None, code=0, nonce=True, killed=None, durations=None, test_exc=None):
+    return RunResult(sandbox_id="sbx-1", command="c", exit_code=code, duration_ms=10, nonce_ok=nonce, killed_reason=killed,
+                     record=HarnessRecord(outcomes=outcomes or {}, exception=exc, durations=durations or {},
+                                          test_exceptions=test_exc or {}))
+
+
+def cand(i=1, lines=2):
+    return Candidate(id=i, rule="r", rationale="", edits=[FileEdit(path="pkg/a.py", new_text="")], diff_lines=lines)
+
+
+OK = Preflight(ok=True)
+BEFORE = run({T: "failed", "tests/test_a.py::test_other": "passed"}, code=1)
+
+
+def test_verified_pytest_fix():
+    v = judge(cand(), OK, run({T: "passed", "tests/test_a.py::test_other": "passed"}), None, PYTEST, BEFORE, None)
+    assert v.verified and v.reason == "verified"
+
+
+def test_regression_in_a_previously_passing_test_is_not_verified():
+    v = judge(cand(), OK, run({T: "passed", "tests/test_a.py::test_other": "failed"}, code=1), None, PYTEST, BEFORE, None)
+    assert not v.verified and "breaks 1 test" in v.reason and v.regressions == ["tests/test_a.py::test_other"]
+
+
+def test_exit_zero_without_nonce_is_not_verified():
+    v = judge(cand(), OK, run(code=0, nonce=False), None, SCRIPT, run(code=1), None)
+    assert not v.verified and "no nonce" in v.reason
+
+
+def test_skipped_or_missing_target_is_not_verified():
+    assert not judge(cand(), OK, run({T: "skipped"}), None, PYTEST, BEFORE, None).verified
+    assert not judge(cand(), OK, run({}), None, PYTEST, BEFORE, None).verified
+
+
+def test_preflight_failure_and_timeouts_are_not_verified():
+    assert not judge(cand(), Preflight(ok=False, reasons=["x"]), None, None, PYTEST, BEFORE, None).verified
+    assert not judge(cand(), OK, run(killed="timeout after 10 s", code=None), None, SCRIPT, BEFORE, None).verified
+
+
+def test_script_regression_suite_is_checked():
+    baseline = run({"tests/t.py::a": "passed", "tests/t.py::b": "passed"})
+    broken = run({"tests/t.py::a": "passed", "tests/t.py::b": "failed"})
+    v = judge(cand(), OK, run(), broken, SCRIPT, run(code=1), baseline)
+    assert not v.verified and v.regressions == ["tests/t.py::b"]
+    assert judge(cand(), OK, run(), baseline, SCRIPT, run(code=1), baseline).verified
+
+
+def test_reproduction_must_match_type_and_frame():
+    reported = Analysis(exception=EXC, category=Category.KEY, failing_frame=EXC.frames[0], project_frames=EXC.frames)
+    same = run({T: "failed"}, code=1, test_exc={T: EXC})
+    assert check_reproduction(same, PYTEST, reported)[0]
+    other_type = run({T: "failed"}, code=1, test_exc={T: EXC.model_copy(update={"type": "ValueError"})})
+    ok, why = check_reproduction(other_type, PYTEST, reported)
+    assert not ok and "ValueError" in why
+    moved = EXC.model_copy(update={"frames": [Frame(file="b.py", line=1, function="other", project_path="pkg/b.py")]})
+    ok, why = check_reproduction(run({T: "failed"}, code=1, test_exc={T: moved}), PYTEST, reported)
+    assert not ok and "pkg/b.py other()" in why
+    ok, why = check_reproduction(run({T: "passed"}), PYTEST, reported)
+    assert not ok and "passed" in why
+
+
+def test_winner_fastest_then_smallest_then_rank():
+    def verdict(i, ms, lines):
+        r = run({T: "passed", "tests/test_a.py::test_other": "passed"}, durations={T: ms})
+        return judge(cand(i, lines), OK, r, None, PYTEST, BEFORE, None)
+    assert pick_winner([verdict(1, 50.0, 2), verdict(2, 10.0, 8)]).candidate_id == 2      # clearly faster
+    assert pick_winner([verdict(1, 10.0, 4), verdict(2, 11.0, 2)]).candidate_id == 2      # noise: smaller diff
+    assert pick_winner([verdict(1, 10.0, 2), verdict(2, 10.5, 2)]).candidate_id == 1      # tie: engine rank
+    assert pick_winner([judge(cand(), OK, run({T: "failed"}), None, PYTEST, BEFORE, None)]) is None
+
+
+def test_oracle_strength():
+    assert oracle_strength(PYTEST, None, None) is Oracle.EXISTING_TESTS
+    assert oracle_strength(SCRIPT, run({"t::a": "passed"}), "x = 1\n") is Oracle.EXISTING_TESTS
+    assert oracle_strength(SCRIPT, None, "assert f() == 1\n") is Oracle.REPRO_ASSERTIONS
+    assert oracle_strength(SCRIPT, None, "print(f())\n") is Oracle.NO_CRASH

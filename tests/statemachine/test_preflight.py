@@ -1,0 +1,83 @@
+"""Anti-cheat: the shortcuts that make a reproduction exit 0 without fixing anything are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from brain.traceback import ProjectIndex, parse_log
+from pve.models import Candidate, FileEdit, Reproduction, ReproKind
+from statemachine.analyze import analyze_failure
+from statemachine.preflight import preflight
+
+ORIGINAL = {
+    "app/stats.py": "def mean(xs):\n    return sum(xs) / len(xs)\n\n\ndef report(xs):\n    return f'mean={mean(xs)}'\n",
+    "tests/test_stats.py": "from app.stats import report\n\n\ndef test_report():\n    assert report([]) == 'mean=0'\n",
+}
+LOG = ('Traceback (most recent call last):\n'
+       '  File "/ci/tests/test_stats.py", line 5, in test_report\n    assert report([]) == "mean=0"\n'
+       '  File "/ci/app/stats.py", line 6, in report\n    return f"mean={mean(xs)}"\n'
+       '  File "/ci/app/stats.py", line 2, in mean\n    return sum(xs) / len(xs)\n'
+       'ZeroDivisionError: division by zero\n')
+REPRO = Reproduction(kind=ReproKind.PYTEST, test_ids=["tests/test_stats.py::test_report"], files=["tests/test_stats.py"])
+
+
+def check(path: str, new_text: str, repro: Reproduction = REPRO):
+    idx = ProjectIndex(None, files=list(ORIGINAL))
+    analysis = analyze_failure(parse_log(LOG, index=idx).failures[0], set(repro.files))
+    cand = Candidate(id=1, rule="test", rationale="", edits=[FileEdit(path=path, new_text=new_text)])
+    return preflight(cand, lambda p: ORIGINAL[p], analysis, repro)
+
+
+def stats(body: str) -> str:
+    return body + "\n\ndef report(xs):\n    return f'mean={mean(xs)}'\n"
+
+
+def test_an_honest_guard_passes():
+    assert check("app/stats.py", stats("def mean(xs):\n    if not xs:\n        return 0\n    return sum(xs) / len(xs)")).ok
+
+
+@pytest.mark.parametrize("text, why", [
+    (stats("import sys\ndef mean(xs):\n    sys.exit(0)"), "sys.exit"),
+    (stats("import os\ndef mean(xs):\n    os._exit(0)"), "os._exit"),
+    (stats("from os import _exit\ndef mean(xs):\n    _exit(0)"), "os._exit"),
+    (stats("def mean(xs):\n    try:\n        return sum(xs) / len(xs)\n    except:\n        pass"), "broad 'except'"),
+    (stats("def mean(xs):\n    try:\n        return sum(xs) / len(xs)\n    except Exception:\n        return 0"), "broad 'except'"),
+    (stats("import contextlib\ndef mean(xs):\n    with contextlib.suppress(ZeroDivisionError):\n        return sum(xs) / len(xs)"), "suppress"),
+    (stats("import subprocess\ndef mean(xs):\n    subprocess.run(['true'])\n    return 0"), "subprocess"),
+    (stats("def mean(xs):\n    return eval('0')"), "eval"),
+    (stats("import pytest\ndef mean(xs):\n    pytest.skip('no')"), "pytest"),
+    (stats("import builtins\ndef mean(xs):\n    builtins.len = lambda x: 1\n    return sum(xs) / len(xs)"), "builtins"),
+    ("def mean(xs):\n    return sum(xs) / len(xs)\n\n\ndef report(xs):\n    return 'mean=0'\n", "removes the call to mean()"),
+    ("def report(xs):\n    return 'mean=0'\n", "deletes mean()"),
+    ("def mean(xs:\n", "does not compile"),
+])
+def test_cheats_are_refused(text, why):
+    result = check("app/stats.py", text)
+    assert not result.ok
+    assert any(why in r for r in result.reasons), result.reasons
+
+
+def test_editing_the_test_or_reproduction_is_refused():
+    result = check("tests/test_stats.py", ORIGINAL["tests/test_stats.py"].replace("'mean=0'", "'mean=1'"))
+    assert not result.ok and "edits the reproduction" in result.reasons[0]
+
+
+def test_snippet_top_level_code_is_frozen():
+    repro = Reproduction(kind=ReproKind.SCRIPT, target="s.py", files=["s.py"], snippet=True)
+    ORIGINAL["s.py"] = "def f(x):\n    return 1 / x\n\nprint(f(0))\n"
+    try:
+        ok = check("s.py", "def f(x):\n    return 1 / x if x else 0\n\nprint(f(0))\n", repro)
+        bad = check("s.py", "def f(x):\n    return 1 / x\n\nprint(f(1))\n", repro)
+    finally:
+        del ORIGINAL["s.py"]
+    assert ok.ok
+    assert not bad.ok and "top-level" in bad.reasons[0]
+
+
+def test_existing_dangerous_calls_are_not_held_against_a_candidate():
+    ORIGINAL["app/run.py"] = "import subprocess\n\ndef go(n):\n    subprocess.run(['true'])\n    return 10 / n\n"
+    try:
+        result = check("app/run.py", "import subprocess\n\ndef go(n):\n    subprocess.run(['true'])\n    return 10 / n if n else 0\n")
+    finally:
+        del ORIGINAL["app/run.py"]
+    assert result.ok, result.reasons

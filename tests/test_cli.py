@@ -1,0 +1,163 @@
+"""End to end: `pve verify` as a user runs it, on the bundled examples and on bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from store.sqlite import SQLiteStore
+
+from .conftest import EXAMPLES, ROOT
+
+pytestmark = pytest.mark.sandbox
+
+
+def pve(*args: str, home: Path, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {"PVE_HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    return subprocess.run([sys.executable, "-m", "pve.cli", *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, timeout=timeout)
+
+
+CASES = [
+    ("stats", ["--error-log", "examples/stats/ci.log"], "stats/core.py", "existing tests"),
+    ("inventory", ["--error-log", "examples/inventory/pytest.log"], "inventory/stock.py", "existing tests"),
+    ("config_loader", ["--error-log", "examples/config_loader/pytest.log"], "config_loader/loader.py", "existing tests"),
+    ("pagination", ["--error-log", "examples/pagination/pytest.log"], "pagination/pages.py", "existing tests"),
+    ("shapes", ["--error-log", "examples/shapes/pytest.log"], "shapes/area.py", "existing tests"),
+    ("textstats", ["--cmd", "python report.py"], "wordcount.py", "reproduction with assertions"),
+    ("snippets/average.py", ["--error-log", "examples/snippets/average.log"], "average.py", "no crash only"),
+    ("snippets/greeting.py", ["--error-log", "examples/snippets/greeting.log"], "greeting.py", "reproduction with assertions"),
+    ("snippets/counter.py", ["--error-log", "examples/snippets/counter.log"], "counter.py", "reproduction with assertions"),
+    ("snippets/settings.py", ["--error-log", "examples/snippets/settings.log"], "settings.py", "reproduction with assertions"),
+]
+
+
+@pytest.mark.parametrize("example, args, fixed_file, oracle", CASES, ids=[c[0] for c in CASES])
+def test_examples_verify_with_a_valid_proof(example, args, fixed_file, oracle, tmp_path):
+    home, out = tmp_path / "home", tmp_path / "out"
+    before = _hashes(EXAMPLES / example)
+    r = pve("verify", f"examples/{example}", *args, "--out", str(out), "--json", home=home)
+    assert r.returncode == 0, r.stderr.decode()
+    session = json.loads(r.stdout)
+    assert session["status"] == "verified" and session["oracle"] == oracle
+    diff = (out / "fix.diff").read_text()
+    assert diff.startswith(f"--- a/{fixed_file}\n+++ b/{fixed_file}\n")
+    proof = (out / "proof.txt").read_text()
+    assert "verdict: VERIFIED FIX" in proof and "completion nonce: matched" in proof
+    assert diff.strip() in proof
+    check = pve("proof", "verify", str(out / "proof.txt"), home=home)
+    assert check.returncode == 0 and b"valid" in check.stdout
+    # the console lines were stored for the web view
+    events = SQLiteStore(home).events(session["id"])
+    assert events[0].text.startswith("Analyzing logic...") and events[-1].kind == "verified"
+    # the user's project was not touched
+    assert _hashes(EXAMPLES / example) == before
+
+
+def _hashes(path: Path) -> dict[str, str]:
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def test_console_reads_like_the_spec(tmp_path):
+    r = pve("verify", "examples/stats", "--error-log", "examples/stats/ci.log", home=tmp_path)
+    out = r.stdout.decode()
+    assert r.returncode == 0
+    assert "> Analyzing logic... ZeroDivisionError in stats/core.py:12 mean()" in out
+    assert "[FAILED as reported - ZeroDivisionError]" in out
+    assert "candidates (offline engine)" in out and "[PASSED - " in out
+    assert "> Verified: candidate" in out and "oracle: existing tests" in out and "proof.txt" in out
+
+
+def test_tampered_proof_fails_verification(tmp_path):
+    out = tmp_path / "out"
+    assert pve("verify", "examples/pagination", "--error-log", "examples/pagination/pytest.log", "--out", str(out),
+               home=tmp_path).returncode == 0
+    proof = out / "proof.txt"
+    proof.write_text(proof.read_text().replace("exit code: 0", "exit code: 1", 1))
+    r = pve("proof", "verify", str(proof), home=tmp_path)
+    assert r.returncode == 1 and b"modified" in r.stderr
+
+
+def test_error_log_from_stdin(tmp_path):
+    log = (EXAMPLES / "inventory" / "pytest.log").read_bytes()
+    r = pve("verify", "examples/inventory", "--error-log", "-", "-q", home=tmp_path, stdin=log)
+    assert r.returncode == 0, r.stderr
+
+
+def _project(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "proj"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_could_not_reproduce_shows_what_happened(tmp_path):
+    log = tmp_path / "wrong.log"
+    log.write_text((EXAMPLES / "stats" / "ci.log").read_text().replace("ZeroDivisionError", "KeyError"))
+    r = pve("verify", "examples/stats", "--error-log", str(log), home=tmp_path)
+    out = r.stdout.decode()
+    assert r.returncode == 1
+    assert "NOT REPRODUCED" in out and "ZeroDivisionError" in out and "Could not reproduce" in out
+
+
+def test_no_verified_fix_exits_1(tmp_path):
+    root = _project(tmp_path, {"job.py": "def run():\n    raise RuntimeError('disk on fire')\n\nrun()\n"})
+    r = pve("verify", str(root), "--cmd", "python job.py", home=tmp_path)
+    assert r.returncode == 1 and b"No candidate fix for RuntimeError" in r.stdout
+
+
+@pytest.mark.parametrize("code, words", [
+    ("import time\ntime.sleep(30)\n", b"timeout"),
+    ("import sys\nwhile True:\n    sys.stdout.write('spam' * 4096)\n", b"output flood"),
+    ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", b"timeout"),
+])
+def test_reproductions_that_hang_flood_or_fork_are_stopped(tmp_path, code, words):
+    root = _project(tmp_path, {"bad.py": code})
+    r = pve("verify", str(root), "--cmd", "python bad.py", "--timeout", "2", home=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert words in r.stdout and not _traceback(r.stderr)
+
+
+BAD_INPUT = [
+    (["verify", "does/not/exist", "--cmd", "python x.py"], b"does not exist"),
+    (["verify", "examples/stats", "--error-log", "EMPTY"], b"empty"),
+    (["verify", "examples/stats", "--error-log", "BINARY"], b"binary"),
+    (["verify", "examples/stats", "--error-log", "NOTB"], b"no Python traceback"),
+    (["verify", "examples/stats", "--error-log", "FOREIGN"], b"not in"),
+    (["verify", "examples/stats", "--test", "pytest tests/x.py", "--cmd", "python a.py"], b"not both"),
+    (["verify", "examples/stats", "--cmd", "make test"], b"must run a Python"),
+    (["verify", "examples/stats", "--test", "pytest tests/test_nope.py::test_x"], b"not in the project"),
+    (["verify", "examples/stats"], b"nothing to reproduce"),
+    (["verify", "README.md", "--cmd", "python x.py"], b"not a Python file"),
+    (["verify", "examples/stats", "--error-log", "missing.log"], b"not a file"),
+    (["proof", "verify", "README.md"], b"not a PVE proof"),
+]
+
+
+@pytest.mark.parametrize("args, words", BAD_INPUT, ids=[str(i) for i in range(len(BAD_INPUT))])
+def test_bad_input_gets_a_clear_message_and_exit_2(tmp_path, args, words):
+    files = {"EMPTY": b"", "BINARY": b"\x7fELF\x00\x00\x01\x02" * 100, "NOTB": b"all tests passed\n",
+             "FOREIGN": b'Traceback (most recent call last):\n  File "/srv/other/app.py", line 3, in main\n    go()\nValueError: x\n'}
+    args = [str(tmp_path / a) if a in files else a for a in args]
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    # a proof check needs a key to check against
+    if args[0] == "proof":
+        pve("verify", "examples/snippets/average.py", "--error-log", "examples/snippets/average.log", "-q", home=tmp_path)
+    r = pve(*args, home=tmp_path)
+    assert r.returncode in (1, 2) if args[0] == "proof" else r.returncode == 2, (r.returncode, r.stderr)
+    assert words in r.stderr, r.stderr
+    assert not _traceback(r.stderr)
+
+
+def _traceback(stderr: bytes) -> bool:
+    """Did PVE itself crash (a Python traceback at the start of a line)?"""
+    return re.search(rb"^Traceback \(most recent call last\):", stderr, re.M) is not None
