@@ -151,7 +151,8 @@ class BubblewrapSandbox:
         return self._queue
 
     def _args(self, staged: StagedProject, patch_dir: Path | None, spec_json: str, seccomp_fd: int,
-              info_fd: int) -> list[str]:
+              info_fd: int, command: list[str] | None = None) -> list[str]:
+        """The full bwrap command line; ``command`` replaces the harness (benchmarks only)."""
         s = self.settings
         # --as-pid-1: no bwrap init inside. With an init, bwrap's monitor returns on the init's
         # eventfd report without reaping it, leaving a zombie per run that counts against the
@@ -167,7 +168,7 @@ class BubblewrapSandbox:
             elif p.is_dir():
                 args += ["--ro-bind", str(p), str(p)]
         prefix = self.interpreter.prefix
-        if not prefix.startswith("/usr/"):
+        if prefix != "/usr" and not prefix.startswith("/usr/"):
             args += ["--ro-bind", prefix, prefix]
         rt = str(self.runtime)
         args += ["--ro-bind", rt, "/pve",
@@ -190,8 +191,19 @@ class BubblewrapSandbox:
                  "--setenv", "MALLOC_ARENA_MAX", "2",  # 1 GiB address space otherwise fits ~14 threads
                  "--seccomp", str(seccomp_fd),
                  "--info-fd", str(info_fd),  # tells us the sandbox's PID 1, so a kill hits it first
-                 "--", self.interpreter.executable, "-I", "-S", "/pve/harness.py", spec_json]
+                 "--", *(command or [self.interpreter.executable, "-I", "-S", "/pve/harness.py", spec_json])]
         return args
+
+    def bare_command(self, staged: StagedProject, command: list[str]) -> tuple[list[str], dict[str, Any], tuple[int, ...]]:
+        """Popen arguments for ``command`` under exactly the hardening of a real run (slot 0).
+
+        For measuring start overhead; pass the fds to Popen and close them all after the run."""
+        seccomp_fd = os.memfd_create("pve-seccomp", 0)
+        os.write(seccomp_fd, _seccomp_program())
+        os.lseek(seccomp_fd, 0, os.SEEK_SET)
+        info_r, info_w = os.pipe()  # keep the read end open: bwrap writes its info there
+        args = self._args(staged, None, "{}", seccomp_fd, info_w, command)
+        return args, {"env": {}, **self.slot_ids(0)}, (seccomp_fd, info_w, info_r)
 
     def _write_patches(self, staged: StagedProject, patches: dict[str, str]) -> Path | None:
         if not patches:

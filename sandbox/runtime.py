@@ -118,35 +118,39 @@ def _top_level_paths(dist: metadata.Distribution) -> set[Path]:
     return paths
 
 
-def _runtime_sources() -> tuple[list[Path], str]:
+def _runtime_distributions() -> list[metadata.Distribution]:
     seen: set[str] = set()
     todo = list(RUNTIME_DISTRIBUTIONS)
-    sources: set[Path] = set()
-    versions = []
+    dists = []
     while todo:
         name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
         if name in seen:
             continue
         seen.add(name)
         dist = metadata.distribution(name)
-        versions.append(f"{name}=={dist.version}")
-        sources |= _top_level_paths(dist)
+        dists.append(dist)
         todo.extend(_requirements(dist))
+    return dists
+
+
+def _runtime_key(dists: list[metadata.Distribution]) -> str:
+    """Versions and harness source: cheap to compute on every start (no RECORD files read)."""
     digest = hashlib.sha256()
-    digest.update("\n".join(sorted(versions)).encode())
+    digest.update("\n".join(sorted(f"{d.metadata['Name']}=={d.version}" for d in dists)).encode())
     digest.update(HARNESS.read_bytes())
-    return sorted(sources), digest.hexdigest()[:16]
+    return digest.hexdigest()[:16]
 
 
 @cache
 def stage_runtime(interpreter: Interpreter) -> Path:
     """Create (once per content hash) the read-only runtime folder bound at /pve."""
-    sources, key = _runtime_sources()
-    key = hashlib.sha256(f"{key}:{interpreter.executable}:{interpreter.version}".encode()).hexdigest()[:16]
+    dists = _runtime_distributions()
+    key = hashlib.sha256(f"{_runtime_key(dists)}:{interpreter.executable}:{interpreter.version}".encode()).hexdigest()[:16]
     root = staging_root()
     target = root / f"runtime-{key}"
     if (target / ".complete").exists():
         return target
+    sources = sorted(set().union(*(_top_level_paths(d) for d in dists)))
     tmp = Path(tempfile.mkdtemp(prefix="runtime-tmp-", dir=root))
     site = tmp / "site"
     site.mkdir()

@@ -20,7 +20,10 @@ fi
 PY="${PYTHON:-python3}"
 if ! command -v uv >/dev/null 2>&1; then
   echo "==> installing uv"
-  "$PY" -m pip install -q --disable-pip-version-check "uv>=0.8,<1"
+  # A Debian-managed Python refuses plain pip installs (PEP 668): fall back to the user site.
+  "$PY" -m pip install -q --disable-pip-version-check "uv>=0.8,<1" 2>/dev/null \
+    || "$PY" -m pip install -q --disable-pip-version-check --user --break-system-packages "uv>=0.8,<1"
+  export PATH="$("$PY" -c 'import site; print(site.getuserbase())')/bin:$PATH"
 fi
 UV="$(command -v uv || echo "$("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/uv")"
 

@@ -189,9 +189,7 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
 
     # 4-6. preflight, run in parallel, decide ------------------------------------
     t3 = time.monotonic()
-    verdicts = await asyncio.gather(*(_validate(c, svc, staged, repro, repro_spec, baseline_spec, baseline, before, analysis)
-                                      for c in candidates))
-    session.verdicts = list(verdicts)
+    session.verdicts = await validate_candidates(candidates, svc, staged, repro, before, baseline, analysis)
     session.timings_ms["validate"] = (time.monotonic() - t3) * 1000
     winner = pick_winner(session.verdicts)
     repro_source = None
@@ -209,6 +207,15 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
         session.status = SessionStatus.NO_FIX
         session.message = f"none of {len(candidates)} candidates passed"
     return _finish(session, svc, t0)
+
+
+async def validate_candidates(candidates: list[Candidate], svc: Services, staged: StagedProject, repro: Reproduction,
+                              before: RunResult, baseline: RunResult | None, analysis: Analysis) -> list[Verdict]:
+    """Preflight, run and judge every candidate; the sandbox's slots bound the parallelism."""
+    repro_spec = _repro_spec(repro)
+    baseline_spec = _baseline_spec(repro, sorted(staged.files)) if baseline is not None else None
+    return list(await asyncio.gather(*(_validate(c, svc, staged, repro, repro_spec, baseline_spec, baseline, before, analysis)
+                                       for c in candidates)))
 
 
 async def _validate(c: Candidate, svc: Services, staged: StagedProject, repro: Reproduction, repro_spec: RunSpec,
