@@ -29,7 +29,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pve.events import Fanout  # noqa: E402
-from pve.models import Analysis, Candidate, Category, ExceptionInfo, FileEdit, Frame, Reproduction, ReproKind, RunMode, RunSpec  # noqa: E402
+from pve.models import (  # noqa: E402
+    Analysis,
+    Candidate,
+    Category,
+    ExceptionInfo,
+    FileEdit,
+    Frame,
+    Reproduction,
+    ReproKind,
+    RunMode,
+    RunSpec,
+)
 from pve.settings import Settings  # noqa: E402
 from sandbox.bwrap import BubblewrapSandbox  # noqa: E402
 from statemachine.pipeline import Services, validate_candidates  # noqa: E402

@@ -34,6 +34,7 @@ class SandboxSettings:
 
     timeout_s: float = 10.0
     memory_bytes: int = 1 << 30  # address space per process
+    cgroup_memory_bytes: int = 3 << 29  # all processes of one sandbox together, tmpfs included (1.5 GiB)
     max_procs: int = 64
     max_file_bytes: int = 64 << 20
     tmpfs_bytes: int = 256 << 20  # /tmp, /dev/shm and the writable project copy, each
@@ -57,6 +58,7 @@ class Settings:
         sandbox = SandboxSettings(
             timeout_s=float(_int(env, "PVE_SANDBOX_TIMEOUT", 10, 1, 3600)),
             memory_bytes=_int(env, "PVE_SANDBOX_MEMORY_MB", 1024, 64, 65536) << 20,
+            cgroup_memory_bytes=_int(env, "PVE_SANDBOX_CGROUP_MEMORY_MB", 1536, 64, 262144) << 20,
             uid_base=_int(env, "PVE_SANDBOX_UID_BASE", 61000, 1000, 4_000_000_000),
             python=env.get("PVE_SANDBOX_PYTHON") or None,
         )

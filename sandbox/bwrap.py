@@ -29,6 +29,7 @@ from pve.models import HarnessRecord, RunResult, RunSpec
 from pve.settings import SandboxSettings
 from sandbox.backend import StagedProject
 from sandbox.capture import Capture
+from sandbox.cgroup import SlotCgroups, cgroup_name
 from sandbox.runtime import Interpreter, find_interpreter, stage_runtime, staging_root
 from sandbox.seccomp import build_filter
 
@@ -64,6 +65,7 @@ class BubblewrapSandbox:
         self.root = staging_root()
         self.drop_privileges = os.geteuid() == 0
         _check_namespaces(self)
+        self.cgroups = _cgroups(self.settings, slots)
 
     # ------------------------------------------------------------------ identity
 
@@ -89,6 +91,7 @@ class BubblewrapSandbox:
                       f"{s.max_procs} processes, file size {s.max_file_bytes >> 20} MiB",
             "seccomp": "deny-list: ptrace, process_vm_*, io_uring, bpf, keyctl, perf_event_open, userfaultfd, "
                        "unshare/setns/mount/clone(CLONE_NEW*), module/kexec loading, ioctl(TIOCSTI)",
+            "cgroups": self.cgroups.describe(),
             "output": f"{s.output_cap_bytes >> 10} KiB kept per stream (head + tail); run stopped past {s.output_kill_bytes >> 20} MiB",
             "slots": self.slots,
         }
@@ -151,7 +154,7 @@ class BubblewrapSandbox:
         return self._queue
 
     def _args(self, staged: StagedProject, patch_dir: Path | None, spec_json: str, seccomp_fd: int,
-              info_fd: int, command: list[str] | None = None) -> list[str]:
+              info_fd: int, command: list[str] | None = None, block_fd: int | None = None) -> list[str]:
         """The full bwrap command line; ``command`` replaces the harness (benchmarks only)."""
         s = self.settings
         # --as-pid-1: no bwrap init inside. With an init, bwrap's monitor returns on the init's
@@ -191,6 +194,7 @@ class BubblewrapSandbox:
                  "--setenv", "MALLOC_ARENA_MAX", "2",  # 1 GiB address space otherwise fits ~14 threads
                  "--seccomp", str(seccomp_fd),
                  "--info-fd", str(info_fd),  # tells us the sandbox's PID 1, so a kill hits it first
+                 *(["--block-fd", str(block_fd)] if block_fd is not None else []),  # held until in its cgroup
                  "--", *(command or [self.interpreter.executable, "-I", "-S", "/pve/harness.py", spec_json])]
         return args
 
@@ -222,6 +226,18 @@ class BubblewrapSandbox:
                 os.chmod(os.path.join(folder, name), 0o644)
         return pdir
 
+    async def _enter_cgroup(self, slot: int, info_reader: asyncio.StreamReader, info: Capture, block_w: int) -> None:
+        """Move the blocked sandbox child into the slot's cgroups, then let it run."""
+        try:
+            child = await _read_info(info_reader, info)
+            if child is not None:
+                self.cgroups.attach(slot, child)
+        finally:
+            # If bwrap failed before blocking, the write hits a closed pipe: nothing to release.
+            with contextlib.suppress(OSError):
+                os.write(block_w, b"go")
+            os.close(block_w)
+
     async def run(self, staged: StagedProject, spec: RunSpec) -> RunResult:
         queue = await self._slot()
         slot = await queue.get()
@@ -239,6 +255,8 @@ class BubblewrapSandbox:
         nonce = secrets.token_hex(16)
         result_r, result_w = os.pipe()
         info_r, info_w = os.pipe()
+        block_r, block_w = os.pipe() if self.cgroups.available else (None, None)
+        ooms_before = self.cgroups.oom_kills(slot) if self.cgroups.available else 0
         seccomp_fd = os.memfd_create("pve-seccomp", 0)
         os.write(seccomp_fd, _seccomp_program())
         os.lseek(seccomp_fd, 0, os.SEEK_SET)
@@ -248,7 +266,8 @@ class BubblewrapSandbox:
             "limits": {"as": s.memory_bytes, "cpu": int(s.timeout_s) + 1, "nproc": s.max_procs,
                        "fsize": s.max_file_bytes, "nofile": 1024},
         }
-        args = self._args(staged, patch_dir, json.dumps(harness_spec), seccomp_fd, info_w)
+        args = self._args(staged, patch_dir, json.dumps(harness_spec), seccomp_fd, info_w, block_fd=block_r)
+        pass_fds = (result_w, seccomp_fd, info_w) + ((block_r,) if block_r is not None else ())
         sandbox_id = f"sbx-{secrets.token_hex(2)}"
         out, err, res = Capture(s.output_cap_bytes), Capture(s.output_cap_bytes), Capture(_RESULT_CAP * 2)
         info = Capture(1 << 12)
@@ -257,19 +276,22 @@ class BubblewrapSandbox:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env={}, pass_fds=(result_w, seccomp_fd, info_w), start_new_session=True, **self.slot_ids(slot),
+                env={}, pass_fds=pass_fds, start_new_session=True, **self.slot_ids(slot),
             )
         except BaseException:
-            os.close(result_r)
-            os.close(info_r)
+            for fd in (result_r, info_r, block_w):
+                if fd is not None:
+                    os.close(fd)
             raise
         finally:
-            os.close(result_w)
-            os.close(info_w)
-            os.close(seccomp_fd)
+            for fd in (result_w, info_w, seccomp_fd, block_r):
+                if fd is not None:
+                    os.close(fd)
         loop = asyncio.get_running_loop()
         result_reader, result_transport = await _pipe_reader(loop, result_r)
         info_reader, info_transport = await _pipe_reader(loop, info_r)
+        if block_w is not None:
+            await self._enter_cgroup(slot, info_reader, info, block_w)
 
         def signal_sandbox(sig: int) -> None:
             if proc.returncode is not None:
@@ -315,6 +337,8 @@ class BubblewrapSandbox:
         finally:
             result_transport.close()
             info_transport.close()
+        if self.cgroups.available and self.cgroups.oom_kills(slot) > ooms_before:
+            killed.insert(0, f"out of memory (sandbox limit {s.cgroup_memory_bytes >> 20} MiB)")
         record, nonce_ok = _parse_record(res, nonce)
         exit_code = proc.returncode
         if killed or (exit_code is not None and exit_code < 0):
@@ -329,6 +353,25 @@ class BubblewrapSandbox:
             timed_out=bool(killed and killed[0].startswith("timeout")),
             killed_reason=killed[0] if killed else None, nonce_ok=nonce_ok, record=record,
         )
+
+
+async def _read_info(reader: asyncio.StreamReader, info: Capture) -> int | None:
+    """Read bwrap's --info-fd JSON (a flat object) as far as its closing brace."""
+    try:
+        info.feed(await asyncio.wait_for(reader.readuntil(b"}"), timeout=10))
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
+        if isinstance(exc, asyncio.IncompleteReadError):
+            info.feed(exc.partial)
+        return None
+    return _child_pid(info)
+
+
+def _cgroups(settings: SandboxSettings, slots: int) -> SlotCgroups:
+    if os.geteuid() != 0:
+        cg = SlotCgroups.__new__(SlotCgroups)
+        cg._dirs, cg._memory, cg.version, cg.reason = [], [], 0, "PVE is not running as root"
+        return cg
+    return SlotCgroups(cgroup_name(settings.uid_base), slots, settings.cgroup_memory_bytes, settings.max_procs)
 
 
 async def _pipe_reader(loop: asyncio.AbstractEventLoop, fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:

@@ -264,3 +264,22 @@ def test_threads_work_under_the_memory_limit(sandbox, staged):
     r = run(sandbox, staged, "import threading\nts = [threading.Thread(target=lambda: None) for _ in range(60)]\n"
                              "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('threads ok')\n")
     assert r.stdout == "threads ok\n", r.stderr
+
+
+def test_memory_summed_over_forked_processes_is_capped(sandbox, staged):
+    """4 x 600 MB stays under the per-process address-space limit but not under the sandbox's cgroup."""
+    if not sandbox.cgroups.available:
+        assert os.geteuid() != 0, f"running as root, cgroups should be available: {sandbox.cgroups.reason}"
+        pytest.skip(f"no cgroups here: {sandbox.cgroups.reason} (documented limit)")
+    code = ("import os, time\nkids = []\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n"
+            "        blob = b'x' * (600 << 20)\n        time.sleep(2)\n        os._exit(0)\n    kids.append(pid)\n"
+            "codes = [os.waitpid(k, 0)[1] for k in kids]\nprint('statuses', codes)\n")
+    r = run(sandbox, staged, code)
+    assert r.killed_reason and r.killed_reason.startswith("out of memory"), (r.killed_reason, r.stdout, r.stderr)
+    assert "memory" in sandbox.describe()["cgroups"]
+
+
+def test_describe_names_every_defence(sandbox):
+    d = sandbox.describe()
+    for key in ("backend", "python", "namespaces", "identity", "environment", "filesystem", "limits", "seccomp", "cgroups", "output"):
+        assert d[key], key

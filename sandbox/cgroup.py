@@ -1,0 +1,101 @@
+"""Per-slot memory and process-count cgroups, where this machine lets PVE create them.
+
+rlimits are per process: 64 processes x 1 GiB address space is not a memory limit. A memory
+cgroup caps the sum (tmpfs pages included) and a pids cgroup caps the process count of the
+whole sandbox, whatever uid it runs as. The sandbox child is moved in before it executes
+anything (bwrap's ``--block-fd``), so everything it forks is inside.
+
+Supports cgroup v2 (a ``memory`` and ``pids`` controller we may enable) and the v1 hierarchies
+(``/sys/fs/cgroup/memory`` and ``/pids``). Where neither is writable (not root, or a container
+without delegation), ``SlotCgroups.available`` is False and the reason says why; the per-process
+limits still apply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+_ROOT = Path("/sys/fs/cgroup")
+
+
+class SlotCgroups:
+    def __init__(self, name: str, slots: int, memory_bytes: int, max_procs: int, root: Path = _ROOT) -> None:
+        self.slots = slots
+        self.memory_bytes = memory_bytes
+        self.max_procs = max_procs
+        self.version = 0
+        self.reason = ""
+        self._dirs: list[list[Path]] = []  # per slot: the cgroup dirs to join
+        self._memory: list[Path] = []  # per slot: the dir holding memory stats
+        try:
+            if (root / "cgroup.controllers").exists() and {"memory", "pids"} <= set((root / "cgroup.controllers").read_text().split()):
+                self._setup_v2(root / name)
+            elif (root / "memory" / "memory.limit_in_bytes").exists() and (root / "pids").is_dir():
+                self._setup_v1(root, name)
+            else:
+                self.reason = "no memory and pids cgroup controllers on this machine"
+        except OSError as exc:
+            self.reason = f"cgroups not writable here ({exc.strerror or exc})"
+            self._dirs, self._memory, self.version = [], [], 0
+
+    @property
+    def available(self) -> bool:
+        return bool(self._dirs)
+
+    def _setup_v1(self, root: Path, name: str) -> None:
+        for slot in range(self.slots):
+            mem = root / "memory" / name / f"slot-{slot}"
+            pids = root / "pids" / name / f"slot-{slot}"
+            mem.mkdir(parents=True, exist_ok=True)
+            pids.mkdir(parents=True, exist_ok=True)
+            (mem / "memory.limit_in_bytes").write_text(str(self.memory_bytes))
+            with contextlib.suppress(OSError):  # only with swap accounting
+                (mem / "memory.memsw.limit_in_bytes").write_text(str(self.memory_bytes))
+            (pids / "pids.max").write_text(str(self.max_procs))
+            self._dirs.append([mem, pids])
+            self._memory.append(mem)
+        self.version = 1
+
+    def _setup_v2(self, base: Path) -> None:
+        base.mkdir(exist_ok=True)
+        (base / "cgroup.subtree_control").write_text("+memory +pids")
+        for slot in range(self.slots):
+            d = base / f"slot-{slot}"
+            d.mkdir(exist_ok=True)
+            (d / "memory.max").write_text(str(self.memory_bytes))
+            with contextlib.suppress(OSError):
+                (d / "memory.swap.max").write_text("0")
+            (d / "pids.max").write_text(str(self.max_procs))
+            self._dirs.append([d])
+            self._memory.append(d)
+        self.version = 2
+
+    def attach(self, slot: int, pid: int) -> None:
+        """Move ``pid`` (the blocked sandbox child) into the slot's cgroups."""
+        for d in self._dirs[slot]:
+            (d / "cgroup.procs").write_text(str(pid))
+
+    def oom_kills(self, slot: int) -> int:
+        """How many processes the kernel has killed for memory in this slot so far."""
+        d = self._memory[slot]
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        try:
+            for line in (d / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except OSError:
+            pass
+        return 0
+
+    def describe(self) -> str:
+        if not self.available:
+            return f"none ({self.reason}); per-process limits only"
+        return (f"cgroup v{self.version} per slot: memory {self.memory_bytes >> 20} MiB for all processes together "
+                f"(tmpfs included), {self.max_procs} processes")
+
+
+def cgroup_name(uid_base: int) -> str:
+    return f"pve-{os.geteuid()}-{uid_base}"
