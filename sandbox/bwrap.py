@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -64,8 +65,10 @@ class BubblewrapSandbox:
         self.runtime = stage_runtime(self.interpreter)
         self.root = staging_root()
         self.drop_privileges = os.geteuid() == 0
+        # Slot ids (and so uids and cgroups) are exclusive to this process while it lives.
+        self.slot_numbers, self._slot_locks = _claim_slots(self.root, slots)
         _check_namespaces(self)
-        self.cgroups = _cgroups(self.settings, slots)
+        self.cgroups = _cgroups(self.settings, self.slot_numbers)
 
     # ------------------------------------------------------------------ identity
 
@@ -82,7 +85,8 @@ class BubblewrapSandbox:
             "backend": f"bubblewrap ({_bwrap_version(self.bwrap or 'bwrap')})",
             "python": f"{self.interpreter.version} ({self.interpreter.executable})",
             "namespaces": "user, pid, net (loopback only), ipc, uts, cgroup, mount",
-            "identity": (f"uid/gid {s.uid_base}+slot per parallel slot, no supplementary groups"
+            "identity": (f"one uid/gid per parallel slot ({', '.join(str(s.uid_base + n) for n in self.slot_numbers)}), "
+                         "no supplementary groups"
                          if self.drop_privileges else f"uid {os.geteuid()} (PVE not started as root; slots share it)"),
             "environment": "empty (bwrap started with no environment)",
             "filesystem": "read-only /usr, runtime and project snapshot; tmpfs /work, /tmp, /dev/shm "
@@ -148,7 +152,7 @@ class BubblewrapSandbox:
         loop = asyncio.get_running_loop()
         if self._queue is None or self._queue_loop is not loop:
             self._queue = asyncio.Queue()
-            for n in range(self.slots):
+            for n in self.slot_numbers:
                 self._queue.put_nowait(n)
             self._queue_loop = loop
         return self._queue
@@ -199,7 +203,7 @@ class BubblewrapSandbox:
         return args
 
     def bare_command(self, staged: StagedProject, command: list[str]) -> tuple[list[str], dict[str, Any], tuple[int, ...]]:
-        """Popen arguments for ``command`` under exactly the hardening of a real run (slot 0).
+        """Popen arguments for ``command`` under exactly the hardening of a real run (first slot).
 
         For measuring start overhead; pass the fds to Popen and close them all after the run."""
         seccomp_fd = os.memfd_create("pve-seccomp", 0)
@@ -207,7 +211,7 @@ class BubblewrapSandbox:
         os.lseek(seccomp_fd, 0, os.SEEK_SET)
         info_r, info_w = os.pipe()  # keep the read end open: bwrap writes its info there
         args = self._args(staged, None, "{}", seccomp_fd, info_w, command)
-        return args, {"env": {}, **self.slot_ids(0)}, (seccomp_fd, info_w, info_r)
+        return args, {"env": {}, **self.slot_ids(self.slot_numbers[0])}, (seccomp_fd, info_w, info_r)
 
     def _write_patches(self, staged: StagedProject, patches: dict[str, str]) -> Path | None:
         if not patches:
@@ -366,12 +370,37 @@ async def _read_info(reader: asyncio.StreamReader, info: Capture) -> int | None:
     return _child_pid(info)
 
 
-def _cgroups(settings: SandboxSettings, slots: int) -> SlotCgroups:
+def _cgroups(settings: SandboxSettings, slots: list[int]) -> SlotCgroups:
     if os.geteuid() != 0:
-        cg = SlotCgroups.__new__(SlotCgroups)
-        cg._dirs, cg._memory, cg.version, cg.reason = [], [], 0, "PVE is not running as root"
-        return cg
+        return SlotCgroups.unavailable("PVE is not running as root")
     return SlotCgroups(cgroup_name(settings.uid_base), slots, settings.cgroup_memory_bytes, settings.max_procs)
+
+
+MAX_SLOT_IDS = 256
+
+
+def _claim_slots(root: Path, count: int) -> tuple[list[int], list[int]]:
+    """Take ``count`` slot ids no other PVE process holds (flock on lock files; freed at exit)."""
+    folder = root / "slots"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    taken: list[int] = []
+    fds: list[int] = []
+    for n in range(MAX_SLOT_IDS):
+        if len(taken) == count:
+            break
+        fd = os.open(folder / f"{n}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        taken.append(n)
+        fds.append(fd)
+    if len(taken) < count:
+        for fd in fds:
+            os.close(fd)
+        raise SandboxUnavailable(f"all {MAX_SLOT_IDS} sandbox slots are taken by other PVE processes")
+    return taken, fds
 
 
 async def _pipe_reader(loop: asyncio.AbstractEventLoop, fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
@@ -452,7 +481,7 @@ def _check_namespaces(sb: BubblewrapSandbox) -> None:
         elif p.is_dir():
             args += ["--ro-bind", str(p), str(p)]
     args += ["--", "/usr/bin/true"]
-    proc = subprocess.run(args, capture_output=True, text=True, env={}, timeout=30, **sb.slot_ids(0))
+    proc = subprocess.run(args, capture_output=True, text=True, env={}, timeout=30, **sb.slot_ids(sb.slot_numbers[0]))
     if proc.returncode != 0:
         raise SandboxUnavailable(
             f"bubblewrap cannot create its namespaces here: {proc.stderr.strip() or f'exit {proc.returncode}'}",

@@ -21,14 +21,14 @@ _ROOT = Path("/sys/fs/cgroup")
 
 
 class SlotCgroups:
-    def __init__(self, name: str, slots: int, memory_bytes: int, max_procs: int, root: Path = _ROOT) -> None:
+    def __init__(self, name: str, slots: list[int], memory_bytes: int, max_procs: int, root: Path = _ROOT) -> None:
         self.slots = slots
         self.memory_bytes = memory_bytes
         self.max_procs = max_procs
         self.version = 0
         self.reason = ""
-        self._dirs: list[list[Path]] = []  # per slot: the cgroup dirs to join
-        self._memory: list[Path] = []  # per slot: the dir holding memory stats
+        self._dirs: dict[int, list[Path]] = {}  # per slot: the cgroup dirs to join
+        self._memory: dict[int, Path] = {}  # per slot: the dir holding memory stats
         try:
             if (root / "cgroup.controllers").exists() and {"memory", "pids"} <= set((root / "cgroup.controllers").read_text().split()):
                 self._setup_v2(root / name)
@@ -38,14 +38,21 @@ class SlotCgroups:
                 self.reason = "no memory and pids cgroup controllers on this machine"
         except OSError as exc:
             self.reason = f"cgroups not writable here ({exc.strerror or exc})"
-            self._dirs, self._memory, self.version = [], [], 0
+            self._dirs, self._memory, self.version = {}, {}, 0
+
+    @classmethod
+    def unavailable(cls, reason: str) -> SlotCgroups:
+        cg = cls.__new__(cls)
+        cg.slots, cg.memory_bytes, cg.max_procs = [], 0, 0
+        cg._dirs, cg._memory, cg.version, cg.reason = {}, {}, 0, reason
+        return cg
 
     @property
     def available(self) -> bool:
         return bool(self._dirs)
 
     def _setup_v1(self, root: Path, name: str) -> None:
-        for slot in range(self.slots):
+        for slot in self.slots:
             mem = root / "memory" / name / f"slot-{slot}"
             pids = root / "pids" / name / f"slot-{slot}"
             mem.mkdir(parents=True, exist_ok=True)
@@ -54,22 +61,22 @@ class SlotCgroups:
             with contextlib.suppress(OSError):  # only with swap accounting
                 (mem / "memory.memsw.limit_in_bytes").write_text(str(self.memory_bytes))
             (pids / "pids.max").write_text(str(self.max_procs))
-            self._dirs.append([mem, pids])
-            self._memory.append(mem)
+            self._dirs[slot] = [mem, pids]
+            self._memory[slot] = mem
         self.version = 1
 
     def _setup_v2(self, base: Path) -> None:
         base.mkdir(exist_ok=True)
         (base / "cgroup.subtree_control").write_text("+memory +pids")
-        for slot in range(self.slots):
+        for slot in self.slots:
             d = base / f"slot-{slot}"
             d.mkdir(exist_ok=True)
             (d / "memory.max").write_text(str(self.memory_bytes))
             with contextlib.suppress(OSError):
                 (d / "memory.swap.max").write_text("0")
             (d / "pids.max").write_text(str(self.max_procs))
-            self._dirs.append([d])
-            self._memory.append(d)
+            self._dirs[slot] = [d]
+            self._memory[slot] = d
         self.version = 2
 
     def attach(self, slot: int, pid: int) -> None:

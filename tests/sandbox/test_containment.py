@@ -47,7 +47,7 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 def slot_processes(sandbox) -> list[int]:
-    uids = {sandbox.settings.uid_base + n for n in range(sandbox.slots)}
+    uids = {sandbox.settings.uid_base + n for n in sandbox.slot_numbers}
     found = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -90,7 +90,7 @@ def test_runs_as_an_unprivileged_host_uid(sandbox, staged):
     assert seen and 0 not in seen.values(), seen
     if os.geteuid() == 0:
         base = sandbox.settings.uid_base
-        assert all(base <= uid < base + sandbox.slots for uid in seen.values()), seen
+        assert set(seen.values()) <= {base + n for n in sandbox.slot_numbers}, seen
 
 
 def test_os_exit_zero_at_import_has_no_nonce(sandbox, staged):
@@ -283,3 +283,9 @@ def test_describe_names_every_defence(sandbox):
     d = sandbox.describe()
     for key in ("backend", "python", "namespaces", "identity", "environment", "filesystem", "limits", "seccomp", "cgroups", "output"):
         assert d[key], key
+
+
+def test_each_pve_process_gets_its_own_slots(sandbox):
+    other = BubblewrapSandbox(SandboxSettings(timeout_s=TIMEOUT), slots=2)
+    assert not set(other.slot_numbers) & set(sandbox.slot_numbers)
+    assert len(set(other.slot_numbers)) == 2
