@@ -150,6 +150,15 @@ def _stmt_at(src: SourceFile, lineno: int) -> ast.stmt | None:
     return best
 
 
+def _site(ctx: Context) -> tuple[SourceFile, int, str, ast.stmt] | None:
+    """The failing line and the statement around it, when both are known."""
+    lc = _line_ctx(ctx)
+    if lc is None:
+        return None
+    stmt = _stmt_at(lc[0], lc[1])
+    return None if stmt is None else (*lc, stmt)
+
+
 def _guard(ctx: Context, condition: str, values: list[tuple[str, float]], rule: str, why: str) -> Iterator[Proposal]:
     """Insert ``if <condition>: return <value>`` before the failing statement (inside a function)."""
     lc = _line_ctx(ctx)
@@ -376,13 +385,10 @@ def _import_closest(ctx: Context) -> Iterator[Proposal]:
 
 
 def _key_fixes(ctx: Context) -> Iterator[Proposal]:
-    lc = _line_ctx(ctx)
-    if lc is None:
+    site = _site(ctx)
+    if site is None:
         return
-    src, lineno, line = lc
-    stmt = _stmt_at(src, lineno)
-    if stmt is None:
-        return
+    src, lineno, line, stmt = site
     subs = [n for n in ast.walk(stmt) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load)
             and not isinstance(n.slice, ast.Slice) and n.lineno == lineno]
     key = ctx.exc.message.strip()
@@ -460,13 +466,10 @@ def _index_fixes(ctx: Context) -> Iterator[Proposal]:
 
 
 def _zero_division(ctx: Context) -> Iterator[Proposal]:
-    lc = _line_ctx(ctx)
-    if lc is None:
+    site = _site(ctx)
+    if site is None:
         return
-    src, lineno, line = lc
-    stmt = _stmt_at(src, lineno)
-    if stmt is None:
-        return
+    src, lineno, line, stmt = site
     divisors: list[str] = []
     for node in ast.walk(stmt):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div | ast.FloorDiv | ast.Mod):

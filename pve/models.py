@@ -95,7 +95,7 @@ class Reproduction(BaseModel):
 
     def display(self) -> str:
         if self.kind is ReproKind.PYTEST:
-            return "pytest " + " ".join(self.test_ids or self.argv)
+            return "pytest " + " ".join(self.argv or self.test_ids)
         if self.kind is ReproKind.MODULE:
             return " ".join(["python", "-m", self.target, *self.argv])
         return " ".join(["python", self.target, *self.argv])

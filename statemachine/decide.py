@@ -81,7 +81,7 @@ def check_reproduction(run: RunResult, repro: Reproduction, reported: Analysis |
     if actual is None:
         return False, f"it failed, but not with an exception (expected {reported.exception.type})"
     if not same_exception_type(reported.exception, actual.type):
-        return False, f"it failed with {actual.type}: {actual.message[:200]} (reported: {reported.exception.type})"
+        return False, f"it failed with {actual.type}: {_one_line(actual.message, 200)} (reported: {reported.exception.type})"
     want = reported.failing_frame
     if want is not None and want.project_path and reported.exception.type not in ("SyntaxError", "IndentationError", "TabError"):
         frames = [(f.project_path, f.function) for f in actual.frames if f.project_path]
@@ -121,12 +121,12 @@ def judge(candidate: Candidate, pre: Preflight, run: RunResult | None, regressio
         if bad:
             tid, outcome = next(iter(bad.items()))
             exc = run.record.test_exceptions.get(tid)
-            v.reason = f"{tid} {outcome}" + (f" ({exc.type}: {exc.message[:120]})" if exc else "")
+            v.reason = f"{tid} {outcome}" + (f" ({exc.type}: {_one_line(exc.message, 120)})" if exc else "")
             return v
         v.regressions = sorted(passing_tests(before) - passing_tests(run))
     else:
         if run.record.exception is not None:
-            v.reason = f"{run.record.exception.type}: {run.record.exception.message[:160]}"
+            v.reason = f"{run.record.exception.type}: {_one_line(run.record.exception.message, 160)}"
             return v
         if run.exit_code != 0:
             v.reason = f"exit {run.exit_code}"
@@ -160,6 +160,11 @@ def execution_ms(run: RunResult, repro: Reproduction) -> float | None:
 
 def _speed(v: Verdict) -> float:
     return v.exec_ms if v.exec_ms is not None else v.duration_ms
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def pick_winner(verdicts: list[Verdict]) -> Verdict | None:
