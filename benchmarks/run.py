@@ -124,7 +124,7 @@ def bench_throughput(n: int, slots: int) -> dict:
         async def go():
             before = await sb.run(staged, RunSpec(mode=RunMode.SCRIPT, target="ratio.py"))
             t = time.perf_counter()
-            verdicts = await validate_candidates(cands, svc, staged, repro, before, None, analysis)
+            verdicts = await validate_candidates(cands, svc, staged, repro, before, analysis)
             return verdicts, time.perf_counter() - t
 
         try:

@@ -524,11 +524,10 @@ def _type_fixes(ctx: Context) -> Iterator[Proposal]:
 
 
 def _none_guard_for_compare(ctx: Context) -> Iterator[Proposal]:
-    src, lineno, _line = _line_ctx(ctx) or (None, 0, "")
-    if src is None:
+    site = _site(ctx)
+    if site is None:
         return
-    stmt = _stmt_at(src, lineno)
-    for node in ast.walk(stmt) if stmt else []:
+    for node in ast.walk(site[3]):
         if isinstance(node, ast.Compare):
             for side in [node.left, *node.comparators]:
                 if isinstance(side, ast.Name):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from brain.logtext import clean_lines
 from pve.models import Category, ExceptionInfo, Failure, Frame, ParsedLog
+from pve.paths import is_ignored_dir
 
 _TB_HEADER = re.compile(r"^\s*(?:\|\s*)?Traceback \(most recent call last\):\s*$")
 _FRAME = re.compile(r'^\s*(?:\|\s*)?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
@@ -36,8 +37,6 @@ _IDENT_ONLY = re.compile(r"^[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*$")
 _EXC_SUFFIXES = ("Error", "Exception", "Exit", "Interrupt", "Warning", "Group", "Failed", "Timeout")
 _EXC_NAMES = {"StopIteration", "StopAsyncIteration", "KeyboardInterrupt", "GeneratorExit", "SystemExit"}
 
-_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "env", "node_modules", "__pycache__", ".tox",
-              ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", "build", "dist"}
 
 _CATEGORY = {
     "SyntaxError": Category.SYNTAX, "IndentationError": Category.SYNTAX, "TabError": Category.SYNTAX,
@@ -126,7 +125,7 @@ def iter_python_files(root: Path, limit: int = 50_000) -> Iterable[str]:
             if entry.is_symlink():
                 continue
             if entry.is_dir():
-                if entry.name not in _SKIP_DIRS and not entry.name.endswith(".egg-info"):
+                if not is_ignored_dir(entry.name):
                     stack.append(entry)
             elif entry.suffix in (".py", ".pyw"):
                 count += 1

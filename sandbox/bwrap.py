@@ -27,6 +27,7 @@ from typing import Any
 
 from pve.errors import BadInput, SandboxUnavailable
 from pve.models import HarnessRecord, RunResult, RunSpec
+from pve.paths import is_ignored_dir
 from pve.settings import SandboxSettings
 from sandbox.backend import StagedProject
 from sandbox.capture import Capture
@@ -35,8 +36,8 @@ from sandbox.runtime import Interpreter, find_interpreter, stage_runtime, stagin
 from sandbox.seccomp import build_filter
 
 INSTALL_HINT = "install it with: sudo apt-get install bubblewrap"
-_SKIP = {".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__",
-         ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+NAMESPACE_HINT = ("allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu "
+                  "kernel.apparmor_restrict_unprivileged_userns=0), or run PVE where they are allowed")
 MAX_STAGE_FILES = 20_000
 MAX_STAGE_BYTES = 200 << 20
 _RESULT_CAP = 4 << 20
@@ -67,7 +68,6 @@ class BubblewrapSandbox:
         self.drop_privileges = os.geteuid() == 0
         # Slot ids (and so uids and cgroups) are exclusive to this process while it lives.
         self.slot_numbers, self._slot_locks = _claim_slots(self.root, slots)
-        _check_namespaces(self)
         self.cgroups = _cgroups(self.settings, self.slot_numbers)
 
     # ------------------------------------------------------------------ identity
@@ -349,7 +349,7 @@ class BubblewrapSandbox:
             exit_code = None  # killed: bwrap's 128+signal says nothing about the program
         err_text = err.text()
         if exit_code == 1 and not res.total and err_text.startswith("bwrap:"):
-            raise SandboxUnavailable(f"bubblewrap failed to start: {err_text.strip()}")
+            raise SandboxUnavailable(f"bubblewrap cannot create its sandbox here: {err_text.strip()}", hint=NAMESPACE_HINT)
         return RunResult(
             label=spec.label, sandbox_id=sandbox_id, command=_display(spec),
             exit_code=exit_code, duration_ms=(ended - started) * 1000, started_at=started,
@@ -451,7 +451,7 @@ def _walk(root: Path):
             if entry.is_symlink():
                 yield entry
             elif entry.is_dir():
-                if entry.name not in _SKIP and not entry.name.endswith(".egg-info"):
+                if not is_ignored_dir(entry.name):
                     stack.append(entry)
             elif entry.is_file():
                 yield entry
@@ -463,29 +463,3 @@ def _bwrap_version(bwrap: str) -> str:
         return subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
     except OSError:
         return "unknown version"
-
-
-_checked: set[tuple[str, bool]] = set()
-
-
-def _check_namespaces(sb: BubblewrapSandbox) -> None:
-    """Fail early, with the fix, when bwrap cannot create its namespaces here."""
-    key = (sb.bwrap or "", sb.drop_privileges)
-    if key in _checked:
-        return
-    args = [sb.bwrap or "bwrap", "--unshare-all", "--as-pid-1", "--die-with-parent", "--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "lib", "lib64"):
-        p = Path("/" + name)
-        if p.is_symlink():
-            args += ["--symlink", os.readlink(p), str(p)]
-        elif p.is_dir():
-            args += ["--ro-bind", str(p), str(p)]
-    args += ["--", "/usr/bin/true"]
-    proc = subprocess.run(args, capture_output=True, text=True, env={}, timeout=30, **sb.slot_ids(sb.slot_numbers[0]))
-    if proc.returncode != 0:
-        raise SandboxUnavailable(
-            f"bubblewrap cannot create its namespaces here: {proc.stderr.strip() or f'exit {proc.returncode}'}",
-            hint="allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu "
-                 "kernel.apparmor_restrict_unprivileged_userns=0), or run PVE where they are allowed",
-        )
-    _checked.add(key)

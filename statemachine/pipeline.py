@@ -189,7 +189,8 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
 
     # 4-6. preflight, run in parallel, decide ------------------------------------
     t3 = time.monotonic()
-    session.verdicts = await validate_candidates(candidates, svc, staged, repro, before, baseline, analysis)
+    session.verdicts = await validate_candidates(candidates, svc, staged, repro, before, analysis,
+                                                 baseline, baseline_spec if baseline is not None else None)
     session.timings_ms["validate"] = (time.monotonic() - t3) * 1000
     winner = pick_winner(session.verdicts)
     repro_source = None
@@ -210,10 +211,13 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
 
 
 async def validate_candidates(candidates: list[Candidate], svc: Services, staged: StagedProject, repro: Reproduction,
-                              before: RunResult, baseline: RunResult | None, analysis: Analysis) -> list[Verdict]:
-    """Preflight, run and judge every candidate; the sandbox's slots bound the parallelism."""
+                              before: RunResult, analysis: Analysis, baseline: RunResult | None = None,
+                              baseline_spec: RunSpec | None = None) -> list[Verdict]:
+    """Preflight, run and judge every candidate; the sandbox's slots bound the parallelism.
+
+    ``baseline`` is the regression suite's result on the original code and ``baseline_spec`` how
+    to run it again; without them only the reproduction is the oracle."""
     repro_spec = _repro_spec(repro)
-    baseline_spec = _baseline_spec(repro, sorted(staged.files)) if baseline is not None else None
     return list(await asyncio.gather(*(_validate(c, svc, staged, repro, repro_spec, baseline_spec, baseline, before, analysis)
                                        for c in candidates)))
 

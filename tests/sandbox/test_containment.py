@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from pve.errors import SandboxUnavailable
 from pve.models import RunMode, RunResult, RunSpec
 from pve.settings import SandboxSettings
 from sandbox.bwrap import BubblewrapSandbox
@@ -289,3 +292,18 @@ def test_each_pve_process_gets_its_own_slots(sandbox):
     other = BubblewrapSandbox(SandboxSettings(timeout_s=TIMEOUT), slots=2)
     assert not set(other.slot_numbers) & set(sandbox.slot_numbers)
     assert len(set(other.slot_numbers)) == 2
+
+
+def test_bwrap_without_namespaces_stops_with_the_fix(staged):
+    """When the kernel refuses namespaces, bwrap says so on stderr; PVE stops with the sysctl to change."""
+    folder = Path(tempfile.mkdtemp(prefix="pve-fake-bwrap-"))
+    folder.chmod(0o755)  # the slot uid starts it
+    fake = folder / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    sb = BubblewrapSandbox(SandboxSettings(timeout_s=TIMEOUT), slots=1)
+    sb.bwrap = str(fake)
+    with pytest.raises(SandboxUnavailable, match="cannot create its sandbox") as err:
+        run(sb, staged, "print('never runs')\n")
+    assert "unprivileged_userns_clone" in str(err.value)
+    shutil.rmtree(folder)
