@@ -62,7 +62,12 @@ _UNSAFE_STDLIB = {"antigravity", "this", "idlelib", "turtle", "turtledemo", "tki
 
 def generate(analysis: Analysis, read: Reader, editable: Callable[[str], bool], project_files: list[str],
              limit: int = 12) -> list[Candidate]:
-    """Ranked, bounded, deterministic candidates for ``analysis``."""
+    """Ranked, bounded, deterministic candidates for ``analysis`` (templates only)."""
+    return to_candidates(proposals(analysis, read, editable, project_files), read, limit)
+
+
+def proposals(analysis: Analysis, read: Reader, editable: Callable[[str], bool], project_files: list[str]) -> list[Proposal]:
+    """The exception type's templates at the failing frame (or the SyntaxError's location)."""
     exc = analysis.exception
     frame = analysis.failing_frame
     path = None
@@ -77,20 +82,24 @@ def generate(analysis: Analysis, read: Reader, editable: Callable[[str], bool], 
     except (FileNotFoundError, UnicodeDecodeError):
         return []
     ctx = Context(analysis, exc, frame, src, read, project_files, editable)
-    proposals: list[Proposal] = []
+    out: list[Proposal] = []
     for rule in _RULES.get(exc.type, []):
-        proposals.extend(rule(ctx))
-    return _finish(proposals, read, limit)
+        out.extend(rule(ctx))
+    return out
 
 
-def _finish(proposals: list[Proposal], read: Reader, limit: int) -> list[Candidate]:
+def to_candidates(proposals: list[Proposal], read: Reader, limit: int) -> list[Candidate]:
+    """Rank (score, then rule, path and text: deterministic), drop what does not parse or
+    changes nothing, deduplicate by normalised AST, and stop at ``limit``."""
     seen: set[tuple[str, str]] = set()
     originals: dict[str, str] = {}
+    original_forms: dict[str, str] = {}
     ranked = sorted(proposals, key=lambda p: (-p.score, p.rule, p.path, p.new_text))
     out: list[Candidate] = []
     for p in ranked:
         if p.path not in originals:
             originals[p.path] = read(p.path)
+            original_forms[p.path] = normalized(originals[p.path])
         original = originals[p.path]
         if p.new_text == original:
             continue
@@ -99,7 +108,7 @@ def _finish(proposals: list[Proposal], read: Reader, limit: int) -> list[Candida
         except (SyntaxError, ValueError):
             continue
         key = (p.path, normalized(p.new_text))
-        if key in seen or key == (p.path, normalized(original)):
+        if key in seen or key[1] == original_forms[p.path]:
             continue
         seen.add(key)
         diff = unified_diff(p.path, original, p.new_text)

@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print the session as JSON on stdout (console goes to stderr)")
     v.add_argument("--slots", type=int, help="parallel sandboxes (default 3, or PVE_SLOTS)")
     v.add_argument("--timeout", type=float, help="wall clock per sandboxed run in seconds (default 10)")
-    v.add_argument("--max-candidates", type=int, help="candidates to try at most (default 12)")
+    v.add_argument("--max-candidates", type=int, help="candidates to try at most (default 150, or PVE_MAX_CANDIDATES)")
+    v.add_argument("--max-seconds", type=float, help="search time budget in seconds (default 60, or PVE_SEARCH_SECONDS)")
     v.add_argument("-q", "--quiet", action="store_true", help="no console, only the result line")
 
     pr = sub.add_parser("proof", help="execution proofs")
@@ -104,9 +105,13 @@ def _verify(args: argparse.Namespace) -> int:
             raise BadInput("--slots must be between 1 and 64")
         overrides["slots"] = args.slots
     if args.max_candidates is not None:
-        if not 1 <= args.max_candidates <= 200:
-            raise BadInput("--max-candidates must be between 1 and 200")
+        if not 1 <= args.max_candidates <= 5000:
+            raise BadInput("--max-candidates must be between 1 and 5000")
         overrides["max_candidates"] = args.max_candidates
+    if args.max_seconds is not None:
+        if not 1 <= args.max_seconds <= 3600:
+            raise BadInput("--max-seconds must be between 1 and 3600")
+        overrides["search_seconds"] = args.max_seconds
     if args.timeout is not None:
         if not 0.5 <= args.timeout <= 3600:
             raise BadInput("--timeout must be between 0.5 and 3600 seconds")

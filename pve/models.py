@@ -157,6 +157,15 @@ class RunSpec(BaseModel):
     argv: list[str] = Field(default_factory=list)
     patches: dict[str, str] = Field(default_factory=dict)  # path -> full new text
     label: str = ""
+    coverage: bool = False  # record line coverage per test (fault localization)
+
+
+class Coverage(BaseModel):
+    """Executed lines of project files: per test (pytest node id, or "<run>" for a script) and
+    outside any test. Advisory data for fault localization; never part of a verdict."""
+
+    shared: dict[str, list[int]] = Field(default_factory=dict)
+    tests: dict[str, dict[str, list[int]]] = Field(default_factory=dict)
 
 
 class HarnessRecord(BaseModel):
@@ -170,6 +179,7 @@ class HarnessRecord(BaseModel):
     durations: dict[str, float] = Field(default_factory=dict)  # pytest call phase per test, ms
     collected: int = 0
     cpu_ms: float | None = None  # CPU time of the user code, measured in the sandbox
+    coverage: Coverage | None = None  # only when the spec asked for it (and it fitted)
 
 
 class RunResult(BaseModel):
@@ -224,6 +234,21 @@ class Verdict(BaseModel):
     diff_lines: int = 0
 
 
+class SearchSummary(BaseModel):
+    """How the repair search went: what it considered, what it ran, why it stopped."""
+
+    suspects: list[str] = Field(default_factory=list)  # top suspicious lines, "path:line (score, why)"
+    spectra: str = ""  # what localization had: "3 failing / 41 passing tests", or why none
+    proposed: int = 0  # edits proposed before deduplication and the budget
+    ranked: int = 0  # distinct candidates in the ranking (up to the budget)
+    tried: int = 0  # candidates judged (preflight or run)
+    rejected: int = 0  # of those, stopped by preflight
+    plausible: int = 0  # passed the reproduction
+    stop: str = ""
+    first_verified_ms: float | None = None  # from the session's start
+    oracle: str = ""  # what a verified fix passed
+
+
 class SessionStatus(StrEnum):
     RUNNING = "running"
     VERIFIED = "verified"
@@ -245,8 +270,9 @@ class Session(BaseModel):
     reproduction: Reproduction | None = None
     before: RunResult | None = None
     baseline: RunResult | None = None  # the regression suite on the original code
-    candidates: list[Candidate] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)  # the candidates tried, in rank order
     verdicts: list[Verdict] = Field(default_factory=list)
+    search: SearchSummary | None = None
     winner: int | None = None
     oracle: Oracle | None = None
     message: str = ""

@@ -48,7 +48,9 @@ class SandboxSettings:
 class Settings:
     home: Path = field(default_factory=_default_home)
     slots: int = 3
-    max_candidates: int = 12
+    max_candidates: int = 150  # search budget: candidates tried at most (see benchmarks/repair)
+    search_seconds: float = 60.0  # search budget: no new candidate starts after this
+    search_window: int = 3  # ranks tried after the first verified fix, for the ranking
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
 
     @classmethod
@@ -65,6 +67,8 @@ class Settings:
         return cls(
             home=home,
             slots=_int(env, "PVE_SLOTS", 3, 1, 64),
-            max_candidates=_int(env, "PVE_MAX_CANDIDATES", 12, 1, 200),
+            max_candidates=_int(env, "PVE_MAX_CANDIDATES", 150, 1, 5000),
+            search_seconds=float(_int(env, "PVE_SEARCH_SECONDS", 60, 1, 3600)),
+            search_window=_int(env, "PVE_SEARCH_WINDOW", 3, 0, 100),
             sandbox=sandbox,
         )

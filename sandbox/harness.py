@@ -16,6 +16,7 @@ import os
 import resource
 import shutil
 import sys
+import threading
 import traceback
 
 SRC = "/work/src"
@@ -87,6 +88,63 @@ def _exception(exc):
     return info
 
 
+class _Coverage:
+    """Line coverage of project code, per test, for fault localization (sys.settrace: stdlib,
+    any CPython 3). Advisory only: code under test can switch it off, which costs it nothing
+    but a worse ranking; verdicts never read it.
+
+    Lines run outside any test (imports, collection, module constants) are kept apart and
+    count for every test: a bug in a module-level constant is still on every test's path."""
+
+    _CAP = 400_000  # (file, line) pairs in all; past this the record would not fit the pipe
+
+    def __init__(self):
+        self.shared = set()
+        self.current = self.shared
+        self.per_test = {}
+        self.total = 0
+        self.prefix = SRC + "/"
+
+    def _global(self, frame, event, arg):
+        if frame.f_code.co_filename.startswith(self.prefix):
+            return self._local
+        return None
+
+    def _local(self, frame, event, arg):
+        if event == "line":
+            self.current.add((frame.f_code.co_filename, frame.f_lineno))
+        return self._local
+
+    def start(self):
+        threading.settrace(self._global)
+        sys.settrace(self._global)
+
+    def stop(self):
+        sys.settrace(None)
+        threading.settrace(None)
+
+    def begin(self, test_id):
+        self.current = set()
+        self.per_test[test_id] = self.current
+
+    def end(self):
+        self.total += len(self.current)
+        self.current = self.shared
+
+    def export(self):
+        if self.total + len(self.shared) > self._CAP:
+            return None
+        cut = len(self.prefix)
+
+        def by_file(pairs):
+            out = {}
+            for filename, line in pairs:
+                out.setdefault(filename[cut:], []).append(line)
+            return {f: sorted(lines) for f, lines in sorted(out.items())}
+
+        return {"shared": by_file(self.shared), "tests": {t: by_file(c) for t, c in self.per_test.items()}}
+
+
 def _exit_code(code):
     if code is None:
         return 0
@@ -96,9 +154,12 @@ def _exit_code(code):
     return 1
 
 
-def _run_python(mode, target, argv, record):
+def _run_python(mode, target, argv, record, coverage=None):
     import runpy
 
+    if coverage is not None:
+        coverage.begin("<run>")
+        coverage.start()
     try:
         if mode == "script":
             path = os.path.join(SRC, target)
@@ -124,13 +185,26 @@ def _run_python(mode, target, argv, record):
         traceback.print_exc()
         record["exception"] = _exception(exc)
         return 1
+    finally:
+        if coverage is not None:
+            coverage.stop()
+            coverage.end()
 
 
 class _Recorder:
     """pytest plugin: outcome and exception per node id."""
 
-    def __init__(self, record):
+    def __init__(self, record, coverage=None):
         self.record = record
+        self.coverage = coverage
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        if self.coverage is not None:
+            self.coverage.begin(nodeid)
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        if self.coverage is not None:
+            self.coverage.end()
 
     def pytest_collection_finish(self, session):
         self.record["collected"] = len(session.items)
@@ -166,17 +240,22 @@ class _Recorder:
         self.record["test_exceptions"][report.nodeid or "<collection>"] = _exception(exc)
 
 
-def _run_pytest(argv, record):
+def _run_pytest(argv, record, coverage=None):
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     sys.path.insert(0, SRC)
     import pytest
 
     sys.argv = ["pytest", *argv]
     args = [*argv, "-p", "no:cacheprovider", "--color=no", "-q", "--rootdir", SRC]
+    if coverage is not None:
+        coverage.start()
     try:
-        code = pytest.main(args, plugins=[_Recorder(record)])
+        code = pytest.main(args, plugins=[_Recorder(record, coverage)])
     except SystemExit as exc:
         return _exit_code(exc.code)
+    finally:
+        if coverage is not None:
+            coverage.stop()
     return int(code)
 
 
@@ -196,12 +275,15 @@ def main():
     record = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "durations": {},
               "collected": 0}
     mode = SPEC["mode"]
+    coverage = _Coverage() if SPEC.get("coverage") else None
     cpu_before = _cpu_seconds()
     if mode == "pytest":
-        code = _run_pytest(SPEC.get("argv", []), record)
+        code = _run_pytest(SPEC.get("argv", []), record, coverage)
     else:
-        code = _run_python(mode, SPEC.get("target", ""), SPEC.get("argv", []), record)
+        code = _run_python(mode, SPEC.get("target", ""), SPEC.get("argv", []), record, coverage)
     record["cpu_ms"] = (_cpu_seconds() - cpu_before) * 1000
+    if coverage is not None:
+        record["coverage"] = coverage.export()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

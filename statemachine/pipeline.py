@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from brain import offline
+from brain import repair
+from brain.localize import Spectra, localize, spectra_from
 from brain.logtext import decode_log
 from brain.traceback import ProjectIndex, is_test_path, parse_log
 from pve.errors import BadInput
@@ -28,6 +29,7 @@ from pve.models import (
     RunMode,
     RunResult,
     RunSpec,
+    SearchSummary,
     Session,
     SessionStatus,
     Verdict,
@@ -45,6 +47,7 @@ from statemachine.decide import (
 )
 from statemachine.preflight import preflight
 from statemachine.proof import ProofSigner, render
+from statemachine.search import Budget, search
 from store.base import Store
 
 
@@ -136,18 +139,25 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
         events.emit("analyze", f"Analyzing logic... no error log; reproducing with {repro.display()}")
     session.timings_ms["analyze"] = (time.monotonic() - t0) * 1000
 
-    # 2. reproduce (and the regression baseline, in parallel) --------------------
+    # 2. reproduce, and in parallel: the regression suite and line coverage for localization ----
     t1 = time.monotonic()
     repro_spec = _repro_spec(repro)
     baseline_spec = _baseline_spec(repro, py_files)
-    runs = await asyncio.gather(svc.sandbox.run(staged, repro_spec),
-                                *([svc.sandbox.run(staged, baseline_spec)] if baseline_spec else []))
-    before = runs[0]
+    spectrum_spec = _spectrum_spec(repro)
+    specs = [repro_spec] + [x for x in (baseline_spec, spectrum_spec) if x is not None]
+    runs = list(await asyncio.gather(*(svc.sandbox.run(staged, x) for x in specs)))
+    before = runs.pop(0)
     session.before = before
-    baseline = runs[1] if baseline_spec else None
+    suite = runs.pop(0) if baseline_spec else None
+    spectrum = runs.pop(0) if spectrum_spec else None
+    baseline = suite
     if baseline is not None and (not baseline.nonce_ok or not passing_tests(baseline)):
         baseline = None  # a suite that does not run, or passes nothing, is no oracle
     session.baseline = baseline
+    spectra, spectra_note = _spectra(repro, before, suite, spectrum)
+    for run in (before, suite, spectrum):
+        if run is not None:
+            run.record.coverage = None  # used; the session and proof need not carry it
     ok, why = check_reproduction(before, repro, analysis)
     session.timings_ms["reproduce"] = (time.monotonic() - t1) * 1000
     if not ok:
@@ -177,21 +187,46 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
     def editable(p: str) -> bool:
         return repro.snippet or (p not in repro_files and not is_test_path(p))
 
-    candidates = offline.generate(analysis, staged.read_text, editable, py_files, limit=svc.settings.max_candidates)
-    session.candidates = candidates
+    suspects = localize(analysis, spectra, editable, staged.read_text)
+    plan = repair.plan(analysis, suspects, staged.read_text, editable, py_files, limit=svc.settings.max_candidates)
+    candidates = plan.candidates
+    summary = SearchSummary(suspects=[f"{x.path}:{x.line} ({x.score:.2f}: {x.why})" for x in suspects[:10]],
+                            spectra=spectra_note, proposed=plan.proposed, ranked=len(candidates))
+    session.search = summary
     session.timings_ms["generate"] = (time.monotonic() - t2) * 1000
-    events.emit("generate", f"Generated {len(candidates)} candidate{'s' if len(candidates) != 1 else ''} (offline engine)")
+    if suspects:
+        top = ", ".join(f"{x.path}:{x.line}" for x in suspects[:3])
+        events.emit("localize", f"Localized: {top} ({spectra_note})")
+    events.emit("generate", f"Generated {len(candidates)} candidate{'s' if len(candidates) != 1 else ''} "
+                            f"(offline engine, {len(suspects)} suspicious lines)")
     if not candidates:
         session.status = SessionStatus.NO_FIX
         where = analysis.failing_frame.project_path if analysis.failing_frame else "the project"
         session.message = f"no candidate fix for {analysis.exception.type} in {where} (offline engine)"
+        summary.stop = "no candidates"
         return _finish(session, svc, t0)
 
-    # 4-6. preflight, run in parallel, decide ------------------------------------
+    # 4-6. search: preflight, run in parallel, decide; stop at a budget or a verified fix ------
     t3 = time.monotonic()
-    session.verdicts = await validate_candidates(candidates, svc, staged, repro, before, analysis,
-                                                 baseline, baseline_spec if baseline is not None else None)
+    cand_spec = _repro_spec(repro)
+    regression_spec = baseline_spec.model_copy(update={"coverage": False}) if baseline is not None and baseline_spec else None
+    settings = svc.settings
+    outcome = await search(
+        candidates,
+        lambda c: _validate(c, svc, staged, repro, cand_spec, regression_spec, baseline, before, analysis),
+        parallel=settings.slots,
+        budget=Budget(settings.max_candidates, settings.search_seconds, settings.search_window))
+    session.verdicts = outcome.verdicts
+    session.candidates = candidates[: len(outcome.verdicts)]
     session.timings_ms["validate"] = (time.monotonic() - t3) * 1000
+    summary.tried = len(outcome.verdicts)
+    summary.rejected = sum(1 for v in outcome.verdicts if not v.preflight.ok)
+    summary.plausible = sum(1 for v in outcome.verdicts if v.verified or v.regression is not None)
+    summary.stop = outcome.stop
+    if outcome.first_verified_s is not None:
+        summary.first_verified_ms = (t3 - t0 + outcome.first_verified_s) * 1000
+    events.emit("search", f"Tried {summary.tried} of {summary.ranked} candidates ({summary.rejected} rejected by "
+                          f"preflight, {summary.plausible} passed the reproduction); stopped: {summary.stop}")
     winner = pick_winner(session.verdicts)
     repro_source = None
     if repro.kind is not ReproKind.PYTEST and repro.files:
@@ -202,11 +237,12 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
     if winner is not None:
         session.winner = winner.candidate_id
         session.oracle = oracle_strength(repro, baseline, repro_source)
+        summary.oracle = _oracle_passed(repro, winner)
         session.status = SessionStatus.VERIFIED
         session.message = f"candidate {winner.candidate_id} verified (oracle: {session.oracle.value})"
     else:
         session.status = SessionStatus.NO_FIX
-        session.message = f"none of {len(candidates)} candidates passed"
+        session.message = f"none of {len(session.verdicts)} candidates tried passed ({summary.stop})"
     return _finish(session, svc, t0)
 
 
@@ -260,11 +296,59 @@ def _repro_spec(repro: Reproduction) -> RunSpec:
 
 
 def _baseline_spec(repro: Reproduction, py_files: list[str]) -> RunSpec | None:
-    """A script reproduction in a project with tests also runs the test suite (regressions)."""
-    if repro.kind is ReproKind.PYTEST or repro.snippet:
+    """The project's whole test suite: the regression oracle for plausible candidates (not just
+    the failing tests: that is where overfitting shows) and, with coverage, the passing
+    spectra for localization."""
+    if repro.snippet:
         return None
     has_tests = any(is_test_path(p) and p.rsplit("/", 1)[-1].startswith("test") for p in py_files)
-    return RunSpec(mode=RunMode.PYTEST, argv=[], label="regression suite") if has_tests else None
+    if not has_tests and repro.kind is not ReproKind.PYTEST:
+        return None
+    return RunSpec(mode=RunMode.PYTEST, argv=[], label="regression suite", coverage=True)
+
+
+def _spectrum_spec(repro: Reproduction) -> RunSpec | None:
+    """A script reproduction runs once more with coverage: the failing spectrum. (A separate
+    run, so tracing never slows the reproduction itself into a timeout.)"""
+    if repro.kind is ReproKind.PYTEST:
+        return None
+    return _repro_spec(repro).model_copy(update={"coverage": True, "label": "coverage"})
+
+
+def _spectra(repro: Reproduction, before: RunResult, suite: RunResult | None,
+             spectrum: RunResult | None) -> tuple[Spectra | None, str]:
+    """Failing and passing coverage, and one line on what localization had to work with."""
+    failing: set[str] = set()
+    coverages = []
+    if repro.kind is ReproKind.PYTEST:
+        if suite is not None and suite.record.coverage is not None:
+            coverages.append(suite.record.coverage)
+            failing = {t for t, o in suite.record.outcomes.items() if o in ("failed", "error")
+                       and any(t == tid or (("::" not in tid) and t.startswith(tid + "::")) for tid in repro.test_ids)}
+    elif spectrum is not None and spectrum.record.coverage is not None and spectrum.nonce_ok \
+            and (spectrum.exit_code != 0 or spectrum.record.exception is not None):
+        coverages.append(spectrum.record.coverage)
+        failing = {"<run>"}
+        if suite is not None and suite.record.coverage is not None:
+            coverages.append(suite.record.coverage)
+    passing = passing_tests(suite) - failing
+    if not failing:
+        why = "the coverage run did not complete" if coverages == [] else "no failing test was traced"
+        return None, f"traceback only ({why})"
+    spectra = spectra_from(coverages, failing, passing)
+    return spectra, f"spectra of {len(spectra.failing)} failing / {len(spectra.passing)} passing tests"
+
+
+def _oracle_passed(repro: Reproduction, winner: Verdict) -> str:
+    parts = []
+    if repro.kind is ReproKind.PYTEST:
+        parts.append(f"failing tests ({len(repro.test_ids)} target{'s' if len(repro.test_ids) != 1 else ''})")
+    else:
+        parts.append(f"reproduction ({repro.display()})")
+    if winner.regression is not None:
+        passed = len(passing_tests(winner.regression))
+        parts.append(f"whole test suite ({passed} passed)")
+    return " + ".join(parts)
 
 
 def _tail_hint(events: Fanout, run: RunResult) -> None:

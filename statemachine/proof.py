@@ -190,6 +190,17 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
             lines += _run_block("after: candidate applied", verdict_w.run)
         if verdict_w.regression:
             lines += _run_block("after: regression suite", verdict_w.regression)
+    if session.search:
+        sr = session.search
+        lines += ["== search (offline repair engine)",
+                  f"localization: {sr.spectra}",
+                  *(["suspicious lines:"] + [f"  {x}" for x in sr.suspects[:10]] if sr.suspects else []),
+                  f"candidates: {sr.proposed} edits proposed, {sr.ranked} distinct in the ranking, {sr.tried} tried "
+                  f"({sr.rejected} rejected by preflight, {sr.plausible} passed the reproduction)",
+                  f"stopped: {sr.stop}"]
+        if sr.oracle:
+            lines.append(f"oracle passed: {sr.oracle}")
+        lines.append("")
     lines.append(f"== candidates tried ({len(session.verdicts)})")
     for v in session.verdicts:
         cand = next((c for c in session.candidates if c.id == v.candidate_id), None)

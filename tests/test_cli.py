@@ -71,7 +71,8 @@ def test_console_reads_like_the_spec(tmp_path):
     assert r.returncode == 0
     assert "> Analyzing logic... ZeroDivisionError in stats/core.py:12 mean()" in out
     assert "[FAILED as reported - ZeroDivisionError]" in out
-    assert "candidates (offline engine)" in out and "[PASSED - " in out
+    assert "candidates (offline engine, " in out and "[PASSED - " in out
+    assert "Tried " in out and "stopped: verified fix found" in out
     assert "> Verified: candidate" in out and "oracle: existing tests" in out and "proof.txt" in out
 
 

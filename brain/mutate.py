@@ -1,0 +1,537 @@
+"""Repair operators: small, typed edits at one suspicious line (or its function).
+
+Each operator proposes whole-file texts whose diff is the edit alone: the engine rewrites only
+the source span of the node it changes, so formatting and comments elsewhere survive. Every
+proposal carries a prior, the operator's share of real one-line fixes (hand-set, in the order
+the fix-pattern studies report: changed conditions and bounds most often, then wrong
+variables, constants and arguments, then missing statements), which the search multiplies by
+the line's suspiciousness.
+
+Nothing here runs code or decides anything: the sandbox does.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from brain.source import SourceFile, indent_of
+
+PRIORS: dict[str, float] = {
+    "compare.boundary": 0.90,  # < vs <=, > vs >=
+    "bound.plus-minus-one": 0.85,  # index, slice end, range bound off by one
+    "return.missing": 0.80,
+    "compare.flip": 0.60,  # < vs >, == vs !=, in vs not in, is vs is not
+    "arith.swap": 0.70,
+    "boolop.swap": 0.70,
+    "condition.negate": 0.60,
+    "bound.drop-one": 0.60,  # x + 1 -> x
+    "constant.near": 0.60,  # k -> k +/- 1
+    "variable.wrong": 0.50,
+    "constant.other": 0.45,
+    "boolop.drop": 0.45,
+    "call.swap-args": 0.45,
+    "attribute.wrong": 0.45,
+    "arith.swap-operands": 0.40,
+    "guard.base-case": 0.40,
+    "return.expression": 0.55,
+    "loop.iterate": 0.30,
+    "condition.drop": 0.25,
+    "statement.delete": 0.25,
+    "statement.copy": 0.20,
+}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    rule: str
+    rationale: str
+    new_text: str
+    prior: float
+
+
+class _Text:
+    """Span edits on the original text by AST positions (columns are UTF-8 byte offsets)."""
+
+    def __init__(self, src: SourceFile) -> None:
+        self.src = src
+        self.data = src.text.encode("utf-8")
+        self.starts = [0]
+        for m in re.finditer(rb"\r\n|\r|\n", self.data):
+            self.starts.append(m.end())
+
+    def offset(self, line: int, col: int) -> int:
+        return self.starts[line - 1] + col
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        return (self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]
+                self.offset(node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]
+
+    def seg(self, node: ast.AST) -> str:
+        a, b = self.span(node)
+        return self.data[a:b].decode("utf-8")
+
+    def between(self, left: ast.AST, right: ast.AST) -> tuple[int, int]:
+        return self.span(left)[1], self.span(right)[0]
+
+    def replace(self, a: int, b: int, new: str) -> str:
+        return (self.data[:a] + new.encode("utf-8") + self.data[b:]).decode("utf-8")
+
+    def sub(self, node: ast.AST, new: str) -> str:
+        return self.replace(*self.span(node), new)
+
+
+_CMP_SYMBOL = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
+               ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+_CMP_SWAPS = {
+    "<": [("<=", "compare.boundary"), (">", "compare.flip"), (">=", "compare.flip")],
+    "<=": [("<", "compare.boundary"), (">=", "compare.flip"), (">", "compare.flip")],
+    ">": [(">=", "compare.boundary"), ("<", "compare.flip"), ("<=", "compare.flip")],
+    ">=": [(">", "compare.boundary"), ("<=", "compare.flip"), ("<", "compare.flip")],
+    "==": [("!=", "compare.flip")], "!=": [("==", "compare.flip")],
+    "is": [("is not", "compare.flip")], "is not": [("is", "compare.flip")],
+    "in": [("not in", "compare.flip")], "not in": [("in", "compare.flip")],
+}
+_BIN_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+               ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>"}
+_BIN_SWAPS = {"+": ["-"], "-": ["+"], "*": ["/", "//", "+"], "/": ["//", "*"], "//": ["/", "%"], "%": ["//"],
+              "**": ["*"], "&": ["|"], "|": ["&"], "<<": [">>"], ">>": ["<<"]}
+_NON_COMMUTATIVE = {"-", "/", "//", "%", "**"}
+_LOW_PRECEDENCE = (ast.BoolOp, ast.Compare, ast.IfExp, ast.Lambda, ast.NamedExpr)
+
+
+def _op_pattern(symbol: str) -> re.Pattern[str]:
+    if symbol[0].isalpha():
+        return re.compile(r"(?<![\w])" + r"\s+".join(map(re.escape, symbol.split())) + r"(?![\w])")
+    return re.compile(r"(?<![<>=!*/%&|])" + re.escape(symbol) + r"(?![<>=*/&|])")
+
+
+def _swap_in_gap(t: _Text, a: int, b: int, old: str, new: str) -> str | None:
+    gap = t.data[a:b].decode("utf-8")
+    code = gap.split("#")[0] if "\n" not in gap else gap
+    m = _op_pattern(old).search(code)
+    if m is None:
+        return None
+    return t.replace(a + len(gap[: m.start()].encode()), a + len(gap[: m.end()].encode()), new)
+
+
+def _wrap(t: _Text, node: ast.expr) -> str:
+    text = t.seg(node)
+    if isinstance(node, _LOW_PRECEDENCE) or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)) \
+            or (isinstance(node, ast.BinOp) and _BIN_SYMBOL.get(type(node.op)) in ("&", "|", "<<", ">>")):
+        return f"({text})"
+    return text
+
+
+def _int_value(node: ast.AST) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+            and type(node.operand.value) is int:
+        return -node.operand.value
+    return None
+
+
+# --------------------------------------------------------------------------- expression operators
+
+
+def _compare(t: _Text, node: ast.Compare) -> Iterator[Mutant]:
+    operands = [node.left, *node.comparators]
+    for i, op in enumerate(node.ops):
+        old = _CMP_SYMBOL[type(op)]
+        a, b = t.between(operands[i], operands[i + 1])
+        for new, rule in _CMP_SWAPS[old]:
+            text = _swap_in_gap(t, a, b, old, new)
+            if text is not None:
+                yield Mutant(rule, f"'{old}' should be '{new}'", text, PRIORS[rule])
+        # the bound itself off by one: i < n -> i < n - 1 / n + 1
+        right = operands[i + 1]
+        if old in ("<", "<=", ">", ">=") and not isinstance(right, ast.Constant):
+            for delta in ("+ 1", "- 1"):
+                yield Mutant("bound.plus-minus-one", f"compare against {t.seg(right)} {delta}",
+                             t.sub(right, f"{_wrap(t, right)} {delta}"), PRIORS["bound.plus-minus-one"] * 0.7)
+
+
+def _binop(t: _Text, node: ast.BinOp) -> Iterator[Mutant]:
+    old = _BIN_SYMBOL.get(type(node.op))
+    if old is None:
+        return
+    a, b = t.between(node.left, node.right)
+    for new in _BIN_SWAPS.get(old, []):
+        text = _swap_in_gap(t, a, b, old, new)
+        if text is not None:
+            yield Mutant("arith.swap", f"'{old}' should be '{new}'", text, PRIORS["arith.swap"])
+    if old in _NON_COMMUTATIVE:
+        left, right = t.seg(node.left), t.seg(node.right)
+        if "\n" not in left + right:
+            gap = t.data[a:b].decode("utf-8")
+            yield Mutant("arith.swap-operands", f"operands of '{old}' are swapped",
+                         t.sub(node, f"{_wrap(t, node.right)}{gap}{_wrap(t, node.left)}"), PRIORS["arith.swap-operands"])
+    if old in ("+", "-") and _int_value(node.right) == 1:
+        yield Mutant("bound.drop-one", f"drop the '{old} 1'", t.sub(node, t.seg(node.left)), PRIORS["bound.drop-one"])
+
+
+def _boolop(t: _Text, node: ast.BoolOp) -> Iterator[Mutant]:
+    old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
+    text = t.seg(node)
+    pieces = [t.seg(v) for v in node.values]
+    if "\n" not in text:
+        yield Mutant("boolop.swap", f"'{old}' should be '{new}'", t.sub(node, f" {new} ".join(
+            _wrap(t, v) if isinstance(v, ast.BoolOp) else p for v, p in zip(node.values, pieces, strict=True))),
+            PRIORS["boolop.swap"])
+    for i in range(len(node.values)):
+        rest = [p for j, p in enumerate(pieces) if j != i]
+        yield Mutant("boolop.drop", f"drop the condition {pieces[i]}", t.sub(node, f" {old} ".join(rest)),
+                     PRIORS["boolop.drop"])
+
+
+def _negate(t: _Text, test: ast.expr) -> Iterator[Mutant]:
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        yield Mutant("condition.negate", "the condition is inverted", t.sub(test, t.seg(test.operand)),
+                     PRIORS["condition.negate"])
+        return
+    yield Mutant("condition.negate", "the condition is inverted", t.sub(test, f"not {_wrap(t, test)}"
+                 if not isinstance(test, ast.BinOp | ast.Compare | ast.BoolOp) else f"not ({t.seg(test)})"),
+                 PRIORS["condition.negate"])
+
+
+def _plus_minus(t: _Text, node: ast.expr, why: str) -> Iterator[Mutant]:
+    value = _int_value(node)
+    if value is not None:
+        for delta in (1, -1):
+            yield Mutant("bound.plus-minus-one", f"{why} off by one: {value + delta}", t.sub(node, str(value + delta)),
+                         PRIORS["bound.plus-minus-one"])
+        return
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub) and _int_value(node.right) == 1:
+        return  # `i + 1` already gets "drop the + 1" and the operator swap
+    for delta in ("+ 1", "- 1"):
+        yield Mutant("bound.plus-minus-one", f"{why} off by one: {t.seg(node)} {delta}",
+                     t.sub(node, f"{_wrap(t, node)} {delta}"), PRIORS["bound.plus-minus-one"])
+
+
+def _subscript(t: _Text, node: ast.Subscript) -> Iterator[Mutant]:
+    s = node.slice
+    if isinstance(s, ast.Slice):
+        for part, name in ((s.lower, "slice start"), (s.upper, "slice end")):
+            if part is not None:
+                yield from _plus_minus(t, part, name)
+    elif not isinstance(s, ast.Tuple) and not (isinstance(s, ast.Constant) and isinstance(s.value, str)):
+        yield from _plus_minus(t, s, "index")
+
+
+def _call(t: _Text, node: ast.Call) -> Iterator[Mutant]:
+    name = node.func.id if isinstance(node.func, ast.Name) else None
+    if name == "range":
+        for arg in node.args[:2]:
+            yield from _plus_minus(t, arg, "range bound")
+    if name == "enumerate" and len(node.args) == 1 and not node.keywords:
+        yield Mutant("bound.plus-minus-one", "count from 1", t.sub(node, t.seg(node)[:-1] + ", 1)"),
+                     PRIORS["bound.plus-minus-one"] * 0.6)
+    args = node.args
+    if len(args) >= 2 and not any(isinstance(a, ast.Starred) for a in args):
+        for i in range(len(args) - 1):
+            x, y = args[i], args[i + 1]
+            a, _ = t.span(x)
+            _, b = t.span(y)
+            gap = t.data[t.span(x)[1]:t.span(y)[0]].decode("utf-8")
+            yield Mutant("call.swap-args", f"arguments {i + 1} and {i + 2} are swapped",
+                         t.replace(a, b, t.seg(y) + gap + t.seg(x)), PRIORS["call.swap-args"])
+
+
+def _constant(t: _Text, node: ast.expr) -> Iterator[Mutant]:
+    value = _int_value(node)
+    if value is not None:
+        for new in (value + 1, value - 1):
+            yield Mutant("constant.near", f"the constant should be {new}", t.sub(node, str(new)), PRIORS["constant.near"])
+        for new in (0, 1, -1):
+            if new not in (value, value + 1, value - 1):
+                yield Mutant("constant.other", f"the constant should be {new}", t.sub(node, str(new)),
+                             PRIORS["constant.other"])
+        return
+    if not isinstance(node, ast.Constant):
+        return
+    v = node.value
+    options: list[str] = []
+    if v is True or v is False:
+        options = [str(not v)]
+    elif v is None:
+        options = ["0", "[]", '""']
+    elif isinstance(v, float) and v in (0.0, 1.0):
+        options = ["1.0" if v == 0.0 else "0.0"]
+    elif v == "":
+        options = ["None"]
+    for new in options:
+        yield Mutant("constant.other", f"the constant should be {new}", t.sub(node, new), PRIORS["constant.other"])
+
+
+def _empty_literal(t: _Text, node: ast.expr) -> Iterator[Mutant]:
+    if isinstance(node, ast.List | ast.Dict | ast.Tuple | ast.Set) and not getattr(node, "elts", None) \
+            and not getattr(node, "keys", None):
+        yield Mutant("constant.other", "start from None", t.sub(node, "None"), PRIORS["constant.other"] * 0.8)
+
+
+# --------------------------------------------------------------------------- scope-aware operators
+
+
+@dataclass
+class _Scope:
+    func: ast.FunctionDef | ast.AsyncFunctionDef | None
+    local_names: list[str]  # params and assigned locals, in order of first binding
+    module_vars: list[str]
+    self_attrs: list[str]
+
+
+def _scope(src: SourceFile, func: ast.FunctionDef | ast.AsyncFunctionDef | None, line: int) -> _Scope:
+    names: list[str] = []
+    if func is not None:
+        args = func.args
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+            if a.arg not in ("self", "cls"):
+                names.append(a.arg)
+        for node in _own_nodes(func):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in names \
+                    and node.lineno <= line:
+                names.append(node.id)
+    module_vars: list[str] = []
+    attrs: list[str] = []
+    if src.tree is not None:
+        for node in src.tree.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store) and sub.id not in module_vars:
+                        module_vars.append(sub.id)
+        cls = next((c for c in ast.walk(src.tree) if isinstance(c, ast.ClassDef) and func is not None
+                    and c.lineno <= func.lineno <= (c.end_lineno or c.lineno)), None)
+        if cls is not None:
+            for sub in ast.walk(cls):
+                if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self" \
+                        and sub.attr not in attrs:
+                    attrs.append(sub.attr)
+    return _Scope(func, names, module_vars, attrs)
+
+
+def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
+    """Nodes of a function, not of the functions, lambdas or comprehensions nested in it."""
+    stack = list(ast.iter_child_nodes(func))
+    while stack:
+        node = stack.pop(0)
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+                          | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _similar_first(name: str, options: list[str], limit: int = 6) -> list[str]:
+    others = [o for o in options if o != name]
+    others.sort(key=lambda o: (-difflib.SequenceMatcher(None, name, o).ratio(), o))
+    return others[:limit]
+
+
+def _names(t: _Text, expr: ast.AST, scope: _Scope, called: set[int]) -> Iterator[Mutant]:
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in called:
+            if node.id in scope.local_names:
+                pool = scope.local_names
+            elif node.id in scope.module_vars:
+                pool = scope.module_vars
+            else:
+                continue
+            for other in _similar_first(node.id, pool):
+                yield Mutant("variable.wrong", f"'{node.id}' should be '{other}'", t.sub(node, other),
+                             PRIORS["variable.wrong"])
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
+                and node.attr in scope.self_attrs and id(node) not in called:
+            for other in _similar_first(node.attr, scope.self_attrs, 4):
+                yield Mutant("attribute.wrong", f"self.{node.attr} should be self.{other}",
+                             t.sub(node, f"self.{other}"), PRIORS["attribute.wrong"])
+
+
+# --------------------------------------------------------------------------- statement operators
+
+
+def statement_at(src: SourceFile, line: int) -> ast.stmt | None:
+    """The innermost statement that contains ``line``."""
+    if src.tree is None:
+        return None
+    best = None
+    for node in ast.walk(src.tree):
+        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            if best is None or (node.lineno, -(node.end_lineno or 0)) >= (best.lineno, -(best.end_lineno or 0)):
+                best = node
+    return best
+
+
+def _header(stmt: ast.stmt) -> list[ast.AST]:
+    """The expressions a statement owns on its own lines (not its body)."""
+    if isinstance(stmt, ast.If | ast.While):
+        return [stmt.test]
+    if isinstance(stmt, ast.For | ast.AsyncFor):
+        return [stmt.iter]
+    if isinstance(stmt, ast.With | ast.AsyncWith):
+        return [i.context_expr for i in stmt.items]
+    if isinstance(stmt, ast.Return):
+        return [stmt.value] if stmt.value else []
+    if isinstance(stmt, ast.Assign):
+        return [*stmt.targets, stmt.value]
+    if isinstance(stmt, ast.AugAssign | ast.AnnAssign):
+        return [x for x in (stmt.target, stmt.value) if x is not None]
+    if isinstance(stmt, ast.Expr | ast.Assert):
+        return [stmt.value if isinstance(stmt, ast.Expr) else stmt.test]
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        return [d for d in [*stmt.args.defaults, *stmt.args.kw_defaults] if d is not None]
+    return []
+
+
+def _simple(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Expr) and stmt.lineno == stmt.end_lineno
+
+
+def at_line(src: SourceFile, line: int, func: ast.FunctionDef | ast.AsyncFunctionDef | None) -> Iterator[Mutant]:
+    """Every operator that applies to the statement on ``line``."""
+    stmt = statement_at(src, line)
+    if stmt is None:
+        return
+    t = _Text(src)
+    scope = _scope(src, func, line)
+    header = _header(stmt)
+    called = {id(n.func) for h in header for n in ast.walk(h) if isinstance(n, ast.Call)}
+    for expr in header:
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Compare):
+                yield from _compare(t, node)
+            elif isinstance(node, ast.BinOp):
+                yield from _binop(t, node)
+            elif isinstance(node, ast.BoolOp):
+                yield from _boolop(t, node)
+            elif isinstance(node, ast.Subscript):
+                yield from _subscript(t, node)
+            elif isinstance(node, ast.Call):
+                yield from _call(t, node)
+            elif isinstance(node, ast.IfExp):
+                yield from _negate(t, node.test)
+            elif isinstance(node, ast.comprehension):
+                for cond in node.ifs:
+                    yield from _negate(t, cond)
+            if isinstance(node, ast.Constant | ast.UnaryOp):
+                yield from _constant(t, node)
+            yield from _empty_literal(t, node)
+        yield from _names(t, expr, scope, called)
+    if isinstance(stmt, ast.AugAssign):
+        old = _BIN_SYMBOL.get(type(stmt.op))
+        a, b = t.between(stmt.target, stmt.value)
+        for new in _BIN_SWAPS.get(old or "", []):
+            text = _swap_in_gap(t, a, b, f"{old}=", f"{new}=")
+            if text is not None:
+                yield Mutant("arith.swap", f"'{old}=' should be '{new}='", text, PRIORS["arith.swap"])
+    if isinstance(stmt, ast.If | ast.While):
+        yield from _negate(t, stmt.test)
+        if isinstance(stmt, ast.If) and not stmt.orelse and not t.seg(stmt).startswith("elif"):
+            yield from _unwrap(src, stmt)
+    if isinstance(stmt, ast.For) and not (isinstance(stmt.iter, ast.Call) and isinstance(stmt.iter.func, ast.Name)
+                                          and stmt.iter.func.id in ("range", "enumerate", "zip")):
+        it = t.seg(stmt.iter)
+        for new, why in ((f"{_wrap(t, stmt.iter)}[1:]", "skip the first item"),
+                         (f"{_wrap(t, stmt.iter)}[:-1]", "skip the last item"),
+                         (f"reversed({it})", "iterate in reverse")):
+            yield Mutant("loop.iterate", why, t.sub(stmt.iter, new), PRIORS["loop.iterate"])
+    if isinstance(stmt, ast.Expr) and func is not None and not isinstance(stmt.value, ast.Constant):
+        yield Mutant("return.expression", "the value is computed and dropped: return it",
+                     t.replace(*t.span(stmt), "return " + t.seg(stmt.value)), PRIORS["return.expression"])
+    if _simple(stmt) and func is not None and len(func.body) > 1:
+        yield Mutant("statement.delete", f"delete line {stmt.lineno}", _delete_lines(src, stmt), PRIORS["statement.delete"])
+    if func is not None and stmt is not func:
+        yield from _copy_statement(src, stmt, func)
+
+
+def _unwrap(src: SourceFile, stmt: ast.If) -> Iterator[Mutant]:
+    """Drop an `if` whose body should always run."""
+    ind = indent_of(src.line(stmt.lineno))
+    body_ind = indent_of(src.line(stmt.body[0].lineno))
+    if stmt.body[0].lineno == stmt.lineno:
+        return
+    lines = src.lines[stmt.body[0].lineno - 1:(stmt.end_lineno or stmt.lineno)]
+    moved = [ind + x[len(body_ind):] if x.startswith(body_ind) else x for x in lines]
+    text = "".join(src.lines[: stmt.lineno - 1] + moved + src.lines[stmt.end_lineno or stmt.lineno:])
+    yield Mutant("condition.drop", "the condition should not be there", text, PRIORS["condition.drop"])
+
+
+def _delete_lines(src: SourceFile, stmt: ast.stmt) -> str:
+    return "".join(src.lines[: stmt.lineno - 1] + src.lines[(stmt.end_lineno or stmt.lineno):])
+
+
+def _copy_statement(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[Mutant]:
+    """Insert a statement copied from elsewhere in the same function just before this one."""
+    if stmt.lineno == func.lineno or isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    ind = indent_of(src.line(stmt.lineno))
+    donors = [s for s in _own_nodes(func) if isinstance(s, ast.stmt) and _simple(s) and s is not stmt]
+    donors.sort(key=lambda s: (abs(s.lineno - stmt.lineno), s.lineno))
+    seen: set[str] = set()
+    for donor in donors[:6]:
+        code = src.line(donor.lineno).strip()
+        if code in seen or code.startswith(("return", "raise")):
+            continue
+        seen.add(code)
+        yield Mutant("statement.copy", f"line {stmt.lineno} needs `{code}` first",
+                     src.insert_before(stmt.lineno, [ind + code]), PRIORS["statement.copy"])
+
+
+# --------------------------------------------------------------------------- function-level operators
+
+
+def in_function(src: SourceFile, func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[Mutant]:
+    """Operators that act on a suspicious function as a whole: missing return, missing base case."""
+    own = list(_own_nodes(func))
+    returns = [n for n in own if isinstance(n, ast.Return)]
+    valued = [r for r in returns if r.value is not None]
+    last = func.body[-1]
+    falls_off = not isinstance(last, ast.Return | ast.Raise)
+    scope = _scope(src, func, func.end_lineno or func.lineno)
+    body_ind = indent_of(src.line(func.body[0].lineno))
+    if falls_off and func.body[0].lineno != func.lineno:
+        assigned = [n for n in scope.local_names if n not in _params(func)] + _params(func)
+        recent = sorted(assigned, key=lambda n: -_last_store(func, n))
+        returned = [r.value.id for r in valued if isinstance(r.value, ast.Name)]
+        names = list(dict.fromkeys(returned + recent))[:5]
+        for i, name in enumerate(names):
+            prior = PRIORS["return.missing"] * (1.0 if not valued else 0.6) * (1 - 0.05 * i)
+            yield Mutant("return.missing", f"{func.name}() never returns {name}",
+                         _append_after(src, last, [body_ind + f"return {name}"]), prior)
+    params = _params(func)
+    recursive = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name | ast.Attribute)
+                    and (getattr(n.func, "id", None) or getattr(n.func, "attr", None)) == func.name for n in own)
+    start = src.body_start(func)
+    ind = indent_of(src.line(start))
+    guards: list[tuple[str, str]] = []
+    for p in params[:3]:
+        if recursive:
+            guards += [(f"{p} <= 0", "0"), (f"{p} <= 1", p), (f"{p} <= 1", "1"), (f"not {p}", p)]
+        guards += [(f"not {p}", p), (f"{p} is None", "None"), (f"not {p}", "[]"), (f"not {p}", "0")]
+    seen: set[tuple[str, str]] = set()
+    for cond, value in guards:
+        if (cond, value) in seen:
+            continue
+        seen.add((cond, value))
+        prior = PRIORS["guard.base-case"] * (1.3 if recursive else 0.7)
+        yield Mutant("guard.base-case", f"missing case: return {value} when {cond}",
+                     src.insert_before(start, [f"{ind}if {cond}:", f"{ind}    return {value}"]), prior)
+
+
+def _params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    a = func.args
+    return [x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs] if x.arg not in ("self", "cls")]
+
+
+def _last_store(func: ast.AST, name: str) -> int:
+    lines = [n.lineno for n in _own_nodes(func) if isinstance(n, ast.Name) and n.id == name
+             and isinstance(n.ctx, ast.Store)]
+    return max(lines, default=0)
+
+
+def _append_after(src: SourceFile, stmt: ast.stmt, new_lines: list[str]) -> str:
+    end = stmt.end_lineno or stmt.lineno
+    return src.insert_before(end + 1, new_lines) if end < len(src.lines) else \
+        src.text + ("" if src.text.endswith("\n") else "\n") + "".join(x + "\n" for x in new_lines)

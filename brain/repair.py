@@ -1,0 +1,66 @@
+"""The offline repair engine: where to edit (localize) x what to try there (mutate + templates).
+
+Candidates come out in one deterministic order: the exception type's templates at the crash
+site first (a targeted fix for a known crash shape beats a blind mutation), then every operator
+at every suspicious line, ranked by ``suspiciousness x operator prior``. The search in
+``statemachine/search.py`` runs them in that order and stops at a budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from brain import mutate, offline
+from brain.localize import Suspect
+from brain.offline import Proposal, Reader
+from brain.source import SourceFile
+from pve.models import Analysis, Candidate
+
+# Templates score 1.2-4.5 in offline.py; mapped above any mutation (suspiciousness <= ~1.4 x prior <= 0.9).
+_TEMPLATE_BASE = 1.5
+
+
+@dataclass(frozen=True)
+class Plan:
+    candidates: list[Candidate]
+    suspects: list[Suspect]
+    proposed: int  # proposals before deduplication and the budget
+
+
+def plan(analysis: Analysis | None, suspects: list[Suspect], read: Reader, editable: Callable[[str], bool],
+         project_files: list[str], limit: int) -> Plan:
+    proposals: list[Proposal] = []
+    if analysis is not None:
+        for p in offline.proposals(analysis, read, editable, project_files):
+            proposals.append(Proposal(p.rule, p.rationale, p.path, p.new_text, _TEMPLATE_BASE + p.score / 10))
+    sources: dict[str, SourceFile] = {}
+    functions: dict[tuple[str, int], tuple[float, int]] = {}
+    for rank, s in enumerate(suspects):
+        if s.path not in sources:
+            try:
+                sources[s.path] = SourceFile(s.path, read(s.path))
+            except (FileNotFoundError, UnicodeDecodeError):
+                continue
+        src = sources[s.path]
+        if src.tree is None:
+            continue
+        func = src.enclosing_function(s.line)
+        # A rank-based epsilon keeps equal scores in localization order, not alphabetical order.
+        tie = rank * 1e-7
+        for m in mutate.at_line(src, s.line, func):
+            proposals.append(Proposal(m.rule, f"{m.rationale} ({s.path}:{s.line})", s.path, m.new_text,
+                                      s.score * m.prior - tie))
+        if func is not None:
+            key = (s.path, func.lineno)
+            if key not in functions:
+                functions[key] = (s.score, rank)
+    for (path, lineno), (score, rank) in functions.items():
+        src = sources[path]
+        func = src.enclosing_function(lineno)
+        if func is None:
+            continue
+        for m in mutate.in_function(src, func):
+            proposals.append(Proposal(m.rule, f"{m.rationale} ({path}:{func.lineno})", path, m.new_text,
+                                      score * m.prior - rank * 1e-7))
+    return Plan(offline.to_candidates(proposals, read, limit), suspects, len(proposals))
