@@ -35,6 +35,8 @@ PRIORS: dict[str, float] = {
     "boolop.drop": 0.45,
     "call.swap-args": 0.45,
     "attribute.wrong": 0.45,
+    "call.swap-function": 0.50,  # min vs max, any vs all, floor vs ceil, ...
+    "value.plus-minus-one": 0.35,  # an operand one too small or too large
     "arith.swap-operands": 0.40,
     "guard.base-case": 0.40,
     "return.expression": 0.55,
@@ -222,8 +224,46 @@ def _subscript(t: _Text, node: ast.Subscript) -> Iterator[Mutant]:
         yield from _plus_minus(t, s, "index")
 
 
+_FUNCTION_PAIRS = {"min": "max", "max": "min", "any": "all", "all": "any", "floor": "ceil", "ceil": "floor",
+                   "startswith": "endswith", "endswith": "startswith", "lower": "upper", "upper": "lower",
+                   "lstrip": "rstrip", "rstrip": "lstrip", "index": "rindex", "find": "rfind",
+                   "popleft": "pop", "appendleft": "append"}
+_NUMERIC_CALLS = {"min", "max", "range", "abs", "round", "int"}
+
+
+def _operand_plus_minus(t: _Text, node: ast.expr) -> Iterator[Mutant]:
+    """An operand off by one: ``max(cursor, end)`` -> ``max(cursor, end + 1)``."""
+    def numeric_slots(parent: ast.AST) -> list[ast.expr]:
+        if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv):
+            return [parent.left, parent.right]
+        if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in _NUMERIC_CALLS:
+            return list(parent.args)
+        return []
+    for parent in ast.walk(node):
+        for operand in numeric_slots(parent):
+            if isinstance(operand, ast.Name | ast.Attribute | ast.Subscript) or \
+                    (isinstance(operand, ast.BinOp) and isinstance(operand.op, ast.Add | ast.Sub)
+                     and _int_value(operand.right) != 1):
+                for delta in ("+ 1", "- 1"):
+                    yield Mutant("value.plus-minus-one", f"{t.seg(operand)} is off by one",
+                                 t.sub(operand, f"{_wrap(t, operand)} {delta}"
+                                       if not isinstance(operand, ast.BinOp) or isinstance(parent, ast.Call)
+                                       else f"({t.seg(operand)} {delta})"),
+                                 PRIORS["value.plus-minus-one"])
+
+
 def _call(t: _Text, node: ast.Call) -> Iterator[Mutant]:
     name = node.func.id if isinstance(node.func, ast.Name) else None
+    called = name or (node.func.attr if isinstance(node.func, ast.Attribute) else None)
+    if called in _FUNCTION_PAIRS:
+        other = _FUNCTION_PAIRS[called]
+        target = node.func
+        if isinstance(target, ast.Name):
+            text = t.sub(target, other)
+        else:
+            a, b = t.span(target)
+            text = t.replace(b - len(called.encode()), b, other)
+        yield Mutant("call.swap-function", f"{called}() should be {other}()", text, PRIORS["call.swap-function"])
     if name == "range":
         for arg in node.args[:2]:
             yield from _plus_minus(t, arg, "range bound")
@@ -282,19 +322,32 @@ class _Scope:
     local_names: list[str]  # params and assigned locals, in order of first binding
     module_vars: list[str]
     self_attrs: list[str]
+    kinds: dict[str, str]  # name -> "num" | "str" | "seq" | "map" | "bool", where cheap to tell
 
 
 def _scope(src: SourceFile, func: ast.FunctionDef | ast.AsyncFunctionDef | None, line: int) -> _Scope:
     names: list[str] = []
+    kinds: dict[str, str] = {}
     if func is not None:
         args = func.args
         for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
             if a.arg not in ("self", "cls"):
                 names.append(a.arg)
+                kind = _kind_of_annotation(a.annotation)
+                if kind:
+                    kinds[a.arg] = kind
         for node in _own_nodes(func):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in names \
                     and node.lineno <= line:
                 names.append(node.id)
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                kind = _kind_of_value(node.value, kinds)
+                if kind and node.targets[0].id not in kinds:
+                    kinds[node.targets[0].id] = kind
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                kind = _kind_of_annotation(node.annotation)
+                if kind:
+                    kinds[node.target.id] = kind
     module_vars: list[str] = []
     attrs: list[str] = []
     if src.tree is not None:
@@ -310,7 +363,46 @@ def _scope(src: SourceFile, func: ast.FunctionDef | ast.AsyncFunctionDef | None,
                 if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self" \
                         and sub.attr not in attrs:
                     attrs.append(sub.attr)
-    return _Scope(func, names, module_vars, attrs)
+    return _Scope(func, names, module_vars, attrs, kinds)
+
+
+_ANNOTATION_KINDS = {"int": "num", "float": "num", "complex": "num", "str": "str", "bytes": "str", "bool": "bool",
+                     "list": "seq", "tuple": "seq", "set": "seq", "frozenset": "seq", "Sequence": "seq",
+                     "dict": "map", "Mapping": "map"}
+
+
+def _kind_of_annotation(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    if isinstance(node, ast.Name | ast.Attribute):
+        return _ANNOTATION_KINDS.get(node.id if isinstance(node, ast.Name) else node.attr)
+    return None
+
+
+def _kind_of_value(node: ast.expr, known: dict[str, str]) -> str | None:
+    """A cheap guess at what a local holds, from the value first bound to it."""
+    if isinstance(node, ast.Constant):
+        v = node.value
+        return "bool" if isinstance(v, bool) else "num" if isinstance(v, int | float) else \
+            "str" if isinstance(v, str | bytes) else None
+    if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.ListComp | ast.SetComp):
+        return "seq"
+    if isinstance(node, ast.Dict | ast.DictComp):
+        return "map"
+    if isinstance(node, ast.JoinedStr):
+        return "str"
+    if isinstance(node, ast.Compare):
+        return "bool"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return {"len": "num", "int": "num", "float": "num", "sum": "num", "abs": "num", "round": "num",
+                "str": "str", "list": "seq", "sorted": "seq", "dict": "map", "set": "seq", "tuple": "seq"
+                }.get(node.func.id)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub | ast.Div | ast.FloorDiv | ast.Mod | ast.Pow):
+        return "num"
+    if isinstance(node, ast.BinOp):
+        left = _kind_of_value(node.left, known) if not isinstance(node.left, ast.Name) else known.get(node.left.id)
+        return left
+    return None
 
 
 def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
@@ -331,6 +423,8 @@ def _similar_first(name: str, options: list[str], limit: int = 6) -> list[str]:
 
 
 def _names(t: _Text, expr: ast.AST, scope: _Scope, called: set[int]) -> Iterator[Mutant]:
+    """Wrong variable: another name of the same scope and, where known, the same kind. The
+    operator's prior is shared among the alternatives (more choices, less likely each)."""
     for node in ast.walk(expr):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in called:
             if node.id in scope.local_names:
@@ -339,14 +433,18 @@ def _names(t: _Text, expr: ast.AST, scope: _Scope, called: set[int]) -> Iterator
                 pool = scope.module_vars
             else:
                 continue
-            for other in _similar_first(node.id, pool):
+            kind = scope.kinds.get(node.id)
+            pool = [n for n in pool if kind is None or scope.kinds.get(n) in (None, kind)]
+            options = _similar_first(node.id, pool)
+            for other in options:
                 yield Mutant("variable.wrong", f"'{node.id}' should be '{other}'", t.sub(node, other),
-                             PRIORS["variable.wrong"])
+                             PRIORS["variable.wrong"] / len(options) ** 0.5)
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
                 and node.attr in scope.self_attrs and id(node) not in called:
-            for other in _similar_first(node.attr, scope.self_attrs, 4):
+            options = _similar_first(node.attr, scope.self_attrs, 4)
+            for other in options:
                 yield Mutant("attribute.wrong", f"self.{node.attr} should be self.{other}",
-                             t.sub(node, f"self.{other}"), PRIORS["attribute.wrong"])
+                             t.sub(node, f"self.{other}"), PRIORS["attribute.wrong"] / len(options) ** 0.5)
 
 
 # --------------------------------------------------------------------------- statement operators
@@ -419,6 +517,12 @@ def at_line(src: SourceFile, line: int, func: ast.FunctionDef | ast.AsyncFunctio
                 yield from _constant(t, node)
             yield from _empty_literal(t, node)
         yield from _names(t, expr, scope, called)
+        yield from _operand_plus_minus(t, expr)
+    if isinstance(stmt, ast.Return | ast.Assign | ast.AugAssign) and stmt.value is not None \
+            and isinstance(stmt.value, ast.Name | ast.Attribute | ast.Subscript):
+        for delta in ("+ 1", "- 1"):
+            yield Mutant("value.plus-minus-one", f"{t.seg(stmt.value)} is off by one",
+                         t.sub(stmt.value, f"{t.seg(stmt.value)} {delta}"), PRIORS["value.plus-minus-one"])
     if isinstance(stmt, ast.AugAssign):
         old = _BIN_SYMBOL.get(type(stmt.op))
         a, b = t.between(stmt.target, stmt.value)
@@ -437,13 +541,28 @@ def at_line(src: SourceFile, line: int, func: ast.FunctionDef | ast.AsyncFunctio
                          (f"{_wrap(t, stmt.iter)}[:-1]", "skip the last item"),
                          (f"reversed({it})", "iterate in reverse")):
             yield Mutant("loop.iterate", why, t.sub(stmt.iter, new), PRIORS["loop.iterate"])
-    if isinstance(stmt, ast.Expr) and func is not None and not isinstance(stmt.value, ast.Constant):
+    if isinstance(stmt, ast.Expr) and func is not None and _pure(stmt.value, func):
         yield Mutant("return.expression", "the value is computed and dropped: return it",
                      t.replace(*t.span(stmt), "return " + t.seg(stmt.value)), PRIORS["return.expression"])
     if _simple(stmt) and func is not None and len(func.body) > 1:
         yield Mutant("statement.delete", f"delete line {stmt.lineno}", _delete_lines(src, stmt), PRIORS["statement.delete"])
     if func is not None and stmt is not func:
         yield from _copy_statement(src, stmt, func)
+
+
+_PURE_CALLS = {"sorted", "len", "sum", "min", "max", "list", "tuple", "dict", "set", "str", "int", "float", "abs",
+               "round", "any", "all", "map", "filter", "zip", "reversed", "enumerate", "bool", "repr", "format"}
+
+
+def _pure(value: ast.expr, func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """An expression whose value is the point (so dropping it is a bug): not a docstring, not a
+    side-effect call; a call to a pure builtin or to the function itself (a forgotten return)."""
+    if isinstance(value, ast.Constant | ast.Await | ast.Yield | ast.YieldFrom):
+        return False
+    if isinstance(value, ast.Call):
+        name = value.func.id if isinstance(value.func, ast.Name) else getattr(value.func, "attr", None)
+        return name in _PURE_CALLS or name == func.name
+    return True
 
 
 def _unwrap(src: SourceFile, stmt: ast.If) -> Iterator[Mutant]:

@@ -188,7 +188,8 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
         return repro.snippet or (p not in repro_files and not is_test_path(p))
 
     suspects = localize(analysis, spectra, editable, staged.read_text)
-    plan = repair.plan(analysis, suspects, staged.read_text, editable, py_files, limit=svc.settings.max_candidates)
+    # one past the budget, so the search can tell "budget reached" from "all tried"
+    plan = repair.plan(analysis, suspects, staged.read_text, editable, py_files, limit=svc.settings.max_candidates + 1)
     candidates = plan.candidates
     summary = SearchSummary(suspects=[f"{x.path}:{x.line} ({x.score:.2f}: {x.why})" for x in suspects[:10]],
                             spectra=spectra_note, proposed=plan.proposed, ranked=len(candidates))
