@@ -30,7 +30,7 @@ Reader = Callable[[str], str]
 _FRAME_INNERMOST = 0.30
 _FRAME_OUTER = 0.15
 _CALLED_FROM_ASSERTION = 0.05
-_NO_SPECTRA_FUNCTION_BODY = 0.40  # lines of a frame's function when coverage is missing
+_NO_SPECTRA_FUNCTION_BODY = 0.25  # lines of a frame's function when coverage is missing (below the frame)
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def localize(analysis: Analysis | None, spectra: Spectra | None, editable: Calla
             if src is not None and func is not None:
                 for n in _statement_lines(func):
                     if n != key[1]:
-                        add((key[0], n), _NO_SPECTRA_FUNCTION_BODY / (1 + depth) / (1 + abs(n - key[1]) / 4),
+                        add((key[0], n), _NO_SPECTRA_FUNCTION_BODY / (1 + depth) / (1 + abs(n - key[1]) / 2),
                             "same function as a frame")
 
     for path, func in _functions_called_by_failing_test(analysis, read, editable, source):

@@ -11,6 +11,7 @@ import ast
 import difflib
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -104,7 +105,9 @@ def to_candidates(proposals: list[Proposal], read: Reader, limit: int) -> list[C
         if p.new_text == original:
             continue
         try:
-            compile(p.new_text, p.path, "exec", dont_inherit=True)  # parse only; nothing runs
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. `x is 0` from a mutation: the sandbox judges it
+                compile(p.new_text, p.path, "exec", dont_inherit=True)  # parse only; nothing runs
         except (SyntaxError, ValueError):
             continue
         key = (p.path, normalized(p.new_text))

@@ -122,7 +122,7 @@ def _verify(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json, highlight=False, soft_wrap=True)
     events = Fanout()
     if not args.quiet:
-        events.listen(lambda e: _render_event(console, e))
+        events.listen(_ConsoleView(console))
     sandbox = BubblewrapSandbox(settings.sandbox, slots=settings.slots)
     store = SQLiteStore(settings.home)
     services = Services(sandbox=sandbox, store=store, signer=ProofSigner(settings.home), settings=settings, events=events)
@@ -143,6 +143,26 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 _STATUS_STYLE = {"PASSED": "bold green", "FAILED": "red", "REJECTED": "yellow", "NOT REPRODUCED": "bold red"}
+
+
+class _ConsoleView:
+    """Prints the event stream. A long search shows its first candidates, then only the ones
+    that pass; the search's closing line gives the counts (the proof lists every candidate)."""
+
+    SHOWN_FAILURES = 8
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.failures = 0
+
+    def __call__(self, e: Event) -> None:
+        if e.kind == "run" and not (e.status or "").startswith("PASSED"):
+            self.failures += 1
+            if self.failures == self.SHOWN_FAILURES + 1:
+                self.console.print("[dim]>[/] [dim]... (further failing candidates are in the proof)[/]")
+            if self.failures > self.SHOWN_FAILURES:
+                return
+        _render_event(self.console, e)
 
 
 def _render_event(console: Console, e: Event) -> None:

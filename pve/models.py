@@ -158,6 +158,7 @@ class RunSpec(BaseModel):
     patches: dict[str, str] = Field(default_factory=dict)  # path -> full new text
     label: str = ""
     coverage: bool = False  # record line coverage per test (fault localization)
+    timeout_s: float | None = None  # tighter wall clock than the sandbox's (never looser)
 
 
 class Coverage(BaseModel):

@@ -256,6 +256,7 @@ class BubblewrapSandbox:
 
     async def _run_in_slot(self, staged: StagedProject, spec: RunSpec, slot: int, patch_dir: Path | None) -> RunResult:
         s = self.settings
+        timeout = min(s.timeout_s, spec.timeout_s) if spec.timeout_s else s.timeout_s
         nonce = secrets.token_hex(16)
         result_r, result_w = os.pipe()
         info_r, info_w = os.pipe()
@@ -267,7 +268,7 @@ class BubblewrapSandbox:
         harness_spec = {
             "mode": spec.mode.value, "target": spec.target, "argv": spec.argv, "nonce": nonce,
             "result_fd": result_w, "coverage": spec.coverage,
-            "limits": {"as": s.memory_bytes, "cpu": int(s.timeout_s) + 1, "nproc": s.max_procs,
+            "limits": {"as": s.memory_bytes, "cpu": int(timeout) + 1, "nproc": s.max_procs,
                        "fsize": s.max_file_bytes, "nofile": 1024},
         }
         args = self._args(staged, patch_dir, json.dumps(harness_spec), seccomp_fd, info_w, block_fd=block_r)
@@ -329,9 +330,9 @@ class BubblewrapSandbox:
             pump(info_reader, info, 1 << 12, "bad info"),
         )
         try:
-            await asyncio.wait_for(proc.wait(), timeout=s.timeout_s)
+            await asyncio.wait_for(proc.wait(), timeout=timeout)
         except TimeoutError:
-            kill(f"timeout after {s.timeout_s:g} s")
+            kill(f"timeout after {timeout:g} s")
             await proc.wait()
         ended = time.monotonic()
         try:

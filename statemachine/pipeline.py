@@ -209,8 +209,9 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
 
     # 4-6. search: preflight, run in parallel, decide; stop at a budget or a verified fix ------
     t3 = time.monotonic()
-    cand_spec = _repro_spec(repro)
-    regression_spec = baseline_spec.model_copy(update={"coverage": False}) if baseline is not None and baseline_spec else None
+    cand_spec = _repro_spec(repro).model_copy(update={"timeout_s": _candidate_timeout(before)})
+    regression_spec = baseline_spec.model_copy(update={"coverage": False, "timeout_s": _candidate_timeout(baseline)}) \
+        if baseline is not None and baseline_spec else None
     settings = svc.settings
     outcome = await search(
         candidates,
@@ -306,6 +307,19 @@ def _baseline_spec(repro: Reproduction, py_files: list[str]) -> RunSpec | None:
     if not has_tests and repro.kind is not ReproKind.PYTEST:
         return None
     return RunSpec(mode=RunMode.PYTEST, argv=[], label="regression suite", coverage=True)
+
+
+# A mutant that loops forever is common; it should cost a few seconds, not the whole timeout.
+_CANDIDATE_SLOWDOWN = 5.0
+_CANDIDATE_MIN_TIMEOUT_S = 2.0
+
+
+def _candidate_timeout(original: RunResult | None) -> float | None:
+    """Wall clock for a candidate's run: a generous multiple of the original's (the sandbox's
+    own timeout still caps it)."""
+    if original is None or original.killed_reason:
+        return None
+    return max(_CANDIDATE_MIN_TIMEOUT_S, _CANDIDATE_SLOWDOWN * original.duration_ms / 1000)
 
 
 def _spectrum_spec(repro: Reproduction) -> RunSpec | None:

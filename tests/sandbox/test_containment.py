@@ -307,3 +307,25 @@ def test_bwrap_without_namespaces_stops_with_the_fix(staged):
         run(sb, staged, "print('never runs')\n")
     assert "unprivileged_userns_clone" in str(err.value)
     shutil.rmtree(folder)
+
+
+def test_coverage_is_recorded_per_test_inside_the_sandbox(sandbox, tmp_path):
+    project = tmp_path / "cov"
+    (project / "tests").mkdir(parents=True)
+    (project / "calc.py").write_text("LIMIT = 3\n\n\ndef double(x):\n    if x > LIMIT:\n        return x\n    return 2 * x\n")
+    (project / "tests" / "test_calc.py").write_text(
+        "from calc import double\n\n\ndef test_small():\n    assert double(1) == 2\n\n\n"
+        "def test_big():\n    assert double(9) == 18\n")
+    st = sandbox.stage(project)
+    try:
+        traced = asyncio.run(sandbox.run(st, RunSpec(mode=RunMode.PYTEST, argv=["tests"], coverage=True)))
+        plain = asyncio.run(sandbox.run(st, RunSpec(mode=RunMode.PYTEST, argv=["tests"])))
+    finally:
+        sandbox.cleanup(st)
+    cov = traced.record.coverage
+    assert traced.nonce_ok and cov is not None
+    assert cov.tests["tests/test_calc.py::test_small"]["calc.py"] == [5, 7]
+    assert cov.tests["tests/test_calc.py::test_big"]["calc.py"] == [5, 6]
+    assert 1 in cov.shared["calc.py"]  # module-level lines ran at import, outside any test
+    assert traced.record.outcomes == plain.record.outcomes  # tracing changes no outcome
+    assert plain.record.coverage is None  # only when asked

@@ -1,5 +1,4 @@
 import pytest
-
 from cart import Cart, apply_coupon, checkout, line_total
 
 

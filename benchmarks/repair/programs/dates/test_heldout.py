@@ -1,5 +1,4 @@
 import pytest
-
 from dates import add_days, day_of_year, is_leap, weekday
 
 

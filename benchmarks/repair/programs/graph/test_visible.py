@@ -1,5 +1,4 @@
 import pytest
-
 from graph import degree_table, reachable, shortest_path, topological_order
 
 G = {"a": ["b", "c"], "b": ["d"], "c": ["d", "e"], "d": ["f"], "e": ["f"], "f": []}

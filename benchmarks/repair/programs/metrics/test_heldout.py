@@ -1,5 +1,4 @@
 import pytest
-
 from metrics import mean, median, mode, moving_average, percentile, stdev
 
 

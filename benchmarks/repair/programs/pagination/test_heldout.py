@@ -1,5 +1,4 @@
 import pytest
-
 from pagination import page, page_count, page_links, parse_params, summary
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from rpn import evaluate
 
 
