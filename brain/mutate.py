@@ -298,7 +298,7 @@ def _constant(t: _Text, node: ast.expr) -> Iterator[Mutant]:
     if v is True or v is False:
         options = [str(not v)]
     elif v is None:
-        options = ["0", "[]", '""']
+        options = ["0", "1", "[]", '""']
     elif isinstance(v, float) and v in (0.0, 1.0):
         options = ["1.0" if v == 0.0 else "0.0"]
     elif v == "":
@@ -416,15 +416,31 @@ def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
             stack.extend(ast.iter_child_nodes(node))
 
 
-def _similar_first(name: str, options: list[str], limit: int = 6) -> list[str]:
+def _likely_first(name: str, options: list[str], near: dict[str, int], limit: int = 8) -> list[str]:
+    """Alternatives for a wrong variable: names used closest to the line first (the right
+    variable is usually in play nearby), then the most similar spelling."""
     others = [o for o in options if o != name]
-    others.sort(key=lambda o: (-difflib.SequenceMatcher(None, name, o).ratio(), o))
+    others.sort(key=lambda o: (near.get(o, 10_000), -difflib.SequenceMatcher(None, name, o).ratio(), o))
     return others[:limit]
 
 
-def _names(t: _Text, expr: ast.AST, scope: _Scope, called: set[int]) -> Iterator[Mutant]:
+def _distances(func: ast.AST | None, line: int) -> dict[str, int]:
+    """For each name in a function: how many lines from ``line`` it is nearest used or bound."""
+    out: dict[str, int] = {}
+    if func is None:
+        return out
+    for node in _own_nodes(func):
+        if isinstance(node, ast.Name):
+            d = abs(node.lineno - line)
+            if d < out.get(node.id, 10_000):
+                out[node.id] = d
+    return out
+
+
+def _names(t: _Text, expr: ast.AST, scope: _Scope, called: set[int], line: int) -> Iterator[Mutant]:
     """Wrong variable: another name of the same scope and, where known, the same kind. The
     operator's prior is shared among the alternatives (more choices, less likely each)."""
+    near = _distances(scope.func, line)
     for node in ast.walk(expr):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in called:
             if node.id in scope.local_names:
@@ -435,13 +451,13 @@ def _names(t: _Text, expr: ast.AST, scope: _Scope, called: set[int]) -> Iterator
                 continue
             kind = scope.kinds.get(node.id)
             pool = [n for n in pool if kind is None or scope.kinds.get(n) in (None, kind)]
-            options = _similar_first(node.id, pool)
+            options = _likely_first(node.id, pool, near)
             for other in options:
                 yield Mutant("variable.wrong", f"'{node.id}' should be '{other}'", t.sub(node, other),
                              PRIORS["variable.wrong"] / len(options) ** 0.5)
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
                 and node.attr in scope.self_attrs and id(node) not in called:
-            options = _similar_first(node.attr, scope.self_attrs, 4)
+            options = _likely_first(node.attr, scope.self_attrs, {}, 4)
             for other in options:
                 yield Mutant("attribute.wrong", f"self.{node.attr} should be self.{other}",
                              t.sub(node, f"self.{other}"), PRIORS["attribute.wrong"] / len(options) ** 0.5)
@@ -516,7 +532,7 @@ def at_line(src: SourceFile, line: int, func: ast.FunctionDef | ast.AsyncFunctio
             if isinstance(node, ast.Constant | ast.UnaryOp):
                 yield from _constant(t, node)
             yield from _empty_literal(t, node)
-        yield from _names(t, expr, scope, called)
+        yield from _names(t, expr, scope, called, stmt.lineno)
         yield from _operand_plus_minus(t, expr)
     if isinstance(stmt, ast.Return | ast.Assign | ast.AugAssign) and stmt.value is not None \
             and isinstance(stmt.value, ast.Name | ast.Attribute | ast.Subscript):
@@ -589,6 +605,7 @@ def _copy_statement(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast
     donors = [s for s in _own_nodes(func) if isinstance(s, ast.stmt) and _simple(s) and s is not stmt]
     donors.sort(key=lambda s: (abs(s.lineno - stmt.lineno), s.lineno))
     seen: set[str] = set()
+    end = stmt.end_lineno or stmt.lineno
     for donor in donors[:6]:
         code = src.line(donor.lineno).strip()
         if code in seen or code.startswith(("return", "raise")):
@@ -596,6 +613,9 @@ def _copy_statement(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast
         seen.add(code)
         yield Mutant("statement.copy", f"line {stmt.lineno} needs `{code}` first",
                      src.insert_before(stmt.lineno, [ind + code]), PRIORS["statement.copy"])
+        if end < len(src.lines):  # ... or right after it (a forgotten last step of a block)
+            yield Mutant("statement.copy", f"`{code}` is missing after line {end}",
+                         src.insert_before(end + 1, [ind + code]), PRIORS["statement.copy"] * 0.9)
 
 
 # --------------------------------------------------------------------------- function-level operators

@@ -57,6 +57,9 @@ _FROM_IMPORTS = {
     "wraps": "functools", "chain": "itertools", "Optional": "typing", "Any": "typing",
     "Iterable": "typing", "Callable": "typing", "Decimal": "decimal", "Fraction": "fractions",
     "pprint": "pprint", "dedent": "textwrap", "sleep": "time", "randint": "random", "choice": "random",
+    "sqrt": "math", "ceil": "math", "floor": "math", "pi": "math", "inf": "math", "isclose": "math",
+    "heappush": "heapq", "heappop": "heapq", "bisect_left": "bisect", "bisect_right": "bisect",
+    "dumps": "json", "loads": "json",
 }
 _UNSAFE_STDLIB = {"antigravity", "this", "idlelib", "turtle", "turtledemo", "tkinter", "__hello__", "__phello__"}
 
@@ -402,19 +405,20 @@ def _key_fixes(ctx: Context) -> Iterator[Proposal]:
         return
     src, lineno, line, stmt = site
     subs = [n for n in ast.walk(stmt) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load)
-            and not isinstance(n.slice, ast.Slice) and n.lineno == lineno]
+            and not isinstance(n.slice, ast.Slice) and n.lineno == lineno == n.end_lineno]
     key = ctx.exc.message.strip()
     literal_key = key[1:-1] if len(key) >= 2 and key[0] == key[-1] and key[0] in "'\"" else None
     if literal_key is not None:
         yield from _key_literal_typo(ctx, literal_key)
     for sub in subs[:2]:
         obj, idx = segment(src, sub.value), segment(src, sub.slice)
-        whole = segment(src, sub)
-        if not obj or not idx or not whole or whole not in line:
+        if not obj or not idx:
             continue
+        raw = line.encode("utf-8")  # AST columns are UTF-8 byte offsets
         for default, score in (("0", 2.3), ("None", 2.2), ('""', 1.6), ("[]", 1.5)):
             tail = "" if default == "None" else f", {default}"
-            fixed = line.replace(whole, f"{obj}.get({idx}{tail})", 1)
+            # at the subscript's own position: in `d[k] = d[k] + 1` only the read may change
+            fixed = (raw[:sub.col_offset] + f"{obj}.get({idx}{tail})".encode() + raw[sub.end_col_offset:]).decode()
             yield Proposal("key.get-default", f"a missing key {idx} means {default}", src.path,
                            src.replace_line(lineno, fixed), score)
         yield from _guard(ctx, f"{idx} not in {obj}", [("None", 2.0), ("0", 1.9)], "key.guard", f"{idx} may be missing")

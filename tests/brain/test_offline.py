@@ -146,3 +146,9 @@ def test_no_template_no_candidates():
     src = "def f():\n    raise RuntimeError('boom')\n"
     _, cands = candidates_for({"f.py": src}, tb([("f.py", 2, "f", "raise RuntimeError('boom')")], "RuntimeError: boom"))
     assert cands == []
+
+
+def test_key_error_in_a_counter_update_changes_only_the_read():
+    src = "def count(words):\n    counts = {}\n    for w in words:\n        counts[w] = counts[w] + 1\n    return counts\n"
+    _, cands = candidates_for({"c.py": src}, tb([("c.py", 4, "count", "counts[w] = counts[w] + 1")], "KeyError: 'a'"))
+    assert src.replace("= counts[w] + 1", "= counts.get(w, 0) + 1") in texts(cands)
