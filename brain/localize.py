@@ -168,12 +168,7 @@ def _functions_called_by_failing_test(analysis: Analysis | None, read: Reader, e
     src = source(frame.project_path or "")
     if src is None or src.tree is None:
         return []
-    stmt = None
-    for node in ast.walk(src.tree):
-        if isinstance(node, ast.stmt) and node.lineno <= (frame.line or 0) <= (node.end_lineno or node.lineno) \
-                and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            if stmt is None or node.lineno >= stmt.lineno:
-                stmt = node
+    stmt = src.statement_at(frame.line or 0)
     if stmt is None:
         return []
     called: set[str] = set()

@@ -466,18 +466,6 @@ def _names(t: _Text, expr: ast.AST, scope: _Scope, called: set[int], line: int) 
 # --------------------------------------------------------------------------- statement operators
 
 
-def statement_at(src: SourceFile, line: int) -> ast.stmt | None:
-    """The innermost statement that contains ``line``."""
-    if src.tree is None:
-        return None
-    best = None
-    for node in ast.walk(src.tree):
-        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
-            if best is None or (node.lineno, -(node.end_lineno or 0)) >= (best.lineno, -(best.end_lineno or 0)):
-                best = node
-    return best
-
-
 def _header(stmt: ast.stmt) -> list[ast.AST]:
     """The expressions a statement owns on its own lines (not its body)."""
     if isinstance(stmt, ast.If | ast.While):
@@ -505,7 +493,7 @@ def _simple(stmt: ast.stmt) -> bool:
 
 def at_line(src: SourceFile, line: int, func: ast.FunctionDef | ast.AsyncFunctionDef | None) -> Iterator[Mutant]:
     """Every operator that applies to the statement on ``line``."""
-    stmt = statement_at(src, line)
+    stmt = src.statement_at(line)
     if stmt is None:
         return
     t = _Text(src)

@@ -154,23 +154,12 @@ def _line_ctx(ctx: Context) -> tuple[SourceFile, int, str] | None:
     return (ctx.src, ctx.frame.line, line) if line.strip() else None
 
 
-def _stmt_at(src: SourceFile, lineno: int) -> ast.stmt | None:
-    if src.tree is None:
-        return None
-    best = None
-    for node in ast.walk(src.tree):
-        if isinstance(node, ast.stmt) and node.lineno <= lineno <= (node.end_lineno or node.lineno):
-            if best is None or node.lineno >= best.lineno:
-                best = node
-    return best
-
-
 def _site(ctx: Context) -> tuple[SourceFile, int, str, ast.stmt] | None:
     """The failing line and the statement around it, when both are known."""
     lc = _line_ctx(ctx)
     if lc is None:
         return None
-    stmt = _stmt_at(lc[0], lc[1])
+    stmt = lc[0].statement_at(lc[1])
     return None if stmt is None else (*lc, stmt)
 
 
@@ -181,7 +170,7 @@ def _guard(ctx: Context, condition: str, values: list[tuple[str, float]], rule: 
         return
     src, lineno, _line = lc
     func = src.enclosing_function(lineno)
-    stmt = _stmt_at(src, lineno)
+    stmt = src.statement_at(lineno)
     if func is None or stmt is None:
         return
     ind = indent_of(src.line(stmt.lineno))
@@ -348,7 +337,7 @@ def _none_guard(ctx: Context) -> Iterator[Proposal]:
     if lc is None or ctx.src is None:
         return
     src, lineno, line = lc
-    stmt = _stmt_at(src, lineno)
+    stmt = src.statement_at(lineno)
     if stmt is None:
         return
     suspects: list[str] = []
@@ -472,7 +461,7 @@ def _index_fixes(ctx: Context) -> Iterator[Proposal]:
                 fixed = re.sub(pattern, repl, above, count=1)
                 if fixed != above:
                     yield Proposal("index.loop-bound", why, src.path, src.replace_line(n, fixed), 2.6)
-    stmt = _stmt_at(src, lineno)
+    stmt = src.statement_at(lineno)
     if stmt is not None:
         for node in ast.walk(stmt):
             if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
@@ -513,7 +502,7 @@ def _type_fixes(ctx: Context) -> Iterator[Proposal]:
         return
     src, lineno, line = lc
     msg = ctx.exc.message
-    stmt = _stmt_at(src, lineno)
+    stmt = src.statement_at(lineno)
     if stmt is None:
         return
     concat = "can only concatenate str" in msg or re.search(r"unsupported operand type\(s\) for \+", msg)

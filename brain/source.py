@@ -44,6 +44,17 @@ class SourceFile:
     def insert_before(self, n: int, new_lines: list[str]) -> str:
         return "".join(self.lines[: n - 1] + [x if x.endswith("\n") else x + "\n" for x in new_lines] + self.lines[n - 1:])
 
+    def statement_at(self, lineno: int) -> ast.stmt | None:
+        """The innermost statement that contains ``lineno``."""
+        if self.tree is None:
+            return None
+        best = None
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.stmt) and node.lineno <= lineno <= (node.end_lineno or node.lineno):
+                if best is None or (node.lineno, -(node.end_lineno or 0)) >= (best.lineno, -(best.end_lineno or 0)):
+                    best = node
+        return best
+
     def enclosing_function(self, lineno: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         if self.tree is None:
             return None
