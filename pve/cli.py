@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--timeout", type=float, help="wall clock per sandboxed run in seconds (default 10)")
     v.add_argument("--max-candidates", type=int, help="candidates to try at most (default 150, or PVE_MAX_CANDIDATES)")
     v.add_argument("--max-seconds", type=float, help="search time budget in seconds (default 60, or PVE_SEARCH_SECONDS)")
+    v.add_argument("--brain", choices=("offline", "models", "auto"), default="auto",
+                   help="offline engine, models, or auto: offline first, models when it finds nothing (default)")
+    v.add_argument("--no-cache", action="store_true", help="do not reuse (or store) fixes verified before for the same error")
     v.add_argument("-q", "--quiet", action="store_true", help="no console, only the result line")
 
     pr = sub.add_parser("proof", help="execution proofs")
@@ -85,6 +88,8 @@ def _read_log(name: str | None) -> bytes | None:
 def _verify(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from brain.providers import BrainConfig
+    from pve import config
     from pve.errors import BadInput
     from pve.events import Fanout
     from pve.models import SessionStatus
@@ -98,7 +103,9 @@ def _verify(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.path} does not exist")
     if args.test and args.cmd:
         raise BadInput("give --test or --cmd, not both")
-    settings = Settings.from_env()
+    env = config.load()
+    settings = Settings.from_env(env)
+    models = BrainConfig.from_env(env)
     overrides = {}
     if args.slots is not None:
         if not 1 <= args.slots <= 64:
@@ -125,8 +132,12 @@ def _verify(args: argparse.Namespace) -> int:
         events.listen(_ConsoleView(console))
     sandbox = BubblewrapSandbox(settings.sandbox, slots=settings.slots)
     store = SQLiteStore(settings.home)
-    services = Services(sandbox=sandbox, store=store, signer=ProofSigner(settings.home), settings=settings, events=events)
-    request = VerifyRequest(path=args.path, error_log=error_log, test=args.test, cmd=args.cmd)
+    if args.brain != "offline" and models.off_reason and not args.quiet:
+        console.print(f"[dim]> {models.off_reason}[/]")  # said once, at the start
+    services = Services(sandbox=sandbox, store=store, signer=ProofSigner(settings.home), settings=settings,
+                        events=events, models=models)
+    request = VerifyRequest(path=args.path, error_log=error_log, test=args.test, cmd=args.cmd, brain=args.brain,
+                            cache=not args.no_cache)
     session = asyncio.run(verify(request, services))
 
     paths = {"proof": session.proof_path, "diff": session.diff_path}

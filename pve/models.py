@@ -233,6 +233,7 @@ class Verdict(BaseModel):
     duration_ms: float = 0.0  # wall time of the candidate's runs
     exec_ms: float | None = None  # execution time of the reproduction's own code: the "fastest" tie-break
     diff_lines: int = 0
+    model_repro: RunResult | None = None  # a model candidate's run of the model's own reproduction
 
 
 class SearchSummary(BaseModel):
@@ -248,6 +249,49 @@ class SearchSummary(BaseModel):
     stop: str = ""
     first_verified_ms: float | None = None  # from the session's start
     oracle: str = ""  # what a verified fix passed
+
+
+class ModelCall(BaseModel):
+    """One request to a model provider, as the session records it (and the cost table reads it)."""
+
+    provider: str  # "gemini" | "deepseek" | "openai" | "groq"
+    model: str
+    purpose: str  # "categorize" | "generate"
+    outcome: str  # "ok", "invalid: ...", "timeout", "rate limited (429)", "server error (503)", ...
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: float = 0.0
+    cost_usd: float | None = None  # None: no published price for this model
+
+
+class BrainReport(BaseModel):
+    """What the brains did: which ran, what the models were asked and answered, the cache."""
+
+    mode: str = "auto"  # offline | models | auto
+    models: str = ""  # "off: ..." or the chain, e.g. "gemini:gemini-2.5-flash -> deepseek:deepseek-chat"
+    error_class: str = ""  # the class the prompt strategy was picked by
+    classified_by: str = ""  # "groq:<model>" or "offline"
+    calls: list[ModelCall] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # model reproductions checked, candidates dropped, ...
+    cache: str = ""  # "hit, re-verified" | "stale: ..." | "miss" | "stored"
+    signature: str = ""  # the error signature's hash (ERROR_HASH#...)
+
+    def cost_usd(self) -> float | None:
+        costs = [c.cost_usd for c in self.calls if c.tokens_in or c.tokens_out]
+        return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+
+    def tokens(self) -> tuple[int, int]:
+        return sum(c.tokens_in for c in self.calls), sum(c.tokens_out for c in self.calls)
+
+
+class Solution(BaseModel):
+    """The last verified fix for an error signature (``ERROR_HASH#<hash>`` / ``SOLUTION``)."""
+
+    signature: str
+    candidate: Candidate
+    file_sha256: dict[str, str]  # each edited file's hash before the fix: it applies only to those
+    session_id: str
+    created_at: str
 
 
 class SessionStatus(StrEnum):
@@ -274,6 +318,7 @@ class Session(BaseModel):
     candidates: list[Candidate] = Field(default_factory=list)  # the candidates tried, in rank order
     verdicts: list[Verdict] = Field(default_factory=list)
     search: SearchSummary | None = None
+    brain: BrainReport | None = None
     winner: int | None = None
     oracle: Oracle | None = None
     message: str = ""

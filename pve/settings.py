@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pve import config
 from pve.errors import BadInput
 
 
@@ -55,7 +56,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
+        """From the environment, the config file and (on AWS) the secret stores: see pve.config."""
+        env = config.load(env)
         home = Path(env["PVE_HOME"]).expanduser() if env.get("PVE_HOME") else _default_home()
         sandbox = SandboxSettings(
             timeout_s=float(_int(env, "PVE_SANDBOX_TIMEOUT", 10, 1, 3600)),

@@ -11,18 +11,19 @@ import asyncio
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from brain import repair
 from brain.localize import Spectra, localize, spectra_from
 from brain.logtext import decode_log
+from brain.signature import error_signature
 from brain.traceback import ProjectIndex, is_test_path, parse_log
 from pve.errors import BadInput
 from pve.events import Fanout
 from pve.models import (
     Analysis,
+    BrainReport,
     Candidate,
     Reproduction,
     ReproKind,
@@ -34,39 +35,23 @@ from pve.models import (
     SessionStatus,
     Verdict,
 )
-from pve.settings import Settings
-from sandbox.backend import SandboxBackend, StagedProject
+from sandbox.backend import StagedProject
 from statemachine import analyze as step_analyze
+from statemachine import solutions
 from statemachine.decide import (
     check_reproduction,
-    judge,
     observed_exception,
     oracle_strength,
     passing_tests,
     pick_winner,
 )
-from statemachine.preflight import preflight
-from statemachine.proof import ProofSigner, render
+from statemachine.model_search import ask_models
+from statemachine.proof import render
 from statemachine.search import Budget, search
-from store.base import Store
+from statemachine.services import BRAIN_MODES, Services, VerifyRequest
+from statemachine.validate import Checks, candidate_timeout, short, validate
 
-
-@dataclass
-class VerifyRequest:
-    path: Path
-    error_log: bytes | None = None
-    test: str | None = None
-    cmd: str | None = None
-    trigger: str = "cli"
-
-
-@dataclass
-class Services:
-    sandbox: SandboxBackend
-    store: Store
-    signer: ProofSigner
-    settings: Settings
-    events: Fanout = field(default_factory=Fanout)
+__all__ = ["BRAIN_MODES", "Services", "VerifyRequest", "validate_candidates", "verify"]
 
 
 def new_session_id() -> str:
@@ -180,55 +165,53 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
         session.message = "the reproduction fails without an exception to work from"
         return _finish(session, svc, t0)
 
-    # 3. generate -----------------------------------------------------------------
-    t2 = time.monotonic()
+    # 3. generate and search: the cache, the offline engine, then the models ----------------
     repro_files = set(repro.files)
 
     def editable(p: str) -> bool:
         return repro.snippet or (p not in repro_files and not is_test_path(p))
 
-    suspects = localize(analysis, spectra, editable, staged.read_text)
-    # one past the budget, so the search can tell "budget reached" from "all tried"
-    plan = repair.plan(analysis, suspects, staged.read_text, editable, py_files, limit=svc.settings.max_candidates + 1)
-    candidates = plan.candidates
-    summary = SearchSummary(suspects=[f"{x.path}:{x.line} ({x.score:.2f}: {x.why})" for x in suspects[:10]],
-                            spectra=spectra_note, proposed=plan.proposed, ranked=len(candidates))
-    session.search = summary
-    session.timings_ms["generate"] = (time.monotonic() - t2) * 1000
-    if suspects:
-        top = ", ".join(f"{x.path}:{x.line}" for x in suspects[:3])
-        events.emit("localize", f"Localized: {top} ({spectra_note})")
-    events.emit("generate", f"Generated {len(candidates)} candidate{'s' if len(candidates) != 1 else ''} "
-                            f"(offline engine, {len(suspects)} suspicious lines)")
-    if not candidates:
-        session.status = SessionStatus.NO_FIX
-        where = analysis.failing_frame.project_path if analysis.failing_frame else "the project"
-        session.message = f"no candidate fix for {analysis.exception.type} in {where} (offline engine)"
-        summary.stop = "no candidates"
-        return _finish(session, svc, t0)
+    checks = Checks(repro=repro, analysis=analysis, before=before, baseline=baseline,
+                    repro_spec=_repro_spec(repro).model_copy(update={"timeout_s": candidate_timeout(before)}),
+                    regression_spec=baseline_spec.model_copy(update={"coverage": False, "timeout_s": candidate_timeout(baseline)})
+                    if baseline is not None and baseline_spec else None)
+    report = BrainReport(mode=req.brain, models=svc.models.describe())
+    session.brain = report
+    signature = error_signature(analysis, staged.read_text)
+    report.signature = signature or ""
 
-    # 4-6. search: preflight, run in parallel, decide; stop at a budget or a verified fix ------
-    t3 = time.monotonic()
-    cand_spec = _repro_spec(repro).model_copy(update={"timeout_s": _candidate_timeout(before)})
-    regression_spec = baseline_spec.model_copy(update={"coverage": False, "timeout_s": _candidate_timeout(baseline)}) \
-        if baseline is not None and baseline_spec else None
-    settings = svc.settings
-    outcome = await search(
-        candidates,
-        lambda c: _validate(c, svc, staged, repro, cand_spec, regression_spec, baseline, before, analysis),
-        parallel=settings.slots,
-        budget=Budget(settings.max_candidates, settings.search_seconds, settings.search_window))
-    session.verdicts = outcome.verdicts
-    session.candidates = candidates[: len(outcome.verdicts)]
-    session.timings_ms["validate"] = (time.monotonic() - t3) * 1000
-    summary.tried = len(outcome.verdicts)
-    summary.rejected = sum(1 for v in outcome.verdicts if not v.preflight.ok)
-    summary.plausible = sum(1 for v in outcome.verdicts if v.verified or v.regression is not None)
-    summary.stop = outcome.stop
-    if outcome.first_verified_s is not None:
-        summary.first_verified_ms = (t3 - t0 + outcome.first_verified_s) * 1000
-    events.emit("search", f"Tried {summary.tried} of {summary.ranked} candidates ({summary.rejected} rejected by "
-                          f"preflight, {summary.plausible} passed the reproduction); stopped: {summary.stop}")
+    if signature is not None and req.cache:
+        cached, report.cache = solutions.lookup(svc.store, signature, staged, next_id=1)
+        if cached is not None:
+            events.emit("cache", "Found a fix verified before for this error; re-verifying it in the sandbox")
+            verdict = await validate(cached, svc.sandbox, staged, checks, events)
+            session.candidates.append(cached)
+            session.verdicts.append(verdict)
+            if verdict.verified:
+                report.cache = "hit, re-verified"
+            else:
+                report.cache = f"hit, no longer passes ({short(verdict.reason)}): entry dropped"
+                solutions.forget(svc.store, signature)
+
+    if not _verified(session) and req.brain in ("offline", "auto"):
+        await _offline_search(session, svc, staged, checks, spectra, spectra_note, editable, py_files, t0)
+
+    if not _verified(session) and req.brain in ("models", "auto"):
+        if svc.models.off_reason:
+            report.notes.append(svc.models.off_reason)  # the CLI says it once at the start
+        else:
+            t4 = time.monotonic()
+            untrusted = "\n\n".join(x for x in (req.issue_text, log_text) if x) or None
+            got = await ask_models(svc, staged, checks, report, editable=editable, project_files=py_files,
+                                   untrusted_text=untrusted, first_id=len(session.candidates) + 1)
+            session.candidates.extend(got.candidates)
+            session.verdicts.extend(got.verdicts)
+            session.timings_ms["models"] = (time.monotonic() - t4) * 1000
+            cost = report.cost_usd()
+            tin, tout = report.tokens()
+            events.emit("models", f"Models: {len(report.calls)} call(s), {tin} tokens in / {tout} out, "
+                                  f"cost {'unknown' if cost is None else f'${cost:.4f}'}")
+
     winner = pick_winner(session.verdicts)
     repro_source = None
     if repro.kind is not ReproKind.PYTEST and repro.files:
@@ -239,13 +222,71 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
     if winner is not None:
         session.winner = winner.candidate_id
         session.oracle = oracle_strength(repro, baseline, repro_source)
-        summary.oracle = _oracle_passed(repro, winner)
+        if session.search is not None:
+            session.search.oracle = _oracle_passed(repro, winner)
         session.status = SessionStatus.VERIFIED
         session.message = f"candidate {winner.candidate_id} verified (oracle: {session.oracle.value})"
+        fix = session.winning_candidate()
+        if signature is not None and fix is not None and req.cache:
+            solutions.remember(svc.store, signature, fix, staged, session.id)
+            if not report.cache.startswith("hit, re-verified"):
+                report.cache = (report.cache + "; " if report.cache else "") + "stored"
     else:
         session.status = SessionStatus.NO_FIX
-        session.message = f"none of {len(session.verdicts)} candidates tried passed ({summary.stop})"
+        if session.verdicts:
+            stop = session.search.stop if session.search and session.search.stop else "no candidate passed"
+            session.message = f"none of {len(session.verdicts)} candidates tried passed ({stop})"
+        else:
+            where = analysis.failing_frame.project_path if analysis.failing_frame else "the project"
+            engines = {"offline": "offline engine", "models": "models", "auto": "offline engine or models"}[req.brain]
+            session.message = f"no candidate fix for {analysis.exception.type} in {where} ({engines})"
     return _finish(session, svc, t0)
+
+
+def _verified(session: Session) -> bool:
+    return any(v.verified for v in session.verdicts)
+
+
+async def _offline_search(session: Session, svc: Services, staged: StagedProject, checks: Checks,
+                          spectra: Spectra | None, spectra_note: str, editable: Callable[[str], bool],
+                          py_files: list[str], t0: float) -> None:
+    """Localize, rank the offline engine's candidates, and search them within the budgets."""
+    events = svc.events
+    settings = svc.settings
+    t2 = time.monotonic()
+    analysis = checks.analysis
+    suspects = localize(analysis, spectra, editable, staged.read_text)
+    # one past the budget, so the search can tell "budget reached" from "all tried"
+    plan = repair.plan(analysis, suspects, staged.read_text, editable, py_files, limit=settings.max_candidates + 1)
+    first_id = len(session.candidates) + 1
+    candidates = [c.model_copy(update={"id": first_id + i}) for i, c in enumerate(plan.candidates)]
+    summary = SearchSummary(suspects=[f"{x.path}:{x.line} ({x.score:.2f}: {x.why})" for x in suspects[:10]],
+                            spectra=spectra_note, proposed=plan.proposed, ranked=len(candidates))
+    session.search = summary
+    session.timings_ms["generate"] = (time.monotonic() - t2) * 1000
+    if suspects:
+        top = ", ".join(f"{x.path}:{x.line}" for x in suspects[:3])
+        events.emit("localize", f"Localized: {top} ({spectra_note})")
+    events.emit("generate", f"Generated {len(candidates)} candidate{'s' if len(candidates) != 1 else ''} "
+                            f"(offline engine, {len(suspects)} suspicious lines)")
+    if not candidates:
+        summary.stop = "no candidates"
+        return
+    t3 = time.monotonic()
+    outcome = await search(
+        candidates, lambda c: validate(c, svc.sandbox, staged, checks, events), parallel=settings.slots,
+        budget=Budget(settings.max_candidates, settings.search_seconds, settings.search_window))
+    session.verdicts.extend(outcome.verdicts)
+    session.candidates.extend(candidates[: len(outcome.verdicts)])
+    session.timings_ms["validate"] = (time.monotonic() - t3) * 1000
+    summary.tried = len(outcome.verdicts)
+    summary.rejected = sum(1 for v in outcome.verdicts if not v.preflight.ok)
+    summary.plausible = sum(1 for v in outcome.verdicts if v.verified or v.regression is not None)
+    summary.stop = outcome.stop
+    if outcome.first_verified_s is not None:
+        summary.first_verified_ms = (t3 - t0 + outcome.first_verified_s) * 1000
+    events.emit("search", f"Tried {summary.tried} of {summary.ranked} candidates ({summary.rejected} rejected by "
+                          f"preflight, {summary.plausible} passed the reproduction); stopped: {summary.stop}")
 
 
 async def validate_candidates(candidates: list[Candidate], svc: Services, staged: StagedProject, repro: Reproduction,
@@ -255,39 +296,9 @@ async def validate_candidates(candidates: list[Candidate], svc: Services, staged
 
     ``baseline`` is the regression suite's result on the original code and ``baseline_spec`` how
     to run it again; without them only the reproduction is the oracle."""
-    repro_spec = _repro_spec(repro)
-    return list(await asyncio.gather(*(_validate(c, svc, staged, repro, repro_spec, baseline_spec, baseline, before, analysis)
-                                       for c in candidates)))
-
-
-async def _validate(c: Candidate, svc: Services, staged: StagedProject, repro: Reproduction, repro_spec: RunSpec,
-                    baseline_spec: RunSpec | None, baseline: RunResult | None, before: RunResult,
-                    analysis: Analysis) -> Verdict:
-    events = svc.events
-    pre = preflight(c, staged.read_text, analysis, repro)
-    if not pre.ok:
-        v = judge(c, pre, None, None, repro, before, baseline)
-        events.emit("run", f"Candidate {c.id} rejected by preflight", "REJECTED", candidate=c.id, reason=v.reason)
-        return v
-    patches = {e.path: e.new_text for e in c.edits}
-    run = await svc.sandbox.run(staged, repro_spec.model_copy(update={"patches": patches, "label": f"candidate {c.id}"}))
-    regression = None
-    verdict = judge(c, pre, run, None, repro, before, None)
-    if verdict.verified and baseline is not None and baseline_spec is not None:
-        regression = await svc.sandbox.run(staged, baseline_spec.model_copy(
-            update={"patches": patches, "label": f"candidate {c.id} regression"}))
-    verdict = judge(c, pre, run, regression, repro, before, baseline)
-    status = f"PASSED - {verdict.duration_ms:.0f} ms" if verdict.verified else f"FAILED - {_short(verdict.reason)}"
-    events.emit("run", f"Running candidate {c.id}...", status, candidate=c.id, rule=c.rule, reason=verdict.reason)
-    return verdict
-
-
-def _short(reason: str) -> str:
-    """One line for the console: the test id and outcome, or the exception type."""
-    first = reason.splitlines()[0] if reason else ""
-    if "::" in first:
-        return first.split(" (")[0][:100]
-    return first.split(":")[0][:80]
+    checks = Checks(repro=repro, analysis=analysis, before=before, repro_spec=_repro_spec(repro),
+                    baseline=baseline, regression_spec=baseline_spec)
+    return list(await asyncio.gather(*(validate(c, svc.sandbox, staged, checks, svc.events) for c in candidates)))
 
 
 def _repro_spec(repro: Reproduction) -> RunSpec:
@@ -309,17 +320,6 @@ def _baseline_spec(repro: Reproduction, py_files: list[str]) -> RunSpec | None:
     return RunSpec(mode=RunMode.PYTEST, argv=[], label="regression suite", coverage=True)
 
 
-# A mutant that loops forever is common; it should cost a few seconds, not the whole timeout.
-_CANDIDATE_SLOWDOWN = 5.0
-_CANDIDATE_MIN_TIMEOUT_S = 2.0
-
-
-def _candidate_timeout(original: RunResult | None) -> float | None:
-    """Wall clock for a candidate's run: a generous multiple of the original's (the sandbox's
-    own timeout still caps it)."""
-    if original is None or original.killed_reason:
-        return None
-    return max(_CANDIDATE_MIN_TIMEOUT_S, _CANDIDATE_SLOWDOWN * original.duration_ms / 1000)
 
 
 def _spectrum_spec(repro: Reproduction) -> RunSpec | None:

@@ -25,7 +25,8 @@ _BROAD = {"Exception", "BaseException"}
 
 
 def preflight(candidate: Candidate, original: Callable[[str], str], analysis: Analysis | None,
-              repro: Reproduction) -> Preflight:
+              repro: Reproduction, *, marker: str | None = None) -> Preflight:
+    """``marker``: the line a model's reproduction prints when fixed; a candidate must not print it."""
     reasons: list[str] = []
     repro_files = set(repro.files)
     for edit in candidate.edits:
@@ -35,6 +36,9 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
             continue
         if is_test_path(path) and not repro.snippet:
             reasons.append(f"edits the test file {path}")
+            continue
+        if marker and marker in edit.new_text:
+            reasons.append(f"{path} contains the reproduction's success marker")
             continue
         try:
             new_tree = ast.parse(edit.new_text, filename=path)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from pve import __version__
 from pve.errors import ProofInvalid
-from pve.models import Candidate, RunResult, Session, Verdict
+from pve.models import BrainReport, Candidate, RunResult, Session, Verdict
 
 BEGIN = "-----BEGIN PVE SIGNATURE-----\n"
 END = "-----END PVE SIGNATURE-----\n"
@@ -152,6 +152,26 @@ def _run_block(title: str, run: RunResult) -> list[str]:
     return lines
 
 
+def _brain_block(b: BrainReport) -> list[str]:
+    lines = ["== brains", f"mode: {b.mode}", f"models: {b.models}"]
+    if b.signature:
+        lines.append(f"error signature: {b.signature[:16]}… cache: {b.cache or 'not used'}")
+    if b.error_class:
+        lines.append(f"error class: {b.error_class} ({b.classified_by})")
+    for c in b.calls:
+        cost = "cost unknown" if c.cost_usd is None else f"${c.cost_usd:.5f}"
+        lines.append(f"  {c.purpose:10} {c.provider}:{c.model}  {c.outcome}  {c.tokens_in} in / {c.tokens_out} out  "
+                     f"{c.latency_ms:.0f} ms  {cost}")
+    if b.calls:
+        tin, tout = b.tokens()
+        total = b.cost_usd()
+        lines.append(f"model total: {tin} tokens in / {tout} out, "
+                     f"{'cost unknown' if total is None else f'${total:.5f}'}")
+    lines += [f"  {n}" for n in b.notes]
+    lines.append("")
+    return lines
+
+
 def render(session: Session, sandbox: dict[str, Any]) -> str:
     """The proof body (unsigned). Deterministic for a given session."""
     verdict = {"verified": "VERIFIED FIX", "no verified fix": "NO VERIFIED FIX",
@@ -188,6 +208,8 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
         lines += [f"== fix: candidate {winner.id} ({winner.source}: {winner.rule})", f"rationale: {winner.rationale}", "--- diff", *winner.diff.rstrip("\n").split("\n"), ""]
         if verdict_w.run:
             lines += _run_block("after: candidate applied", verdict_w.run)
+        if verdict_w.model_repro:
+            lines += _run_block("after: the model's reproduction", verdict_w.model_repro)
         if verdict_w.regression:
             lines += _run_block("after: regression suite", verdict_w.regression)
     if session.search:
@@ -201,12 +223,15 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
         if sr.oracle:
             lines.append(f"oracle passed: {sr.oracle}")
         lines.append("")
+    if session.brain:
+        lines += _brain_block(session.brain)
     lines.append(f"== candidates tried ({len(session.verdicts)})")
     for v in session.verdicts:
         cand = next((c for c in session.candidates if c.id == v.candidate_id), None)
         ms = f"{v.duration_ms:.0f} ms" if v.run else "-"
+        origin = f"{cand.source}/{cand.rule}" if cand and cand.source != "offline" else (cand.rule if cand else "?")
         lines.append(f"{v.candidate_id:>3}  {'VERIFIED' if v.verified else 'rejected':8}  {ms:>8}  "
-                     f"{cand.rule if cand else '?'}: {v.reason}")
+                     f"{origin}: {v.reason}")
     lines += ["", "== what this proves",
               "Each run happened in the sandbox above; the harness returned the per-run nonce over a pipe only when",
               "the reproduction ran to its end. Verdict integrity is defended against shortcuts (exit-code tricks,",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from pve.events import Event
-from pve.models import Candidate, Session, Verdict
+from pve.models import Candidate, Session, Solution, Verdict
 
 
 def session_pk(session_id: str) -> str:
@@ -22,6 +22,10 @@ def fix_sk(n: int) -> str:
 
 def event_sk(seq: int) -> str:
     return f"EVENT#{seq:08d}"
+
+
+def solution_pk(signature: str) -> str:
+    return f"ERROR_HASH#{signature}"
 
 
 class Store(Protocol):
@@ -44,3 +48,11 @@ class Store(Protocol):
     def get_blob(self, session_id: str, name: str) -> bytes | None: ...
 
     def recent_sessions(self, limit: int = 50) -> list[Session]: ...
+
+    def put_solution(self, solution: Solution) -> None:
+        """Remember the last verified fix for an error signature (replaces an older one)."""
+        ...
+
+    def get_solution(self, signature: str) -> Solution | None: ...
+
+    def delete_solution(self, signature: str) -> None: ...

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from pve.events import Event
-from pve.models import Candidate, Session, Verdict
-from store.base import event_sk, fix_sk, session_pk
+from pve.models import Candidate, Session, Solution, Verdict
+from store.base import event_sk, fix_sk, session_pk, solution_pk
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -123,6 +123,18 @@ class SQLiteStore:
             "SELECT data FROM items WHERE pk = ? AND sk > ? AND sk LIKE 'EVENT#%' ORDER BY sk",
             (session_pk(session_id), event_sk(after))).fetchall()
         return [Event.model_validate_json(r[0]) for r in rows]
+
+    # semantic cache ----------------------------------------------------------
+
+    def put_solution(self, solution: Solution) -> None:
+        self._put(solution_pk(solution.signature), "SOLUTION", solution.model_dump_json())
+
+    def get_solution(self, signature: str) -> Solution | None:
+        raw = self._get(solution_pk(signature), "SOLUTION")
+        return Solution.model_validate_json(raw) if raw is not None else None
+
+    def delete_solution(self, signature: str) -> None:
+        self._conn().execute("DELETE FROM items WHERE pk = ? AND sk = 'SOLUTION'", (solution_pk(signature),))
 
     # blobs -----------------------------------------------------------------
 

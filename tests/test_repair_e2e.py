@@ -39,7 +39,7 @@ def services(tmp_path):
 def repair(bug_id: str, services, tmp_path):
     bug = BUGS[bug_id]
     project = bench.build(bug, tmp_path)
-    session = asyncio.run(verify(VerifyRequest(path=project, test=f"tests/test_{bug.program}.py"), services))
+    session = asyncio.run(verify(VerifyRequest(path=project, test=f"tests/test_{bug.program}.py", cache=False), services))
     return bug, project, session
 
 

@@ -138,7 +138,9 @@ async def run_bug(bug: Bug, services: Services, tmp: Path) -> Row:
     project = build(bug, tmp)
     row = Row(bug.id, bug.origin)
     t0 = time.monotonic()
-    session = await verify(VerifyRequest(path=project, test=f"tests/test_{bug.program}.py", trigger="benchmark"), services)
+    # brain="offline", no cache: these are the offline engine's own figures
+    session = await verify(VerifyRequest(path=project, test=f"tests/test_{bug.program}.py", trigger="benchmark",
+                                         brain="offline", cache=False), services)
     row.total_s = time.monotonic() - t0
     row.kind = kind_of(session)
     row.status = session.status.value

@@ -1,0 +1,98 @@
+"""Steps 4-6 for one candidate: preflight, run in the sandbox, judge.
+
+``Checks`` is everything a candidate is held to: the reproduction, the regression suite and,
+for a model's candidates, the model's own reproduction (which must exit cleanly and print the
+session's marker line, checked here, outside the sandbox).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pve.events import Fanout
+from pve.models import Analysis, Candidate, Reproduction, RunResult, RunSpec, Verdict
+from sandbox.backend import SandboxBackend, StagedProject
+from statemachine.decide import judge
+from statemachine.preflight import preflight
+
+
+@dataclass
+class Checks:
+    repro: Reproduction
+    analysis: Analysis
+    before: RunResult  # the reproduction on the original code
+    repro_spec: RunSpec
+    baseline: RunResult | None = None  # the regression suite on the original code
+    regression_spec: RunSpec | None = None
+    model_repro_spec: RunSpec | None = None  # carries the script as a patch
+    marker: str | None = None  # what the model's reproduction prints when fixed
+
+
+async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject, checks: Checks,
+                   events: Fanout) -> Verdict:
+    pre = preflight(c, staged.read_text, checks.analysis, checks.repro, marker=checks.marker)
+    if not pre.ok:
+        v = judge(c, pre, None, None, checks.repro, checks.before, checks.baseline)
+        events.emit("run", f"Candidate {c.id} rejected by preflight", "REJECTED", candidate=c.id, reason=v.reason)
+        return v
+    patches = {e.path: e.new_text for e in c.edits}
+    run = await sandbox.run(staged, checks.repro_spec.model_copy(
+        update={"patches": patches, "label": f"candidate {c.id}"}))
+    verdict = judge(c, pre, run, None, checks.repro, checks.before, None)
+    model_run = None
+    if verdict.verified and checks.model_repro_spec is not None:
+        spec = checks.model_repro_spec
+        model_run = await sandbox.run(staged, spec.model_copy(
+            update={"patches": {**patches, **spec.patches}, "label": f"candidate {c.id} model reproduction"}))
+        problem = _model_repro_problem(model_run, checks)
+        if problem is not None:
+            verdict.verified = False
+            verdict.reason = f"model reproduction: {problem}"
+            verdict.model_repro = model_run
+    regression = None
+    if verdict.verified and checks.baseline is not None and checks.regression_spec is not None:
+        regression = await sandbox.run(staged, checks.regression_spec.model_copy(
+            update={"patches": patches, "label": f"candidate {c.id} regression"}))
+    if verdict.model_repro is None:  # not already failed by the model's reproduction
+        verdict = judge(c, pre, run, regression, checks.repro, checks.before, checks.baseline)
+        verdict.model_repro = model_run
+        if model_run is not None:
+            verdict.duration_ms += model_run.duration_ms
+    status = f"PASSED - {verdict.duration_ms:.0f} ms" if verdict.verified else f"FAILED - {short(verdict.reason)}"
+    events.emit("run", f"Running candidate {c.id}...", status, candidate=c.id, rule=c.rule, reason=verdict.reason)
+    return verdict
+
+
+def _model_repro_problem(run: RunResult, checks: Checks) -> str | None:
+    if run.killed_reason:
+        return run.killed_reason
+    if not run.nonce_ok:
+        return "the run was cut short (no harness nonce)"
+    if run.record.exception is not None:
+        return f"{run.record.exception.type}: {' '.join(run.record.exception.message.split())[:120]}"
+    if run.exit_code != 0:
+        return f"exit {run.exit_code}"
+    if not checks.marker or checks.marker not in run.stdout.splitlines():
+        return "exited 0 without printing its success marker"
+    return None
+
+
+# A mutant that loops forever is common; it should cost a few seconds, not the whole timeout.
+_CANDIDATE_SLOWDOWN = 5.0
+_CANDIDATE_MIN_TIMEOUT_S = 2.0
+
+
+def candidate_timeout(original: RunResult | None) -> float | None:
+    """Wall clock for a candidate's run: a generous multiple of the original's (the sandbox's
+    own timeout still caps it)."""
+    if original is None or original.killed_reason:
+        return None
+    return max(_CANDIDATE_MIN_TIMEOUT_S, _CANDIDATE_SLOWDOWN * original.duration_ms / 1000)
+
+
+def short(reason: str) -> str:
+    """One line for the console: the test id and outcome, or the exception type."""
+    first = reason.splitlines()[0] if reason else ""
+    if "::" in first:
+        return first.split(" (")[0][:100]
+    return first.split(":")[0][:80]
