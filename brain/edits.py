@@ -83,14 +83,11 @@ def _fuzzy(text: str, edit: SearchReplace) -> str:
     return "".join(lines[:start] + replaced + lines[start + len(want):])
 
 
-def apply_candidate(cand: ModelCandidate, read: Reader, editable: Callable[[str], bool]) -> Applied:
-    """All of one candidate's edits, in order, file by file. Any edit that cannot be placed, or a
-    file that is not the project's to edit, drops the whole candidate."""
+def apply_candidate(cand: ModelCandidate, read: Reader) -> Applied:
+    """All of one candidate's edits, in order, file by file. Any edit that cannot be placed drops
+    the whole candidate. (Edits to tests are applied here and rejected by preflight, on the record.)"""
     out = Applied()
     for edit in cand.edits:
-        if not editable(edit.file):
-            out.problem = f"edits {edit.file}, which is a test or the reproduction"
-            return out
         if edit.file not in out.files:
             try:
                 out.files[edit.file] = read(edit.file)
@@ -106,14 +103,14 @@ def apply_candidate(cand: ModelCandidate, read: Reader, editable: Callable[[str]
     return out
 
 
-def to_candidates(answer_candidates: list[ModelCandidate], read: Reader, editable: Callable[[str], bool],
-                  *, source: str, first_id: int) -> tuple[list[Candidate], list[str]]:
+def to_candidates(answer_candidates: list[ModelCandidate], read: Reader, *, source: str,
+                  first_id: int) -> tuple[list[Candidate], list[str]]:
     """Candidates ready for preflight, and one line per dropped candidate saying why."""
     out: list[Candidate] = []
     dropped: list[str] = []
     seen: set[tuple[tuple[str, str], ...]] = set()
     for n, mc in enumerate(answer_candidates, 1):
-        applied = apply_candidate(mc, read, editable)
+        applied = apply_candidate(mc, read)
         if applied.problem is None:
             changed = {p: t for p, t in applied.files.items() if t != read(p)}
             if not changed:

@@ -22,7 +22,7 @@ _FRAMES = 3
 
 
 def normalized_message(message: str) -> str:
-    text = _ADDRESS.sub("0x?", message)
+    text = _ADDRESS.sub("<addr>", message)
     text = _NUMBER.sub("N", text)
     return " ".join(text.split())[:500]
 

@@ -16,7 +16,6 @@ The next provider is asked only when the previous one gave nothing verified.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from brain.categorize import classify
@@ -39,7 +38,7 @@ class ModelOutcome:
 
 
 async def ask_models(svc: Services, staged: StagedProject, checks: Checks, report: BrainReport, *,
-                     editable: Callable[[str], bool], project_files: list[str], untrusted_text: str | None,
+                     project_files: list[str], untrusted_text: str | None,
                      first_id: int) -> ModelOutcome:
     config = svc.models
     events = svc.events
@@ -73,7 +72,7 @@ async def ask_models(svc: Services, staged: StagedProject, checks: Checks, repor
                     "FAILED as reported" if ok else "REJECTED", detail=why)
         if not ok:
             continue
-        cands, dropped = to_candidates(got.answer.candidates[: config.candidates], staged.read_text, editable,
+        cands, dropped = to_candidates(got.answer.candidates[: config.candidates], staged.read_text,
                                        source=label, first_id=first_id + len(out.candidates))
         report.notes.extend(dropped)
         events.emit("generate", f"Generated {len(cands)} candidate{'s' if len(cands) != 1 else ''} ({label}"

@@ -60,6 +60,8 @@ def new_session_id() -> str:
 
 async def verify(req: VerifyRequest, svc: Services) -> Session:
     """Run the whole flow. Raises BadInput for unusable input; otherwise returns a finished session."""
+    if req.brain not in BRAIN_MODES:
+        raise BadInput(f"unknown brain {req.brain!r} (use {', '.join(BRAIN_MODES)})")
     path = req.path.expanduser()
     if not path.exists():
         raise BadInput(f"{path} does not exist")
@@ -193,24 +195,18 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
                 report.cache = f"hit, no longer passes ({short(verdict.reason)}): entry dropped"
                 solutions.forget(svc.store, signature)
 
-    if not _verified(session) and req.brain in ("offline", "auto"):
-        await _offline_search(session, svc, staged, checks, spectra, spectra_note, editable, py_files, t0)
-
-    if not _verified(session) and req.brain in ("models", "auto"):
-        if svc.models.off_reason:
-            report.notes.append(svc.models.off_reason)  # the CLI says it once at the start
+    # auto: the offline engine first, the models when it finds nothing; models: the chain first,
+    # the offline engine as its last fallback; offline: the offline engine only.
+    order = {"offline": ("offline",), "auto": ("offline", "models"), "models": ("models", "offline")}[req.brain]
+    for engine in order:
+        if _verified(session):
+            break
+        if engine == "offline":
+            await _offline_search(session, svc, staged, checks, spectra, spectra_note, editable, py_files, t0)
+        elif svc.models.off_reason:
+            report.notes.append(svc.models.off_reason)  # the CLI says it once, at the start
         else:
-            t4 = time.monotonic()
-            untrusted = "\n\n".join(x for x in (req.issue_text, log_text) if x) or None
-            got = await ask_models(svc, staged, checks, report, editable=editable, project_files=py_files,
-                                   untrusted_text=untrusted, first_id=len(session.candidates) + 1)
-            session.candidates.extend(got.candidates)
-            session.verdicts.extend(got.verdicts)
-            session.timings_ms["models"] = (time.monotonic() - t4) * 1000
-            cost = report.cost_usd()
-            tin, tout = report.tokens()
-            events.emit("models", f"Models: {len(report.calls)} call(s), {tin} tokens in / {tout} out, "
-                                  f"cost {'unknown' if cost is None else f'${cost:.4f}'}")
+            await _model_search(session, svc, staged, checks, req, log_text, py_files)
 
     winner = pick_winner(session.verdicts)
     repro_source = None
@@ -245,6 +241,22 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
 
 def _verified(session: Session) -> bool:
     return any(v.verified for v in session.verdicts)
+
+
+async def _model_search(session: Session, svc: Services, staged: StagedProject, checks: Checks,
+                        req: VerifyRequest, log_text: str | None, py_files: list[str]) -> None:
+    t = time.monotonic()
+    report = session.brain or BrainReport()
+    untrusted = "\n\n".join(x for x in (req.issue_text, log_text) if x) or None
+    got = await ask_models(svc, staged, checks, report, project_files=py_files, untrusted_text=untrusted,
+                           first_id=len(session.candidates) + 1)
+    session.candidates.extend(got.candidates)
+    session.verdicts.extend(got.verdicts)
+    session.timings_ms["models"] = (time.monotonic() - t) * 1000
+    cost = report.cost_usd()
+    tin, tout = report.tokens()
+    svc.events.emit("models", f"Models: {len(report.calls)} call(s), {tin} tokens in / {tout} out, "
+                              f"cost {'unknown' if cost is None else f'${cost:.4f}'}")
 
 
 async def _offline_search(session: Session, svc: Services, staged: StagedProject, checks: Checks,

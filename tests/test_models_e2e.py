@@ -1,0 +1,235 @@
+"""The model brain end to end: real pipeline, real sandbox, real SDKs against local provider servers.
+
+The project's bug is one the offline engine has no operator for (``list.sort()`` returns None), so
+the fix has to come from a model, and everything the model says is checked by running it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import replace
+
+import pytest
+
+from brain.providers import BrainConfig
+from pve.events import Fanout
+from pve.models import SessionStatus, Solution
+from pve.settings import Settings
+from sandbox.bwrap import BubblewrapSandbox
+from statemachine.pipeline import Services, VerifyRequest, verify
+from statemachine.proof import ProofSigner
+from store.sqlite import SQLiteStore
+from tests.model_servers import ModelServers, Request, error, say, stall
+
+pytestmark = pytest.mark.sandbox
+
+REPORT = '''"""Price reports."""
+
+
+def top_prices(prices, n):
+    """The n highest prices, highest first; the caller's list is left alone."""
+    return _highest(prices)[:n]
+
+
+def _highest(prices):
+    ranked = prices.sort(reverse=True)
+    return list(ranked)
+
+
+def cheapest(prices):
+    return min(prices)
+'''
+TEST = '''from shop.report import cheapest, top_prices
+
+
+def test_top_two():
+    prices = [3, 1, 2]
+    assert top_prices(prices, 2) == [3, 2]
+    assert prices == [3, 1, 2]
+
+
+def test_cheapest():
+    assert cheapest([3, 1, 2]) == 1
+'''
+FIX = {"file": "shop/report.py", "search": "    ranked = prices.sort(reverse=True)\n",
+       "replace": "    ranked = sorted(prices, reverse=True)\n"}
+
+
+def marker_of(req: Request) -> str:
+    return re.search(r"PVE-FIXED [0-9a-f]{16}", req.prompt).group(0)
+
+
+def repro_script(req: Request) -> str:
+    return ("from shop.report import top_prices\n\nprices = [3, 1, 2]\nassert top_prices(prices, 2) == [3, 2]\n"
+            f"assert prices == [3, 1, 2], 'the caller list changed'\nprint({marker_of(req)!r})\n")
+
+
+def answer(*candidates, repro=repro_script):
+    def reply(req: Request) -> str:
+        return json.dumps({"reproduction": repro(req), "candidates": [
+            {"rationale": why, "edits": edits} for why, edits in candidates]})
+    return reply
+
+
+GOOD = answer(("list.sort() returns None; sorted() returns a new list", [FIX]))
+
+
+@pytest.fixture
+def servers():
+    s = ModelServers()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = tmp_path / "shop-project"
+    (root / "shop").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "shop" / "__init__.py").write_text("")
+    (root / "shop" / "report.py").write_text(REPORT)
+    (root / "tests" / "test_report.py").write_text(TEST)
+    return root
+
+
+def services(tmp_path, servers, *providers, max_candidates=10, **env):
+    settings = replace(Settings.from_env({}), home=tmp_path / "home", max_candidates=max_candidates)
+    return Services(sandbox=BubblewrapSandbox(settings.sandbox, slots=settings.slots), store=SQLiteStore(settings.home),
+                    signer=ProofSigner(settings.home), settings=settings, events=Fanout(),
+                    models=BrainConfig.from_env({**servers.env(*providers), **env}))
+
+
+def run(svc, project, brain="models", **kw):
+    return asyncio.run(verify(VerifyRequest(path=project, test="tests/test_report.py::test_top_two", brain=brain, **kw), svc))
+
+
+def test_auto_offline_finds_nothing_then_gemini_fix_is_verified(tmp_path, servers, project):
+    servers.script("groq", say('{"error_class": "type", "reason": "None is not iterable"}'))
+    servers.script("gemini", say(GOOD))
+    svc = services(tmp_path, servers, "gemini", "groq")
+    session = run(svc, project, brain="auto")
+    assert session.status is SessionStatus.VERIFIED, session.message
+    winner = session.winning_candidate()
+    assert winner.source == "gemini:gemini-2.5-flash" and "sorted(prices, reverse=True)" in winner.diff
+    assert session.search.tried >= 1  # the offline engine ran first and found nothing verified
+    b = session.brain
+    assert (b.error_class, b.classified_by) == ("type", "groq:llama-3.1-8b-instant")
+    assert [(c.purpose, c.provider, c.outcome) for c in b.calls] == [
+        ("categorize", "groq", "ok"), ("generate", "gemini", "ok")]
+    assert all(c.tokens_in > 0 and c.tokens_out > 0 and c.cost_usd > 0 for c in b.calls)
+    assert any(n.startswith("gemini:gemini-2.5-flash reproduction verified") for n in b.notes)
+    verdict = session.winning_verdict()
+    assert verdict.model_repro is not None and verdict.model_repro.exit_code == 0
+    assert verdict.regression is not None  # the whole suite ran on the fix too
+    proof = (tmp_path / "home").rglob("proof.txt").__next__().read_text()
+    assert "== brains" in proof and "generate   gemini:gemini-2.5-flash  ok" in proof
+    assert "after: the model's reproduction" in proof
+    assert servers.violations == []
+
+
+def test_the_prompt_carries_the_frame_code_the_traceback_and_the_test(tmp_path, servers, project):
+    servers.script("gemini", say(GOOD))
+    run(services(tmp_path, servers, "gemini"), project)
+    prompt = servers.of("gemini")[0].prompt
+    assert "TypeError: 'NoneType' object is not iterable" in prompt
+    assert 'File "shop/report.py", line 6, in top_prices' in prompt
+    assert 'File "shop/report.py", line 11, in _highest' in prompt
+    assert ">>   11     return list(ranked)" in prompt
+    assert "   10     ranked = prices.sort(reverse=True)" in prompt
+    assert "## Failing test tests/test_report.py::test_top_two" in prompt
+
+
+def test_invalid_json_twice_then_deepseek_fixes_it(tmp_path, servers, project):
+    servers.script("gemini", say("I think the bug is in line 6."), say('{"candidates": "sorted"}'))
+    servers.script("deepseek", say(GOOD))
+    session = run(services(tmp_path, servers, "gemini", "deepseek"), project)
+    assert session.status is SessionStatus.VERIFIED
+    assert session.winning_candidate().source == "deepseek:deepseek-chat"
+    assert [(c.provider, c.outcome.split(":")[0]) for c in session.brain.calls] == [
+        ("gemini", "invalid"), ("gemini", "invalid"), ("deepseek", "ok")]
+
+
+def test_provider_failures_fall_back_to_the_offline_engine_without_crashing(tmp_path, servers, project):
+    # an offline-fixable bug this time: `<` for `<=`
+    (project / "shop" / "report.py").write_text(REPORT + "\n\ndef affordable(prices, budget):\n"
+                                                "    return [p for p in prices if p < budget]\n")
+    (project / "tests" / "test_report.py").write_text(TEST + "\n\ndef test_affordable():\n"
+                                                      "    from shop.report import affordable\n"
+                                                      "    assert affordable([1, 5, 9], 5) == [1, 5]\n")
+    servers.script("gemini", stall(4))
+    servers.script("deepseek", error(500), error(502))
+    servers.script("selfhosted", error(429, retry_after="600"))
+    svc = services(tmp_path, servers, "gemini", "deepseek", "selfhosted", PVE_MODEL_TIMEOUT="1",
+                   PVE_MODEL_MAX_RETRY_AFTER="1")
+    session = asyncio.run(verify(VerifyRequest(path=project, test="tests/test_report.py::test_affordable",
+                                               brain="models"), svc))
+    assert [(c.provider, c.outcome) for c in session.brain.calls] == [
+        ("gemini", "timeout"), ("deepseek", "server error (500)"), ("deepseek", "server error (502)"),
+        ("openai", "rate limited (429)")]
+    assert session.status is SessionStatus.VERIFIED
+    assert session.winning_candidate().source == "offline" and "p <= budget" in session.winning_candidate().diff
+
+
+def test_cheating_candidates_are_rejected_by_preflight(tmp_path, servers, project):
+    swallow = {"file": "shop/report.py", "search": "    ranked = prices.sort(reverse=True)\n    return list(ranked)\n",
+               "replace": "    try:\n        ranked = prices.sort(reverse=True)\n        return list(ranked)\n"
+                          "    except Exception:\n        return []\n"}
+    # skips the failing helper: the call on the failure's path is gone
+    delete = {"file": "shop/report.py", "search": "    return _highest(prices)[:n]\n", "replace": "    return [3, 2][:n]\n"}
+    edit_test = {"file": "tests/test_report.py", "search": "    assert top_prices(prices, 2) == [3, 2]\n",
+                 "replace": "    assert True\n"}
+    servers.script("gemini", say(answer(("swallow", [swallow]), ("hard-code", [delete]), ("relax", [edit_test]))))
+    session = run(services(tmp_path, servers, "gemini", max_candidates=1), project)
+    model = [v for v in session.verdicts if next(c for c in session.candidates if c.id == v.candidate_id).source != "offline"]
+    reasons = [v.reason for v in model]
+    assert len(model) == 3 and not any(v.verified for v in model)
+    assert reasons[0].startswith("preflight:") and "broad 'except'" in reasons[0]
+    assert reasons[1].startswith("preflight:") and "removes the call to _highest()" in reasons[1]
+    assert reasons[2].startswith("preflight:") and "edits the reproduction tests/test_report.py" in reasons[2]
+    assert all(v.run is None for v in model)  # none of them ever ran
+
+
+def test_a_model_reproduction_that_does_not_fail_is_not_trusted(tmp_path, servers, project):
+    def passes_already(req):
+        return f"print({marker_of(req)!r})\n"
+
+    servers.script("gemini", say(answer(("sorted", [FIX]), repro=passes_already)))
+    servers.script("deepseek", say(GOOD))
+    session = run(services(tmp_path, servers, "gemini", "deepseek"), project)
+    notes = session.brain.notes
+    assert any(n.startswith("gemini:gemini-2.5-flash reproduction rejected: the reproduction passed") for n in notes)
+    assert session.status is SessionStatus.VERIFIED and session.winning_candidate().source == "deepseek:deepseek-chat"
+    assert {c.source for c in session.candidates if c.source != "offline"} == {"deepseek:deepseek-chat"}
+
+
+def test_cache_hit_is_re_verified_and_skips_the_models(tmp_path, servers, project):
+    servers.script("gemini", say(GOOD))
+    svc = services(tmp_path, servers, "gemini")
+    first = run(svc, project)
+    assert first.status is SessionStatus.VERIFIED and first.brain.cache == "miss; stored"
+    second = run(svc, project)  # same error, same code; nothing more is scripted on the server
+    assert second.status is SessionStatus.VERIFIED and second.brain.cache == "hit, re-verified"
+    assert second.winning_candidate().source == "cache (gemini:gemini-2.5-flash)"
+    assert second.winning_verdict().run is not None  # it ran again, in the sandbox
+    assert second.brain.calls == [] and len(servers.of("gemini")) == 1
+    assert servers.violations == []
+
+
+def test_a_cached_fix_that_no_longer_passes_is_dropped_and_replaced(tmp_path, servers, project):
+    servers.script("gemini", say(GOOD))
+    svc = services(tmp_path, servers, "gemini")
+    first = run(svc, project)
+    signature = first.brain.signature
+    stored = svc.store.get_solution(signature)
+    bad = stored.candidate.model_copy(update={"diff": "(poisoned)", "edits": [
+        e.model_copy(update={"new_text": e.new_text.replace("sorted(prices, reverse=True)", "sorted(prices)")})
+        for e in stored.candidate.edits]})
+    svc.store.put_solution(Solution(**{**stored.model_dump(), "candidate": bad}))
+    servers.script("gemini", say(GOOD))
+    second = run(svc, project)
+    assert second.brain.cache.startswith("hit, no longer passes")
+    assert second.status is SessionStatus.VERIFIED
+    assert second.winning_candidate().source == "gemini:gemini-2.5-flash"
+    assert svc.store.get_solution(signature).candidate.diff != "(poisoned)"  # replaced by the new fix
