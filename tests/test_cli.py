@@ -18,8 +18,9 @@ from .conftest import EXAMPLES, ROOT
 pytestmark = pytest.mark.sandbox
 
 
-def pve(*args: str, home: Path, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {"PVE_HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+def pve(*args: str, home: Path, stdin: bytes | None = None, timeout: float = 120,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {"PVE_HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})}
     return subprocess.run([sys.executable, "-m", "pve.cli", *args], cwd=ROOT, env=env, input=stdin,
                           capture_output=True, timeout=timeout)
 
@@ -162,3 +163,35 @@ def test_bad_input_gets_a_clear_message_and_exit_2(tmp_path, args, words):
 def _traceback(stderr: bytes) -> bool:
     """Did PVE itself crash (a Python traceback at the start of a line)?"""
     return re.search(rb"^Traceback \(most recent call last\):", stderr, re.M) is not None
+
+
+def test_models_brain_from_the_command_line(tmp_path):
+    """`--brain models` with keys pointing at local provider servers: the real SDKs, the real sandbox."""
+    from tests.model_servers import ModelServers, say
+    from tests.test_models_e2e import GOOD
+
+    servers = ModelServers()
+    try:
+        servers.script("gemini", say(GOOD))
+        r = pve("verify", "examples/shop", "--error-log", "examples/shop/pytest.log", "--brain", "models",
+                home=tmp_path / "home", env=servers.env("gemini"))
+    finally:
+        servers.close()
+    out = r.stdout.decode()
+    assert r.returncode == 0, out + r.stderr.decode()
+    assert "Error class: type (offline)" in out
+    assert re.search(r"Checking gemini:gemini-2.5-flash's reproduction in sandbox sbx-\w+\.\.\. \[FAILED as reported\]", out)
+    assert re.search(r"Models: 1 call\(s\), \d+ tokens in / \d+ out, cost \$0\.\d{4}", out)
+    assert "+    ranked = sorted(prices, reverse=True)" in out
+    assert servers.violations == []
+
+
+def test_without_keys_the_model_brain_says_it_is_off_once(tmp_path):
+    r = pve("verify", "examples/shop", "--error-log", "examples/shop/pytest.log", "--max-candidates", "5",
+            home=tmp_path / "home")
+    out = r.stdout.decode()
+    assert r.returncode == 1
+    assert out.count("model brain off: no GEMINI_API_KEY") == 1
+    r = pve("verify", "examples/shop", "--error-log", "examples/shop/pytest.log", "--max-candidates", "5",
+            "--brain", "offline", home=tmp_path / "home")
+    assert "model brain off" not in r.stdout.decode()

@@ -1,7 +1,8 @@
 """The model brain end to end: real pipeline, real sandbox, real SDKs against local provider servers.
 
-The project's bug is one the offline engine has no operator for (``list.sort()`` returns None), so
-the fix has to come from a model, and everything the model says is checked by running it.
+The project (``examples/shop``) has a bug the offline engine has no operator for (``list.sort()``
+returns None), so the fix has to come from a model, and everything the model says is checked by
+running it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -23,36 +26,13 @@ from statemachine.proof import ProofSigner
 from store.sqlite import SQLiteStore
 from tests.model_servers import ModelServers, Request, error, say, stall
 
+from .conftest import EXAMPLES
+
 pytestmark = pytest.mark.sandbox
 
-REPORT = '''"""Price reports."""
-
-
-def top_prices(prices, n):
-    """The n highest prices, highest first; the caller's list is left alone."""
-    return _highest(prices)[:n]
-
-
-def _highest(prices):
-    ranked = prices.sort(reverse=True)
-    return list(ranked)
-
-
-def cheapest(prices):
-    return min(prices)
-'''
-TEST = '''from shop.report import cheapest, top_prices
-
-
-def test_top_two():
-    prices = [3, 1, 2]
-    assert top_prices(prices, 2) == [3, 2]
-    assert prices == [3, 1, 2]
-
-
-def test_cheapest():
-    assert cheapest([3, 1, 2]) == 1
-'''
+SHOP = EXAMPLES / "shop"  # the bundled example: shop/report.py, tests/test_report.py
+REPORT = (SHOP / "shop" / "report.py").read_text()
+TEST = (SHOP / "tests" / "test_report.py").read_text()
 FIX = {"file": "shop/report.py", "search": "    ranked = prices.sort(reverse=True)\n",
        "replace": "    ranked = sorted(prices, reverse=True)\n"}
 
@@ -85,13 +65,7 @@ def servers():
 
 @pytest.fixture
 def project(tmp_path):
-    root = tmp_path / "shop-project"
-    (root / "shop").mkdir(parents=True)
-    (root / "tests").mkdir()
-    (root / "shop" / "__init__.py").write_text("")
-    (root / "shop" / "report.py").write_text(REPORT)
-    (root / "tests" / "test_report.py").write_text(TEST)
-    return root
+    return Path(shutil.copytree(SHOP, tmp_path / "shop-project"))
 
 
 def services(tmp_path, servers, *providers, max_candidates=10, **env):
