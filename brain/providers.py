@@ -135,6 +135,10 @@ class Provider(Protocol):
 
     async def complete(self, system: str, user: str, schema: type[BaseModel]) -> Reply: ...
 
+    async def aclose(self) -> None:
+        """Close the SDK's HTTP connections inside the event loop that opened them."""
+        ...
+
 
 def make(config: ProviderConfig) -> Provider:
     if config.name == "gemini":
@@ -208,6 +212,9 @@ class GeminiProvider:
         return Reply(text=text, tokens_in=tokens_in, tokens_out=tokens_out,
                      latency_ms=(time.monotonic() - t0) * 1000)
 
+    async def aclose(self) -> None:
+        await self._client.aio.aclose()
+
 
 class ChatProvider:
     """OpenAI-style chat completions: DeepSeek and self-hosted endpoints (openai SDK), Groq (groq SDK)."""
@@ -225,6 +232,9 @@ class ChatProvider:
         self._sdk = module
         self._client = client
         self._structured = structured
+
+    async def aclose(self) -> None:
+        await self._client.close()
 
     def _response_format(self, schema: type[BaseModel]) -> dict[str, Any]:
         if self._structured == "json_schema":

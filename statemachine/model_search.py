@@ -15,6 +15,7 @@ The next provider is asked only when the previous one gave nothing verified.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass, field, replace
 
@@ -22,7 +23,7 @@ from brain.categorize import classify
 from brain.chain import CallLog, answers
 from brain.edits import to_candidates
 from brain.prompt import REPRO_FILE, PromptInput, build
-from brain.providers import make
+from brain.providers import Provider, make
 from pve.models import BrainReport, Candidate, Reproduction, ReproKind, RunMode, RunSpec, Verdict
 from sandbox.backend import StagedProject
 from statemachine.decide import check_reproduction
@@ -41,11 +42,24 @@ async def ask_models(svc: Services, staged: StagedProject, checks: Checks, repor
                      project_files: list[str], untrusted_text: str | None,
                      first_id: int) -> ModelOutcome:
     config = svc.models
-    events = svc.events
     log = CallLog(report.calls)
+    groq = make(config.categorizer) if config.categorizer else None
+    generators = [make(p) for p in config.generators]
+    try:
+        return await _ask(svc, staged, checks, report, log, groq, generators, project_files, untrusted_text, first_id)
+    finally:
+        for provider in [*generators, *([groq] if groq else [])]:
+            with contextlib.suppress(Exception):  # a failed close must not hide the result
+                await provider.aclose()
+
+
+async def _ask(svc: Services, staged: StagedProject, checks: Checks, report: BrainReport, log: CallLog,
+               groq: Provider | None, generators: list[Provider], project_files: list[str],
+               untrusted_text: str | None, first_id: int) -> ModelOutcome:
+    config = svc.models
+    events = svc.events
     analysis = checks.analysis
     out = ModelOutcome()
-    groq = make(config.categorizer) if config.categorizer else None
     code_line = analysis.failing_frame.code if analysis.failing_frame else None
     error_class, by = await classify(groq, analysis, code_line, log, max_retry_after_s=config.max_retry_after_s)
     report.error_class, report.classified_by = error_class.value, by
@@ -55,7 +69,6 @@ async def ask_models(svc: Services, staged: StagedProject, checks: Checks, repor
     inp = PromptInput(analysis=analysis, error_class=error_class, repro=checks.repro, read=staged.read_text,
                       project_files=project_files, marker=marker, candidates=config.candidates,
                       untrusted_text=untrusted_text)
-    generators = [make(p) for p in config.generators]
     async for got in answers(generators, lambda p: build(inp, p.config.context_tokens), log,
                              max_retry_after_s=config.max_retry_after_s):
         label = got.provider.config.label()
