@@ -83,7 +83,9 @@ def bench_verify(runs: int) -> dict:
     walls, overheads, busy = [], [], []
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "PVE_HOME": home}
-        cmd = [str(ROOT / ".venv" / "bin" / "pve"), "verify", "examples/stats", "--error-log", "examples/stats/ci.log", "--json"]
+        # --no-cache: every run does the whole search (a cache hit is measured apart, below)
+        cmd = [str(ROOT / ".venv" / "bin" / "pve"), "verify", "examples/stats", "--error-log", "examples/stats/ci.log",
+               "--json", "--no-cache"]
         subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=True)  # first use: key, runtime staging
         for _ in range(runs):
             t = time.perf_counter()
@@ -94,9 +96,18 @@ def bench_verify(runs: int) -> dict:
             walls.append(wall)
             busy.append(session["sandbox_busy_ms"])
             overheads.append(wall - session["sandbox_busy_ms"])
+        cached = []
+        cmd = cmd[:-1]  # the semantic cache on: the first run stores the fix, the rest re-verify it
+        subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=True)
+        for _ in range(max(3, runs // 2)):
+            t = time.perf_counter()
+            r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True)
+            cached.append((time.perf_counter() - t) * 1000)
+            assert json.loads(r.stdout)["brain"]["cache"] == "hit, re-verified", r.stdout[:400]
     mw, mo = statistics.median(walls), statistics.median(overheads)
     return {"runs": runs, "median_wall_ms": round(mw), "p90_wall_ms": round(sorted(walls)[int(0.9 * (runs - 1))]),
             "median_sandbox_busy_ms": round(statistics.median(busy)), "median_overhead_ms": round(mo),
+            "cache_hit_median_wall_ms": round(statistics.median(cached)),
             "target_wall_ms": 1500, "target_overhead_ms": 300, "ok": mw <= 1500 and mo <= 300}
 
 
@@ -153,7 +164,8 @@ def main() -> int:
     s, v, t = results["sandbox_start"], results["verify_quickstart"], results["throughput"]
     rows = [
         ("sandbox start overhead (median)", f"{s['overhead_ms']} ms  (bare {s['bare_ms']} ms, sandboxed {s['sandboxed_ms']} ms, n={s['runs']})", "<= 10 ms", s["ok"]),
-        ("pve verify quickstart, median wall", f"{v['median_wall_ms']} ms  (p90 {v['p90_wall_ms']} ms, n={v['runs']})", "<= 1500 ms", v["median_wall_ms"] <= 1500),
+        ("pve verify quickstart, median wall", f"{v['median_wall_ms']} ms  (p90 {v['p90_wall_ms']} ms, n={v['runs']}; "
+                                               f"cache hit {v['cache_hit_median_wall_ms']} ms)", "<= 1500 ms", v["median_wall_ms"] <= 1500),
         ("pve verify, PVE's own overhead", f"{v['median_overhead_ms']} ms  (sandboxes busy {v['median_sandbox_busy_ms']} ms)", "<= 300 ms", v["median_overhead_ms"] <= 300),
         ("validation throughput", f"{t['per_second']} candidates/s  ({t['candidates']} in {t['seconds']} s, {t['slots']} slots)", ">= 40/s", t["ok"]),
     ]

@@ -45,7 +45,6 @@ from statemachine.decide import (
     passing_tests,
     pick_winner,
 )
-from statemachine.model_search import ask_models
 from statemachine.proof import render
 from statemachine.search import Budget, search
 from statemachine.services import BRAIN_MODES, Services, VerifyRequest
@@ -245,6 +244,9 @@ def _verified(session: Session) -> bool:
 
 async def _model_search(session: Session, svc: Services, staged: StagedProject, checks: Checks,
                         req: VerifyRequest, log_text: str | None, py_files: list[str]) -> None:
+    # Imported here: the model step (and its SDK glue) costs start-up time only when a key is set.
+    from statemachine.model_search import ask_models
+
     t = time.monotonic()
     report = session.brain or BrainReport()
     untrusted = "\n\n".join(x for x in (req.issue_text, log_text) if x) or None
