@@ -6,6 +6,7 @@ Keys follow ARCHITECTURE.md's single table (``SESSION#<id>`` / ``META``, ``FIX#<
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from pve.events import Event
@@ -26,6 +27,31 @@ def event_sk(seq: int) -> str:
 
 def solution_pk(signature: str) -> str:
     return f"ERROR_HASH#{signature}"
+
+
+def delivery_pk(guid: str) -> str:
+    return f"DELIVERY#{guid}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One webhook delivery's work, as the durable queue holds it."""
+
+    id: int
+    delivery: str  # X-GitHub-Delivery
+    event: str  # X-GitHub-Event
+    payload: str  # the raw JSON body
+    status: str  # queued | running | done | failed
+    attempts: int
+    error: str | None = None
+
+
+# A crashed job is retried after 2, 4, 8, 16 s; after this many attempts it stays "failed".
+MAX_ATTEMPTS = 5
+
+
+def backoff_s(attempts: int, base_s: float = 2.0) -> float:
+    return base_s * (2 ** max(0, attempts - 1))
 
 
 class Store(Protocol):
@@ -56,3 +82,19 @@ class Store(Protocol):
     def get_solution(self, signature: str) -> Solution | None: ...
 
     def delete_solution(self, signature: str) -> None: ...
+
+    def enqueue_delivery(self, guid: str, event: str, payload: str) -> int | None:
+        """Record the delivery as seen and queue its job, atomically; None if it was seen before."""
+        ...
+
+    def claim_job(self, worker: str, lease_s: float) -> Job | None:
+        """The oldest runnable job (queued and due, or running with an expired lease: its worker
+        died), now leased to ``worker``."""
+        ...
+
+    def finish_job(self, job_id: int, error: str | None = None) -> str:
+        """Done, or (with an error) back in the queue after a backoff, or failed for good.
+        Returns the job's new status."""
+        ...
+
+    def get_job(self, job_id: int) -> Job | None: ...

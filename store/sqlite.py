@@ -12,7 +12,16 @@ from pathlib import Path
 
 from pve.events import Event
 from pve.models import Candidate, Session, Solution, Verdict
-from store.base import event_sk, fix_sk, session_pk, solution_pk
+from store.base import (
+    MAX_ATTEMPTS,
+    Job,
+    backoff_s,
+    delivery_pk,
+    event_sk,
+    fix_sk,
+    session_pk,
+    solution_pk,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -23,6 +32,21 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_meta ON items (sk, created) WHERE sk = 'META';
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery TEXT NOT NULL UNIQUE,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    run_after REAL NOT NULL,
+    lease_until REAL,
+    worker TEXT,
+    error TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, run_after);
 """
 _BLOB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -135,6 +159,76 @@ class SQLiteStore:
 
     def delete_solution(self, signature: str) -> None:
         self._conn().execute("DELETE FROM items WHERE pk = ? AND sk = 'SOLUTION'", (solution_pk(signature),))
+
+    # webhook deliveries and the job queue ---------------------------------------
+
+    def enqueue_delivery(self, guid: str, event: str, payload: str) -> int | None:
+        db = self._conn()
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            seen = db.execute("INSERT INTO items (pk, sk, data, created) VALUES (?, 'SEEN', ?, ?) "
+                              "ON CONFLICT (pk, sk) DO NOTHING", (delivery_pk(guid), json.dumps({"event": event}), now))
+            if seen.rowcount == 0:
+                db.execute("COMMIT")
+                return None
+            cur = db.execute("INSERT INTO jobs (delivery, event, payload, run_after, created, updated) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (guid, event, payload, now, now, now))
+            db.execute("COMMIT")
+            return int(cur.lastrowid or 0)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def claim_job(self, worker: str, lease_s: float) -> Job | None:
+        db = self._conn()
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # a job whose worker died on every attempt stops here, visibly
+            db.execute("UPDATE jobs SET status = 'failed', lease_until = NULL, updated = ?, "
+                       "error = coalesce(error, 'the worker stopped during every attempt') "
+                       "WHERE status = 'running' AND lease_until < ? AND attempts >= ?", (now, now, MAX_ATTEMPTS))
+            row = db.execute(
+                "SELECT id FROM jobs WHERE (status = 'queued' AND run_after <= ?) "
+                "OR (status = 'running' AND lease_until < ?) ORDER BY run_after, id LIMIT 1", (now, now)).fetchone()
+            if row is None:
+                db.execute("COMMIT")
+                return None
+            db.execute("UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, worker = ?, "
+                       "updated = ? WHERE id = ?", (now + lease_s, worker, now, row[0]))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return self.get_job(row[0])
+
+    def finish_job(self, job_id: int, error: str | None = None) -> str:
+        db = self._conn()
+        now = time.time()
+        job = self.get_job(job_id)
+        if job is None:
+            raise KeyError(job_id)
+        if error is None:
+            status, run_after = "done", now
+        elif job.attempts >= MAX_ATTEMPTS:
+            status, run_after = "failed", now
+        else:
+            status, run_after = "queued", now + backoff_s(job.attempts)
+        db.execute("UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, error = ?, updated = ? WHERE id = ?",
+                   (status, run_after, error, now, job_id))
+        return status
+
+    def get_job(self, job_id: int) -> Job | None:
+        row = self._conn().execute("SELECT id, delivery, event, payload, status, attempts, error FROM jobs WHERE id = ?",
+                                   (job_id,)).fetchone()
+        return Job(*row) if row else None
+
+    def jobs(self, status: str | None = None) -> list[Job]:
+        sql = "SELECT id, delivery, event, payload, status, attempts, error FROM jobs"
+        rows = self._conn().execute(sql + (" WHERE status = ? ORDER BY id" if status else " ORDER BY id"),
+                                    (status,) if status else ()).fetchall()
+        return [Job(*r) for r in rows]
 
     # blobs -----------------------------------------------------------------
 

@@ -41,3 +41,39 @@ def test_blob_keys_cannot_escape(tmp_path):
         with pytest.raises(ValueError):
             store.put_blob(sid, name, b"")
     assert store.get_session("0" * 32) is None
+
+
+def test_delivery_dedup_and_job_queue_lifecycle(tmp_path, monkeypatch):
+    import store.sqlite as mod
+
+    clock = [1000.0]
+    monkeypatch.setattr(mod.time, "time", lambda: clock[0])
+    store = SQLiteStore(tmp_path)
+    first = store.enqueue_delivery("guid-1", "issue_comment", '{"a": 1}')
+    assert first is not None and store.enqueue_delivery("guid-1", "issue_comment", '{"a": 1}') is None  # redelivery
+    second = store.enqueue_delivery("guid-2", "ping", "{}")
+    job = store.claim_job("w1", lease_s=30)
+    assert (job.id, job.status, job.attempts) == (first, "running", 1)
+    assert store.claim_job("w2", lease_s=30).id == second  # the leased job is not handed out twice
+    assert store.claim_job("w2", lease_s=30) is None
+    assert store.finish_job(second) == "done"
+
+    # a crash: back in the queue after a backoff (2 s), then claimed again
+    assert store.finish_job(first, error="boom") == "queued"
+    assert store.claim_job("w1", lease_s=30) is None
+    clock[0] += 2.1
+    assert store.claim_job("w1", lease_s=30).attempts == 2
+
+    # the worker dies (no finish): the lease runs out and another worker takes it over
+    clock[0] += 31
+    taken = store.claim_job("w3", lease_s=30)
+    assert taken.id == first and taken.attempts == 3
+    for _ in range(2):
+        store.finish_job(first, error="boom")
+        clock[0] += 100
+        store.claim_job("w3", lease_s=30)
+    assert store.get_job(first).attempts == 5
+    assert store.finish_job(first, error="still boom") == "failed"
+    failed = store.get_job(first)
+    assert failed.status == "failed" and failed.error == "still boom"
+    assert [j.id for j in store.jobs("failed")] == [first]

@@ -1,0 +1,97 @@
+"""The HTTP edge for GitHub: ``POST /webhooks/github``.
+
+Verify the signature on the raw body, parse, decide (``bot.triggers.intake``), record the
+delivery and queue its job in one transaction, answer 202. The heavy work runs in the worker
+pool (``pve serve``); this handler only touches SQLite, so it answers in milliseconds.
+
+Everything a sender controls gets a 4xx or a 202 with a reason, never a 500: missing or wrong
+signature 401, unknown content type or malformed JSON 400, over 25 MB 413, unknown events 202.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from bot.triggers import intake
+from store.base import Store
+from webhooks.signature import verify
+
+log = logging.getLogger("pve.webhooks")
+MAX_BODY = 25 * 1024 * 1024 + 64 * 1024  # GitHub caps payloads at 25 MB
+
+
+def _answer(code: int, log_reason: str, delivery: str | None, **body: Any) -> JSONResponse:
+    log.info("delivery %s: %s %s", delivery or "-", code, log_reason)
+    return JSONResponse(body, status_code=code)
+
+
+def create_app(secret: bytes, store: Store, *, on_queued: Callable[[int], None] | None = None) -> FastAPI:
+    """The webhook app. ``on_queued`` wakes the worker pool (the queue is durable either way)."""
+    if not secret:
+        raise ValueError("a webhook secret is required")
+    app = FastAPI(title="PVE webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.post("/webhooks/github")
+    async def github(request: Request) -> JSONResponse:
+        delivery = request.headers.get("x-github-delivery")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY:
+            return _answer(413, "payload too large", delivery, error="payload too large (GitHub sends at most 25 MB)")
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _answer(413, "payload too large", delivery, error="payload too large (GitHub sends at most 25 MB)")
+        signature = request.headers.get("x-hub-signature-256")
+        if not signature:
+            return _answer(401, "no signature", delivery, error="missing X-Hub-Signature-256")
+        if not verify(secret, body, signature):
+            return _answer(401, "bad signature", delivery, error="signature does not match")
+        raw, problem = _json_text(request.headers.get("content-type", ""), body)
+        if problem:
+            return _answer(400, problem, delivery, error=problem)
+        try:
+            payload = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            return _answer(400, "malformed JSON", delivery, error=f"malformed JSON: {exc.msg} at {exc.pos}")
+        if not isinstance(payload, dict):
+            return _answer(400, "JSON is not an object", delivery, error="the payload is not a JSON object")
+        event = request.headers.get("x-github-event")
+        if not event or not delivery:
+            return _answer(400, "missing headers", delivery, error="missing X-GitHub-Event or X-GitHub-Delivery")
+        if event == "ping":
+            return _answer(200, "ping", delivery, status="pong", zen=payload.get("zen"))
+        wanted, reason = intake(event, payload)
+        if not wanted:
+            return _answer(202, f"ignored: {reason}", delivery, status="ignored", reason=reason)
+        job = await run_in_threadpool(store.enqueue_delivery, delivery, event, raw)
+        if job is None:
+            return _answer(202, "duplicate delivery", delivery, status="duplicate")
+        if on_queued is not None:
+            on_queued(job)
+        return _answer(202, f"queued job {job}", delivery, status="queued", job=job)
+
+    return app
+
+
+def _json_text(content_type: str, body: bytes) -> tuple[str, str | None]:
+    """The JSON text of a delivery (GitHub sends application/json or a form with ``payload``)."""
+    kind = content_type.split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "", "the body is not UTF-8"
+    if kind == "application/json":
+        return text, None
+    if kind == "application/x-www-form-urlencoded":
+        values = parse_qs(text).get("payload")
+        if not values:
+            return "", "form body without a 'payload' field"
+        return values[0], None
+    return "", f"unsupported content type {kind or '(none)'!r} (use application/json)"
