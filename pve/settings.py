@@ -74,3 +74,49 @@ class Settings:
             search_window=_int(env, "PVE_SEARCH_WINDOW", 3, 0, 100),
             sandbox=sandbox,
         )
+
+
+@dataclass(frozen=True)
+class GitHubAppSettings:
+    """What ``pve serve`` needs to act as the GitHub App. Every problem is one clear line."""
+
+    app_id: int
+    private_key_pem: str = field(repr=False)
+    webhook_secret: bytes = field(repr=False)
+    api_url: str = "https://api.github.com"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> GitHubAppSettings:
+        env = config.load(env)
+        missing = [k for k in ("PVE_GITHUB_APP_ID", "PVE_GITHUB_PRIVATE_KEY", "PVE_GITHUB_WEBHOOK_SECRET") if not env.get(k)]
+        if missing:
+            raise BadInput(f"{missing[0]} is not set (the GitHub App's settings; `pve app manifest` creates an app)")
+        raw_id = env["PVE_GITHUB_APP_ID"].strip()
+        if not raw_id.isdigit() or int(raw_id) <= 0:
+            raise BadInput(f"PVE_GITHUB_APP_ID must be the app's numeric id, got {raw_id!r}")
+        api_url = env.get("PVE_GITHUB_API_URL", "https://api.github.com").rstrip("/")
+        if not api_url.startswith(("https://", "http://")):
+            raise BadInput(f"PVE_GITHUB_API_URL must be an http(s) URL, got {api_url!r}")
+        return cls(app_id=int(raw_id), private_key_pem=_private_key(env["PVE_GITHUB_PRIVATE_KEY"]),
+                   webhook_secret=env["PVE_GITHUB_WEBHOOK_SECRET"].encode("utf-8"), api_url=api_url)
+
+
+def _private_key(value: str) -> str:
+    """PEM text, or a path to a PEM file; checked to be an RSA private key (GitHub App JWTs are RS256)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    text = value
+    if "-----BEGIN" not in value:
+        path = Path(value).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"PVE_GITHUB_PRIVATE_KEY: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        key = serialization.load_pem_private_key(text.encode("utf-8"), password=None)
+    except (ValueError, TypeError):
+        raise BadInput("PVE_GITHUB_PRIVATE_KEY is not a PEM private key (download it from the app's settings page)") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise BadInput("PVE_GITHUB_PRIVATE_KEY must be an RSA key (GitHub App keys are RSA)")
+    return text
