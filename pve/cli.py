@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("file", type=Path)
     pv.add_argument("--public-key", type=Path, help="trusted Ed25519 public key (PEM); default: this instance's key")
     prs.add_parser("key", help="print this instance's public key (PEM)")
+
+    ap = sub.add_parser("app", help="the GitHub App")
+    aps = ap.add_subparsers(dest="app_command", required=True)
+    am = aps.add_parser("manifest", help="print the app manifest (JSON) for GitHub's manifest flow")
+    am.add_argument("--url", required=True, help="public base URL of `pve serve`, e.g. https://pve.example.com")
+    am.add_argument("--name", help="app name (default: from app.yml)")
+    am.add_argument("--public", action="store_true", help="let any account install the app")
     return p
 
 
@@ -60,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(args)
         if args.command == "proof":
             return _proof(args)
+        if args.command == "app":
+            return _app(args)
     except PVEError as exc:
         print(f"pve: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -208,6 +217,18 @@ def _render_result(console: Console, session, paths: dict[str, str | None]) -> N
                       f"Proof: {escape(str(paths['proof']))}")
     t = session.timings_ms.get("total", 0.0)
     console.print(f"[dim]  session {session.id} · {t:.0f} ms · sandboxes busy {session.sandbox_busy_ms:.0f} ms[/]")
+
+
+# --------------------------------------------------------------------------- app
+
+
+def _app(args: argparse.Namespace) -> int:
+    import json
+
+    from bot import manifest
+
+    print(json.dumps(manifest.for_host(args.url, name=args.name, public=True if args.public else None), indent=2))
+    return 0
 
 
 # --------------------------------------------------------------------------- proof
