@@ -59,6 +59,9 @@ class SQLiteStore:
         self.blobs = home / "sessions"
         self.path = home / "pve.sqlite3"
         self._local = threading.local()
+        # One writer at a time inside this process: threads queue on a mutex instead of SQLite's
+        # busy handler, which sleeps in steps of up to 100 ms (the webhook's tail latency).
+        self._write = threading.RLock()  # re-entered by put_session's transaction
         with self._conn() as db:
             db.executescript(_SCHEMA)
 
@@ -79,10 +82,11 @@ class SQLiteStore:
             self._local.conn = None
 
     def _put(self, pk: str, sk: str, data: str) -> None:
-        self._conn().execute(
-            "INSERT INTO items (pk, sk, data, created) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (pk, sk) DO UPDATE SET data = excluded.data",
-            (pk, sk, data, time.time()))
+        with self._write:
+            self._conn().execute(
+                "INSERT INTO items (pk, sk, data, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (pk, sk) DO UPDATE SET data = excluded.data",
+                (pk, sk, data, time.time()))
 
     def _get(self, pk: str, sk: str) -> str | None:
         row = self._conn().execute("SELECT data FROM items WHERE pk = ? AND sk = ?", (pk, sk)).fetchone()
@@ -93,17 +97,18 @@ class SQLiteStore:
     def put_session(self, session: Session) -> None:
         # Candidates and verdicts live in FIX# items; META stays small for listings.
         meta = session.model_dump(mode="json", exclude={"candidates", "verdicts"})
-        self._put(session_pk(session.id), "META", json.dumps(meta))
         db = self._conn()
-        db.execute("BEGIN")
-        try:
-            verdicts = {v.candidate_id: v for v in session.verdicts}
-            for c in session.candidates:
-                self.put_fix(session.id, c, verdicts.get(c.id))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with self._write:  # the whole transaction: a writer between our statements would deadlock on it
+            self._put(session_pk(session.id), "META", json.dumps(meta))
+            db.execute("BEGIN")
+            try:
+                verdicts = {v.candidate_id: v for v in session.verdicts}
+                for c in session.candidates:
+                    self.put_fix(session.id, c, verdicts.get(c.id))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def get_session(self, session_id: str) -> Session | None:
         raw = self._get(session_pk(session_id), "META")
@@ -158,13 +163,18 @@ class SQLiteStore:
         return Solution.model_validate_json(raw) if raw is not None else None
 
     def delete_solution(self, signature: str) -> None:
-        self._conn().execute("DELETE FROM items WHERE pk = ? AND sk = 'SOLUTION'", (solution_pk(signature),))
+        with self._write:
+            self._conn().execute("DELETE FROM items WHERE pk = ? AND sk = 'SOLUTION'", (solution_pk(signature),))
 
     # webhook deliveries and the job queue ---------------------------------------
 
     def enqueue_delivery(self, guid: str, event: str, payload: str) -> int | None:
         db = self._conn()
         now = time.time()
+        with self._write:
+            return self._enqueue(db, guid, event, payload, now)
+
+    def _enqueue(self, db: sqlite3.Connection, guid: str, event: str, payload: str, now: float) -> int | None:
         db.execute("BEGIN IMMEDIATE")
         try:
             seen = db.execute("INSERT INTO items (pk, sk, data, created) VALUES (?, 'SEEN', ?, ?) "
@@ -181,6 +191,11 @@ class SQLiteStore:
             raise
 
     def claim_job(self, worker: str, lease_s: float) -> Job | None:
+        with self._write:
+            job_id = self._claim(worker, lease_s)
+        return self.get_job(job_id) if job_id is not None else None
+
+    def _claim(self, worker: str, lease_s: float) -> int | None:
         db = self._conn()
         now = time.time()
         db.execute("BEGIN IMMEDIATE")
@@ -201,7 +216,7 @@ class SQLiteStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return self.get_job(row[0])
+        return int(row[0])
 
     def finish_job(self, job_id: int, error: str | None = None) -> str:
         db = self._conn()
@@ -215,8 +230,9 @@ class SQLiteStore:
             status, run_after = "failed", now
         else:
             status, run_after = "queued", now + backoff_s(job.attempts)
-        db.execute("UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, error = ?, updated = ? WHERE id = ?",
-                   (status, run_after, error, now, job_id))
+        with self._write:
+            db.execute("UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, error = ?, updated = ? WHERE id = ?",
+                       (status, run_after, error, now, job_id))
         return status
 
     def get_job(self, job_id: int) -> Job | None:
