@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from pve.errors import BadInput
+from pve.settings import env_int, env_number
 
 GENERATORS = ("gemini", "deepseek", "openai")
 _DEFAULT_MODEL = {"gemini": "gemini-2.5-flash", "deepseek": "deepseek-chat", "groq": "llama-3.1-8b-instant"}
@@ -65,7 +66,7 @@ class BrainConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BrainConfig:
-        timeout = _number(env, "PVE_MODEL_TIMEOUT", 60.0, 1, 600)
+        timeout = env_number(env, "PVE_MODEL_TIMEOUT", 60.0, 1, 600)
         found: dict[str, ProviderConfig] = {}
         for name, key_var in (("gemini", "GEMINI_API_KEY"), ("deepseek", "DEEPSEEK_API_KEY"),
                               ("groq", "GROQ_API_KEY")):
@@ -75,34 +76,21 @@ class BrainConfig:
                 found[name] = ProviderConfig(
                     name=name, model=env.get(f"PVE_{up}_MODEL") or _DEFAULT_MODEL[name], api_key=key,
                     base_url=env.get(f"PVE_{up}_BASE_URL") or _DEFAULT_URL.get(name), timeout_s=timeout,
-                    context_tokens=int(_number(env, f"PVE_{up}_CONTEXT_TOKENS", _DEFAULT_CONTEXT[name], 500, 2_000_000)))
+                    context_tokens=env_int(env, f"PVE_{up}_CONTEXT_TOKENS", _DEFAULT_CONTEXT[name], 500, 2_000_000))
         if env.get("PVE_OPENAI_BASE_URL"):
             if not env.get("PVE_OPENAI_MODEL"):
                 raise BadInput("PVE_OPENAI_BASE_URL is set but PVE_OPENAI_MODEL is not (which model does the endpoint serve?)")
             found["openai"] = ProviderConfig(
                 name="openai", model=env["PVE_OPENAI_MODEL"], api_key=env.get("PVE_OPENAI_API_KEY") or "none",
                 base_url=env["PVE_OPENAI_BASE_URL"], timeout_s=timeout,
-                context_tokens=int(_number(env, "PVE_OPENAI_CONTEXT_TOKENS", _DEFAULT_CONTEXT["openai"], 500, 2_000_000)))
+                context_tokens=env_int(env, "PVE_OPENAI_CONTEXT_TOKENS", _DEFAULT_CONTEXT["openai"], 500, 2_000_000))
         order = [x.strip() for x in env.get("PVE_MODEL_ORDER", ",".join(GENERATORS)).split(",") if x.strip()]
         unknown = [x for x in order if x not in GENERATORS]
         if unknown:
             raise BadInput(f"PVE_MODEL_ORDER: unknown provider {unknown[0]!r} (use {', '.join(GENERATORS)})")
         return cls(generators=tuple(found[x] for x in order if x in found), categorizer=found.get("groq"),
-                   candidates=int(_number(env, "PVE_MODEL_CANDIDATES", 3, 1, 10)),
-                   max_retry_after_s=_number(env, "PVE_MODEL_MAX_RETRY_AFTER", 20.0, 0, 600))
-
-
-def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadInput(f"{name} must be a number, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise BadInput(f"{name} must be between {lo:g} and {hi:g}, got {value:g}")
-    return value
+                   candidates=env_int(env, "PVE_MODEL_CANDIDATES", 3, 1, 10),
+                   max_retry_after_s=env_number(env, "PVE_MODEL_MAX_RETRY_AFTER", 20.0, 0, 600))
 
 
 @dataclass

@@ -113,7 +113,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.test and args.cmd:
         raise BadInput("give --test or --cmd, not both")
     env = config.load()
-    settings = Settings.from_env(env)
+    settings = Settings.from_config(env)  # the sources are read once
     models = BrainConfig.from_env(env)
     overrides = {}
     if args.slots is not None:

@@ -79,11 +79,9 @@ def _flat(data: Mapping[str, object], where: str) -> dict[str, str]:
 
 
 def _from_aws(env: Mapping[str, str]) -> dict[str, str]:
-    try:
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:  # pragma: no cover - boto3 is a declared dependency
-        raise BadInput("PVE_AWS_SECRET_ID / PVE_SSM_PATH need boto3") from None
+    import boto3  # only on AWS: keeps start-up free of botocore elsewhere
+    from botocore.exceptions import BotoCoreError, ClientError
+
     out: dict[str, str] = {}
     try:
         if env.get("PVE_SSM_PATH"):

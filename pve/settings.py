@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,8 @@ def _default_home() -> Path:
     return base / "pve"
 
 
-def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number setting within bounds; a bad value is one clear line."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -26,6 +28,20 @@ def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
         raise BadInput(f"{name} must be a whole number, got {raw!r}") from None
     if not lo <= value <= hi:
         raise BadInput(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def env_number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    """A numeric setting within bounds; a bad value is one clear line."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInput(f"{name} must be a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise BadInput(f"{name} must be between {lo:g} and {hi:g}, got {value:g}")
     return value
 
 
@@ -57,21 +73,25 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """From the environment, the config file and (on AWS) the secret stores: see pve.config."""
-        env = config.load(env)
+        return cls.from_config(config.load(env))
+
+    @classmethod
+    def from_config(cls, env: Mapping[str, str]) -> Settings:
+        """From an already merged configuration (``pve.config.load``): read the sources once."""
         home = Path(env["PVE_HOME"]).expanduser() if env.get("PVE_HOME") else _default_home()
         sandbox = SandboxSettings(
-            timeout_s=float(_int(env, "PVE_SANDBOX_TIMEOUT", 10, 1, 3600)),
-            memory_bytes=_int(env, "PVE_SANDBOX_MEMORY_MB", 1024, 64, 65536) << 20,
-            cgroup_memory_bytes=_int(env, "PVE_SANDBOX_CGROUP_MEMORY_MB", 1536, 64, 262144) << 20,
-            uid_base=_int(env, "PVE_SANDBOX_UID_BASE", 61000, 1000, 4_000_000_000),
+            timeout_s=float(env_int(env, "PVE_SANDBOX_TIMEOUT", 10, 1, 3600)),
+            memory_bytes=env_int(env, "PVE_SANDBOX_MEMORY_MB", 1024, 64, 65536) << 20,
+            cgroup_memory_bytes=env_int(env, "PVE_SANDBOX_CGROUP_MEMORY_MB", 1536, 64, 262144) << 20,
+            uid_base=env_int(env, "PVE_SANDBOX_UID_BASE", 61000, 1000, 4_000_000_000),
             python=env.get("PVE_SANDBOX_PYTHON") or None,
         )
         return cls(
             home=home,
-            slots=_int(env, "PVE_SLOTS", 3, 1, 64),
-            max_candidates=_int(env, "PVE_MAX_CANDIDATES", 150, 1, 5000),
-            search_seconds=float(_int(env, "PVE_SEARCH_SECONDS", 60, 1, 3600)),
-            search_window=_int(env, "PVE_SEARCH_WINDOW", 3, 0, 100),
+            slots=env_int(env, "PVE_SLOTS", 3, 1, 64),
+            max_candidates=env_int(env, "PVE_MAX_CANDIDATES", 150, 1, 5000),
+            search_seconds=float(env_int(env, "PVE_SEARCH_SECONDS", 60, 1, 3600)),
+            search_window=env_int(env, "PVE_SEARCH_WINDOW", 3, 0, 100),
             sandbox=sandbox,
         )
 
@@ -87,7 +107,10 @@ class GitHubAppSettings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> GitHubAppSettings:
-        env = config.load(env)
+        return cls.from_config(config.load(env))
+
+    @classmethod
+    def from_config(cls, env: Mapping[str, str]) -> GitHubAppSettings:
         missing = [k for k in ("PVE_GITHUB_APP_ID", "PVE_GITHUB_PRIVATE_KEY", "PVE_GITHUB_WEBHOOK_SECRET") if not env.get(k)]
         if missing:
             raise BadInput(f"{missing[0]} is not set (the GitHub App's settings; `pve app manifest` creates an app)")
