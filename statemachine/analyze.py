@@ -12,13 +12,16 @@ from pve.models import Analysis, ExceptionInfo, Failure, Frame, ParsedLog, Repro
 _PYTEST_PREFIXES = (["pytest"], ["py.test"], ["python", "-m", "pytest"], ["python3", "-m", "pytest"])
 
 
-def pick_failure(parsed: ParsedLog) -> Failure:
-    """The failure to work on: the first one with an exception located in the project."""
+def pick_failure(parsed: ParsedLog, test: str | None = None) -> Failure:
+    """The failure to work on: the given test's, else the first with an exception located in the project."""
     if not parsed.failures:
         raise BadInput("no Python traceback or pytest failure found in the error log",
                        hint="paste the full output, including the 'Traceback (most recent call last):' block")
-    located = [f for f in parsed.failures if any(fr.project_path for fr in f.exception.frames) or f.exception.syntax_file]
-    return (located or parsed.failures)[0]
+    pool = parsed.failures
+    if test:  # a CI run with several failures: the one this verification is about
+        pool = [f for f in pool if f.test_id and f.test_id in test.split()] or pool
+    located = [f for f in pool if any(fr.project_path for fr in f.exception.frames) or f.exception.syntax_file]
+    return (located or pool)[0]
 
 
 def analyze_failure(failure: Failure, repro_files: set[str]) -> Analysis:

@@ -45,6 +45,7 @@ from statemachine.decide import (
     passing_tests,
     pick_winner,
 )
+from statemachine.preflight import is_protected
 from statemachine.proof import render
 from statemachine.search import Budget, search
 from statemachine.services import BRAIN_MODES, Services, VerifyRequest
@@ -73,7 +74,7 @@ async def verify(req: VerifyRequest, svc: Services) -> Session:
     # Parse the log before staging anything: bad input should cost nothing.
     log_text = decode_log(req.error_log) if req.error_log is not None else None
 
-    session = Session(id=new_session_id(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    session = Session(id=req.session_id or new_session_id(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                       trigger=req.trigger, project=str(path.resolve()), snippet=snippet)
     events = svc.events
     events.listen(lambda e: svc.store.append_event(session.id, e))
@@ -99,7 +100,7 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
     failure = None
     if log_text is not None:
         parsed = parse_log(log_text, index=index)
-        failure = step_analyze.pick_failure(parsed)
+        failure = step_analyze.pick_failure(parsed, req.test)
         stray = step_analyze.unmapped_frames(failure)
         if not any(f.project_path for f in failure.exception.frames) and not failure.exception.syntax_file \
                 and stray and not failure.test_id:
@@ -128,9 +129,11 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
     # 2. reproduce, and in parallel: the regression suite and line coverage for localization ----
     t1 = time.monotonic()
     repro_spec = _repro_spec(repro)
-    baseline_spec = _baseline_spec(repro, py_files)
+    baseline_spec = _baseline_spec(repro, py_files, req.suite)
     spectrum_spec = _spectrum_spec(repro)
     specs = [repro_spec] + [x for x in (baseline_spec, spectrum_spec) if x is not None]
+    if req.timeout_s:  # the repository's own (tighter) limit per run
+        specs = [x.model_copy(update={"timeout_s": req.timeout_s}) for x in specs]
     runs = list(await asyncio.gather(*(svc.sandbox.run(staged, x) for x in specs)))
     before = runs.pop(0)
     session.before = before
@@ -170,11 +173,14 @@ async def _verify_staged(req: VerifyRequest, svc: Services, session: Session, st
     repro_files = set(repro.files)
 
     def editable(p: str) -> bool:
+        if is_protected(p, req.protected):
+            return False
         return repro.snippet or (p not in repro_files and not is_test_path(p))
 
-    checks = Checks(repro=repro, analysis=analysis, before=before, baseline=baseline,
-                    repro_spec=_repro_spec(repro).model_copy(update={"timeout_s": candidate_timeout(before)}),
-                    regression_spec=baseline_spec.model_copy(update={"coverage": False, "timeout_s": candidate_timeout(baseline)})
+    checks = Checks(repro=repro, analysis=analysis, before=before, baseline=baseline, protected=req.protected,
+                    repro_spec=_repro_spec(repro).model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)}),
+                    regression_spec=baseline_spec.model_copy(update={"coverage": False,
+                                                                     "timeout_s": _tighter(candidate_timeout(baseline), req.timeout_s)})
                     if baseline is not None and baseline_spec else None)
     report = BrainReport(mode=req.brain, models=svc.models.describe())
     session.brain = report
@@ -315,6 +321,11 @@ async def validate_candidates(candidates: list[Candidate], svc: Services, staged
     return list(await asyncio.gather(*(validate(c, svc.sandbox, staged, checks, svc.events) for c in candidates)))
 
 
+def _tighter(*limits: float | None) -> float | None:
+    given = [x for x in limits if x]
+    return min(given) if given else None
+
+
 def _repro_spec(repro: Reproduction) -> RunSpec:
     if repro.kind is ReproKind.PYTEST:
         return RunSpec(mode=RunMode.PYTEST, argv=repro.argv or repro.files, label="reproduction")
@@ -322,16 +333,16 @@ def _repro_spec(repro: Reproduction) -> RunSpec:
     return RunSpec(mode=mode, target=repro.target, argv=repro.argv, label="reproduction")
 
 
-def _baseline_spec(repro: Reproduction, py_files: list[str]) -> RunSpec | None:
-    """The project's whole test suite: the regression oracle for plausible candidates (not just
-    the failing tests: that is where overfitting shows) and, with coverage, the passing
-    spectra for localization."""
+def _baseline_spec(repro: Reproduction, py_files: list[str], suite: list[str] | None = None) -> RunSpec | None:
+    """The project's whole test suite (or the part ``suite`` names, from the repository's
+    configuration): the regression oracle for plausible candidates (not just the failing tests:
+    that is where overfitting shows) and, with coverage, the passing spectra for localization."""
     if repro.snippet:
         return None
     has_tests = any(is_test_path(p) and p.rsplit("/", 1)[-1].startswith("test") for p in py_files)
     if not has_tests and repro.kind is not ReproKind.PYTEST:
         return None
-    return RunSpec(mode=RunMode.PYTEST, argv=[], label="regression suite", coverage=True)
+    return RunSpec(mode=RunMode.PYTEST, argv=list(suite or []), label="regression suite", coverage=True)
 
 
 

@@ -8,6 +8,7 @@ original's; nothing is executed.
 from __future__ import annotations
 
 import ast
+import fnmatch
 from collections import Counter
 from collections.abc import Callable
 
@@ -24,13 +25,22 @@ _SKIP_CALLS = {"pytest.skip", "pytest.xfail", "pytest.exit", "unittest.skip", "s
 _BROAD = {"Exception", "BaseException"}
 
 
+def is_protected(path: str, globs: tuple[str, ...]) -> bool:
+    """Does a glob (``docs/**``, ``*.cfg``) or a folder (``vendor/``) cover ``path``?"""
+    return any(fnmatch.fnmatchcase(path, g) or path.startswith(g.rstrip("/") + "/") for g in globs)
+
+
 def preflight(candidate: Candidate, original: Callable[[str], str], analysis: Analysis | None,
-              repro: Reproduction, *, marker: str | None = None) -> Preflight:
-    """``marker``: the line a model's reproduction prints when fixed; a candidate must not print it."""
+              repro: Reproduction, *, marker: str | None = None, protected: tuple[str, ...] = ()) -> Preflight:
+    """``marker``: the line a model's reproduction prints when fixed; a candidate must not print it.
+    ``protected``: globs of paths no fix may touch (the repository's ``ignore`` setting)."""
     reasons: list[str] = []
     repro_files = set(repro.files)
     for edit in candidate.edits:
         path = edit.path
+        if is_protected(path, protected):
+            reasons.append(f"edits {path}, which the repository's configuration protects")
+            continue
         if path in repro_files and not repro.snippet:
             reasons.append(f"edits the reproduction {path}")
             continue

@@ -29,6 +29,10 @@ class VerifyRequest:
     brain: str = "auto"  # offline | models | auto (offline engine first, models when it finds nothing)
     issue_text: str | None = None  # the issue or comment the request came from: untrusted data
     cache: bool = True  # try (and store) the last verified fix for the same error signature
+    session_id: str | None = None  # given by a retried job, so its branch and comment are found again
+    suite: list[str] | None = None  # pytest arguments for the regression suite (default: all tests)
+    protected: tuple[str, ...] = ()  # globs of paths no fix may touch
+    timeout_s: float | None = None  # wall clock per sandboxed run, if tighter than the sandbox's
 
 
 @dataclass

@@ -26,11 +26,12 @@ class Checks:
     regression_spec: RunSpec | None = None
     model_repro_spec: RunSpec | None = None  # carries the script as a patch
     marker: str | None = None  # what the model's reproduction prints when fixed
+    protected: tuple[str, ...] = ()  # globs no fix may touch
 
 
 async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject, checks: Checks,
                    events: Fanout) -> Verdict:
-    pre = preflight(c, staged.read_text, checks.analysis, checks.repro, marker=checks.marker)
+    pre = preflight(c, staged.read_text, checks.analysis, checks.repro, marker=checks.marker, protected=checks.protected)
     if not pre.ok:
         v = judge(c, pre, None, None, checks.repro, checks.before, checks.baseline)
         events.emit("run", f"Candidate {c.id} rejected by preflight", "REJECTED", candidate=c.id, reason=v.reason)

@@ -33,6 +33,28 @@ def delivery_pk(guid: str) -> str:
     return f"DELIVERY#{guid}"
 
 
+def installation_pk(installation_id: int) -> str:
+    return f"INSTALLATION#{installation_id}"
+
+
+def trigger_pk(key: str) -> str:
+    return f"TRIGGER#{key}"
+
+
+def spent_sk(session_id: str) -> str:
+    return f"SPENT#{session_id}"
+
+
+@dataclass(frozen=True)
+class Quota:
+    limit: int
+    used: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
 @dataclass(frozen=True)
 class Job:
     """One webhook delivery's work, as the durable queue holds it."""
@@ -98,3 +120,21 @@ class Store(Protocol):
         ...
 
     def get_job(self, job_id: int) -> Job | None: ...
+
+    def put_trigger(self, key: str, data: dict) -> None:
+        """What a GitHub trigger produced (repo, PR, sessions), for its check run's buttons."""
+        ...
+
+    def get_trigger(self, key: str) -> dict | None: ...
+
+    def put_installation(self, installation_id: int, account: str, daily_credits: int) -> None: ...
+
+    def retire_installation(self, installation_id: int) -> None: ...
+
+    def get_installation(self, installation_id: int) -> dict | None: ...
+
+    def quota(self, installation_id: int, daily_credits: int) -> Quota:
+        """Today's budget and use (UTC day); an unknown installation has the default budget."""
+        ...
+
+    def spend_credit(self, installation_id: int, session_id: str, daily_credits: int) -> tuple[bool, Quota]: ...

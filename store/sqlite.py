@@ -8,6 +8,7 @@ import re
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pve.events import Event
@@ -15,12 +16,16 @@ from pve.models import Candidate, Session, Solution, Verdict
 from store.base import (
     MAX_ATTEMPTS,
     Job,
+    Quota,
     backoff_s,
     delivery_pk,
     event_sk,
     fix_sk,
+    installation_pk,
     session_pk,
     solution_pk,
+    spent_sk,
+    trigger_pk,
 )
 
 _SCHEMA = """
@@ -50,6 +55,10 @@ CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, run_after);
 """
 _BLOB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()  # quotas reset at midnight UTC
 
 
 class SQLiteStore:
@@ -245,6 +254,74 @@ class SQLiteStore:
         rows = self._conn().execute(sql + (" WHERE status = ? ORDER BY id" if status else " ORDER BY id"),
                                     (status,) if status else ()).fetchall()
         return [Job(*r) for r in rows]
+
+    # what a GitHub trigger produced (for its check run's buttons) ---------------
+
+    def put_trigger(self, key: str, data: dict) -> None:
+        self._put(trigger_pk(key), "RESULT", json.dumps(data))
+
+    def get_trigger(self, key: str) -> dict | None:
+        raw = self._get(trigger_pk(key), "RESULT")
+        return json.loads(raw) if raw is not None else None
+
+    # installations and their daily quota -------------------------------------
+
+    def put_installation(self, installation_id: int, account: str, daily_credits: int) -> None:
+        """Create (or reactivate) an installation's profile; its usage so far is kept."""
+        pk = installation_pk(installation_id)
+        with self._write:
+            profile = self._profile(pk) or {"tier": "free", "day": _today(), "used": 0}
+            profile.update(account=account, daily_credits=daily_credits, status="active")
+            self._put(pk, "PROFILE", json.dumps(profile))
+
+    def retire_installation(self, installation_id: int) -> None:
+        pk = installation_pk(installation_id)
+        with self._write:
+            profile = self._profile(pk)
+            if profile is not None:
+                profile["status"] = "retired"
+                self._put(pk, "PROFILE", json.dumps(profile))
+
+    def get_installation(self, installation_id: int) -> dict | None:
+        return self._profile(installation_pk(installation_id))
+
+    def _profile(self, pk: str) -> dict | None:
+        raw = self._get(pk, "PROFILE")
+        return json.loads(raw) if raw is not None else None
+
+    def quota(self, installation_id: int, daily_credits: int) -> Quota:
+        profile = self._profile(installation_pk(installation_id)) or {}
+        limit = int(profile.get("daily_credits", daily_credits))
+        used = int(profile.get("used", 0)) if profile.get("day") == _today() else 0
+        return Quota(limit=limit, used=used)
+
+    def spend_credit(self, installation_id: int, session_id: str, daily_credits: int) -> tuple[bool, Quota]:
+        """Spend one verification for ``session_id``, atomically and at most once per session.
+        (False, quota) when the day's budget is used up."""
+        pk = installation_pk(installation_id)
+        db = self._conn()
+        with self._write:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                profile = self._profile(pk) or {"tier": "free", "account": "", "status": "active",
+                                                "daily_credits": daily_credits, "day": _today(), "used": 0}
+                if profile.get("day") != _today():
+                    profile.update(day=_today(), used=0)
+                limit = int(profile.get("daily_credits", daily_credits))
+                if self._get(pk, spent_sk(session_id)) is not None:
+                    db.execute("COMMIT")
+                    return True, Quota(limit=limit, used=int(profile["used"]))
+                if profile["used"] >= limit:
+                    db.execute("COMMIT")
+                    return False, Quota(limit=limit, used=int(profile["used"]))
+                profile["used"] += 1
+                self._put(pk, "PROFILE", json.dumps(profile))
+                self._put(pk, spent_sk(session_id), json.dumps({"day": profile["day"]}))
+                db.execute("COMMIT")
+                return True, Quota(limit=limit, used=int(profile["used"]))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     # blobs -----------------------------------------------------------------
 

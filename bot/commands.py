@@ -1,0 +1,63 @@
+"""What a ``/pve`` comment asks for, and the text PVE reads as its input. Pure functions.
+
+Input for ``/pve verify``: the traceback(s) and code blocks in the comment, then the issue body,
+then earlier comments (newest first), skipping bots and PVE's own replies. The pipeline's log
+parser picks the failure from that text; the same text, marked untrusted, is what a model sees.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.triggers import COMMAND
+
+VERBS = ("verify", "help")
+# "Traceback (most recent call last):" starts a CPython traceback; pytest's "___ test_x ___"
+# sections and "FAILED tests/x.py::t" lines are failures too.
+# Lines may carry CI timestamps and colour codes (a pasted Actions log).
+_FAILURE = re.compile(r"Traceback \(most recent call last\):|_{3,} \S.* _{3,}\s*$|(FAILED|ERROR) \S+::\S+", re.M)
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+_ARG = re.compile(r"^[\w./\-\[\]:=,+]+$")
+MAX_INPUT_CHARS = 200_000  # a comment thread is not a CI log: cap what the parser and the models read
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str  # "verify" | "help" | the unknown word
+    arg: str | None = None  # /pve verify tests/test_x.py::test_y
+    problem: str | None = None  # why the command cannot run as written
+
+
+def parse_command(body: str) -> Command:
+    """``/pve verify [path or test id]`` or ``/pve help``, from the comment's first line."""
+    words = body.strip().splitlines()[0].split() if body.strip() else []
+    if not words or words[0].lower() != COMMAND:
+        return Command("", problem="not a /pve command")
+    if len(words) == 1:
+        return Command("help")
+    verb = words[1].lower()
+    if verb not in VERBS:
+        return Command(verb, problem=f"unknown command `/pve {words[1][:40]}`")
+    if verb == "help":
+        return Command("help")
+    rest = words[2:]
+    if len(rest) > 1:
+        return Command("verify", problem="`/pve verify` takes at most one path or test id")
+    if rest and (not _ARG.match(rest[0]) or rest[0].startswith("-") or ".." in rest[0].split("/")):
+        return Command("verify", problem=f"`{rest[0][:80]}` is not a path or test id inside the repository")
+    return Command("verify", rest[0] if rest else None)
+
+
+def has_failure(text: str) -> bool:
+    return bool(_FAILURE.search(_COLOUR.sub("", text or "")))
+
+
+def input_text(comment: str, issue_body: str | None, earlier: list[str]) -> str:
+    """The text with the failure: the comment first, then the issue, then earlier comments
+    (newest first). Only parts that hold a traceback or pytest failure are kept, so the parser
+    picks the failure the user pointed at."""
+    parts = [comment, issue_body or "", *reversed(earlier)]
+    kept = [p for p in parts if has_failure(p)]
+    text = "\n\n".join(kept)
+    return text[:MAX_INPUT_CHARS]

@@ -1,0 +1,203 @@
+"""Every word PVE posts on GitHub: comments, check-run output, review and PR bodies. Pure functions.
+
+Bodies respect GitHub's limits (PLATFORM.md): long text is cut with a pointer to the full signed
+proof on the permalink page, never sent over the limit and never failing the post.
+Each comment PVE owns carries a hidden marker for its trigger, so a retried job edits the
+comment it wrote instead of writing another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.suggestions import Block
+from pve.models import Session, SessionStatus
+from store.base import Quota
+
+COMMENT_MAX = 65_536
+CHECK_MAX = 65_535
+CHECK_NAME = "PVE verification"
+APPLY_ID = "apply-fix"  # check-run action identifier (<= 20 characters)
+MAX_ANNOTATIONS = 50  # per request; later PATCHes append
+
+
+def marker(key: str) -> str:
+    return f"<!-- pve:{key} -->"
+
+
+def fit(text: str, limit: int, link: str | None = None) -> str:
+    """``text`` cut to ``limit`` characters with a note (and the link to the whole) when cut."""
+    if len(text) <= limit:
+        return text
+    note = f"\n\n… truncated ({len(text):,} characters). " + (
+        f"The full signed proof: {link}" if link else "The full signed proof is stored with the session.")
+    return text[: max(0, limit - len(note))] + note
+
+
+def _block(text: str, lang: str = "") -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
+
+
+def with_marker(key: str, body: str) -> str:
+    tag = marker(key)
+    return fit(body, COMMENT_MAX - len(tag) - 1) + "\n" + tag
+
+
+HELP = """**PVE, the Truth Engine**: it never shows a fix that has not run.
+
+- `/pve verify`: reproduce the traceback in this issue or pull request, generate candidate fixes, run every one \
+in an isolated sandbox, and post only a fix that passed: a fix pull request for an issue, suggestions for a pull request.
+- `/pve verify tests/test_x.py::test_y`: the same, reproducing with that test (a path or test id).
+- `/pve help`: this message.
+
+On a pull request whose CI fails, PVE checks the failed jobs' logs by itself. Every result comes with an \
+execution proof (signed; `pve proof verify` checks it). Settings: `.github/pve.yml`."""
+
+
+def refusal(login: str) -> str:
+    return (f"Sorry @{login}, `/pve verify` runs code in sandboxes on this repository's behalf, so only members "
+            "and collaborators (or people with write access) may start it. A maintainer can run it for you.")
+
+
+def bad_command(problem: str) -> str:
+    return f"I could not run that: {problem}.\n\n{HELP}"
+
+
+def config_error(problem: str) -> str:
+    return f"PVE did not run: the repository's configuration is broken.\n\n> {problem}\n\nFix `.github/pve.yml` and try again."
+
+
+def disabled(what: str) -> str:
+    return f"PVE did not run: {what} is turned off in `.github/pve.yml`."
+
+
+def quota_line(q: Quota) -> str:
+    return f"{q.remaining} of {q.limit} verifications left today (UTC)."
+
+
+def quota_exhausted(q: Quota) -> str:
+    return (f"PVE did not publish a fix: this installation's daily budget of {q.limit} verified fixes is used up. "
+            "It renews at midnight UTC.")
+
+
+def no_traceback() -> str:
+    return ("I found no traceback to verify. Paste the full error output (from `Traceback (most recent call last):` "
+            "to the last line, or pytest's failure section) in the issue or in your comment, or name the failing "
+            "test: `/pve verify tests/test_x.py::test_y`.")
+
+
+def working(sha: str, what: str) -> str:
+    return f"⏳ PVE is verifying {what} at `{sha[:7]}`: reproducing, then running candidate fixes in sandboxes."
+
+
+def failed_input(problem: str) -> str:
+    return f"PVE could not start: {problem}"
+
+
+def crashed() -> str:
+    return "PVE hit an internal error on this request and will retry it. Nothing has been published."
+
+
+def _headline(session: Session) -> str:
+    return session.analysis.headline() if session.analysis else "the failure"
+
+
+def _session_ref(session: Session, link: str | None) -> str:
+    return f"[Session, live console and signed proof]({link})" if link else f"Session `{session.id}` (`pve proof verify` checks the proof)."
+
+
+def result(session: Session, link: str | None, *, quota: Quota | None = None, pr_url: str | None = None,
+           review: bool = False, blocked: str | None = None) -> str:
+    """The trigger's comment once the run is over."""
+    ref = _session_ref(session, link)
+    if session.status is SessionStatus.VERIFIED and blocked is None:
+        winner = session.winning_candidate()
+        oracle = session.oracle.value if session.oracle else "none"
+        where = (f"Fix pull request: {pr_url}" if pr_url else
+                 "The fix is in the review below as suggestions." if review else "")
+        lines = [f"✅ **Verified fix** for `{_headline(session)}` (oracle: {oracle}).", "",
+                 f"Candidate {winner.id if winner else '?'} ({winner.rule if winner else '?'}) passed the reproduction"
+                 + (" and the test suite" if session.baseline else "") + " in a sandbox.", where, "", ref]
+        if quota:
+            lines.append(quota_line(quota))
+        return "\n".join(x for x in lines if x is not None)
+    if blocked:
+        return f"{blocked}\n\n{ref}"
+    if session.status is SessionStatus.NOT_REPRODUCED:
+        return (f"⚠️ **Could not reproduce** `{_headline(session)}`: {session.message.removeprefix('could not reproduce: ')}.\n\n"
+                "PVE publishes only fixes for failures it has seen happen. If the failure needs a specific test or "
+                f"command, name it: `/pve verify tests/test_x.py::test_y`.\n\n{ref}")
+    if session.status is SessionStatus.NO_FIX:
+        tried = len(session.verdicts)
+        return (f"❌ **No verified fix** for `{_headline(session)}`: the failure reproduced, but none of the {tried} "
+                f"candidate(s) passed every check. Nothing is suggested.\n\n{ref}")
+    return f"PVE stopped: {session.message or session.status.value}.\n\n{ref}"
+
+
+def console(lines: list[str]) -> str:
+    return _block("\n".join(f"> {x}" for x in lines) or "> starting")
+
+
+def check_in_progress(lines: list[str]) -> dict[str, Any]:
+    return {"title": "Verifying…", "summary": fit(console(lines[-200:]), CHECK_MAX)}
+
+
+def check_done(session: Session, lines: list[str], proof: str, link: str | None, annotations: list[dict[str, Any]],
+               *, blocked: str | None = None) -> dict[str, Any]:
+    verified = session.status is SessionStatus.VERIFIED and blocked is None
+    title = ("Verified fix" if verified else blocked.split(":")[0] if blocked else
+             session.status.value[:1].upper() + session.status.value[1:])
+    oracle = session.oracle.value if session.oracle else "none"
+    summary = "\n".join([
+        f"**{title}** for `{_headline(session)}`. Oracle strength: **{oracle}**.",
+        _session_ref(session, link), "", console(lines[-120:])])
+    out = {"title": title, "summary": fit(summary, CHECK_MAX, link), "text": fit(_block(proof), CHECK_MAX, link)}
+    if annotations:
+        out["annotations"] = annotations[:MAX_ANNOTATIONS]
+    return out
+
+
+def annotations(blocks: list[Block]) -> list[dict[str, Any]]:
+    out = []
+    for b in blocks:
+        new = "".join(b.new_lines).rstrip("\n")
+        out.append({"path": b.path, "start_line": b.start, "end_line": b.end, "annotation_level": "notice",
+                    "title": "PVE verified fix",
+                    "message": fit(f"The verified fix changes {'this line' if b.start == b.end else 'these lines'} to:\n{new}"
+                                   if new else "The verified fix deletes these lines.", 60_000)})
+    return out
+
+
+def pr_body(session: Session, issue: int, proof: str, link: str | None) -> str:
+    winner = session.winning_candidate()
+    head = "\n".join([
+        f"Fixes #{issue}.", "",
+        f"PVE reproduced `{_headline(session)}` in a sandbox and verified this fix: "
+        f"candidate {winner.id if winner else '?'} ({winner.rule if winner else '?'}), "
+        f"oracle: {session.oracle.value if session.oracle else 'none'}.",
+        f"{winner.rationale}" if winner else "", "", _session_ref(session, link), "", "<details><summary>Execution proof</summary>", "", ""])
+    tail = "\n\n</details>"
+    return head + fit(_block(proof), COMMENT_MAX - len(head) - len(tail) - 200, link) + tail
+
+
+def review_body(session: Session, outside: list[str], link: str | None) -> str:
+    lines = [f"PVE verified a fix for `{_headline(session)}` (oracle: {session.oracle.value if session.oracle else 'none'}). "
+             "The suggestions below are the whole fix; each ran in a sandbox.", _session_ref(session, link)]
+    if outside:
+        lines[0] = (f"PVE verified a fix for `{_headline(session)}` (oracle: {session.oracle.value if session.oracle else 'none'}). "
+                    "Parts of it fall outside this pull request's diff, so they are below as a diff; the rest are suggestions.")
+        lines += ["", _block("\n".join(h.rstrip("\n") for h in outside), "diff")]
+    return "\n".join(lines)
+
+
+def no_failure_in_logs(workflow: str, jobs: int) -> str:
+    return (f"{workflow} failed, but PVE found no Python traceback or pytest failure in the logs of its "
+            f"{jobs} failed job(s), so there is nothing to verify.")
+
+
+def ci_result(workflow: str, lines: list[str], quota: Quota) -> str:
+    return "\n".join([f"PVE checked the failures of **{workflow}** on this pull request:", "", *lines, "",
+                      quota_line(quota)])
