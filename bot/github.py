@@ -51,10 +51,13 @@ class GitHubApp:
 
     def __init__(self, settings: GitHubAppSettings, *, timeout_s: float = 30.0, max_rate_wait_s: float = 60.0) -> None:
         from githubkit import AppAuthStrategy, GitHub
+        from githubkit.cache import MemCacheStrategy
 
         self.settings = settings
+        # Its own token cache: githubkit's default is process-wide, keyed by app and installation
+        # id only, so two apps (or a test's fresh server) would be handed each other's tokens.
         self._gh = GitHub(AppAuthStrategy(settings.app_id, settings.private_key_pem),
-                          base_url=settings.api_url + "/", timeout=timeout_s,
+                          base_url=settings.api_url + "/", timeout=timeout_s, cache_strategy=MemCacheStrategy(),
                           auto_retry=_retry_policy(max_rate_wait_s), user_agent="pve-truth-engine")
 
     async def bot_login(self) -> str:
@@ -222,7 +225,7 @@ class RepoAPI:
     # actions
 
     def run_jobs(self, run_id: int) -> AsyncIterator[dict[str, Any]]:
-        return self._pages(self.rest.actions.async_list_jobs_for_workflow_run, run_id, key="jobs", filter="latest")
+        return self._pages(self.rest.actions.async_list_jobs_for_workflow_run, run_id, key="jobs", filter_="latest")
 
     async def job_log(self, job_id: int) -> bytes:
         """A job's log (GitHub answers 302 to a plain-text blob valid for a minute)."""

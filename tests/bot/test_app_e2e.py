@@ -1,48 +1,264 @@
-"""The GitHub App end to end: a signed delivery in, the right GitHub calls out (real sandboxes)."""
+"""The GitHub App end to end: a signed delivery in, the right GitHub calls out (real sandboxes,
+real githubkit, the local GitHub checked against GitHub's REST description)."""
 
 from __future__ import annotations
 
 import pytest
 
+from bot.render import APPLY_ID, CHECK_NAME
 from tests.app_harness import INSTALLATION, ROOT, files_of, for_repo
-from tests.github_payloads import comment_on_issue
+from tests.github_payloads import comment_on_issue, comment_on_pr, example, failed_workflow_run
 
 pytestmark = pytest.mark.sandbox
 STATS = ROOT / "examples" / "stats"
+LOG = (STATS / "ci.log").read_text(encoding="utf-8-sig")
+GUARDED = (STATS / "stats" / "core.py").read_text().replace(
+    "    return total(values) / len(values)", "    if not values:\n        return 0.0\n    return total(values) / len(values)")
 
 
-def stats_repo(github):
-    repo = github.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
-    return repo
+def bot_comments(repo):
+    return [c["body"] for c in repo.comments.values() if c["user"]["type"] == "Bot"]
+
+
+def issue_command(gh, repo, body, *, issue_body="", association="OWNER", user="octocat"):
+    number = gh.add_issue(repo, "mean([]) crashes", issue_body)
+    comment = gh.add_comment(repo, number, body, association=association, user=user)
+    payload = for_repo(comment_on_issue(body, association), repo.full_name)
+    payload["issue"].update(number=number, body=issue_body)
+    payload["issue"].pop("pull_request", None)
+    payload["comment"].update(id=comment["id"], user={**payload["comment"]["user"], "login": user})
+    return payload
+
+
+def pr_with_bug(gh):
+    """Main has the guard; the PR removes it (so the bug is inside the PR's diff)."""
+    files = files_of(STATS)
+    repo = gh.add_repo("octo/stats", {**files, "stats/core.py": GUARDED}, installation=INSTALLATION)
+    pull = gh.add_pull(repo, "Simplify mean", files, branch="simplify")
+    return repo, pull
+
+
+def pr_command(gh, repo, pull, body, association="OWNER"):
+    comment = gh.add_comment(repo, pull["number"], body, association=association)
+    payload = for_repo(comment_on_pr(body, association), repo.full_name)
+    payload["issue"].update(number=pull["number"], body="")
+    payload["comment"]["id"] = comment["id"]
+    return payload
+
+
+# --------------------------------------------------------------------------- /pve verify
 
 
 def test_verify_on_an_issue_opens_a_fix_pr_and_replies_once(harness):
     gh = harness.github
-    repo = stats_repo(gh)
-    log = (STATS / "ci.log").read_text(encoding="utf-8-sig")
-    number = gh.add_issue(repo, "mean([]) crashes", f"CI fails:\n\n```\n{log}\n```")
-    payload = for_repo(comment_on_issue("/pve verify"), "octo/stats")
-    comment = gh.add_comment(repo, number, "/pve verify", association="OWNER")
-    payload["issue"].update(number=number, body=repo.issues[number]["body"])
-    payload["comment"]["id"] = comment["id"]
-    payload["issue"].pop("pull_request", None)
+    repo = gh.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
+    payload = issue_command(gh, repo, "/pve verify", issue_body=f"CI fails:\n\n```\n{LOG}\n```")
+    number = payload["issue"]["number"]
 
     harness.run("issue_comment", payload)
 
-    replies = [c for c in repo.comments.values() if c["user"]["type"] == "Bot"]
-    assert len(replies) == 1, [c["body"] for c in replies]
-    body = replies[0]["body"]
-    assert "Verified fix" in body and "ZeroDivisionError" in body, body
+    (body,) = bot_comments(repo)
+    assert "Verified fix" in body and "ZeroDivisionError" in body and "49 of 50" in body, body
     assert [r["content"] for r in repo.reactions] == ["eyes"]
-    pulls = [p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/fix-")]
-    assert len(pulls) == 1
-    pr = pulls[0]
+    (pr,) = [p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/fix-")]
     assert f"Fixes #{number}" in pr["body"] and "PVE EXECUTION PROOF" in pr["body"]
-    fixed = repo.files_at(pr["head"]["ref"])
-    assert fixed["stats/core.py"] != repo.files_at("main")["stats/core.py"]
+    assert pr["html_url"] in body
+    fixed = repo.files_at(pr["head"]["ref"])["stats/core.py"]
+    assert "if not values" in fixed and fixed != repo.files_at("main")["stats/core.py"]
     (run,) = repo.check_runs.values()
-    assert run["status"] == "completed" and run["conclusion"] == "success"
+    assert (run["name"], run["status"], run["conclusion"]) == (CHECK_NAME, "completed", "success")
     assert run["annotations"] and run["annotations"][0]["path"] == "stats/core.py"
-    assert "PVE EXECUTION PROOF" in run["output"]["text"]
+    assert "PVE EXECUTION PROOF" in run["output"]["text"] and "oracle" in run["output"]["summary"].lower()
+    assert run["actions"] == []  # an issue's fix is already a PR: nothing to apply
     assert harness.store.quota(INSTALLATION, 50).used == 1
 
+    # The same job again (a retry after a crash): nothing new on GitHub, no second credit.
+    job = harness.store.jobs()[0]
+    harness.store._conn().execute("UPDATE jobs SET status = 'queued', run_after = 0 WHERE id = ?", (job.id,))
+    import asyncio
+    asyncio.run(harness.drain())
+    assert len(bot_comments(repo)) == 1
+    assert len([p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/fix-")]) == 1
+    assert len(repo.check_runs) == 1
+    assert harness.store.quota(INSTALLATION, 50).used == 1
+
+
+def test_verify_on_a_pr_posts_suggestions_and_apply_fix_commits_them(harness):
+    gh = harness.github
+    repo, pull = pr_with_bug(gh)
+    payload = pr_command(gh, repo, pull, "/pve verify tests/test_core.py::test_mean_of_empty_sample_is_zero")
+
+    harness.run("issue_comment", payload)
+
+    (review,) = repo.reviews
+    assert review["event"] == "COMMENT" and review["commit_id"] == pull["head"]["sha"]
+    assert review["comments"], review["body"]  # the local GitHub already refused lines outside the diff
+    assert all("```suggestion" in c["body"] for c in review["comments"])
+    assert "Verified fix" in bot_comments(repo)[0]
+    (run,) = repo.check_runs.values()
+    assert run["conclusion"] == "success"
+    assert [a["identifier"] for a in run["actions"]] == [APPLY_ID]
+    assert not [p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/")]
+
+    # "Apply fix": a fast-forward commit on the PR's own branch.
+    click = for_repo(example("check_run", "requested_action"), repo.full_name)
+    click["check_run"].update(id=run["id"], external_id=run["external_id"], head_sha=run["head_sha"])
+    click["requested_action"] = {"identifier": APPLY_ID}
+    before = repo.refs["heads/simplify"]
+    harness.run("check_run", click)
+    after = repo.refs["heads/simplify"]
+    assert after != before and repo.commits[after]["parents"] == [before]
+    assert "if not values" in repo.files_at("simplify")["stats/core.py"]
+    assert any("Applied PVE's verified fix to `simplify`" in b for b in bot_comments(repo))
+
+
+def test_rerequested_check_runs_again_as_a_new_run(harness):
+    gh = harness.github
+    repo, pull = pr_with_bug(gh)
+    harness.run("issue_comment", pr_command(gh, repo, pull, "/pve verify tests/test_core.py"))
+    (run,) = repo.check_runs.values()
+    again = for_repo(example("check_run", "rerequested"), repo.full_name)
+    again["check_run"].update(id=run["id"], external_id=run["external_id"], head_sha=run["head_sha"])
+    harness.run("check_run", again)
+    assert len(repo.check_runs) == 2 and all(r["conclusion"] == "success" for r in repo.check_runs.values())
+    assert len(repo.reviews) == 2
+
+
+# --------------------------------------------------------------------------- who may ask, and the replies that are not fixes
+
+
+def test_outsiders_get_one_polite_refusal_and_nothing_runs(harness):
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
+    repo.permissions["drive-by"] = "read"
+    payload = issue_command(gh, repo, "/pve verify", issue_body=LOG, association="NONE", user="drive-by")
+    harness.run("issue_comment", payload)
+    (body,) = bot_comments(repo)
+    assert body.startswith("Sorry @drive-by")
+    assert not repo.reactions and not repo.check_runs and len(repo.pulls) == 0
+    assert gh.requests("GET", r"/collaborators/drive-by/permission")
+
+
+def test_write_permission_is_enough_without_an_association(harness):
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
+    repo.permissions["helper"] = "write"
+    harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body=LOG, association="CONTRIBUTOR", user="helper"))
+    assert "Verified fix" in bot_comments(repo)[0]
+
+
+@pytest.mark.parametrize("command, expected", [
+    ("/pve help", "`/pve verify`: reproduce the traceback"),
+    ("/pve", "`/pve verify`: reproduce the traceback"),
+    ("/pve frobnicate", "unknown command `/pve frobnicate`"),
+    ("/pve verify ../../etc/passwd", "is not a path or test id inside the repository"),
+])
+def test_help_and_bad_commands_answer_in_one_comment(harness, command, expected):
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
+    harness.run("issue_comment", issue_command(gh, repo, command, issue_body=LOG))
+    (body,) = bot_comments(repo)
+    assert expected in body
+    assert not repo.check_runs
+
+
+def test_no_traceback_says_what_to_paste(harness):
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
+    harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body="It is broken, please fix."))
+    (body,) = bot_comments(repo)
+    assert "I found no traceback to verify" in body
+    assert not repo.check_runs and harness.store.quota(INSTALLATION, 50).used == 0
+
+
+def test_a_failure_that_does_not_happen_is_not_reproduced_and_costs_nothing(harness):
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", {**files_of(STATS), "stats/core.py": GUARDED}, installation=INSTALLATION)
+    harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body=LOG))
+    (body,) = bot_comments(repo)
+    assert "Could not reproduce" in body, body
+    (run,) = repo.check_runs.values()
+    assert run["conclusion"] == "neutral" and run["actions"] == []
+    assert len(repo.pulls) == 0 and harness.store.quota(INSTALLATION, 50).used == 0
+
+
+def test_no_verified_fix_suggests_nothing(harness):
+    gh = harness.github
+    shop = ROOT / "examples" / "shop"
+    repo = gh.add_repo("octo/shop", files_of(shop), installation=INSTALLATION)
+    harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body=(shop / "pytest.log").read_text()))
+    (body,) = bot_comments(repo)
+    assert "No verified fix" in body, body
+    assert repo.check_runs and all(r["conclusion"] == "neutral" for r in repo.check_runs.values())
+    assert len(repo.pulls) == 0 and harness.store.quota(INSTALLATION, 50).used == 0
+
+
+def test_quota_exhausted_is_said_and_nothing_runs(harness):
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
+    harness.store.put_installation(INSTALLATION, "octo", daily_credits=0)
+    harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body=LOG))
+    (body,) = bot_comments(repo)
+    assert "daily budget of 0 verified fixes is used up" in body
+    assert not repo.check_runs
+
+
+def test_a_broken_repo_config_gets_a_clear_comment(harness):
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", {**files_of(STATS), ".github/pve.yml": "candidates: lots\nmystery: 1\n"},
+                       installation=INSTALLATION)
+    harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body=LOG))
+    (body,) = bot_comments(repo)
+    assert "configuration is broken" in body and "`candidates`" in body and "`mystery`: unknown setting" in body
+    assert not repo.check_runs
+
+
+def test_repo_config_can_turn_the_comment_trigger_off(harness):
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", {**files_of(STATS), ".github/pve.yml": "triggers:\n  comment: false\n"},
+                       installation=INSTALLATION)
+    harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body=LOG))
+    assert "turned off" in bot_comments(repo)[0]
+
+
+# --------------------------------------------------------------------------- failing CI
+
+
+def failed_run_payload(gh, repo, pull, *, fork: bool):
+    run_id = gh.next_id()
+    job_id = gh.next_id()
+    repo.run_jobs[run_id] = [{"id": job_id, "name": "test (3.11)", "conclusion": "failure", "status": "completed"},
+                             {"id": gh.next_id(), "name": "lint", "conclusion": "success", "status": "completed"}]
+    repo.job_logs[job_id] = ("\ufeff" + LOG).encode()
+    payload = for_repo(failed_workflow_run(), repo.full_name)
+    payload["workflow_run"].update(id=run_id, head_sha=pull["head"]["sha"], name="CI")
+    payload["workflow_run"]["pull_requests"] = [] if fork else [
+        {"number": pull["number"], "head": {"sha": pull["head"]["sha"], "ref": pull["head"]["ref"]}}]
+    return payload
+
+
+@pytest.mark.parametrize("fork", [False, True])
+def test_failed_ci_on_a_pr_gets_suggestions(harness, fork):
+    gh = harness.github
+    repo, pull = pr_with_bug(gh)
+    harness.run("workflow_run", failed_run_payload(gh, repo, pull, fork=fork))
+    (review,) = repo.reviews
+    assert review["comments"] and "```suggestion" in review["comments"][0]["body"]
+    (body,) = bot_comments(repo)
+    assert "tests/test_core.py::test_mean_of_empty_sample_is_zero" in body and "Verified fix" in body
+    assert gh.requests("GET", r"/actions/jobs/\d+/logs")
+    assert bool(gh.requests("GET", r"/commits/[0-9a-f]+/pulls")) == fork
+
+
+# --------------------------------------------------------------------------- installations
+
+
+def test_installation_created_and_deleted_keep_a_profile(harness):
+    created = example("installation", "created")
+    harness.run("installation", created)
+    inst = created["installation"]["id"]
+    profile = harness.store.get_installation(inst)
+    assert profile["status"] == "active" and profile["daily_credits"] == 50
+    assert profile["account"] == created["installation"]["account"]["login"]
+    harness.run("installation", {**example("installation", "deleted"), "installation": created["installation"]})
+    assert harness.store.get_installation(inst)["status"] == "retired"
