@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--public-key", type=Path, help="trusted Ed25519 public key (PEM); default: this instance's key")
     prs.add_parser("key", help="print this instance's public key (PEM)")
 
+    sv = sub.add_parser("serve", help="run the GitHub App: webhook endpoint and worker pool")
+    sv.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
     ap = sub.add_parser("app", help="the GitHub App")
     aps = ap.add_subparsers(dest="app_command", required=True)
     am = aps.add_parser("manifest", help="print the app manifest (JSON) for GitHub's manifest flow")
@@ -69,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             return _proof(args)
         if args.command == "app":
             return _app(args)
+        if args.command == "serve":
+            return _serve(args)
     except PVEError as exc:
         print(f"pve: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -217,6 +223,28 @@ def _render_result(console: Console, session, paths: dict[str, str | None]) -> N
                       f"Proof: {escape(str(paths['proof']))}")
     t = session.timings_ms.get("total", 0.0)
     console.print(f"[dim]  session {session.id} · {t:.0f} ms · sandboxes busy {session.sandbox_busy_ms:.0f} ms[/]")
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from pve import config
+    from pve.errors import BadInput
+    from webhooks.server import build, serve
+
+    if not 1 <= args.port <= 65535:
+        raise BadInput("--port must be between 1 and 65535")
+    service = build(config.load())  # a bad setting stops here, with one line, before anything listens
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"pve: serving the GitHub App on http://{args.host}:{args.port}/webhooks/github "
+          f"(app {service.runtime.app.settings.app_id}, data in {service.runtime.settings.home})", file=sys.stderr)
+    # The standard event loop: the sandbox starts each run as its slot's uid (create_subprocess_exec
+    # with user=/group=), which uvloop does not support.
+    asyncio.run(serve(service, args.host, args.port))
+    return 0
 
 
 # --------------------------------------------------------------------------- app

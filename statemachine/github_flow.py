@@ -58,11 +58,16 @@ class AppRuntime:
     sandbox: SandboxBackend
     signer: ProofSigner
     secret: bytes  # the webhook secret: keys session ids, so they are unguessable but stable per delivery
-    bot_login: str  # "<app slug>[bot]": how PVE recognises its own comments
+    bot_login: str | None = None  # "<app slug>[bot]": how PVE recognises its own comments (asked on first use)
     models: BrainConfig = dataclasses.field(default_factory=BrainConfig)
     public_url: str | None = None  # where permalinks point (the web view); None: no links
     daily_credits: int = 50
     progress_every_s: float = 5.0  # live console updates of the check run (content-creating limit: 80/min)
+
+    async def me(self) -> str:
+        if self.bot_login is None:
+            self.bot_login = await self.app.bot_login()
+        return self.bot_login
 
     def link(self, session_id: str) -> str | None:
         return f"{self.public_url.rstrip('/')}/s/{session_id}" if self.public_url else None
@@ -171,7 +176,7 @@ async def on_comment(rt: AppRuntime, payload: dict[str, Any], delivery: str, key
     number, login = issue["number"], comment["user"]["login"]
     is_pr = bool(issue.get("pull_request"))
     key = key or f"comment-{comment['id']}"
-    reply = Reply(api, number, key, rt.bot_login)
+    reply = Reply(api, number, key, await rt.me())
     command = parse_command(comment.get("body") or "")
     if command.verb == "help" and not command.problem:
         return await reply.say(render.HELP)
@@ -257,7 +262,7 @@ async def on_workflow_run(rt: AppRuntime, payload: dict[str, Any], delivery: str
     number = pulls[0]["number"]
     default_branch = payload["repository"].get("default_branch") or (await api.get())["default_branch"]
     key = key or f"run-{run['id']}"
-    reply = Reply(api, number, key, rt.bot_login)
+    reply = Reply(api, number, key, await rt.me())
     try:
         config = await _config(api, default_branch)
     except repoconfig.ConfigError as exc:
@@ -341,7 +346,7 @@ async def on_apply(rt: AppRuntime, payload: dict[str, Any], delivery: str) -> No
         log.info("apply: no record of check run %s (external id %r)", payload["check_run"]["id"], key)
         return
     api = rt.app.repo(trigger["installation"], trigger["repo"])
-    reply = Reply(api, trigger["number"], f"{key}-apply", rt.bot_login)
+    reply = Reply(api, trigger["number"], f"{key}-apply", await rt.me())
     files: dict[str, str] = {}
     ids = []
     for sid in trigger["sessions"]:

@@ -42,6 +42,9 @@ class WorkerPool:
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        released = await asyncio.to_thread(self.store.release_jobs, _dead_local_worker)
+        if released:
+            log.info("took over job(s) %s from a worker process that is gone", released)
         await asyncio.gather(*(self._worker(f"{self.name}/{i}", stop) for i in range(self.workers)))
 
     async def _worker(self, worker: str, stop: asyncio.Event) -> None:
@@ -60,6 +63,21 @@ class WorkerPool:
                 log.exception("job %s (%s, delivery %s) crashed", job.id, job.event, job.delivery)
             status = await asyncio.to_thread(self.store.finish_job, job.id, error)
             log.info("job %s (%s, delivery %s, attempt %s): %s", job.id, job.event, job.delivery, job.attempts, status)
+
+
+def _dead_local_worker(worker: str) -> bool:
+    """Is ``worker`` ("host:pid/n") a process on this machine that no longer runs?"""
+    host, _, rest = worker.partition(":")
+    pid = rest.split("/")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 async def _first(*events: asyncio.Event, timeout: float) -> None:

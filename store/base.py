@@ -6,6 +6,7 @@ Keys follow ARCHITECTURE.md's single table (``SESSION#<id>`` / ``META``, ``FIX#<
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -120,6 +121,10 @@ class Store(Protocol):
         ...
 
     def get_job(self, job_id: int) -> Job | None: ...
+
+    def release_jobs(self, dead: Callable[[str], bool]) -> list[int]:
+        """End the leases of running jobs whose worker is ``dead``; returns their ids."""
+        ...
 
     def put_trigger(self, key: str, data: dict) -> None:
         """What a GitHub trigger produced (repo, PR, sessions), for its check run's buttons."""

@@ -8,6 +8,7 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -243,6 +244,17 @@ class SQLiteStore:
             db.execute("UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, error = ?, updated = ? WHERE id = ?",
                        (status, run_after, error, now, job_id))
         return status
+
+    def release_jobs(self, dead: Callable[[str], bool]) -> list[int]:
+        """End the leases of running jobs whose worker is ``dead`` (a restart after a crash takes
+        them over at once instead of waiting out the lease); returns their ids."""
+        db = self._conn()
+        with self._write:
+            rows = db.execute("SELECT id, worker FROM jobs WHERE status = 'running'").fetchall()
+            ids = [job_id for job_id, worker in rows if worker and dead(worker)]
+            for job_id in ids:
+                db.execute("UPDATE jobs SET lease_until = 0 WHERE id = ? AND status = 'running'", (job_id,))
+        return ids
 
     def get_job(self, job_id: int) -> Job | None:
         row = self._conn().execute("SELECT id, delivery, event, payload, status, attempts, error FROM jobs WHERE id = ?",
