@@ -97,8 +97,9 @@ def failed_input(problem: str) -> str:
     return f"PVE could not start: {problem}"
 
 
-def crashed() -> str:
-    return "PVE hit an internal error on this request and will retry it. Nothing has been published."
+def gave_up(error: str) -> str:
+    return (f"PVE failed on this request after several attempts and stopped; nothing was published. "
+            f"The error (for the operator): `{error[:300]}`. Try again later with `/pve verify`.")
 
 
 def _headline(session: Session) -> str:

@@ -43,7 +43,7 @@ from sandbox.backend import SandboxBackend
 from statemachine.pipeline import verify
 from statemachine.proof import ProofSigner
 from statemachine.services import Services, VerifyRequest
-from store.base import Job, Store
+from store.base import MAX_ATTEMPTS, Job, Store
 
 log = logging.getLogger("pve.app")
 
@@ -63,6 +63,8 @@ class AppRuntime:
     public_url: str | None = None  # where permalinks point (the web view); None: no links
     daily_credits: int = 50
     progress_every_s: float = 5.0  # live console updates of the check run (content-creating limit: 80/min)
+    # per running delivery: the comment and check run it opened, to close them if its last attempt crashes
+    open_outputs: dict[str, list[Reply | CheckRun]] = dataclasses.field(default_factory=dict)
 
     async def me(self) -> str:
         if self.bot_login is None:
@@ -78,6 +80,28 @@ def session_id_for(secret: bytes, delivery: str, n: int = 0) -> str:
 
 
 async def handle(job: Job, rt: AppRuntime) -> None:
+    """Run one job. If its last attempt crashes, its comment and check run say so (never stuck
+    at "verifying"), then the error goes to the worker, which marks the job failed."""
+    try:
+        await _dispatch(job, rt)
+    except Exception as exc:
+        if job.attempts >= MAX_ATTEMPTS:
+            await _report_failure(rt.open_outputs.get(job.delivery, []), exc)
+        raise
+    finally:
+        rt.open_outputs.pop(job.delivery, None)
+
+
+async def _report_failure(outputs: list[Reply | CheckRun], exc: Exception) -> None:
+    for out in outputs:
+        with contextlib.suppress(Exception):  # best effort: GitHub itself may be what failed
+            if isinstance(out, Reply):
+                await out.say(render.gave_up(f"{type(exc).__name__}: {exc}"))
+            elif out.id is not None:
+                await out.finish("neutral", {"title": "PVE failed", "summary": render.gave_up(type(exc).__name__)})
+
+
+async def _dispatch(job: Job, rt: AppRuntime) -> None:
     payload = json.loads(job.payload)
     action = payload.get("action")
     if job.event == "installation":
@@ -177,6 +201,7 @@ async def on_comment(rt: AppRuntime, payload: dict[str, Any], delivery: str, key
     is_pr = bool(issue.get("pull_request"))
     key = key or f"comment-{comment['id']}"
     reply = Reply(api, number, key, await rt.me())
+    rt.open_outputs.setdefault(delivery, []).append(reply)
     command = parse_command(comment.get("body") or "")
     if command.verb == "help" and not command.problem:
         return await reply.say(render.HELP)
@@ -212,6 +237,7 @@ async def on_comment(rt: AppRuntime, payload: dict[str, Any], delivery: str, key
     session_id = session_id_for(rt.secret, delivery)
     await reply.say(render.working(sha, f"pull request #{number}" if is_pr else f"issue #{number}"))
     check = CheckRun(api, sha, key)
+    rt.open_outputs.setdefault(delivery, []).append(check)
     await check.start(rt.link(session_id))
     req = VerifyRequest(path=Path("."), error_log=text.encode("utf-8") if text else None, test=command.arg,
                         trigger="issue_comment", issue_text=text or None, session_id=session_id)
@@ -263,6 +289,7 @@ async def on_workflow_run(rt: AppRuntime, payload: dict[str, Any], delivery: str
     default_branch = payload["repository"].get("default_branch") or (await api.get())["default_branch"]
     key = key or f"run-{run['id']}"
     reply = Reply(api, number, key, await rt.me())
+    rt.open_outputs.setdefault(delivery, []).append(reply)
     try:
         config = await _config(api, default_branch)
     except repoconfig.ConfigError as exc:
@@ -297,6 +324,7 @@ async def on_workflow_run(rt: AppRuntime, payload: dict[str, Any], delivery: str
 
     await reply.say(render.working(sha, f"{len(targets)} failure(s) from {run.get('name') or 'CI'}"))
     check = CheckRun(api, sha, key)
+    rt.open_outputs.setdefault(delivery, []).append(check)
     sessions: list[tuple[Session, str | None]] = []  # (session, why its fix is not published)
     await check.start(rt.link(session_id_for(rt.secret, delivery, 0)))
     lines: list[str] = []

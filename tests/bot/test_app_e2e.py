@@ -3,9 +3,12 @@ real githubkit, the local GitHub checked against GitHub's REST description)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.render import APPLY_ID, CHECK_NAME
+from store.base import MAX_ATTEMPTS
 from tests.app_harness import INSTALLATION, ROOT, files_of, for_repo
 from tests.github_payloads import comment_on_issue, comment_on_pr, example, failed_workflow_run
 
@@ -75,7 +78,6 @@ def test_verify_on_an_issue_opens_a_fix_pr_and_replies_once(harness):
     # The same job again (a retry after a crash): nothing new on GitHub, no second credit.
     job = harness.store.jobs()[0]
     harness.store._conn().execute("UPDATE jobs SET status = 'queued', run_after = 0 WHERE id = ?", (job.id,))
-    import asyncio
     asyncio.run(harness.drain())
     assert len(bot_comments(repo)) == 1
     assert len([p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/fix-")]) == 1
@@ -262,3 +264,31 @@ def test_installation_created_and_deleted_keep_a_profile(harness):
     assert profile["account"] == created["installation"]["account"]["login"]
     harness.run("installation", {**example("installation", "deleted"), "installation": created["installation"]})
     assert harness.store.get_installation(inst)["status"] == "retired"
+
+
+# --------------------------------------------------------------------------- GitHub failing
+
+
+def test_a_transient_github_error_is_retried_and_still_one_comment(harness):
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
+    gh.fail_next[("POST", "issues/create-comment")] = [502]
+    assert harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body=LOG)) == ["done"]
+    (body,) = bot_comments(repo)
+    assert "Verified fix" in body
+    assert len(gh.requests("POST", r"/issues/\d+/comments$")) == 2  # the 502, then the retry
+
+
+def test_a_job_that_keeps_failing_ends_failed_and_says_so(harness):
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
+    gh.fail_next[("GET", "repos/download-tarball-archive")] = [502] * 100
+    statuses = harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body=LOG), crashes_ok=True)
+    assert statuses == ["queued"] * (MAX_ATTEMPTS - 1) + ["failed"]
+    (job,) = harness.store.jobs()
+    assert job.status == "failed" and "502" in job.error
+    (body,) = bot_comments(repo)
+    assert "PVE failed on this request after several attempts" in body and "502" in body
+    (run,) = repo.check_runs.values()
+    assert run["conclusion"] == "neutral" and run["output"]["title"] == "PVE failed"
+    assert len(repo.pulls) == 0 and harness.store.quota(INSTALLATION, 50).used == 0
