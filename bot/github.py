@@ -92,6 +92,15 @@ async def _json(coro) -> Any:
     return (await _call(coro)).json()
 
 
+async def manifest_conversion(api_url: str, code: str) -> dict[str, Any]:
+    """``POST /app-manifests/{code}/conversions``: the new app's id, slug, key and webhook secret.
+    The code is single-use and valid for an hour; it is the only credential this call needs."""
+    from githubkit import GitHub, UnauthAuthStrategy
+
+    gh = GitHub(UnauthAuthStrategy(), base_url=api_url.rstrip("/") + "/", timeout=30)
+    return await _json(gh.rest.apps.async_create_from_manifest(code))
+
+
 class RepoAPI:
     """The calls PVE makes on one repository, as one installation."""
 

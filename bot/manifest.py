@@ -8,9 +8,12 @@ private key and webhook secret.
 
 from __future__ import annotations
 
+import json
+import os
+import tomllib
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import yaml
 
@@ -54,3 +57,42 @@ def for_host(base_url: str, *, name: str | None = None, public: bool | None = No
     if public is not None:
         manifest["public"] = public
     return manifest
+
+
+def github_web_url(api_url: str) -> str:
+    """github.com for api.github.com; a GitHub Enterprise host serves its API under /api/v3."""
+    parts = urlsplit(api_url)
+    if parts.netloc == "api.github.com":
+        return "https://github.com"
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def new_app_url(api_url: str, org: str | None, state: str) -> str:
+    base = github_web_url(api_url)
+    where = f"/organizations/{quote(org)}/settings/apps/new" if org else "/settings/apps/new"
+    return f"{base}{where}?state={quote(state)}"
+
+
+def save_credentials(app: dict[str, Any], config_file: Path, home: Path) -> Path:
+    """Write the app's key (``github-app.pem``) and settings into the config file, both 0600;
+    other keys in the file are kept. Returns the key's path."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = home / "github-app.pem"
+    _write_private(key, app["pem"])
+    existing: dict[str, Any] = {}
+    if config_file.is_file():
+        existing = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    existing.update(PVE_GITHUB_APP_ID=str(app["id"]), PVE_GITHUB_PRIVATE_KEY=str(key),
+                    PVE_GITHUB_WEBHOOK_SECRET=app["webhook_secret"])
+    lines = [f"{k} = {json.dumps(str(v))}" for k, v in existing.items()]  # flat string keys (pve.config)
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    _write_private(config_file, "\n".join(lines) + "\n")
+    return key
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)

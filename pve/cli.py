@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     am.add_argument("--url", required=True, help="public base URL of `pve serve`, e.g. https://pve.example.com")
     am.add_argument("--name", help="app name (default: from app.yml)")
     am.add_argument("--public", action="store_true", help="let any account install the app")
+    ast = aps.add_parser("setup", help="create the app with GitHub's manifest flow and store its credentials")
+    ast.add_argument("--url", required=True, help="public base URL of `pve serve`, e.g. https://pve.example.com")
+    ast.add_argument("--name", help="app name (default: from app.yml)")
+    ast.add_argument("--org", help="create the app under this organization (default: your account)")
+    ast.add_argument("--host", default="127.0.0.1", help="interface for the setup page (default 127.0.0.1)")
+    ast.add_argument("--port", type=int, default=8000, help="port for the setup page (default 8000)")
     return p
 
 
@@ -255,7 +261,33 @@ def _app(args: argparse.Namespace) -> int:
 
     from bot import manifest
 
+    if args.app_command == "setup":
+        return _app_setup(args)
     print(json.dumps(manifest.for_host(args.url, name=args.name, public=True if args.public else None), indent=2))
+    return 0
+
+
+def _app_setup(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pve import config
+    from webhooks.setup import create_setup_app
+
+    env = config.load()
+    home = config.home(env)
+    config_file = Path(env["PVE_CONFIG"]).expanduser() if env.get("PVE_CONFIG") else home / "config.toml"
+    api_url = env.get("PVE_GITHUB_API_URL", "https://api.github.com")
+    server: uvicorn.Server | None = None
+
+    def done(app: dict) -> None:
+        print(f"pve: app {app.get('slug')} (id {app.get('id')}) created; settings in {config_file}", file=sys.stderr)
+        if server is not None:
+            server.should_exit = True  # after this response
+
+    web = create_setup_app(args.url, api_url, config_file, home, org=args.org, name=args.name, on_done=done)
+    print(f"pve: open http://{args.host}:{args.port}/ in a browser to create the GitHub App", file=sys.stderr)
+    server = uvicorn.Server(uvicorn.Config(web, host=args.host, port=args.port, lifespan="off", log_level="warning"))
+    asyncio.run(server.serve())
     return 0
 
 

@@ -40,13 +40,20 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return merged
 
 
+def home(env: Mapping[str, str]) -> Path:
+    """PVE's data dir: ``PVE_HOME``, else ``$XDG_DATA_HOME/pve`` (``~/.local/share/pve``)."""
+    if env.get("PVE_HOME"):
+        return Path(env["PVE_HOME"]).expanduser()
+    xdg = env.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "pve"
+
+
 def config_path(env: Mapping[str, str]) -> Path | None:
+    """``PVE_CONFIG``, else the data dir's ``config.toml`` when it exists."""
     if env.get("PVE_CONFIG"):
         return Path(env["PVE_CONFIG"]).expanduser()
-    if env.get("PVE_HOME"):
-        candidate = Path(env["PVE_HOME"]).expanduser() / "config.toml"
-        return candidate if candidate.is_file() else None
-    return None
+    candidate = home(env) / "config.toml"
+    return candidate if candidate.is_file() else None
 
 
 def _from_file(env: Mapping[str, str]) -> dict[str, str]:

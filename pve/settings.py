@@ -12,9 +12,7 @@ from pve.errors import BadInput
 
 
 def _default_home() -> Path:
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
-    return base / "pve"
+    return config.home(os.environ)
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -78,7 +76,7 @@ class Settings:
     @classmethod
     def from_config(cls, env: Mapping[str, str]) -> Settings:
         """From an already merged configuration (``pve.config.load``): read the sources once."""
-        home = Path(env["PVE_HOME"]).expanduser() if env.get("PVE_HOME") else _default_home()
+        home = config.home(env)
         sandbox = SandboxSettings(
             timeout_s=float(env_int(env, "PVE_SANDBOX_TIMEOUT", 10, 1, 3600)),
             memory_bytes=env_int(env, "PVE_SANDBOX_MEMORY_MB", 1024, 64, 65536) << 20,

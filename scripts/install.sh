@@ -11,7 +11,7 @@ need_apt=()
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 # The sandbox runs a world-readable interpreter (PVE's own may live in a private home folder).
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
-# npm fetches the test fixtures (GitHub's real webhook payloads), pinned in package-lock.json.
+# npm fetches the test fixtures (GitHub's real webhook payloads and REST description), pinned in package-lock.json.
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_apt[*]}"
@@ -34,6 +34,6 @@ UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --compile-bytecode --python "$(com
 # Byte-compile PVE's own (editable) sources too: start-up time is part of every verification, and
 # some machines set PYTHONDONTWRITEBYTECODE, so nothing would ever be cached otherwise.
 .venv/bin/python -m compileall -q -j 0 pve brain sandbox store bot statemachine webhooks web >/dev/null
-echo "==> installing test fixtures (npm ci: @octokit/webhooks-examples)"
+echo "==> installing test fixtures (npm ci: @octokit/webhooks-examples, @octokit/openapi)"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null
 echo "==> ready: $(.venv/bin/pve --version)"

@@ -91,6 +91,8 @@ class GitHubAPI:
     def __init__(self, app_id: int, public_key_pem: str) -> None:
         self.app_id = app_id
         self.slug = "pve-test"
+        self.manifest_codes: set[str] = set()  # codes GitHub would redirect back with
+        self.manifest_pem = ""  # the key a manifest conversion hands out
         self.public_key = public_key_pem
         self.rest = rest_description()
         self.repos: dict[str, Repo] = {}
@@ -263,6 +265,8 @@ class GitHubAPI:
     def _auth(self, op: Operation, headers: dict[str, str]) -> str | None:
         value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         scheme, _, credential = value.partition(" ")
+        if op.template.startswith("/app-manifests/"):
+            return None  # the code is the credential
         if op.template == "/app" or op.template.startswith("/app/"):
             if scheme.lower() != "bearer":
                 return "an app JWT is required"
@@ -288,6 +292,14 @@ class GitHubAPI:
         token = f"ghs_{self.next_id()}x{installation}"
         self.tokens[token] = installation
         return 201, {}, {"token": token, "expires_at": "2099-01-01T00:00:00Z", "permissions": {}}
+
+    def op_apps_create_from_manifest(self, op, repo, query, data):
+        if op.params["code"] not in self.manifest_codes:
+            return 404, {}, {"message": "Not Found"}
+        self.manifest_codes.discard(op.params["code"])  # single use
+        return 201, {}, {"id": self.app_id, "slug": self.slug, "name": "PVE (test)", "pem": self.manifest_pem,
+                         "webhook_secret": "s3cret-from-github", "client_id": "Iv1.x", "client_secret": "cs",
+                         "html_url": f"https://github.com/apps/{self.slug}", "owner": _user("octo")}
 
     def op_apps_get_authenticated(self, op, repo, query, data):
         return 200, {}, {"id": self.app_id, "slug": self.slug, "name": "PVE (test)", "owner": _user("octo")}

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from fastapi.testclient import TestClient
 
 from bot import manifest
+from pve import config
 from pve.cli import main
 from pve.errors import BadInput
+from pve.settings import GitHubAppSettings
+from webhooks.setup import create_setup_app
 
 
 def test_app_yml_has_the_permissions_and_events_pve_needs():
@@ -33,3 +38,34 @@ def test_bad_url_and_broken_manifest_are_clear(tmp_path, capsys):
     broken.write_text("name: x\ndefault_permissions:\n  issues: read\n")
     with pytest.raises(BadInput, match="default_permissions must include"):
         manifest.load(broken)
+
+
+def test_setup_page_runs_the_manifest_flow_and_stores_working_credentials(tmp_path, github, app_key):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('PVE_SLOTS = "2"\n')
+    github.manifest_codes.add("code-1")
+    github.manifest_pem = app_key[0]
+    created = []
+    client = TestClient(create_setup_app("https://pve.example.com", github.url, home / "config.toml", home,
+                                         org="octo-org", on_done=created.append))
+    page = client.get("/").text
+    action = re.search(r'action="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert action.startswith("http://127.0.0.1:") and "/organizations/octo-org/settings/apps/new?state=" in action
+    state = action.split("state=")[1]
+    manifest_json = re.search(r'name="manifest" value="([^"]+)"', page).group(1)
+    assert "https://pve.example.com/webhooks/github" in manifest_json.replace("&quot;", '"')
+
+    assert client.get("/app/setup/callback", params={"code": "code-1", "state": "forged"}).status_code == 400
+    done = client.get("/app/setup/callback", params={"code": "code-1", "state": state})
+    assert done.status_code == 200 and "pve-test" in done.text and created
+    assert (home / "github-app.pem").stat().st_mode & 0o777 == 0o600
+    assert (home / "config.toml").stat().st_mode & 0o777 == 0o600
+    env = config.load({"PVE_HOME": str(home)})
+    assert env["PVE_SLOTS"] == "2"  # the file's other keys are kept
+    settings = GitHubAppSettings.from_config(env)
+    assert settings.app_id == 4242 and settings.webhook_secret == b"s3cret-from-github"
+    assert settings.private_key_pem == app_key[0]
+
+    again = client.get("/app/setup/callback", params={"code": "code-1", "state": state})  # codes are single-use
+    assert again.status_code == 502 and "expire" in again.text

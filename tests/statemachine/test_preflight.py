@@ -81,3 +81,15 @@ def test_existing_dangerous_calls_are_not_held_against_a_candidate():
     finally:
         del ORIGINAL["app/run.py"]
     assert result.ok, result.reasons
+
+
+@pytest.mark.parametrize("globs, refused", [
+    (("app/**",), True), (("app/",), True), (("*.py",), True), (("docs/**", "vendor/"), False), ((), False)])
+def test_paths_the_repository_protects_are_refused(globs, refused):
+    idx = ProjectIndex(None, files=list(ORIGINAL))
+    analysis = analyze_failure(parse_log(LOG, index=idx).failures[0], set(REPRO.files))
+    text = stats("def mean(xs):\n    if not xs:\n        return 0\n    return sum(xs) / len(xs)")
+    cand = Candidate(id=1, rule="t", rationale="", edits=[FileEdit(path="app/stats.py", new_text=text)])
+    pre = preflight(cand, lambda p: ORIGINAL[p], analysis, REPRO, protected=globs)
+    assert pre.ok is not refused
+    assert refused == any("configuration protects" in r for r in pre.reasons)

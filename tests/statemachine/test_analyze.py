@@ -1,0 +1,35 @@
+"""Picking the failure to verify from a log with several."""
+
+from __future__ import annotations
+
+from brain.traceback import ProjectIndex, parse_log
+from statemachine.analyze import pick_failure
+
+LOG = """\
+=================================== FAILURES ===================================
+___________________________________ test_a ____________________________________
+
+    def test_a():
+>       assert mod.f() == 1
+E       KeyError: 'x'
+
+tests/test_m.py:4: KeyError
+___________________________________ test_b ____________________________________
+
+    def test_b():
+>       assert mod.g() == 2
+E       ZeroDivisionError: division by zero
+
+tests/test_m.py:8: ZeroDivisionError
+=========================== short test summary info ============================
+FAILED tests/test_m.py::test_a - KeyError: 'x'
+FAILED tests/test_m.py::test_b - ZeroDivisionError: division by zero
+"""
+
+
+def test_a_named_test_picks_its_failure_else_the_first():
+    parsed = parse_log(LOG, index=ProjectIndex(None, files=["mod.py", "tests/test_m.py"]))
+    assert pick_failure(parsed).exception.type == "KeyError"
+    assert pick_failure(parsed, "tests/test_m.py::test_b").exception.type == "ZeroDivisionError"
+    assert pick_failure(parsed, "pytest tests/test_m.py::test_b").exception.type == "ZeroDivisionError"
+    assert pick_failure(parsed, "tests/test_m.py::test_zzz").exception.type == "KeyError"
