@@ -36,7 +36,7 @@ def serve(home: str, port: int) -> None:
     from webhooks.app import create_app
 
     uvicorn.run(create_app(SECRET, SQLiteStore(Path(home))), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False, loop="uvloop", http="httptools")
+                access_log=False, loop="asyncio", http="httptools")  # as `pve serve` runs it
 
 
 async def load(port: int, total: int, redeliveries: int, concurrency: int) -> dict:
