@@ -93,6 +93,10 @@ def working(sha: str, what: str) -> str:
     return f"⏳ PVE is verifying {what} at `{sha[:7]}`: reproducing, then running candidate fixes in sandboxes."
 
 
+def working_progress(header: str, milestones: list[str]) -> str:
+    return header + "\n\n" + "\n".join(f"> {m}" for m in milestones[-6:])
+
+
 def failed_input(problem: str) -> str:
     return f"PVE could not start: {problem}"
 

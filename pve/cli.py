@@ -239,11 +239,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     from pve import config
     from pve.errors import BadInput
+    from web import permalinks
     from webhooks.server import build, serve
 
     if not 1 <= args.port <= 65535:
         raise BadInput("--port must be between 1 and 65535")
     service = build(config.load())  # a bad setting stops here, with one line, before anything listens
+    service.web.include_router(permalinks.router(service.runtime.store))  # what the App's links point to
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"pve: serving the GitHub App on http://{args.host}:{args.port}/webhooks/github "
           f"(app {service.runtime.app.settings.app_id}, data in {service.runtime.settings.home})", file=sys.stderr)

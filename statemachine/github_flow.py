@@ -137,21 +137,31 @@ def _line(e: Event) -> str:
     return f"{e.text} [{e.status}]" if e.status else e.text
 
 
-async def _tick(check: CheckRun, lines: list[str], every: float) -> None:
+MILESTONES = ("reproduce", "generate")  # the steps the trigger's comment reports while it runs
+
+
+async def _tick(check: CheckRun, lines: list[str], every: float, reply: Reply | None, header: str,
+                milestones: list[str]) -> None:
+    """The live console into the check run; the milestones (reproduced? how many candidates?)
+    into the comment. Only changes are sent: edits count against GitHub's content limits."""
     while True:
         await asyncio.sleep(every)
-        with contextlib.suppress(GitHubError):  # the live console is best effort; the result is not
+        with contextlib.suppress(GitHubError):  # progress is best effort; the result is not
             await check.progress(lines)
+            if reply is not None and milestones:
+                await reply.say(render.working_progress(header, milestones))
 
 
 async def _verify(rt: AppRuntime, check: CheckRun, config: repoconfig.RepoConfig, req: VerifyRequest,
-                  lines: list[str]) -> Session:
+                  lines: list[str], reply: Reply | None = None, header: str = "") -> Session:
     events = Fanout()
+    milestones: list[str] = []
     events.listen(lambda e: lines.append(_line(e)))
+    events.listen(lambda e: milestones.append(_line(e)) if e.kind in MILESTONES else None)
     settings = dataclasses.replace(rt.settings, max_candidates=min(config.candidates, rt.settings.max_candidates))
     req.suite, req.protected, req.timeout_s = list(config.tests) or None, tuple(config.ignore), config.timeout
     svc = Services(sandbox=rt.sandbox, store=rt.store, signer=rt.signer, settings=settings, events=events, models=rt.models)
-    ticker = asyncio.create_task(_tick(check, lines, rt.progress_every_s))
+    ticker = asyncio.create_task(_tick(check, lines, rt.progress_every_s, reply, header, milestones))
     try:
         return await verify(req, svc)
     finally:
@@ -235,7 +245,8 @@ async def on_comment(rt: AppRuntime, payload: dict[str, Any], delivery: str, key
     if sha is None:
         return await reply.say(render.failed_input(f"the default branch {default_branch!r} has no commits"))
     session_id = session_id_for(rt.secret, delivery)
-    await reply.say(render.working(sha, f"pull request #{number}" if is_pr else f"issue #{number}"))
+    header = render.working(sha, f"pull request #{number}" if is_pr else f"issue #{number}")
+    await reply.say(header)
     check = CheckRun(api, sha, key)
     rt.open_outputs.setdefault(delivery, []).append(check)
     await check.start(rt.link(session_id))
@@ -244,7 +255,7 @@ async def on_comment(rt: AppRuntime, payload: dict[str, Any], delivery: str, key
     lines: list[str] = []
     try:
         req.path = await checkout(api, sha, rt.settings.home)
-        session = await _verify(rt, check, config, req, lines)
+        session = await _verify(rt, check, config, req, lines, reply, header)
     except BadInput as exc:
         await check.finish("neutral", {"title": "Could not start", "summary": str(exc)})
         return await reply.say(render.failed_input(str(exc)))

@@ -354,6 +354,7 @@ class GitHubAPI:
             return 404, {}, {"message": "Not Found"}
         if len(data["body"]) > BODY_MAX:
             return 422, {}, {"message": "body is too long (maximum is 65536 characters)"}
+        comment.setdefault("history", []).append(comment["body"])  # earlier bodies, for tests
         comment.update(body=data["body"], updated_at=_now())
         return 200, {}, comment
 

@@ -62,6 +62,9 @@ def test_verify_on_an_issue_opens_a_fix_pr_and_replies_once(harness):
 
     (body,) = bot_comments(repo)
     assert "Verified fix" in body and "ZeroDivisionError" in body and "49 of 50" in body, body
+    (reply,) = [c for c in repo.comments.values() if c["user"]["type"] == "Bot"]
+    assert reply["history"][0].startswith("⏳ PVE is verifying issue #")  # then edited as it progressed
+    assert any("> Reproducing in sandbox" in b and "[FAILED as reported" in b for b in reply["history"])
     assert [r["content"] for r in repo.reactions] == ["eyes"]
     (pr,) = [p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/fix-")]
     assert f"Fixes #{number}" in pr["body"] and "PVE EXECUTION PROOF" in pr["body"]

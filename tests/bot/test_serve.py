@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,7 +33,8 @@ def free_port() -> int:
 
 def start(home, github, pem, port):
     env = {**os.environ, "PVE_HOME": str(home), "PVE_GITHUB_APP_ID": str(APP_ID), "PVE_GITHUB_PRIVATE_KEY": pem,
-           "PVE_GITHUB_WEBHOOK_SECRET": SECRET.decode(), "PVE_GITHUB_API_URL": github.url, "PVE_SLOTS": "2"}
+           "PVE_GITHUB_WEBHOOK_SECRET": SECRET.decode(), "PVE_GITHUB_API_URL": github.url, "PVE_SLOTS": "2",
+           "PVE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     proc = subprocess.Popen([sys.executable, "-m", "pve.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 30
@@ -106,11 +108,20 @@ def test_serve_killed_mid_job_finishes_it_once_after_restart(tmp_path, github, a
         assert deliver(port, "issue_comment", payload, delivery).json()["status"] == "duplicate"
         (job,) = wait_for_job(home)
         assert job.status == "done" and job.attempts == 2
+
+        # The reply's permalink is served: the page, and the signed proof byte for byte.
+        replies = [c for c in repo.comments.values() if c["user"]["type"] == "Bot"]
+        session_id = re.search(r"/s/([0-9a-f]{32})", replies[0]["body"]).group(1)
+        page = httpx.get(f"http://127.0.0.1:{port}/s/{session_id}", timeout=10)
+        assert page.status_code == 200 and "ZeroDivisionError" in page.text and "if not values" in page.text
+        proof = httpx.get(f"http://127.0.0.1:{port}/s/{session_id}/proof.txt", timeout=10)
+        assert proof.content == (home / "sessions" / session_id / "proof.txt").read_bytes()
+        assert httpx.get(f"http://127.0.0.1:{port}/s/{'0' * 32}", timeout=10).status_code == 404
+        assert httpx.get(f"http://127.0.0.1:{port}/s/..%2f..%2fetc/proof.txt", timeout=10).status_code == 404
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
 
-    replies = [c for c in repo.comments.values() if c["user"]["type"] == "Bot"]
     assert len(replies) == 1 and "Verified fix" in replies[0]["body"]
     fix_prs = [p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/fix-")]
     assert len(fix_prs) == 1 and fix_prs[0]["html_url"] in replies[0]["body"]
