@@ -33,17 +33,16 @@ class Reply:
         self.body: str | None = None
 
     async def _find(self) -> None:
+        self.adopt([c async for c in self.api.comments(self.number)])
+
+    def adopt(self, comments: list[dict]) -> None:
+        """Find PVE's comment in a listing the caller already has (saves listing them twice)."""
         tag = render.marker(self.key)
-        async for c in self.api.comments(self.number):
+        for c in comments:
             if tag in (c.get("body") or "") and (c.get("user") or {}).get("login") == self.bot_login:
                 self.comment_id = c["id"]
                 self.body = c["body"]
         self._looked = True
-
-    async def exists(self) -> bool:
-        if not self._looked:
-            await self._find()
-        return self.comment_id is not None
 
     async def say(self, text: str) -> None:
         body = render.with_marker(self.key, text)

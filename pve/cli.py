@@ -277,7 +277,7 @@ def _app_setup(args: argparse.Namespace) -> int:
 
     env = config.load()
     home = config.home(env)
-    config_file = Path(env["PVE_CONFIG"]).expanduser() if env.get("PVE_CONFIG") else home / "config.toml"
+    config_file = config.config_file(env)
     api_url = env.get("PVE_GITHUB_API_URL", "https://api.github.com")
     server: uvicorn.Server | None = None
 

@@ -48,12 +48,15 @@ def home(env: Mapping[str, str]) -> Path:
     return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "pve"
 
 
+def config_file(env: Mapping[str, str]) -> Path:
+    """Where the config file is (or would be written): ``PVE_CONFIG``, else the data dir's ``config.toml``."""
+    return Path(env["PVE_CONFIG"]).expanduser() if env.get("PVE_CONFIG") else home(env) / "config.toml"
+
+
 def config_path(env: Mapping[str, str]) -> Path | None:
-    """``PVE_CONFIG``, else the data dir's ``config.toml`` when it exists."""
-    if env.get("PVE_CONFIG"):
-        return Path(env["PVE_CONFIG"]).expanduser()
-    candidate = home(env) / "config.toml"
-    return candidate if candidate.is_file() else None
+    """The config file to read: ``PVE_CONFIG`` (which must exist), else the data dir's when it exists."""
+    path = config_file(env)
+    return path if env.get("PVE_CONFIG") or path.is_file() else None
 
 
 def _from_file(env: Mapping[str, str]) -> dict[str, str]:

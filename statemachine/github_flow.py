@@ -233,7 +233,9 @@ async def on_comment(rt: AppRuntime, payload: dict[str, Any], delivery: str, key
     if quota.remaining <= 0:
         return await reply.say(render.quota_exhausted(quota))
 
-    earlier = [c.get("body") or "" async for c in api.comments(number)
+    thread = [c async for c in api.comments(number)]
+    reply.adopt(thread)  # the same listing tells whether an earlier attempt already replied
+    earlier = [c.get("body") or "" for c in thread
                if c["id"] != comment["id"] and (c.get("user") or {}).get("type") != "Bot"]
     body = (comment.get("body") or "").split("\n", 1)[1] if "\n" in (comment.get("body") or "") else ""
     text = input_text(body, issue.get("body"), earlier)
