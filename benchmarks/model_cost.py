@@ -30,13 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from brain.pricing import cost_usd  # noqa: E402
 from brain.providers import BrainConfig  # noqa: E402
-from pve.events import Fanout  # noqa: E402
-from pve.models import SessionStatus  # noqa: E402
+from entrypoints import bootstrap  # noqa: E402
+from pve.models import SessionStatus, VerifyRequest  # noqa: E402
 from pve.settings import Settings  # noqa: E402
-from sandbox.bwrap import BubblewrapSandbox  # noqa: E402
-from statemachine.pipeline import Services, VerifyRequest, verify  # noqa: E402
-from statemachine.proof import ProofSigner  # noqa: E402
-from store.sqlite import SQLiteStore  # noqa: E402
+from statemachine.runner import verify  # noqa: E402
 from tests.model_servers import ModelServers, say  # noqa: E402
 from tests.test_models_e2e import FIX, answer  # noqa: E402
 
@@ -55,9 +52,7 @@ def measure(provider: str, tmp: Path) -> dict:
         servers.script("groq", say('{"error_class": "type", "reason": "a None result is iterated"}'))
         servers.script(provider, say(THREE))
         settings = replace(Settings.from_env({}), home=tmp / provider / "home")
-        svc = Services(sandbox=BubblewrapSandbox(settings.sandbox, slots=settings.slots),
-                       store=SQLiteStore(settings.home), signer=ProofSigner(settings.home), settings=settings,
-                       events=Fanout(), models=BrainConfig.from_env(servers.env(provider, "groq")))
+        svc = bootstrap.services(settings, models=BrainConfig.from_env(servers.env(provider, "groq")))
         project = shutil.copytree(ROOT / "examples" / "shop", tmp / provider / "shop")
         session = asyncio.run(verify(VerifyRequest(path=Path(project), error_log=(ROOT / "examples/shop/pytest.log").read_bytes(),
                                                    brain="models", cache=False), svc))

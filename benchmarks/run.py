@@ -33,6 +33,7 @@ from pve.models import (  # noqa: E402
     Analysis,
     Candidate,
     Category,
+    Checks,
     ExceptionInfo,
     FileEdit,
     Frame,
@@ -43,9 +44,8 @@ from pve.models import (  # noqa: E402
 )
 from pve.settings import Settings  # noqa: E402
 from sandbox.bwrap import BubblewrapSandbox  # noqa: E402
-from statemachine.pipeline import Services, validate_candidates  # noqa: E402
-from statemachine.proof import ProofSigner  # noqa: E402
-from store.sqlite import SQLiteStore  # noqa: E402
+from statemachine.reproduce import run_spec  # noqa: E402
+from statemachine.validate import validate  # noqa: E402
 
 
 def _time(args: list[str], **kw) -> float:
@@ -121,8 +121,6 @@ def bench_throughput(n: int, slots: int) -> dict:
         src = Path(tmp) / "ratio.py"
         src.write_text(SNIPPET.format(want=7))
         staged = sb.stage(src, single_file=True)
-        svc = Services(sandbox=sb, store=SQLiteStore(Path(tmp) / "home"), signer=ProofSigner(Path(tmp) / "home"),
-                       settings=settings, events=Fanout())
         repro = Reproduction(kind=ReproKind.SCRIPT, target="ratio.py", files=["ratio.py"], snippet=True)
         exc = ExceptionInfo(type="ZeroDivisionError", qualified_type="ZeroDivisionError", message="division by zero",
                             frames=[Frame(file="ratio.py", line=2, function="ratio", project_path="ratio.py")])
@@ -135,7 +133,10 @@ def bench_throughput(n: int, slots: int) -> dict:
         async def go():
             before = await sb.run(staged, RunSpec(mode=RunMode.SCRIPT, target="ratio.py"))
             t = time.perf_counter()
-            verdicts = await validate_candidates(cands, svc, staged, repro, before, analysis)
+            checks = Checks(repro=repro, analysis=analysis, before=before, repro_spec=run_spec(repro))
+            events = Fanout()
+            # every candidate at once: the sandbox's slots bound the parallelism
+            verdicts = await asyncio.gather(*(validate(c, sb, staged, checks, events) for c in cands))
             return verdicts, time.perf_counter() - t
 
         try:

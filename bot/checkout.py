@@ -35,7 +35,8 @@ def _safe_name(name: str) -> PurePosixPath | None:
 def extract(archive: bytes, dest: Path) -> int:
     """Extract a GitHub tarball's files into ``dest`` (which must not exist); returns the file count."""
     if len(archive) > MAX_ARCHIVE_BYTES:
-        raise BadInput(f"the repository archive is {len(archive) >> 20} MB; PVE handles up to {MAX_ARCHIVE_BYTES >> 20} MB")
+        raise BadInput(f"the repository archive is {len(archive) >> 20} MB; PVE handles up to {MAX_ARCHIVE_BYTES >> 20} MB",
+                       code="too-large", limit=f"archive over {MAX_ARCHIVE_BYTES >> 20} MB")
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -53,7 +54,8 @@ def extract(archive: bytes, dest: Path) -> int:
                 files += 1
                 total += member.size
                 if files > MAX_FILES or total > MAX_TOTAL_BYTES:
-                    raise BadInput(f"the repository is too large to verify (over {MAX_FILES} files or {MAX_TOTAL_BYTES >> 30} GB)")
+                    raise BadInput(f"the repository is too large to verify (over {MAX_FILES} files or {MAX_TOTAL_BYTES >> 30} GB)",
+                                   code="too-large", limit=f"over {MAX_FILES} files or {MAX_TOTAL_BYTES >> 30} GB")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 src = tar.extractfile(member)
                 assert src is not None
@@ -62,7 +64,7 @@ def extract(archive: bytes, dest: Path) -> int:
                 target.chmod(0o755 if member.mode & 0o111 else 0o644)
     except tarfile.TarError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise BadInput(f"the repository archive is not a valid tarball: {exc}") from None
+        raise BadInput(f"the repository archive is not a valid tarball: {exc}", code="bad-archive") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -160,9 +160,6 @@ class RepoAPI:
 
     # issues and comments
 
-    async def issue(self, number: int) -> dict[str, Any]:
-        return await _json(self.rest.issues.async_get(self.owner, self.name, number))
-
     def comments(self, number: int) -> AsyncIterator[dict[str, Any]]:
         return self._pages(self.rest.issues.async_list_comments, number)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.suggestions import Block
+from pve.errors import PVEError
 from pve.models import Session, SessionStatus
 from store.base import Quota
 
@@ -95,6 +96,42 @@ def working(sha: str, what: str) -> str:
 
 def working_progress(header: str, milestones: list[str]) -> str:
     return header + "\n\n" + "\n".join(f"> {m}" for m in milestones[-6:])
+
+
+# What went wrong with the input, in GitHub's words: from the error's code and public facts only,
+# never its command-line message (which names host paths and flags). Every code the pipeline
+# raises has an entry (tests/bot/test_render.py checks it against the source).
+_PROBLEMS = {
+    "frames-elsewhere": "the traceback's frames are not in this repository ({files}). "
+                        "Check that the traceback comes from this repository's code",
+    "no-failure": "no Python traceback or pytest failure was found in the text",
+    "no-reproduction": "PVE could not tell how to reproduce the failure from the traceback. "
+                       "Name the failing test: `/pve verify tests/test_x.py::test_y`",
+    "tests-elsewhere": "the failing tests in the log are not in this repository",
+    "test-not-found": "the test `{test}` is not in this repository",
+    "test-missing": "name a test id or file, e.g. `/pve verify tests/test_x.py::test_y`",
+    "file-not-found": "`{file}` is not a file in this repository",
+    "nothing-to-reproduce": "there is nothing to reproduce: paste the traceback or name the failing test",
+    "log-empty": "the {source} is empty",
+    "log-binary": "the {source} looks binary; PVE reads text logs",
+    "log-not-text": "the {source} does not look like text",
+    "too-large": "the repository is too large to verify ({limit})",
+    "bad-archive": "GitHub's archive of the repository could not be read",
+    "command-not-python": "the command must run a Python script, module or pytest",
+    "unparsable-command": "the command could not be read ({problem})",
+    "empty-command": "the command is empty",
+}
+
+
+def problem(exc: PVEError) -> str:
+    """An input problem as a GitHub reader should see it (no host path, no CLI flag)."""
+    template = _PROBLEMS.get(exc.code)
+    if template is None:
+        return "PVE could not use this input"
+    try:
+        return template.format(**exc.facts)
+    except (KeyError, IndexError):
+        return template.split(" (")[0]
 
 
 def failed_input(problem: str) -> str:

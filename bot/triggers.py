@@ -1,33 +1,168 @@
-"""Which deliveries are work for PVE: a pure decision on the raw payload (no I/O).
+"""Which deliveries are work for PVE, parsed into small typed triggers. Pure: no I/O.
 
-The webhook edge asks this before queueing, so a busy repository's comments and green CI runs
-never reach the queue. Payloads are read as plain dicts: GitHub's real examples do not all fit
-strict models, and a missing field must mean "not for us", never a crash.
+``ROUTES`` is the one routing table: the webhook edge asks ``intake`` (parse, then "is it for
+us?") before queueing, so a busy repository's comments and green CI runs never reach the queue;
+the worker's dispatch (``statemachine.github.dispatch``) parses the queued payload the same way
+and picks the handler by the trigger's type. Payloads are read defensively: GitHub's real
+examples do not all carry every field, and a missing field must mean "not for us", never a crash.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-# (event, action) pairs PVE acts on
-HANDLED = {
-    ("issue_comment", "created"),
-    ("workflow_run", "completed"),
-    ("check_run", "requested_action"),
-    ("check_run", "rerequested"),
-    ("installation", "created"),
-    ("installation", "deleted"),
-}
 COMMAND = "/pve"
 
 
-def _get(payload: dict[str, Any], *keys: str) -> Any:
-    cur: Any = payload
+def _get(payload: Any, *keys: str) -> Any:
+    cur = payload
     for key in keys:
         if not isinstance(cur, dict):
             return None
         cur = cur.get(key)
     return cur
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class Repo:
+    """Where a trigger happened: the installation and repository it came through."""
+
+    installation: int | None
+    full_name: str
+    default_branch: str | None
+
+    @classmethod
+    def of(cls, payload: dict[str, Any]) -> Repo:
+        return cls(installation=_int(_get(payload, "installation", "id")),
+                   full_name=_str(_get(payload, "repository", "full_name")) or "",
+                   default_branch=_str(_get(payload, "repository", "default_branch")))
+
+
+@dataclass(frozen=True)
+class CommentCommand:
+    """A ``/pve ...`` comment on an issue or a pull request (``issue_comment.created``)."""
+
+    repo: Repo
+    number: int
+    is_pr: bool
+    issue_body: str | None
+    comment_id: int
+    body: str
+    login: str
+    association: str | None
+    by_bot: bool
+    payload: dict[str, Any] = field(repr=False, compare=False)  # kept for "Re-run"
+
+    @classmethod
+    def parse(cls, payload: dict[str, Any]) -> CommentCommand:
+        return cls(repo=Repo.of(payload), number=_int(_get(payload, "issue", "number")) or 0,
+                   is_pr=bool(_get(payload, "issue", "pull_request")),
+                   issue_body=_str(_get(payload, "issue", "body")),
+                   comment_id=_int(_get(payload, "comment", "id")) or 0,
+                   body=_str(_get(payload, "comment", "body")) or "",
+                   login=_str(_get(payload, "comment", "user", "login")) or "",
+                   association=_str(_get(payload, "comment", "author_association")),
+                   by_bot=_get(payload, "comment", "user", "type") == "Bot", payload=payload)
+
+    def ignored(self) -> str | None:
+        if not is_command(self.body):
+            return "the comment is not a /pve command"
+        if self.by_bot:
+            return "comments by bots are ignored"
+        return None
+
+
+@dataclass(frozen=True)
+class PullRef:
+    number: int
+    head_sha: str | None
+
+
+@dataclass(frozen=True)
+class FailedWorkflowRun:
+    """A workflow run that completed (``workflow_run.completed``); work only when it failed."""
+
+    repo: Repo
+    run_id: int
+    name: str
+    head_sha: str
+    conclusion: str | None
+    pulls: tuple[PullRef, ...]  # as the payload lists them (a fork's PR is missing here)
+    payload: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, payload: dict[str, Any]) -> FailedWorkflowRun:
+        run = _get(payload, "workflow_run") or {}
+        pulls = tuple(PullRef(_int(_get(p, "number")) or 0, _str(_get(p, "head", "sha")))
+                      for p in (_get(run, "pull_requests") or []) if isinstance(p, dict))
+        return cls(repo=Repo.of(payload), run_id=_int(_get(run, "id")) or 0, name=_str(_get(run, "name")) or "CI",
+                   head_sha=_str(_get(run, "head_sha")) or "", conclusion=_str(_get(run, "conclusion")),
+                   pulls=pulls, payload=payload)
+
+    def ignored(self) -> str | None:
+        if self.conclusion != "failure":
+            return f"the workflow run concluded {self.conclusion!r}, not 'failure'"
+        return None
+
+
+@dataclass(frozen=True)
+class CheckRunButton:
+    """A button on PVE's check run: "Apply fix" (``requested_action``) or "Re-run" (``rerequested``)."""
+
+    action: str
+    check_run_id: int
+    external_id: str  # the trigger key PVE gave the check run
+    identifier: str | None  # which requested action
+
+    @classmethod
+    def parse(cls, payload: dict[str, Any]) -> CheckRunButton:
+        return cls(action=_str(payload.get("action")) or "", check_run_id=_int(_get(payload, "check_run", "id")) or 0,
+                   external_id=_str(_get(payload, "check_run", "external_id")) or "",
+                   identifier=_str(_get(payload, "requested_action", "identifier")))
+
+    def ignored(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class InstallationChange:
+    """The app was installed on an account (``created``) or removed (``deleted``)."""
+
+    action: str
+    installation: int | None
+    account: str
+
+    @classmethod
+    def parse(cls, payload: dict[str, Any]) -> InstallationChange:
+        return cls(action=_str(payload.get("action")) or "", installation=_int(_get(payload, "installation", "id")),
+                   account=_str(_get(payload, "installation", "account", "login")) or "")
+
+    def ignored(self) -> str | None:
+        return None
+
+
+Trigger = CommentCommand | FailedWorkflowRun | CheckRunButton | InstallationChange
+
+# (event, action) -> how to read the payload. The one table: intake and dispatch both read it.
+ROUTES: dict[tuple[str, str], Callable[[dict[str, Any]], Trigger]] = {
+    ("issue_comment", "created"): CommentCommand.parse,
+    ("workflow_run", "completed"): FailedWorkflowRun.parse,
+    ("check_run", "requested_action"): CheckRunButton.parse,
+    ("check_run", "rerequested"): CheckRunButton.parse,
+    ("installation", "created"): InstallationChange.parse,
+    ("installation", "deleted"): InstallationChange.parse,
+}
+HANDLED = frozenset(ROUTES)
 
 
 def is_command(body: object) -> bool:
@@ -38,19 +173,18 @@ def is_command(body: object) -> bool:
     return bool(first) and first[0].lower() == COMMAND
 
 
+def parse(event: str, payload: dict[str, Any]) -> Trigger | str:
+    """The delivery's trigger, or why it is not work for PVE."""
+    action = payload.get("action")
+    reader = ROUTES.get((event, action)) if isinstance(action, str) else None
+    if reader is None:
+        what = f"{event}.{action}" if action else event
+        return f"{what} is not an event PVE handles"
+    trigger = reader(payload)
+    return trigger.ignored() or trigger
+
+
 def intake(event: str, payload: dict[str, Any]) -> tuple[bool, str]:
     """(queue it?, why) for one delivery."""
-    action = payload.get("action")
-    if (event, action) not in HANDLED:
-        what = f"{event}.{action}" if action else event
-        return False, f"{what} is not an event PVE handles"
-    if event == "issue_comment":
-        if not is_command(_get(payload, "comment", "body")):
-            return False, "the comment is not a /pve command"
-        if _get(payload, "comment", "user", "type") == "Bot":
-            return False, "comments by bots are ignored"
-    if event == "workflow_run":
-        conclusion = _get(payload, "workflow_run", "conclusion")
-        if conclusion != "failure":
-            return False, f"the workflow run concluded {conclusion!r}, not 'failure'"
-    return True, "queued"
+    got = parse(event, payload)
+    return (False, got) if isinstance(got, str) else (True, "queued")

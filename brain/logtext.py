@@ -24,14 +24,15 @@ def decode_log(raw: bytes, *, source: str = "error log") -> str:
         # Keep the tail: the traceback that matters is at the end of a long log.
         raw = raw[-MAX_LOG_BYTES:]
     if not raw.strip():
-        raise BadInput(f"the {source} is empty")
+        raise BadInput(f"the {source} is empty", code="log-empty", source=source)
     sample = raw[:8192]
     if b"\x00" in sample:
-        raise BadInput(f"the {source} looks binary (it contains NUL bytes); give a text log")
+        raise BadInput(f"the {source} looks binary (it contains NUL bytes); give a text log", code="log-binary",
+                       source=source)
     text = raw.decode("utf-8", errors="replace")
     bad = sum(1 for ch in text[:8192] if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\r\x1b\f"))
     if bad > max(16, len(text[:8192]) // 10):
-        raise BadInput(f"the {source} does not look like text (not UTF-8?)")
+        raise BadInput(f"the {source} does not look like text (not UTF-8?)", code="log-not-text", source=source)
     return text
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from brain.categorize import STRATEGY, ErrorClass
 from brain.source import SourceFile
-from brain.traceback import is_test_path
+from pve.layout import is_test_path
 from pve.models import Analysis, Reproduction, ReproKind
 
 Reader = Callable[[str], str]

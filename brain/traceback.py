@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from brain.logtext import clean_lines
+from pve.layout import is_test_path, python_files
 from pve.models import Category, ExceptionInfo, Failure, Frame, ParsedLog
-from pve.paths import is_ignored_dir
 
 _TB_HEADER = re.compile(r"^\s*(?:\|\s*)?Traceback \(most recent call last\):\s*$")
 _FRAME = re.compile(r'^\s*(?:\|\s*)?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
@@ -65,15 +65,6 @@ def looks_like_exception(name: str) -> bool:
     return short in _EXC_NAMES or short.endswith(_EXC_SUFFIXES)
 
 
-def is_test_path(path: str) -> bool:
-    """pytest's default discovery names, plus test folders and conftest."""
-    parts = path.replace("\\", "/").split("/")
-    name = parts[-1]
-    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
-        return True
-    return any(p in ("tests", "test", "testing") for p in parts[:-1])
-
-
 # --------------------------------------------------------------------------- project file index
 
 
@@ -84,7 +75,7 @@ class ProjectIndex:
         self.root = root
         self.files: set[str] = set(files)
         if root is not None and not self.files:
-            self.files = set(iter_python_files(root))
+            self.files = set(python_files(root))
         self._by_name: dict[str, list[str]] = {}
         for f in self.files:
             self._by_name.setdefault(f.rsplit("/", 1)[-1], []).append(f)
@@ -109,29 +100,6 @@ class ProjectIndex:
             if len(same) == 1:
                 return same[0]
         return None
-
-
-def iter_python_files(root: Path, limit: int = 50_000) -> Iterable[str]:
-    root = root.resolve()
-    count = 0
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = sorted(folder.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.is_symlink():
-                continue
-            if entry.is_dir():
-                if not is_ignored_dir(entry.name):
-                    stack.append(entry)
-            elif entry.suffix in (".py", ".pyw"):
-                count += 1
-                if count > limit:
-                    return
-                yield entry.relative_to(root).as_posix()
 
 
 # --------------------------------------------------------------------------- CPython tracebacks

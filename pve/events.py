@@ -1,6 +1,6 @@
 """The console event stream.
 
-Every step reports progress as ``Event``s to an ``EventSink``. The CLI renders them live, the
+Every step reports progress as ``Event``s to the session's ``Fanout``. The CLI renders them live, the
 store keeps them (``SESSION#<id>`` / ``EVENT#<seq>``) for the web view's console, and tests
 read them. A sink fans out to several consumers with ``Fanout``.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -21,10 +21,6 @@ class Event(BaseModel):
     text: str  # one console line, without the leading "> "
     status: str | None = None  # "PASSED" / "FAILED" / ... rendered in brackets
     data: dict[str, Any] = Field(default_factory=dict)
-
-
-class EventSink(Protocol):
-    def emit(self, kind: str, text: str, status: str | None = None, **data: Any) -> Event: ...
 
 
 class Fanout:

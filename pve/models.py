@@ -8,8 +8,9 @@ DynamoDB or ``--json``.
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 # --------------------------------------------------------------------------- analysis
 
@@ -332,3 +333,97 @@ class Session(BaseModel):
 
     def winning_verdict(self) -> Verdict | None:
         return next((v for v in self.verdicts if v.candidate_id == self.winner), None)
+
+
+# --------------------------------------------------------------------------- the steps' models
+#
+# What the pipeline's steps hand each other (statemachine/runner.py calls them in order; the
+# Step Functions handlers pass the same models between states). Big inputs travel as the
+# staged project's key, never inside these models' own fields.
+
+BRAIN_MODES: tuple[str, ...] = ("offline", "models", "auto")
+
+
+class VerifyRequest(BaseModel):
+    """What one verification is asked: where the code is, the failure, how to reproduce it."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    path: Path
+    error_log: bytes | None = None
+    test: str | None = None
+    cmd: str | None = None
+    trigger: str = "cli"
+    brain: str = "auto"  # offline | models | auto (offline engine first, models when it finds nothing)
+    issue_text: str | None = None  # the issue or comment the request came from: untrusted data
+    cache: bool = True  # try (and store) the last verified fix for the same error signature
+    session_id: str | None = None  # given by a retried job, so its branch and comment are found again
+    suite: list[str] | None = None  # pytest arguments for the regression suite (default: all tests)
+    protected: tuple[str, ...] = ()  # globs of paths no fix may touch
+    timeout_s: float | None = None  # wall clock per sandboxed run, if tighter than the sandbox's
+
+
+class Analyzed(BaseModel):
+    """Step 1's answer: how to reproduce the failure, and what was reported (when a log was given)."""
+
+    reproduction: Reproduction
+    analysis: Analysis | None = None
+
+
+class Checks(BaseModel):
+    """Everything a candidate is held to: the reproduction, the regression suite and, for a
+    model's candidates, the model's own reproduction (exit 0 and the session's marker line)."""
+
+    repro: Reproduction
+    analysis: Analysis
+    before: RunResult  # the reproduction on the original code
+    repro_spec: RunSpec
+    baseline: RunResult | None = None  # the regression suite on the original code
+    regression_spec: RunSpec | None = None
+    model_repro_spec: RunSpec | None = None  # carries the script as a patch
+    marker: str | None = None  # what the model's reproduction prints when fixed
+    protected: tuple[str, ...] = ()  # globs no fix may touch
+
+
+class Spectrum(BaseModel):
+    """Line coverage for fault localization, split by test outcome (advisory, never a verdict)."""
+
+    coverages: list[Coverage] = Field(default_factory=list)
+    failing: list[str] = Field(default_factory=list)
+    passing: list[str] = Field(default_factory=list)
+    note: str = ""  # what localization had to work with, in one line
+
+
+class Reproduced(BaseModel):
+    """Step 2's answer: did the failure happen as reported, and what candidates will be held to."""
+
+    ok: bool
+    why: str
+    before: RunResult
+    baseline: RunResult | None = None
+    analysis: Analysis | None = None  # as reported, or observed when no log was given
+    checks: Checks | None = None  # None when there is nothing to search for
+    spectrum: Spectrum = Field(default_factory=Spectrum)
+
+
+class Found(BaseModel):
+    """A search's answer (cache, offline engine or models: one shape)."""
+
+    candidates: list[Candidate] = Field(default_factory=list)  # the ones judged, in rank order
+    verdicts: list[Verdict] = Field(default_factory=list)
+    summary: SearchSummary | None = None  # the offline engine's account of its search
+    report: BrainReport | None = None  # the models' account: calls, class, notes
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def verified(self) -> bool:
+        return any(v.verified for v in self.verdicts)
+
+
+class Conclusion(BaseModel):
+    """Step 4's answer: the session's outcome."""
+
+    status: SessionStatus
+    message: str
+    winner: int | None = None
+    oracle: Oracle | None = None
+    oracle_passed: str = ""  # what the winner passed, in words

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pve import config
@@ -13,6 +13,25 @@ from pve.errors import BadInput
 
 def _default_home() -> Path:
     return config.home(os.environ)
+
+
+# The one rule for each knob that a setting and a command-line flag can both set: the same
+# bounds whichever way it comes in.
+SLOTS = (1, 64)
+MAX_CANDIDATES = (1, 5000)
+SEARCH_SECONDS = (1.0, 3600.0)
+SANDBOX_TIMEOUT = (0.5, 3600.0)
+
+
+def within(name: str, value: float, bounds: tuple[float, float], unit: str = "") -> None:
+    """One clear line when ``value`` is out of ``bounds``; ``name`` is how the user set it."""
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        raise BadInput(f"{name} must be between {_num(lo)} and {_num(hi)}{unit}, got {_num(value)}", code="bad-setting")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -24,8 +43,7 @@ def env_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -
         value = int(raw)
     except ValueError:
         raise BadInput(f"{name} must be a whole number, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise BadInput(f"{name} must be between {lo} and {hi}, got {value}")
+    within(name, value, (lo, hi))
     return value
 
 
@@ -38,8 +56,7 @@ def env_number(env: Mapping[str, str], name: str, default: float, lo: float, hi:
         value = float(raw)
     except ValueError:
         raise BadInput(f"{name} must be a number, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise BadInput(f"{name} must be between {lo:g} and {hi:g}, got {value:g}")
+    within(name, value, (lo, hi))
     return value
 
 
@@ -78,7 +95,7 @@ class Settings:
         """From an already merged configuration (``pve.config.load``): read the sources once."""
         home = config.home(env)
         sandbox = SandboxSettings(
-            timeout_s=float(env_int(env, "PVE_SANDBOX_TIMEOUT", 10, 1, 3600)),
+            timeout_s=env_number(env, "PVE_SANDBOX_TIMEOUT", 10.0, *SANDBOX_TIMEOUT),
             memory_bytes=env_int(env, "PVE_SANDBOX_MEMORY_MB", 1024, 64, 65536) << 20,
             cgroup_memory_bytes=env_int(env, "PVE_SANDBOX_CGROUP_MEMORY_MB", 1536, 64, 262144) << 20,
             uid_base=env_int(env, "PVE_SANDBOX_UID_BASE", 61000, 1000, 4_000_000_000),
@@ -86,12 +103,34 @@ class Settings:
         )
         return cls(
             home=home,
-            slots=env_int(env, "PVE_SLOTS", 3, 1, 64),
-            max_candidates=env_int(env, "PVE_MAX_CANDIDATES", 150, 1, 5000),
-            search_seconds=float(env_int(env, "PVE_SEARCH_SECONDS", 60, 1, 3600)),
+            slots=env_int(env, "PVE_SLOTS", 3, *SLOTS),
+            max_candidates=env_int(env, "PVE_MAX_CANDIDATES", 150, *MAX_CANDIDATES),
+            search_seconds=env_number(env, "PVE_SEARCH_SECONDS", 60.0, *SEARCH_SECONDS),
             search_window=env_int(env, "PVE_SEARCH_WINDOW", 3, 0, 100),
             sandbox=sandbox,
         )
+
+
+    def with_limits(self, *, slots: int | None = None, max_candidates: int | None = None,
+                    search_seconds: float | None = None, timeout_s: float | None = None,
+                    names: Mapping[str, str] | None = None) -> Settings:
+        """These settings with some knobs set another way (command-line flags, a repository's
+        config), checked by the same bounds as the settings; ``names`` says how each was given."""
+        said = dict(names or {})
+        changes: dict[str, object] = {}
+        if slots is not None:
+            within(said.get("slots", "slots"), slots, SLOTS)
+            changes["slots"] = slots
+        if max_candidates is not None:
+            within(said.get("max_candidates", "max_candidates"), max_candidates, MAX_CANDIDATES)
+            changes["max_candidates"] = max_candidates
+        if search_seconds is not None:
+            within(said.get("search_seconds", "search_seconds"), search_seconds, SEARCH_SECONDS, " seconds")
+            changes["search_seconds"] = search_seconds
+        if timeout_s is not None:
+            within(said.get("timeout_s", "timeout_s"), timeout_s, SANDBOX_TIMEOUT, " seconds")
+            changes["sandbox"] = replace(self.sandbox, timeout_s=timeout_s)
+        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from pve.errors import BadInput, SandboxUnavailable
+from pve.layout import walk
 from pve.models import HarnessRecord, RunResult, RunSpec
-from pve.paths import is_ignored_dir
 from pve.settings import SandboxSettings
 from sandbox.backend import StagedProject
 from sandbox.capture import Capture
@@ -117,7 +117,7 @@ class BubblewrapSandbox:
                 (orig / source.name).write_bytes(data)
                 files[source.name] = hashlib.sha256(data).hexdigest()
             else:
-                for path in _walk(source):
+                for path in walk(source):
                     rel = path.relative_to(source).as_posix()
                     target = orig / rel
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,8 @@ class BubblewrapSandbox:
                     total += len(data)
                     if len(files) >= MAX_STAGE_FILES or total > MAX_STAGE_BYTES:
                         raise BadInput(f"{source} is too large to verify (over {MAX_STAGE_FILES} files or "
-                                       f"{MAX_STAGE_BYTES >> 20} MiB after skipping .git, venvs and caches)")
+                                       f"{MAX_STAGE_BYTES >> 20} MiB after skipping .git, venvs and caches)",
+                                       code="too-large", limit=f"over {MAX_STAGE_FILES} files or {MAX_STAGE_BYTES >> 20} MiB")
                     target.write_bytes(data)
                     files[rel] = hashlib.sha256(data).hexdigest()
             for folder, _dirs, names in os.walk(dest):
@@ -442,20 +443,6 @@ def _display(spec: RunSpec) -> str:
     if spec.mode.value == "module":
         return " ".join(["python", "-m", spec.target, *spec.argv])
     return " ".join(["python", spec.target, *spec.argv])
-
-
-def _walk(root: Path):
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        for entry in sorted(folder.iterdir()):
-            if entry.is_symlink():
-                yield entry
-            elif entry.is_dir():
-                if not is_ignored_dir(entry.name):
-                    stack.append(entry)
-            elif entry.is_file():
-                yield entry
 
 
 @cache

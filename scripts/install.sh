@@ -33,7 +33,7 @@ echo "==> installing PVE and its locked dependencies (.venv)"
 UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --compile-bytecode --python "$(command -v "$PY")" -q
 # Byte-compile PVE's own (editable) sources too: start-up time is part of every verification, and
 # some machines set PYTHONDONTWRITEBYTECODE, so nothing would ever be cached otherwise.
-.venv/bin/python -m compileall -q -j 0 pve brain sandbox store bot statemachine webhooks web >/dev/null
+.venv/bin/python -m compileall -q -j 0 pve brain sandbox store bot statemachine webhooks web entrypoints >/dev/null
 echo "==> installing test fixtures (npm ci: @octokit/webhooks-examples, @octokit/openapi)"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null
 echo "==> ready: $(.venv/bin/pve --version)"

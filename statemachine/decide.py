@@ -26,6 +26,11 @@ _SAME_SPEED_MS = 5.0
 _SAME_SPEED_RATIO = 0.10
 
 
+def selects(targets: list[str], node: str) -> bool:
+    """Is pytest node ``node`` one of the reproduction's targets (its id, or a file holding it)?"""
+    return any(node == t or ("::" not in t and node.startswith(t + "::")) for t in targets)
+
+
 def target_outcomes(run: RunResult, repro: Reproduction) -> dict[str, str]:
     """Outcome per reproduction target. A target that is a file (a collection error in the log)
     passes only when it was collected and every test in it passed."""
@@ -152,8 +157,7 @@ def execution_ms(run: RunResult, repro: Reproduction) -> float | None:
     script's CPU time. Wall time of parallel sandboxes mostly measures who got a core first."""
     if repro.kind is ReproKind.PYTEST:
         durations = run.record.durations
-        picked = [d for t, d in durations.items()
-                  if any(t == tid or (("::" not in tid) and t.startswith(tid + "::")) for tid in repro.test_ids)]
+        picked = [d for t, d in durations.items() if selects(repro.test_ids, t)]
         return sum(picked) if picked else None
     return run.record.cpu_ms
 

@@ -1,4 +1,5 @@
-"""Step 3b: ask the models, when the offline engine found no verified fix (or ``--brain models``).
+"""Step 3, search with the models: when the offline engine found no verified fix (or first, with
+``--brain models``).
 
 Groq (or the offline classifier) names the error class; the generator chain (Gemini, then
 DeepSeek, then a self-hosted endpoint, as configured) is asked for a reproduction script and
@@ -17,49 +18,55 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from dataclasses import dataclass, field, replace
+import time
 
 from brain.categorize import classify
 from brain.chain import CallLog, answers
 from brain.edits import to_candidates
+from brain.logtext import decode_log
 from brain.prompt import REPRO_FILE, PromptInput, build
 from brain.providers import Provider, make
-from pve.models import BrainReport, Candidate, Reproduction, ReproKind, RunMode, RunSpec, Verdict
-from sandbox.backend import StagedProject
+from pve.models import BrainReport, Found, Reproduction, ReproKind, RunMode, RunSpec
 from statemachine.decide import check_reproduction
 from statemachine.search import Budget, search
-from statemachine.services import Services
-from statemachine.validate import Checks, candidate_timeout, validate
+from statemachine.search_context import SearchContext
+from statemachine.validate import candidate_timeout, validate
 
 
-@dataclass
-class ModelOutcome:
-    candidates: list[Candidate] = field(default_factory=list)
-    verdicts: list[Verdict] = field(default_factory=list)
-
-
-async def ask_models(svc: Services, staged: StagedProject, checks: Checks, report: BrainReport, *,
-                     project_files: list[str], untrusted_text: str | None,
-                     first_id: int) -> ModelOutcome:
-    config = svc.models
+async def model_search(ctx: SearchContext, first_id: int) -> Found:
+    """The candidates the models proposed and their verdicts; ``Found.report`` says what was
+    asked, answered and spent. The caller checks ``ctx.models.off_reason`` first."""
+    t0 = time.monotonic()
+    report = BrainReport()
     log = CallLog(report.calls)
-    groq = make(config.categorizer) if config.categorizer else None
-    generators = [make(p) for p in config.generators]
+    groq = make(ctx.models.categorizer) if ctx.models.categorizer else None
+    generators = [make(p) for p in ctx.models.generators]
     try:
-        return await _ask(svc, staged, checks, report, log, groq, generators, project_files, untrusted_text, first_id)
+        found = await _ask(ctx, report, log, groq, generators, first_id)
     finally:
         for provider in [*generators, *([groq] if groq else [])]:
             with contextlib.suppress(Exception):  # a failed close must not hide the result
                 await provider.aclose()
+    found.report = report
+    found.timings_ms["models"] = (time.monotonic() - t0) * 1000
+    cost = report.cost_usd()
+    tin, tout = report.tokens()
+    ctx.events.emit("models", f"Models: {len(report.calls)} call(s), {tin} tokens in / {tout} out, "
+                              f"cost {'unknown' if cost is None else f'${cost:.4f}'}")
+    return found
 
 
-async def _ask(svc: Services, staged: StagedProject, checks: Checks, report: BrainReport, log: CallLog,
-               groq: Provider | None, generators: list[Provider], project_files: list[str],
-               untrusted_text: str | None, first_id: int) -> ModelOutcome:
-    config = svc.models
-    events = svc.events
+def _untrusted_text(ctx: SearchContext) -> str | None:
+    """What the user wrote (issue, log): data for the prompt, never instructions."""
+    log_text = decode_log(ctx.req.error_log) if ctx.req.error_log is not None else None
+    return "\n\n".join(x for x in (ctx.req.issue_text, log_text) if x) or None
+
+
+async def _ask(ctx: SearchContext, report: BrainReport, log: CallLog, groq: Provider | None,
+               generators: list[Provider], first_id: int) -> Found:
+    config, events, staged, checks = ctx.models, ctx.events, ctx.staged, ctx.checks
     analysis = checks.analysis
-    out = ModelOutcome()
+    out = Found()
     code_line = analysis.failing_frame.code if analysis.failing_frame else None
     error_class, by = await classify(groq, analysis, code_line, log, max_retry_after_s=config.max_retry_after_s)
     report.error_class, report.classified_by = error_class.value, by
@@ -67,14 +74,14 @@ async def _ask(svc: Services, staged: StagedProject, checks: Checks, report: Bra
 
     marker = f"PVE-FIXED {secrets.token_hex(8)}"
     inp = PromptInput(analysis=analysis, error_class=error_class, repro=checks.repro, read=staged.read_text,
-                      project_files=project_files, marker=marker, candidates=config.candidates,
-                      untrusted_text=untrusted_text)
+                      project_files=ctx.py_files, marker=marker, candidates=config.candidates,
+                      untrusted_text=_untrusted_text(ctx))
     async for got in answers(generators, lambda p: build(inp, p.config.context_tokens), log,
                              max_retry_after_s=config.max_retry_after_s):
         label = got.provider.config.label()
         spec = RunSpec(mode=RunMode.SCRIPT, target=REPRO_FILE, patches={REPRO_FILE: got.answer.reproduction},
                        label=f"{label} reproduction")
-        run = await svc.sandbox.run(staged, spec)
+        run = await ctx.sandbox.run(staged, spec)
         model_repro = Reproduction(kind=ReproKind.SCRIPT, target=REPRO_FILE, files=[REPRO_FILE],
                                    derived_from=f"model: {label}")
         ok, why = check_reproduction(run, model_repro, analysis)
@@ -92,11 +99,11 @@ async def _ask(svc: Services, staged: StagedProject, checks: Checks, report: Bra
                                 + (f", {len(dropped)} dropped" if dropped else "") + ")")
         if not cands:
             continue
-        model_checks = replace(checks, marker=marker,
-                               model_repro_spec=spec.model_copy(update={"timeout_s": candidate_timeout(run)}))
-        outcome = await search(cands, lambda c, mc=model_checks: validate(c, svc.sandbox, staged, mc, events),
-                               parallel=svc.settings.slots,
-                               budget=Budget(len(cands), svc.settings.search_seconds, window=len(cands)))
+        model_checks = checks.model_copy(update={
+            "marker": marker, "model_repro_spec": spec.model_copy(update={"timeout_s": candidate_timeout(run)})})
+        outcome = await search(cands, lambda c, mc=model_checks: validate(c, ctx.sandbox, staged, mc, events),
+                               parallel=ctx.settings.slots,
+                               budget=Budget(len(cands), ctx.settings.search_seconds, window=len(cands)))
         out.candidates.extend(cands[: len(outcome.verdicts)])
         out.verdicts.extend(outcome.verdicts)
         if any(v.verified for v in outcome.verdicts):

@@ -12,7 +12,7 @@ import fnmatch
 from collections import Counter
 from collections.abc import Callable
 
-from brain.traceback import is_test_path
+from pve.layout import is_test_path
 from pve.models import Analysis, Candidate, Preflight, Reproduction
 
 _EXIT_CALLS = {"sys.exit", "os._exit", "exit", "quit", "os.abort"}

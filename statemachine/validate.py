@@ -1,32 +1,17 @@
 """Steps 4-6 for one candidate: preflight, run in the sandbox, judge.
 
-``Checks`` is everything a candidate is held to: the reproduction, the regression suite and,
-for a model's candidates, the model's own reproduction (which must exit cleanly and print the
-session's marker line, checked here, outside the sandbox).
+``Checks`` (from the reproduce step) is everything a candidate is held to: the reproduction,
+the regression suite and, for a model's candidates, the model's own reproduction (which must
+exit cleanly and print the session's marker line, checked here, outside the sandbox).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pve.events import Fanout
-from pve.models import Analysis, Candidate, Reproduction, RunResult, RunSpec, Verdict
+from pve.models import Candidate, Checks, RunResult, Verdict
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine.decide import judge
 from statemachine.preflight import preflight
-
-
-@dataclass
-class Checks:
-    repro: Reproduction
-    analysis: Analysis
-    before: RunResult  # the reproduction on the original code
-    repro_spec: RunSpec
-    baseline: RunResult | None = None  # the regression suite on the original code
-    regression_spec: RunSpec | None = None
-    model_repro_spec: RunSpec | None = None  # carries the script as a patch
-    marker: str | None = None  # what the model's reproduction prints when fixed
-    protected: tuple[str, ...] = ()  # globs no fix may touch
 
 
 async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject, checks: Checks,

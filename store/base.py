@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pve.events import Event
 from pve.models import Candidate, Session, Solution, Verdict
@@ -77,10 +77,14 @@ def backoff_s(attempts: int, base_s: float = 2.0) -> float:
     return base_s * (2 ** max(0, attempts - 1))
 
 
-class Store(Protocol):
+class SessionLog(Protocol):
+    """Sessions, their candidates and their console (``SESSION#<id>``)."""
+
     def put_session(self, session: Session) -> None: ...
 
     def get_session(self, session_id: str) -> Session | None: ...
+
+    def recent_sessions(self, limit: int = 50) -> list[Session]: ...
 
     def put_fix(self, session_id: str, candidate: Candidate, verdict: Verdict | None) -> None: ...
 
@@ -90,13 +94,19 @@ class Store(Protocol):
 
     def events(self, session_id: str, after: int = 0) -> list[Event]: ...
 
+
+class Blobs(Protocol):
+    """Large artifacts per session (proof, diff, logs): files here, S3 on AWS."""
+
     def put_blob(self, session_id: str, name: str, data: bytes) -> str:
-        """Store a large artifact (proof, diff, log); returns where it lives."""
+        """Store a large artifact; returns where it lives."""
         ...
 
     def get_blob(self, session_id: str, name: str) -> bytes | None: ...
 
-    def recent_sessions(self, limit: int = 50) -> list[Session]: ...
+
+class SolutionCache(Protocol):
+    """The semantic cache: the last verified fix per error signature (``ERROR_HASH#<hash>``)."""
 
     def put_solution(self, solution: Solution) -> None:
         """Remember the last verified fix for an error signature (replaces an older one)."""
@@ -105,6 +115,10 @@ class Store(Protocol):
     def get_solution(self, signature: str) -> Solution | None: ...
 
     def delete_solution(self, signature: str) -> None: ...
+
+
+class JobQueue(Protocol):
+    """Webhook deliveries seen (``DELIVERY#<guid>``) and the durable queue of their jobs."""
 
     def enqueue_delivery(self, guid: str, event: str, payload: str) -> int | None:
         """Record the delivery as seen and queue its job, atomically; None if it was seen before."""
@@ -126,20 +140,31 @@ class Store(Protocol):
         """End the leases of running jobs whose worker is ``dead``; returns their ids."""
         ...
 
-    def put_trigger(self, key: str, data: dict) -> None:
-        """What a GitHub trigger produced (repo, PR, sessions), for its check run's buttons."""
-        ...
 
-    def get_trigger(self, key: str) -> dict | None: ...
+class Triggers(Protocol):
+    """What a GitHub trigger produced (repo, PR, sessions), for its check run's buttons."""
+
+    def put_trigger(self, key: str, data: dict[str, Any]) -> None: ...
+
+    def get_trigger(self, key: str) -> dict[str, Any] | None: ...
+
+
+class Quotas(Protocol):
+    """Installations' profiles and their daily budget of verified fixes (``INSTALLATION#<id>``)."""
 
     def put_installation(self, installation_id: int, account: str, daily_credits: int) -> None: ...
 
     def retire_installation(self, installation_id: int) -> None: ...
 
-    def get_installation(self, installation_id: int) -> dict | None: ...
+    def get_installation(self, installation_id: int) -> dict[str, Any] | None: ...
 
     def quota(self, installation_id: int, daily_credits: int) -> Quota:
         """Today's budget and use (UTC day); an unknown installation has the default budget."""
         ...
 
     def spend_credit(self, installation_id: int, session_id: str, daily_credits: int) -> tuple[bool, Quota]: ...
+
+
+class Store(SessionLog, Blobs, SolutionCache, JobQueue, Triggers, Quotas, Protocol):
+    """Every role at once: what a backend (SQLite here, DynamoDB + S3 on AWS) implements.
+    Consumers ask for the roles they use."""

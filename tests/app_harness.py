@@ -17,14 +17,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.github import GitHubApp
-from pve.settings import GitHubAppSettings, Settings
-from sandbox.bwrap import BubblewrapSandbox
-from statemachine.github_flow import AppRuntime, handle
-from statemachine.proof import ProofSigner
+from entrypoints import bootstrap
+from statemachine.github.dispatch import handle
+from statemachine.github.runtime import AppRuntime
 from store.sqlite import SQLiteStore
 from tests.github_api import GitHubAPI
-from webhooks.app import create_app
 from webhooks.signature import sign
 
 APP_ID = 4242
@@ -95,16 +92,19 @@ class Harness:
         return asyncio.run(go())
 
 
+def app_env(home: Path, github: GitHubAPI, pem: str, **more: str) -> dict[str, str]:
+    """The settings ``pve serve`` would read, pointing at the local GitHub."""
+    return {"PVE_HOME": str(home), "PVE_SLOTS": "2", "PVE_GITHUB_APP_ID": str(APP_ID), "PVE_GITHUB_PRIVATE_KEY": pem,
+            "PVE_GITHUB_WEBHOOK_SECRET": SECRET.decode(), "PVE_GITHUB_API_URL": github.url,
+            "PVE_PUBLIC_URL": "https://pve.example.com", **more}
+
+
 @pytest.fixture
 def harness(tmp_path, github, app_key) -> Harness:
-    home = tmp_path / "pve-home"
-    settings = Settings(home=home, slots=2)
-    store = SQLiteStore(home)
-    app = GitHubApp(GitHubAppSettings(APP_ID, app_key[0], SECRET, github.url))
-    runtime = AppRuntime(app=app, store=store, settings=settings, sandbox=BubblewrapSandbox(settings.sandbox, slots=2),
-                         signer=ProofSigner(home), secret=SECRET, bot_login=f"{github.slug}[bot]",
-                         public_url="https://pve.example.com", progress_every_s=0.2)
-    return Harness(github, store, runtime, create_app(SECRET, store))
+    """The runtime ``pve serve`` builds (``entrypoints.bootstrap``), with live progress every 0.2 s."""
+    service = bootstrap.github_service(app_env(tmp_path / "pve-home", github, app_key[0], PVE_PROGRESS_SECONDS="0.2"))
+    service.runtime.bot_login = f"{github.slug}[bot]"  # saves asking the local GitHub
+    return Harness(github, service.runtime.store, service.runtime, service.web)
 
 
 def for_repo(payload: dict[str, Any], full_name: str, installation: int = INSTALLATION) -> dict[str, Any]:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.sandbox
 def pve(*args: str, home: Path, stdin: bytes | None = None, timeout: float = 120,
         env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {"PVE_HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pve.cli", *args], cwd=ROOT, env=env, input=stdin,
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], cwd=ROOT, env=env, input=stdin,
                           capture_output=True, timeout=timeout)
 
 

@@ -17,13 +17,10 @@ from pathlib import Path
 import pytest
 
 from brain.providers import BrainConfig
-from pve.events import Fanout
-from pve.models import SessionStatus, Solution
+from entrypoints import bootstrap
+from pve.models import SessionStatus, Solution, VerifyRequest
 from pve.settings import Settings
-from sandbox.bwrap import BubblewrapSandbox
-from statemachine.pipeline import Services, VerifyRequest, verify
-from statemachine.proof import ProofSigner
-from store.sqlite import SQLiteStore
+from statemachine.runner import verify
 from tests.model_servers import ModelServers, Request, error, say, stall
 
 from .conftest import EXAMPLES
@@ -70,9 +67,7 @@ def project(tmp_path):
 
 def services(tmp_path, servers, *providers, max_candidates=10, **env):
     settings = replace(Settings.from_env({}), home=tmp_path / "home", max_candidates=max_candidates)
-    return Services(sandbox=BubblewrapSandbox(settings.sandbox, slots=settings.slots), store=SQLiteStore(settings.home),
-                    signer=ProofSigner(settings.home), settings=settings, events=Fanout(),
-                    models=BrainConfig.from_env({**servers.env(*providers), **env}))
+    return bootstrap.services(settings, models=BrainConfig.from_env({**servers.env(*providers), **env}))
 
 
 def run(svc, project, brain="models", **kw):

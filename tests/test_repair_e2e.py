@@ -11,13 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pve.events import Fanout
-from pve.models import SessionStatus
+from entrypoints import bootstrap
+from pve.models import SessionStatus, VerifyRequest
 from pve.settings import Settings
-from sandbox.bwrap import BubblewrapSandbox
-from statemachine.pipeline import Services, VerifyRequest, verify
-from statemachine.proof import ProofSigner
-from store.sqlite import SQLiteStore
+from statemachine.runner import verify
 
 from .conftest import ROOT
 
@@ -32,8 +29,7 @@ BUGS = {b.id: b for b in bench.load_bugs()}
 @pytest.fixture
 def services(tmp_path):
     settings = replace(Settings.from_env({}), home=tmp_path / "home")
-    return Services(sandbox=BubblewrapSandbox(settings.sandbox, slots=settings.slots), store=SQLiteStore(settings.home),
-                    signer=ProofSigner(settings.home), settings=settings, events=Fanout())
+    return bootstrap.services(settings)
 
 
 def repair(bug_id: str, services, tmp_path):

@@ -34,13 +34,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pve.events import Fanout  # noqa: E402
-from pve.models import RunMode, RunSpec, SessionStatus  # noqa: E402
+from entrypoints import bootstrap  # noqa: E402
+from pve.models import (  # noqa: E402
+    RunMode,
+    RunSpec,
+    SessionStatus,
+    VerifyRequest,
+)
 from pve.settings import Settings  # noqa: E402
 from sandbox.bwrap import BubblewrapSandbox  # noqa: E402
-from statemachine.pipeline import Services, VerifyRequest, verify  # noqa: E402
-from statemachine.proof import ProofSigner  # noqa: E402
-from store.sqlite import SQLiteStore  # noqa: E402
+from statemachine.runner import verify  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def kind_of(session) -> str:
     return "assertion" if types == {"AssertionError"} else "crash"
 
 
-async def run_bug(bug: Bug, services: Services, tmp: Path) -> Row:
+async def run_bug(bug: Bug, services: bootstrap.Services, tmp: Path) -> Row:
     project = build(bug, tmp)
     row = Row(bug.id, bug.origin)
     t0 = time.monotonic()
@@ -213,13 +216,10 @@ async def main_async(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pve-repair-bench-"))
     try:
         settings = replace(Settings.from_env(), home=tmp / "home")
-        sandbox = BubblewrapSandbox(settings.sandbox, slots=settings.slots)
-        await check_corpus(sandbox, bugs, tmp)
-        services = Services(sandbox=sandbox, store=SQLiteStore(settings.home), signer=ProofSigner(settings.home),
-                            settings=settings, events=Fanout())
+        services = bootstrap.services(settings)
+        await check_corpus(services.sandbox, bugs, tmp)
         rows = []
         for bug in bugs:
-            services.events = Fanout()
             row = await run_bug(bug, services, tmp)
             rows.append(row)
             if args.verbose:

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot import manifest
+from entrypoints.cli import main
 from pve import config
-from pve.cli import main
 from pve.errors import BadInput
 from pve.settings import GitHubAppSettings
 from webhooks.setup import create_setup_app

@@ -35,7 +35,7 @@ def start(home, github, pem, port):
     env = {**os.environ, "PVE_HOME": str(home), "PVE_GITHUB_APP_ID": str(APP_ID), "PVE_GITHUB_PRIVATE_KEY": pem,
            "PVE_GITHUB_WEBHOOK_SECRET": SECRET.decode(), "PVE_GITHUB_API_URL": github.url, "PVE_SLOTS": "2",
            "PVE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    proc = subprocess.Popen([sys.executable, "-m", "pve.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

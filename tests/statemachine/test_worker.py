@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import store.sqlite as sqlite_mod
@@ -52,12 +53,22 @@ def test_a_wake_up_starts_a_job_before_the_next_poll(tmp_path):
     async def handle(job):
         seen.append(time.monotonic())
 
+    waiting = threading.Event()  # set when the worker found the queue empty: it now waits up to 30 s
+    claim = store.claim_job
+
+    def watched_claim(worker, lease_s):
+        job = claim(worker, lease_s)
+        if job is None:
+            waiting.set()
+        return job
+
+    store.claim_job = watched_claim
     pool = WorkerPool(store, handle, workers=1, poll_s=30)
 
     async def main():
         stop = asyncio.Event()
         task = asyncio.create_task(pool.run(stop))
-        await asyncio.sleep(0.2)  # the worker is now waiting (for up to 30 s)
+        assert await asyncio.to_thread(waiting.wait, 10), "the worker never looked at the queue"
         queued = time.monotonic()
         await asyncio.to_thread(store.enqueue_delivery, "g1", "ping", "{}")
         pool.wake()
@@ -128,10 +139,9 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes_once(tmp_path
         t0 = time.monotonic()
         while store.get_job(job_id).status != "done" and time.monotonic() - t0 < 20:
             time.sleep(0.05)
-        time.sleep(0.3)  # room for a wrong second run to show up
     finally:
         second.terminate()
         second.wait()
-    job = store.get_job(job_id)
+    job = store.get_job(job_id)  # a second run of a done job would have counted an attempt
     assert (job.status, job.attempts) == ("done", 2)
     assert log.read_text().splitlines() == [f"hang {job_id} 1", f"work {job_id} 2"]

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from entrypoints import aws_lambda
 from store.sqlite import SQLiteStore
 from tests.github_payloads import comment_on_issue
-from webhooks import aws_lambda
 from webhooks.signature import sign
 
 SECRET = "lambda-secret"

@@ -14,26 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-_handler = None
+from mangum import Mangum
 
+from entrypoints import bootstrap
+from pve import config
 
-def _build():
-    from mangum import Mangum
-
-    from pve import config
-    from pve.settings import GitHubAppSettings, Settings
-    from store.sqlite import SQLiteStore
-    from webhooks.app import create_app
-
-    env = config.load()
-    github = GitHubAppSettings.from_config(env)
-    store = SQLiteStore(Settings.from_config(env).home)
-    return Mangum(create_app(github.webhook_secret, store), lifespan="off",
-                  api_gateway_base_path=env.get("PVE_API_BASE_PATH") or "/")
+_handler: Mangum | None = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _handler
     if _handler is None:
-        _handler = _build()
+        env = config.load()
+        _handler = Mangum(bootstrap.webhook_edge(env), lifespan="off",
+                          api_gateway_base_path=env.get("PVE_API_BASE_PATH") or "/")
     return _handler(event, context)

@@ -1,4 +1,5 @@
-"""The ``pve`` command. The only module that wires every package together.
+"""The ``pve`` command: parse the arguments, build the runtime (``entrypoints.bootstrap``),
+run, and render the outcome for a terminal.
 
 Exit codes: 0 verified fix (or valid proof), 1 no verified fix / could not reproduce / invalid
 proof, 2 bad input. Errors a user can cause print one clear message, never a traceback.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -110,53 +110,29 @@ def _verify(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from brain.providers import BrainConfig
+    from entrypoints import bootstrap
     from pve import config
     from pve.errors import BadInput
-    from pve.events import Fanout
-    from pve.models import SessionStatus
+    from pve.models import SessionStatus, VerifyRequest
     from pve.settings import Settings
-    from sandbox.bwrap import BubblewrapSandbox
-    from statemachine.pipeline import Services, VerifyRequest, verify
-    from statemachine.proof import ProofSigner
-    from store.sqlite import SQLiteStore
+    from statemachine.runner import verify
 
     if not args.path.exists():
         raise BadInput(f"{args.path} does not exist")
     if args.test and args.cmd:
         raise BadInput("give --test or --cmd, not both")
     env = config.load()
-    settings = Settings.from_config(env)  # the sources are read once
+    settings = Settings.from_config(env).with_limits(  # the sources are read once; the flags win
+        slots=args.slots, max_candidates=args.max_candidates, search_seconds=args.max_seconds, timeout_s=args.timeout,
+        names={"slots": "--slots", "max_candidates": "--max-candidates", "search_seconds": "--max-seconds",
+               "timeout_s": "--timeout"})
     models = BrainConfig.from_env(env)
-    overrides = {}
-    if args.slots is not None:
-        if not 1 <= args.slots <= 64:
-            raise BadInput("--slots must be between 1 and 64")
-        overrides["slots"] = args.slots
-    if args.max_candidates is not None:
-        if not 1 <= args.max_candidates <= 5000:
-            raise BadInput("--max-candidates must be between 1 and 5000")
-        overrides["max_candidates"] = args.max_candidates
-    if args.max_seconds is not None:
-        if not 1 <= args.max_seconds <= 3600:
-            raise BadInput("--max-seconds must be between 1 and 3600")
-        overrides["search_seconds"] = args.max_seconds
-    if args.timeout is not None:
-        if not 0.5 <= args.timeout <= 3600:
-            raise BadInput("--timeout must be between 0.5 and 3600 seconds")
-        overrides["sandbox"] = dataclasses.replace(settings.sandbox, timeout_s=args.timeout)
-    settings = dataclasses.replace(settings, **overrides)
     error_log = _read_log(args.error_log)
 
     console = Console(stderr=args.json, highlight=False, soft_wrap=True)
-    events = Fanout()
-    if not args.quiet:
-        events.listen(_ConsoleView(console))
-    sandbox = BubblewrapSandbox(settings.sandbox, slots=settings.slots)
-    store = SQLiteStore(settings.home)
+    services = bootstrap.services(settings, models=models, watchers=() if args.quiet else [_ConsoleView(console)])
     if args.brain != "offline" and models.off_reason and not args.quiet:
         console.print(f"[dim]> {models.off_reason}[/]")  # said once, at the start
-    services = Services(sandbox=sandbox, store=store, signer=ProofSigner(settings.home), settings=settings,
-                        events=events, models=models)
     request = VerifyRequest(path=args.path, error_log=error_log, test=args.test, cmd=args.cmd, brain=args.brain,
                             cache=not args.no_cache)
     session = asyncio.run(verify(request, services))
@@ -237,21 +213,20 @@ def _render_result(console: Console, session, paths: dict[str, str | None]) -> N
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
+    from entrypoints import bootstrap
     from pve import config
     from pve.errors import BadInput
-    from web import permalinks
-    from webhooks.server import build, serve
+    from webhooks.server import serve
 
     if not 1 <= args.port <= 65535:
         raise BadInput("--port must be between 1 and 65535")
-    service = build(config.load())  # a bad setting stops here, with one line, before anything listens
-    service.web.include_router(permalinks.router(service.runtime.store))  # what the App's links point to
+    service = bootstrap.github_service(config.load())  # a bad setting stops here, with one line, before anything listens
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"pve: serving the GitHub App on http://{args.host}:{args.port}/webhooks/github "
           f"(app {service.runtime.app.settings.app_id}, data in {service.runtime.settings.home})", file=sys.stderr)
     # The standard event loop: the sandbox starts each run as its slot's uid (create_subprocess_exec
     # with user=/group=), which uvloop does not support.
-    asyncio.run(serve(service, args.host, args.port))
+    asyncio.run(serve(service.web, service.pool, args.host, args.port))
     return 0
 
 

@@ -1,0 +1,75 @@
+"""Build the runtime from settings: the one place that picks the real parts (bubblewrap,
+SQLite, the proof key, the model providers, githubkit) and hands them to the steps.
+
+Every way PVE runs goes through here: ``pve verify`` (``services``), ``pve serve``
+(``github_service``), the Lambda webhook (``webhook_edge``) and the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from bot.github import GitHubApp
+from brain.providers import BrainConfig
+from pve.settings import GitHubAppSettings, Settings, env_int, env_number
+from sandbox.bwrap import BubblewrapSandbox
+from statemachine.github.dispatch import handle
+from statemachine.github.runtime import AppRuntime
+from statemachine.proof import ProofSigner
+from statemachine.services import Services, Watcher
+
+__all__ = ["GitHubService", "Services", "github_runtime", "github_service", "services", "webhook_edge"]
+from statemachine.worker import WorkerPool
+from store.sqlite import SQLiteStore
+from web import permalinks
+from webhooks.app import create_app
+
+
+def services(settings: Settings, *, models: BrainConfig | None = None, watchers: Iterable[Watcher] = ()) -> Services:
+    """What one verification uses: a bubblewrap sandbox with ``settings.slots`` slots, the
+    SQLite store and proof key under ``settings.home``, and the model chain (off without keys)."""
+    return Services(sandbox=BubblewrapSandbox(settings.sandbox, slots=settings.slots),
+                    store=SQLiteStore(settings.home), signer=ProofSigner(settings.home),
+                    settings=settings, watchers=tuple(watchers), models=models or BrainConfig())
+
+
+@dataclass
+class GitHubService:
+    """``pve serve``: the web app (webhook edge and permalinks), the worker pool, and what its jobs use."""
+
+    web: FastAPI
+    pool: WorkerPool
+    runtime: AppRuntime
+
+
+def github_runtime(env: Mapping[str, str]) -> AppRuntime:
+    """What the GitHub jobs use, from one merged configuration (``pve.config.load``). A missing
+    or invalid setting raises ``BadInput`` with one clear line."""
+    github = GitHubAppSettings.from_config(env)
+    settings = Settings.from_config(env)
+    return AppRuntime(
+        app=GitHubApp(github), services=services(settings, models=BrainConfig.from_env(dict(env))),
+        secret=github.webhook_secret, public_url=(env.get("PVE_PUBLIC_URL") or "").rstrip("/") or None,
+        daily_credits=env_int(env, "PVE_DAILY_VERIFICATIONS", 50, 0, 1_000_000),
+        progress_every_s=env_number(env, "PVE_PROGRESS_SECONDS", 5.0, 0.05, 600))
+
+
+def github_service(env: Mapping[str, str]) -> GitHubService:
+    """Everything ``pve serve`` runs: the pool works the queue the webhook edge fills, and the
+    same app serves the permalinks the App posts."""
+    runtime = github_runtime(env)
+    store = runtime.store
+    pool = WorkerPool(store, lambda job: handle(job, runtime), workers=env_int(env, "PVE_WORKERS", 2, 1, 32),
+                      lease_s=float(env_int(env, "PVE_JOB_LEASE_SECONDS", 900, 5, 86_400)))
+    web = create_app(runtime.secret, store, on_queued=lambda _job: pool.wake())
+    web.include_router(permalinks.router(store))
+    return GitHubService(web=web, pool=pool, runtime=runtime)
+
+
+def webhook_edge(env: Mapping[str, str]) -> FastAPI:
+    """The webhook app alone (signature, dedup, queue), as the Lambda handler serves it."""
+    github = GitHubAppSettings.from_config(env)
+    return create_app(github.webhook_secret, SQLiteStore(Settings.from_config(env).home))

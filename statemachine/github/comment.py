@@ -1,0 +1,151 @@
+"""``/pve verify`` and ``/pve help`` in a comment on an issue or a pull request.
+
+The conversation: read the command; check the repository allows it and the author may run it;
+👀; check the quota; find the failure in the comment, the issue and the thread; verify at the
+PR's head (or the default branch); publish a fix PR (issue) or suggestions (PR); reply once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import render, repoconfig
+from bot.checkout import checkout
+from bot.commands import input_text, parse_command
+from bot.publish import fix_pull_request, suggestion_review
+from bot.triggers import CommentCommand
+from pve.errors import BadInput
+from pve.models import SessionStatus, VerifyRequest
+from statemachine.github import verification
+from statemachine.github.conversation import Conversation
+from statemachine.github.runtime import AppRuntime
+from store.base import Quota
+
+log = logging.getLogger("pve.app")
+
+
+@dataclass(frozen=True)
+class CommentPlan:
+    """What to do with a command: answer it (and stop), or verify (``answer`` is None)."""
+
+    answer: str | None = None
+    react: bool = False  # 👀: the command was accepted
+    test: str | None = None  # `/pve verify <path or test id>`
+
+
+def needs_config(cmd: CommentCommand) -> bool:
+    """Help and malformed commands are answered without reading the repository's settings."""
+    command = parse_command(cmd.body)
+    return command.verb != "help" and not command.problem
+
+
+def needs_permission(cmd: CommentCommand, config: repoconfig.RepoConfig) -> bool:
+    """Only when the author's association does not allow it is their permission asked."""
+    return not config.allow.by_association(cmd.association)
+
+
+def plan_comment(cmd: CommentCommand, config: repoconfig.RepoConfig | repoconfig.ConfigError | None, *,
+                 permission: str | None = None, quota: Quota | None = None) -> CommentPlan:
+    """Pure: the command, the repository's config (None: not read, see ``needs_config``), the
+    author's permission (None: not asked) and today's quota in; the intended action out."""
+    command = parse_command(cmd.body)
+    if command.verb == "help" and not command.problem:
+        return CommentPlan(answer=render.HELP)
+    if command.problem:
+        return CommentPlan(answer=render.bad_command(command.problem))
+    if config is None:
+        raise ValueError("a verify command needs the repository's config")
+    if isinstance(config, repoconfig.ConfigError):
+        return CommentPlan(answer=render.config_error(str(config)))
+    if not config.triggers.comment:
+        return CommentPlan(answer=render.disabled("`/pve verify`"))
+    if not config.allow.by_association(cmd.association) and not config.allow.by_permission(permission or "none"):
+        return CommentPlan(answer=render.refusal(cmd.login))
+    if quota is not None and quota.remaining <= 0:
+        return CommentPlan(answer=render.quota_exhausted(quota), react=True)
+    return CommentPlan(react=True, test=command.arg)
+
+
+async def on_comment(rt: AppRuntime, cmd: CommentCommand, delivery: str, *, last_attempt: bool,
+                     key: str | None = None) -> None:
+    if cmd.repo.installation is None:
+        log.info("comment %s: not from an installation", cmd.comment_id)
+        return
+    installation = cmd.repo.installation
+    api = rt.app.repo(installation, cmd.repo.full_name)
+    key = key or f"comment-{cmd.comment_id}"
+    async with Conversation(api, cmd.number, key, await rt.me(), last_attempt=last_attempt) as talk:
+        if not needs_config(cmd):
+            return await talk.say(plan_comment(cmd, None).answer or "")
+        default_branch = cmd.repo.default_branch or (await api.get())["default_branch"]
+        try:
+            config: repoconfig.RepoConfig | repoconfig.ConfigError = await verification.repo_config(api, default_branch)
+        except repoconfig.ConfigError as exc:
+            config = exc
+        permission = None
+        if isinstance(config, repoconfig.RepoConfig) and config.triggers.comment and needs_permission(cmd, config):
+            permission = await api.permission(cmd.login)
+        plan = plan_comment(cmd, config, permission=permission, quota=rt.store.quota(installation, rt.daily_credits))
+        if plan.react:
+            await api.react(cmd.comment_id, "eyes")
+        if plan.answer is not None:
+            return await talk.say(plan.answer)
+        assert isinstance(config, repoconfig.RepoConfig)
+        await _verify(rt, cmd, talk, config, plan, delivery, default_branch, key)
+
+
+async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, config: repoconfig.RepoConfig,
+                  plan: CommentPlan, delivery: str, default_branch: str, key: str) -> None:
+    api, number, installation = talk.api, cmd.number, cmd.repo.installation
+    assert installation is not None
+    thread = [c async for c in api.comments(number)]
+    talk.reply.adopt(thread)  # the same listing tells whether an earlier attempt already replied
+    earlier = [c.get("body") or "" for c in thread
+               if c["id"] != cmd.comment_id and (c.get("user") or {}).get("type") != "Bot"]
+    body = cmd.body.split("\n", 1)[1] if "\n" in cmd.body else ""
+    text = input_text(body, cmd.issue_body, earlier)
+    if not text and not plan.test:
+        return await talk.say(render.no_traceback())
+
+    pull = await api.pull(number) if cmd.is_pr else None
+    sha = pull["head"]["sha"] if pull else await api.branch_sha(default_branch)
+    if sha is None:
+        return await talk.say(render.failed_input(f"the default branch {default_branch!r} has no commits"))
+    session_id = rt.session_id(delivery)
+    header = render.working(sha, f"pull request #{number}" if cmd.is_pr else f"issue #{number}")
+    await talk.say(header)
+    check = await talk.open_check(sha, rt.link(session_id))
+    req = VerifyRequest(path=Path("."), error_log=text.encode("utf-8") if text else None, test=plan.test,
+                        trigger="issue_comment", issue_text=text or None, session_id=session_id)
+    lines: list[str] = []
+    try:
+        req.path = await checkout(api, sha, rt.settings.home)
+        session = await verification.run(rt, check, config, req, lines, talk.reply, header)
+    except BadInput as exc:
+        await check.finish("neutral", {"title": "Could not start", "summary": render.problem(exc)})
+        return await talk.say(render.failed_input(render.problem(exc)))
+
+    blocked, quota = verification.spend(rt, installation, session)
+    pr_url = None
+    link = rt.link(session.id)
+    if session.status is SessionStatus.VERIFIED and blocked is None:
+        winner = session.winning_candidate()
+        assert winner is not None
+        if pull is not None:
+            await suggestion_review(api, number=number, head_sha=sha, key=key, diff=winner.diff,
+                                    body_for=lambda outside: render.review_body(session, outside, link))
+        else:
+            pr = await fix_pull_request(
+                api, session_id=session.id, base_sha=sha, base_branch=default_branch,
+                files=verification.fix_files(session),
+                title=f"Fix #{number}: {session.analysis.headline() if session.analysis else 'verified fix'}"[:250],
+                body=render.pr_body(session, number, verification.proof_text(rt, session), link),
+                message=f"Fix #{number}: verified by PVE (session {session.id})\n\n{winner.rationale}")
+            pr_url = pr.get("html_url") or f"#{pr['number']}"
+    rt.store.put_trigger(key, verification.trigger_record(api, installation, number, is_pr=cmd.is_pr, sha=sha,
+                                                          sessions=[session.id], event="issue_comment",
+                                                          payload=cmd.payload))
+    await verification.finish_check(rt, check, session, lines, blocked=blocked, apply_button=pull is not None)
+    await talk.say(render.result(session, link, quota=quota, pr_url=pr_url, review=pull is not None, blocked=blocked))

@@ -1,0 +1,43 @@
+"""What every GitHub job may use, built once (``entrypoints.bootstrap.github_runtime``)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from bot.github import GitHubApp
+from pve.settings import Settings
+from statemachine.services import Services
+from store.base import Store
+
+
+@dataclass
+class AppRuntime:
+    app: GitHubApp
+    services: Services  # what each verification uses (sandbox, store, signer, settings, models)
+    secret: bytes  # the webhook secret: keys session ids, so they are unguessable but stable per delivery
+    bot_login: str | None = None  # "<app slug>[bot]": how PVE recognises its own comments (asked on first use)
+    public_url: str | None = None  # where permalinks point (the web view); None: no links
+    daily_credits: int = 50
+    progress_every_s: float = 5.0  # live console updates of the check run (content-creating limit: 80/min)
+
+    @property
+    def store(self) -> Store:
+        return self.services.store  # type: ignore[return-value]  # bootstrap gives the whole store
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    async def me(self) -> str:
+        if self.bot_login is None:
+            self.bot_login = await self.app.bot_login()
+        return self.bot_login
+
+    def link(self, session_id: str) -> str | None:
+        return f"{self.public_url.rstrip('/')}/s/{session_id}" if self.public_url else None
+
+    def session_id(self, delivery: str, n: int = 0) -> str:
+        """The session id of a delivery's ``n``-th verification: the same on every retry."""
+        return hmac.new(self.secret, f"{delivery}:{n}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,51 @@
+"""Step 5, prove: render the session's execution record, sign it, store it with the fix, and
+close the console with the verdict. (The record's format and the signer: ``statemachine.proof``.)"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pve.events import Fanout
+from pve.models import Session, SessionStatus
+from statemachine.proof import ProofSigner, render
+from statemachine.services import SessionStore
+
+
+def prove(session: Session, *, signer: ProofSigner, store: SessionStore, sandbox: dict[str, Any],
+          events: Fanout, started: float) -> Session:
+    """``sandbox``: the backend's description for the record; ``started``: the session's
+    start (``time.monotonic()``), for its total time."""
+    t = time.monotonic()
+    session.sandbox_busy_ms = busy_ms(session)
+    proof = signer.sign(render(session, sandbox))
+    session.proof_path = store.put_blob(session.id, "proof.txt", proof.encode("utf-8"))
+    winner = session.winning_candidate()
+    if winner is not None:
+        session.diff_path = store.put_blob(session.id, "fix.diff", winner.diff.encode("utf-8"))
+    session.timings_ms["proof"] = (time.monotonic() - t) * 1000
+    session.timings_ms["total"] = (time.monotonic() - started) * 1000
+    if session.status is SessionStatus.VERIFIED and winner is not None:
+        oracle = session.oracle.value if session.oracle else "?"
+        events.emit("verified", f"Verified: candidate {winner.id} (oracle: {oracle}).",
+                    proof=session.proof_path, diff=session.diff_path)
+    else:
+        events.emit("result", session.message[:1].upper() + session.message[1:] + ".")
+    store.put_session(session)
+    return session
+
+
+def busy_ms(session: Session) -> float:
+    """Wall time during which at least one sandboxed program was running."""
+    spans = []
+    for run in [session.before, session.baseline] + [r for v in session.verdicts for r in (v.run, v.regression)]:
+        if run is not None and run.started_at:
+            spans.append((run.started_at, run.started_at + run.duration_ms / 1000))
+    spans.sort()
+    total, end = 0.0, 0.0
+    for s, e in spans:
+        if e <= end:
+            continue
+        total += e - max(s, end)
+        end = e
+    return total * 1000

@@ -1,0 +1,145 @@
+"""Step 2, reproduce: run the reproduction on the original code and, beside it, the regression
+suite and a coverage run for localization; did it fail as reported?
+
+The answer (``Reproduced``) also carries what every candidate will be held to (``Checks``):
+the reproduction's and the suite's run specs with per-candidate wall clocks derived from the
+original runs, so the search step needs nothing else from this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pve.events import Fanout
+from pve.layout import is_test_path
+from pve.models import (
+    Analysis,
+    Analyzed,
+    Checks,
+    Reproduced,
+    Reproduction,
+    ReproKind,
+    RunMode,
+    RunResult,
+    RunSpec,
+    Spectrum,
+    VerifyRequest,
+)
+from sandbox.backend import SandboxBackend, StagedProject
+from statemachine.analyze import analysis_from_run
+from statemachine.decide import check_reproduction, observed_exception, passing_tests, selects
+from statemachine.validate import candidate_timeout
+
+
+async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], sandbox: SandboxBackend,
+                    staged: StagedProject, events: Fanout) -> Reproduced:
+    repro = analyzed.reproduction
+    repro_spec = run_spec(repro)
+    suite_spec = suite_run_spec(repro, py_files, req.suite)
+    spectrum_spec = coverage_run_spec(repro)
+    specs = [repro_spec] + [x for x in (suite_spec, spectrum_spec) if x is not None]
+    if req.timeout_s:  # the repository's own (tighter) limit per run
+        specs = [x.model_copy(update={"timeout_s": req.timeout_s}) for x in specs]
+    runs = list(await asyncio.gather(*(sandbox.run(staged, x) for x in specs)))
+    before = runs.pop(0)
+    suite = runs.pop(0) if suite_spec else None
+    coverage_run = runs.pop(0) if spectrum_spec else None
+    baseline = suite
+    if baseline is not None and (not baseline.nonce_ok or not passing_tests(baseline)):
+        baseline = None  # a suite that does not run, or passes nothing, is no oracle
+    spectrum = _spectrum(repro, suite, coverage_run)
+    for run in (before, suite, coverage_run):
+        if run is not None:
+            run.record.coverage = None  # now in the spectrum; the session and proof need not carry it
+
+    analysis = analyzed.analysis
+    ok, why = check_reproduction(before, repro, analysis)
+    if not ok:
+        events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...", "NOT REPRODUCED", detail=why)
+        _tail(events, before)
+        return Reproduced(ok=False, why=why, before=before, baseline=baseline, analysis=analysis, spectrum=spectrum)
+    events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...",
+                f"FAILED as reported - {why.split(' as reported')[0]}" if analysis else f"FAILED - {why}")
+    if analysis is None:
+        analysis = _observed(before, repro)
+        if analysis is not None:
+            events.emit("analyze", f"Observed {analysis.headline()}")
+    if analysis is None:
+        return Reproduced(ok=True, why=why, before=before, baseline=baseline, spectrum=spectrum)
+    checks = Checks(repro=repro, analysis=analysis, before=before, baseline=baseline, protected=req.protected,
+                    repro_spec=repro_spec.model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)}),
+                    regression_spec=suite_spec.model_copy(update={"coverage": False,
+                                                                  "timeout_s": _tighter(candidate_timeout(baseline), req.timeout_s)})
+                    if baseline is not None and suite_spec else None)
+    return Reproduced(ok=True, why=why, before=before, baseline=baseline, analysis=analysis, checks=checks,
+                      spectrum=spectrum)
+
+
+def run_spec(repro: Reproduction) -> RunSpec:
+    """How the sandbox runs a reproduction."""
+    if repro.kind is ReproKind.PYTEST:
+        return RunSpec(mode=RunMode.PYTEST, argv=repro.argv or repro.files, label="reproduction")
+    mode = RunMode.MODULE if repro.kind is ReproKind.MODULE else RunMode.SCRIPT
+    return RunSpec(mode=mode, target=repro.target, argv=repro.argv, label="reproduction")
+
+
+def suite_run_spec(repro: Reproduction, py_files: list[str], suite: list[str] | None = None) -> RunSpec | None:
+    """The project's whole test suite (or the part ``suite`` names, from the repository's
+    configuration): the regression oracle for plausible candidates (not just the failing tests:
+    that is where overfitting shows) and, with coverage, the passing spectra for localization."""
+    if repro.snippet:
+        return None
+    has_tests = any(is_test_path(p) and p.rsplit("/", 1)[-1].startswith("test") for p in py_files)
+    if not has_tests and repro.kind is not ReproKind.PYTEST:
+        return None
+    return RunSpec(mode=RunMode.PYTEST, argv=list(suite or []), label="regression suite", coverage=True)
+
+
+def coverage_run_spec(repro: Reproduction) -> RunSpec | None:
+    """A script reproduction runs once more with coverage: the failing spectrum. (A separate
+    run, so tracing never slows the reproduction itself into a timeout.)"""
+    if repro.kind is ReproKind.PYTEST:
+        return None
+    return run_spec(repro).model_copy(update={"coverage": True, "label": "coverage"})
+
+
+def _spectrum(repro: Reproduction, suite: RunResult | None, coverage_run: RunResult | None) -> Spectrum:
+    """Failing and passing coverage, and one line on what localization has to work with."""
+    failing: set[str] = set()
+    coverages = []
+    if repro.kind is ReproKind.PYTEST:
+        if suite is not None and suite.record.coverage is not None:
+            coverages.append(suite.record.coverage)
+            failing = {t for t, o in suite.record.outcomes.items()
+                       if o in ("failed", "error") and selects(repro.test_ids, t)}
+    elif coverage_run is not None and coverage_run.record.coverage is not None and coverage_run.nonce_ok \
+            and (coverage_run.exit_code != 0 or coverage_run.record.exception is not None):
+        coverages.append(coverage_run.record.coverage)
+        failing = {"<run>"}
+        if suite is not None and suite.record.coverage is not None:
+            coverages.append(suite.record.coverage)
+    passing = passing_tests(suite) - failing
+    if not failing:
+        why = "the coverage run did not complete" if not coverages else "no failing test was traced"
+        return Spectrum(note=f"traceback only ({why})")
+    return Spectrum(coverages=coverages, failing=sorted(failing), passing=sorted(passing))
+
+
+def _observed(before: RunResult, repro: Reproduction) -> Analysis | None:
+    """With no log, the reproduction's own exception is the report."""
+    exc = observed_exception(before, repro)
+    if exc is None:
+        return None
+    tid = next((t for t in repro.test_ids if t in before.record.test_exceptions), None)
+    return analysis_from_run(exc, set() if repro.snippet else set(repro.files), tid)
+
+
+def _tighter(*limits: float | None) -> float | None:
+    given = [x for x in limits if x]
+    return min(given) if given else None
+
+
+def _tail(events: Fanout, run: RunResult) -> None:
+    tail = (run.stderr or run.stdout).strip().splitlines()[-3:]
+    for line in tail:
+        events.emit("output", f"  {line[:160]}")

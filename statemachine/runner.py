@@ -1,0 +1,161 @@
+"""The local runner: the one flow on one machine, as the steps in order.
+
+analyze -> reproduce -> search (cache, offline engine, models) -> conclude -> prove.
+Each step is its own module over models (``pve.models``), so Step Functions handlers can call
+them one by one; this function only stages the project, calls them, and folds their answers
+into the ``Session``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from datetime import UTC, datetime
+
+from brain.logtext import decode_log
+from brain.signature import error_signature
+from pve.errors import BadInput
+from pve.events import Fanout
+from pve.models import (
+    BRAIN_MODES,
+    BrainReport,
+    Conclusion,
+    Found,
+    ReproKind,
+    Session,
+    VerifyRequest,
+)
+from sandbox.backend import StagedProject
+from statemachine import cache
+from statemachine.analyze import analyze
+from statemachine.conclude import conclude, not_reproduced, nothing_to_fix
+from statemachine.model_search import model_search
+from statemachine.offline_search import offline_search
+from statemachine.prove import prove
+from statemachine.reproduce import reproduce
+from statemachine.search_context import SearchContext
+from statemachine.services import Services
+
+# auto: the offline engine first, the models when it finds nothing; models: the chain first,
+# the offline engine as its last fallback; offline: the offline engine only.
+ENGINES = {"offline": ("offline",), "auto": ("offline", "models"), "models": ("models", "offline")}
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(16)  # 128 bits: permalinks are unguessable
+
+
+async def verify(req: VerifyRequest, svc: Services) -> Session:
+    """Run the whole flow. Raises BadInput for unusable input; otherwise returns a finished session."""
+    if req.brain not in BRAIN_MODES:
+        raise BadInput(f"unknown brain {req.brain!r} (use {', '.join(BRAIN_MODES)})", code="unknown-brain")
+    path = req.path.expanduser()
+    if not path.exists():
+        raise BadInput(f"{path} does not exist", code="no-project")
+    snippet = path.is_file()
+    if snippet and path.suffix != ".py":
+        raise BadInput(f"{path} is not a Python file or a project folder", code="not-python")
+    if snippet and (req.test or (req.cmd and not req.cmd.strip().startswith(("python", "pytest")))):
+        raise BadInput("a single .py file is its own reproduction; --test does not apply", code="snippet-with-test")
+    # Decode the log before staging anything: bad input should cost nothing.
+    log_text = decode_log(req.error_log) if req.error_log is not None else None
+
+    session = Session(id=req.session_id or new_session_id(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                      trigger=req.trigger, project=str(path.resolve()), snippet=snippet)
+    # This session's own console: its watchers, and the store under this session's id only.
+    events = Fanout(*svc.watchers, lambda e: svc.store.append_event(session.id, e))
+    t0 = time.monotonic()
+    staged = svc.sandbox.stage(path.resolve(), single_file=snippet)
+    try:
+        conclusion = await _steps(req, svc, session, staged, log_text, events, t0)
+        session.status, session.message = conclusion.status, conclusion.message
+        session.winner, session.oracle = conclusion.winner, conclusion.oracle
+        if session.search is not None and conclusion.oracle_passed:
+            session.search.oracle = conclusion.oracle_passed
+        return prove(session, signer=svc.signer, store=svc.store, sandbox=svc.sandbox.describe(), events=events,
+                     started=t0)
+    finally:
+        svc.sandbox.cleanup(staged)
+
+
+async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: StagedProject, log_text: str | None,
+                 events: Fanout, t0: float) -> Conclusion:
+    session.input_sha256 = dict(staged.files)
+    if req.error_log is not None:
+        session.error_log_sha256 = hashlib.sha256(req.error_log).hexdigest()
+    py_files = sorted(p for p in staged.files if p.endswith((".py", ".pyw")))
+
+    analyzed = analyze(req, py_files, log_text=log_text, snippet=staged.source.name if session.snippet else None,
+                       project=session.project)
+    session.reproduction, session.analysis = analyzed.reproduction, analyzed.analysis
+    if analyzed.analysis is not None:
+        events.emit("analyze", f"Analyzing logic... {analyzed.analysis.headline()}",
+                    category=analyzed.analysis.category.value)
+    else:
+        events.emit("analyze", f"Analyzing logic... no error log; reproducing with {analyzed.reproduction.display()}")
+    session.timings_ms["analyze"] = (time.monotonic() - t0) * 1000
+
+    t1 = time.monotonic()
+    reproduced = await reproduce(analyzed, req, py_files, svc.sandbox, staged, events)
+    session.before, session.baseline, session.analysis = reproduced.before, reproduced.baseline, reproduced.analysis
+    session.timings_ms["reproduce"] = (time.monotonic() - t1) * 1000
+    if not reproduced.ok:
+        return not_reproduced(reproduced.why)
+    if reproduced.checks is None:
+        return nothing_to_fix()
+
+    checks = reproduced.checks
+    report = BrainReport(mode=req.brain, models=svc.models.describe())
+    session.brain = report
+    ctx = SearchContext(req=req, checks=checks, spectrum=reproduced.spectrum, py_files=py_files, sandbox=svc.sandbox,
+                        staged=staged, events=events, settings=svc.settings, models=svc.models, started=t0)
+    signature = error_signature(checks.analysis, staged.read_text)
+    report.signature = signature or ""
+    if signature is not None and req.cache:
+        found, report.cache = await cache.cache_search(ctx, svc.store, signature, first_id=1)
+        _fold(session, found)
+    for engine in ENGINES[req.brain]:
+        if any(v.verified for v in session.verdicts):
+            break
+        if engine == "offline":
+            _fold(session, await offline_search(ctx, first_id=len(session.candidates) + 1))
+        elif svc.models.off_reason:
+            report.notes.append(svc.models.off_reason)  # the CLI says it once, at the start
+        else:
+            _fold(session, await model_search(ctx, first_id=len(session.candidates) + 1))
+
+    repro = checks.repro
+    conclusion = conclude(session.verdicts, repro, checks.analysis, checks.baseline,
+                          repro_source=_script_text(staged, repro.kind, repro.files), brain=req.brain,
+                          stop=session.search.stop if session.search else None)
+    fix = next((c for c in session.candidates if c.id == conclusion.winner), None)
+    if signature is not None and fix is not None and req.cache:
+        cache.remember(svc.store, signature, fix, staged, session.id)
+        if not report.cache.startswith("hit, re-verified"):
+            report.cache = (report.cache + "; " if report.cache else "") + "stored"
+    return conclusion
+
+
+def _fold(session: Session, found: Found) -> None:
+    """A search's answer into the session."""
+    session.candidates.extend(found.candidates)
+    session.verdicts.extend(found.verdicts)
+    session.timings_ms.update(found.timings_ms)
+    if found.summary is not None:
+        session.search = found.summary
+    if found.report is not None and session.brain is not None:
+        brain = session.brain
+        brain.calls.extend(found.report.calls)
+        brain.notes.extend(found.report.notes)
+        brain.error_class, brain.classified_by = found.report.error_class, found.report.classified_by
+
+
+def _script_text(staged: StagedProject, kind: ReproKind, files: list[str]) -> str | None:
+    if kind is ReproKind.PYTEST or not files:
+        return None
+    try:
+        return staged.read_text(files[0])
+    except FileNotFoundError:
+        return None
+
