@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass
 
 from bot.triggers import COMMAND
+from pve.text import strip_ansi
 
 VERBS = ("verify", "help")
 # "Traceback (most recent call last):" starts a CPython traceback; pytest's "___ test_x ___"
 # sections and "FAILED tests/x.py::t" lines are failures too.
 # Lines may carry CI timestamps and colour codes (a pasted Actions log).
 _FAILURE = re.compile(r"Traceback \(most recent call last\):|_{3,} \S.* _{3,}\s*$|(FAILED|ERROR) \S+::\S+", re.M)
-_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _ARG = re.compile(r"^[\w./\-\[\]:=,+]+$")
 MAX_INPUT_CHARS = 200_000  # a comment thread is not a CI log: cap what the parser and the models read
 
@@ -50,7 +50,7 @@ def parse_command(body: str) -> Command:
 
 
 def has_failure(text: str) -> bool:
-    return bool(_FAILURE.search(_COLOUR.sub("", text or "")))
+    return bool(_FAILURE.search(strip_ansi(text or "")))
 
 
 def input_text(comment: str, issue_body: str | None, earlier: list[str]) -> str:

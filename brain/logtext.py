@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 from pve.errors import BadInput
+from pve.text import strip_ansi
 
 MAX_LOG_BYTES = 64 << 20
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 # 2026-07-28T16:19:59.9385068Z  (GitHub Actions job logs)
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
 _GHA_MARKER = re.compile(r"^##\[(group|endgroup|section|command|debug|notice|warning|error)\]")
@@ -41,7 +41,7 @@ def clean_lines(text: str) -> list[str]:
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     out: list[str] = []
     for line in text.split("\n"):
-        line = _ANSI.sub("", line).replace("\ufeff", "")
+        line = strip_ansi(line).replace("\ufeff", "")
         line = _TIMESTAMP.sub("", line)
         marker = _GHA_MARKER.match(line)
         if marker:

@@ -23,7 +23,7 @@ from brain.source import (
     normalized,
     segment,
 )
-from pve.models import Analysis, Candidate, ExceptionInfo, FileEdit, Frame
+from pve.models import SYNTAX_ERRORS, Analysis, Candidate, ExceptionInfo, FileEdit, Frame
 
 Reader = Callable[[str], str]
 
@@ -64,18 +64,12 @@ _FROM_IMPORTS = {
 _UNSAFE_STDLIB = {"antigravity", "this", "idlelib", "turtle", "turtledemo", "tkinter", "__hello__", "__phello__"}
 
 
-def generate(analysis: Analysis, read: Reader, editable: Callable[[str], bool], project_files: list[str],
-             limit: int = 12) -> list[Candidate]:
-    """Ranked, bounded, deterministic candidates for ``analysis`` (templates only)."""
-    return to_candidates(proposals(analysis, read, editable, project_files), read, limit)
-
-
 def proposals(analysis: Analysis, read: Reader, editable: Callable[[str], bool], project_files: list[str]) -> list[Proposal]:
     """The exception type's templates at the failing frame (or the SyntaxError's location)."""
     exc = analysis.exception
     frame = analysis.failing_frame
     path = None
-    if exc.syntax_file and exc.type in ("SyntaxError", "IndentationError", "TabError") and exc.syntax_file in project_files:
+    if exc.syntax_file and exc.type in SYNTAX_ERRORS and exc.syntax_file in project_files:
         path = exc.syntax_file
     elif frame is not None and frame.project_path:
         path = frame.project_path

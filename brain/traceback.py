@@ -16,7 +16,7 @@ from pathlib import Path
 
 from brain.logtext import clean_lines
 from pve.layout import is_test_path, python_files
-from pve.models import Category, ExceptionInfo, Failure, Frame, ParsedLog
+from pve.models import SYNTAX_ERRORS, Category, ExceptionInfo, Failure, Frame, ParsedLog
 
 _TB_HEADER = re.compile(r"^\s*(?:\|\s*)?Traceback \(most recent call last\):\s*$")
 _FRAME = re.compile(r'^\s*(?:\|\s*)?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
@@ -24,7 +24,6 @@ _CARET = re.compile(r"^\s*[\^~\s]+$")
 _EXC_LINE = re.compile(r"^(?:\|\s*)?(?P<type>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)(?::\s?(?P<msg>.*))?$")
 _CAUSE = "The above exception was the direct cause of the following exception:"
 _CONTEXT = "During handling of the above exception, another exception occurred:"
-_SYNTAX_TYPES = {"SyntaxError", "IndentationError", "TabError"}
 
 _PYTEST_HEADER = re.compile(r"^_{3,} (?P<name>.+?) _{3,}$")
 _PYTEST_BANNER = re.compile(r"^={3,} ?(?P<title>.*?) ?={3,}$")
@@ -153,7 +152,7 @@ def _exception_at(lines: list[str], i: int, frames: list[Frame]) -> tuple[Except
         extra += 1
     short = qualified.rsplit(".", 1)[-1]
     info = ExceptionInfo(type=short, qualified_type=qualified, message=message, frames=frames)
-    if short in _SYNTAX_TYPES and frames and frames[-1].function is None:
+    if short in SYNTAX_ERRORS and frames and frames[-1].function is None:
         # The last "frame" of a SyntaxError is the compiler's location, not a call.
         loc = frames[-1]
         info.syntax_file = loc.project_path or loc.file
@@ -189,7 +188,7 @@ def _parse_cpython(lines: list[str], index: ProjectIndex, origin: str = "traceba
             continue
         st = line.strip()
         m = _EXC_LINE.match(st)
-        if m and m.group("type") in _SYNTAX_TYPES:
+        if m and m.group("type") in SYNTAX_ERRORS:
             # A SyntaxError printed without a "Traceback" header (the script itself did not compile).
             start = i
             while start > 0 and i - start < 5 and not _FRAME.match(lines[start]):
@@ -275,7 +274,7 @@ def _section_failure(name: str, body: list[str], index: ProjectIndex) -> Failure
         message = _first_e_message(e_lines)
     short = qualified.rsplit(".", 1)[-1]
     exc = ExceptionInfo(type=short, qualified_type=qualified, message=message, frames=frames)
-    if short in _SYNTAX_TYPES:
+    if short in SYNTAX_ERRORS:
         syn = _parse_cpython(["Traceback (most recent call last):", *[t for t in e_text if t.strip()]], index)
         for f in syn:
             if f.exception.syntax_line:

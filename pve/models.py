@@ -7,6 +7,7 @@ DynamoDB or ``--json``.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -53,6 +54,10 @@ class ExceptionInfo(BaseModel):
     # SyntaxError family: where the compiler stopped
     syntax_file: str | None = None
     syntax_line: int | None = None
+
+
+# The compiler's errors: they point at a location (``syntax_file``/``syntax_line``), not a frame.
+SYNTAX_ERRORS = frozenset({"SyntaxError", "IndentationError", "TabError"})
 
 
 def same_exception_type(reported: ExceptionInfo, actual_type: str) -> bool:
@@ -301,6 +306,14 @@ class SessionStatus(StrEnum):
     NO_FIX = "no verified fix"
     NOT_REPRODUCED = "could not reproduce"
     FAILED = "failed"
+
+
+_SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def is_session_id(text: str) -> bool:
+    """128-bit lowercase hex: anything else is no session (and never reaches a path or a query)."""
+    return bool(_SESSION_ID.match(text))
 
 
 class Session(BaseModel):

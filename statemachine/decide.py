@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 
 from pve.models import (
+    SYNTAX_ERRORS,
     Analysis,
     Candidate,
     ExceptionInfo,
@@ -88,7 +89,7 @@ def check_reproduction(run: RunResult, repro: Reproduction, reported: Analysis |
     if not same_exception_type(reported.exception, actual.type):
         return False, f"it failed with {actual.type}: {_one_line(actual.message, 200)} (reported: {reported.exception.type})"
     want = reported.failing_frame
-    if want is not None and want.project_path and reported.exception.type not in ("SyntaxError", "IndentationError", "TabError"):
+    if want is not None and want.project_path and reported.exception.type not in SYNTAX_ERRORS:
         frames = [(f.project_path, f.function) for f in actual.frames if f.project_path]
         if (want.project_path, want.function) not in frames and want.function is not None:
             where = f"{frames[-1][0]} {frames[-1][1]}()" if frames else "outside the project"

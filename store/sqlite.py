@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pve.events import Event
-from pve.models import Candidate, Session, Solution, Verdict
+from pve.models import Candidate, Session, Solution, Verdict, is_session_id
 from store.base import (
     MAX_ATTEMPTS,
     Job,
@@ -55,7 +55,6 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, run_after);
 """
 _BLOB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _today() -> str:
@@ -338,7 +337,7 @@ class SQLiteStore:
     # blobs -----------------------------------------------------------------
 
     def _blob_path(self, session_id: str, name: str) -> Path:
-        if not _ID.match(session_id) or not _BLOB_NAME.match(name) or name.startswith("."):
+        if not is_session_id(session_id) or not _BLOB_NAME.match(name) or name.startswith("."):
             raise ValueError(f"bad blob key {session_id!r}/{name!r}")
         return self.blobs / session_id / name
 

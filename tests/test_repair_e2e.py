@@ -12,9 +12,13 @@ from pathlib import Path
 import pytest
 
 from entrypoints import bootstrap
-from pve.models import SessionStatus, VerifyRequest
+from pve.events import Fanout
+from pve.models import Candidate, FileEdit, Reproduced, SessionStatus, VerifyRequest
 from pve.settings import Settings
+from statemachine.analyze import analyze
+from statemachine.reproduce import reproduce
 from statemachine.runner import verify
+from statemachine.validate import validate
 
 from .conftest import ROOT
 
@@ -77,10 +81,26 @@ def test_an_overfitting_candidate_is_caught_by_the_whole_suite(services, tmp_pat
     session = asyncio.run(verify(VerifyRequest(path=project, test="tests/test_big.py"), services))
     assert session.status is SessionStatus.VERIFIED
     assert "total >= 100" in session.winning_candidate().edits[0].new_text
-    # e.g. "if total > 100" -> "if not total > 100" passes test_big but breaks test_small: not verified
-    breakers = [v for v in session.verdicts if v.regressions]
-    for v in breakers:
-        assert not v.verified and "breaks" in v.reason
+    assert session.winning_verdict().regression is not None  # the winner was held to the whole suite
+
+    # A fix that only fits the visible test, judged by the same steps the runner calls, one by one
+    # (as a Step Functions engine would): analyze, reproduce, then validate that one candidate.
+    req = VerifyRequest(path=project, test="tests/test_big.py")
+    staged = services.sandbox.stage(project)
+    try:
+        py_files = sorted(p for p in staged.files if p.endswith(".py"))
+        analyzed = analyze(req, py_files, log_text=None)
+        reproduced = asyncio.run(reproduce(analyzed, req, py_files, services.sandbox, staged, Fanout()))
+        assert Reproduced.model_validate_json(reproduced.model_dump_json()) == reproduced  # a state's payload
+        assert reproduced.ok and reproduced.checks is not None and reproduced.checks.regression_spec is not None
+        overfit = Candidate(id=1, rule="by hand", rationale="", edits=[FileEdit(
+            path="price.py", new_text="def discount(total):\n    return total - 10\n")])
+        verdict = asyncio.run(validate(overfit, services.sandbox, staged, reproduced.checks, Fanout()))
+    finally:
+        services.sandbox.cleanup(staged)
+    assert verdict.run is not None and verdict.run.exit_code == 0  # it passes the visible test...
+    assert not verdict.verified and "breaks 1 test(s)" in verdict.reason  # ...and the suite catches it
+    assert verdict.regressions == ["tests/test_small.py::test_small_orders_pay_full"]
 
 
 def test_same_input_same_candidates_same_winner(services, tmp_path):

@@ -9,22 +9,25 @@ one is a 404 without touching the store.
 from __future__ import annotations
 
 import html
-import re
+from typing import Protocol
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from store.base import Store
+from pve.models import is_session_id
+from store.base import Blobs, SessionLog
 
-_ID = re.compile(r"^[0-9a-f]{32}$")
+
+class PermalinkStore(SessionLog, Blobs, Protocol):
+    """What the pages read: sessions and their console, and the proof."""
 
 
-def router(store: Store) -> APIRouter:
+def router(store: PermalinkStore) -> APIRouter:
     r = APIRouter()
 
     @r.get("/s/{session_id}", response_class=HTMLResponse)
     def session_page(session_id: str) -> Response:
-        session = store.get_session(session_id) if _ID.match(session_id) else None
+        session = store.get_session(session_id) if is_session_id(session_id) else None
         if session is None:
             return HTMLResponse("<h1>No such session</h1>", status_code=404)
         winner = session.winning_candidate()
@@ -43,7 +46,7 @@ def router(store: Store) -> APIRouter:
 
     @r.get("/s/{session_id}/proof.txt")
     def proof(session_id: str) -> Response:
-        data = store.get_blob(session_id, "proof.txt") if _ID.match(session_id) else None
+        data = store.get_blob(session_id, "proof.txt") if is_session_id(session_id) else None
         if data is None:
             return PlainTextResponse("no such session\n", status_code=404)
         return Response(data, media_type="text/plain; charset=utf-8",

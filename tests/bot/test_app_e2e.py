@@ -187,6 +187,22 @@ def test_a_failure_that_does_not_happen_is_not_reproduced_and_costs_nothing(harn
     assert len(repo.pulls) == 0 and harness.store.quota(INSTALLATION, 50).used == 0
 
 
+def test_input_problems_are_told_without_host_paths_or_cli_flags(harness):
+    """A traceback from another project: the comment and check run say so in GitHub's words."""
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
+    foreign = ('Traceback (most recent call last):\n  File "/home/maria/reports/build.py", line 3, in main\n'
+               "    go()\nValueError: bad\n")
+    harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body=foreign))
+    (body,) = bot_comments(repo)
+    (run,) = repo.check_runs.values()
+    said = body + run["output"]["summary"]
+    assert "the traceback's frames are not in this repository (/home/maria/reports/build.py)" in body, body
+    home = str(harness.runtime.settings.home)
+    assert home not in said and "checkouts" not in said and "--" not in said.replace("<!--", "").replace("-->", "")
+    assert "hint:" not in said and harness.store.quota(INSTALLATION, 50).used == 0
+
+
 def test_no_verified_fix_suggests_nothing(harness):
     gh = harness.github
     shop = ROOT / "examples" / "shop"

@@ -143,8 +143,12 @@ def test_base_case_for_a_recursive_function():
 
 def test_no_operator_touches_other_lines():
     src = "def f(a, b):\n    x = a + b\n    y = a - b\n    return x * y\n"
+    checked = []
     for m in mutants_at(src, 3):
         if m.rule in ("statement.copy", "statement.delete", "condition.drop"):
             continue
         lines = m.new_text.splitlines()
         assert lines[1] == "    x = a + b" and lines[3] == "    return x * y", m
+        assert lines[2] != "    y = a - b", m  # the mutant changed its own line
+        checked.append(m.rule)
+    assert len(checked) >= 5 and len(set(checked)) >= 3, checked  # operators did run on line 3

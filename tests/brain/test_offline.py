@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brain.offline import generate
+from brain.offline import proposals, to_candidates
 from brain.traceback import ProjectIndex, parse_log
 from statemachine.analyze import analyze_failure
 
@@ -13,7 +13,8 @@ def candidates_for(files: dict[str, str], log: str, repro_files=frozenset(), lim
     index = ProjectIndex(None, files=list(files))
     failure = parse_log(log, index=index).failures[-1]
     analysis = analyze_failure(failure, set(repro_files))
-    cands = generate(analysis, lambda p: files[p], lambda p: p not in repro_files, sorted(files), limit=limit)
+    read = files.__getitem__
+    cands = to_candidates(proposals(analysis, read, lambda p: p not in repro_files, sorted(files)), read, limit)
     return analysis, cands
 
 

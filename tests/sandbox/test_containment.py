@@ -308,9 +308,22 @@ def test_memory_summed_over_forked_processes_is_capped(sandbox, staged):
 
 
 def test_describe_names_every_defence(sandbox):
-    d = sandbox.describe()
-    for key in ("backend", "python", "namespaces", "identity", "environment", "filesystem", "limits", "seccomp", "cgroups", "output"):
-        assert d[key], key
+    """The proof's sandbox block states each defence with the values this sandbox enforces."""
+    d, s = sandbox.describe(), sandbox.settings
+    assert d["backend"].startswith("bubblewrap (bubblewrap ")
+    assert d["python"].split()[0].count(".") == 2
+    assert all(ns in d["namespaces"] for ns in ("user", "pid", "net (loopback only)", "ipc", "uts", "mount"))
+    assert "empty" in d["environment"]
+    assert "read-only /usr" in d["filesystem"] and f"{s.tmpfs_bytes >> 20} MiB" in d["filesystem"]
+    assert f"wall {s.timeout_s:g} s" in d["limits"] and f"address space {s.memory_bytes >> 20} MiB" in d["limits"]
+    assert f"{s.max_procs} processes" in d["limits"] and f"file size {s.max_file_bytes >> 20} MiB" in d["limits"]
+    assert all(call in d["seccomp"] for call in ("ptrace", "io_uring", "bpf", "unshare", "ioctl(TIOCSTI)"))
+    if os.geteuid() == 0:
+        uids = ", ".join(str(s.uid_base + n) for n in sandbox.slot_numbers)
+        assert f"one uid/gid per parallel slot ({uids})" in d["identity"]
+        assert f"memory {s.cgroup_memory_bytes >> 20} MiB for all processes together" in d["cgroups"]
+    assert f"{s.output_cap_bytes >> 10} KiB kept per stream" in d["output"]
+    assert d["slots"] == len(sandbox.slot_numbers) == 2
 
 
 def test_each_pve_process_gets_its_own_slots(sandbox):
