@@ -196,13 +196,14 @@ def check_done(session: Session, lines: list[str], proof: str, link: str | None,
     summary = "\n".join([
         f"**{title}** for `{_headline(session)}`. Oracle strength: **{oracle}**.",
         _session_ref(session, link), "", console(lines[-120:])])
-    out = {"title": title, "summary": fit(summary, CHECK_MAX, link), "text": fit(_block(proof), CHECK_MAX, link)}
+    out: dict[str, Any] = {"title": title, "summary": fit(summary, CHECK_MAX, link),
+                           "text": fit(_block(proof), CHECK_MAX, link)}
     if annotations:
         out["annotations"] = annotations[:MAX_ANNOTATIONS]
     return out
 
 
-def annotations(blocks: list[Block]) -> list[dict[str, Any]]:
+def fix_annotations(blocks: list[Block]) -> list[dict[str, Any]]:
     out = []
     for b in blocks:
         new = "".join(b.new_lines).rstrip("\n")

@@ -32,6 +32,9 @@ Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
 PERMISSION_RANK = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
 
 
+_MEMBERS: list[Association] = ["OWNER", "MEMBER", "COLLABORATOR"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,7 +45,7 @@ class Triggers(_Strict):
 
 
 class Allow(_Strict):
-    associations: list[Association] = Field(default_factory=lambda: ["OWNER", "MEMBER", "COLLABORATOR"])
+    associations: list[Association] = Field(default_factory=lambda: _MEMBERS.copy())
     permission: Permission = "write"
 
     def by_association(self, association: str | None) -> bool:

@@ -125,7 +125,7 @@ def plan_review(fix_diff: str, pr_patches: dict[str, str], note: str = "") -> Re
 
 
 def _hunk_texts(fix_diff: str) -> list[str]:
-    out = []
+    out: list[str] = []
     for pf in PatchSet(fix_diff):
         header = f"--- {pf.source_file}\n+++ {pf.target_file}\n"
         out.extend(header + str(h) for h in pf)

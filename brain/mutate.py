@@ -209,9 +209,9 @@ def _plus_minus(t: _Text, node: ast.expr, why: str) -> Iterator[Mutant]:
         return
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub) and _int_value(node.right) == 1:
         return  # `i + 1` already gets "drop the + 1" and the operator swap
-    for delta in ("+ 1", "- 1"):
-        yield Mutant("bound.plus-minus-one", f"{why} off by one: {t.seg(node)} {delta}",
-                     t.sub(node, f"{_wrap(t, node)} {delta}"), PRIORS["bound.plus-minus-one"])
+    for shift in ("+ 1", "- 1"):
+        yield Mutant("bound.plus-minus-one", f"{why} off by one: {t.seg(node)} {shift}",
+                     t.sub(node, f"{_wrap(t, node)} {shift}"), PRIORS["bound.plus-minus-one"])
 
 
 def _subscript(t: _Text, node: ast.Subscript) -> Iterator[Mutant]:
@@ -231,7 +231,7 @@ _FUNCTION_PAIRS = {"min": "max", "max": "min", "any": "all", "all": "any", "floo
 _NUMERIC_CALLS = {"min", "max", "range", "abs", "round", "int"}
 
 
-def _operand_plus_minus(t: _Text, node: ast.expr) -> Iterator[Mutant]:
+def _operand_plus_minus(t: _Text, node: ast.AST) -> Iterator[Mutant]:
     """An operand off by one: ``max(cursor, end)`` -> ``max(cursor, end + 1)``."""
     def numeric_slots(parent: ast.AST) -> list[ast.expr]:
         if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv):
@@ -303,11 +303,11 @@ def _constant(t: _Text, node: ast.expr) -> Iterator[Mutant]:
         options = ["1.0" if v == 0.0 else "0.0"]
     elif v == "":
         options = ["None"]
-    for new in options:
-        yield Mutant("constant.other", f"the constant should be {new}", t.sub(node, new), PRIORS["constant.other"])
+    for text in options:
+        yield Mutant("constant.other", f"the constant should be {text}", t.sub(node, text), PRIORS["constant.other"])
 
 
-def _empty_literal(t: _Text, node: ast.expr) -> Iterator[Mutant]:
+def _empty_literal(t: _Text, node: ast.AST) -> Iterator[Mutant]:
     if isinstance(node, ast.List | ast.Dict | ast.Tuple | ast.Set) and not getattr(node, "elts", None) \
             and not getattr(node, "keys", None):
         yield Mutant("constant.other", "start from None", t.sub(node, "None"), PRIORS["constant.other"] * 0.8)

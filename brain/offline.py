@@ -310,6 +310,7 @@ def _attribute_closest(ctx: Context) -> Iterator[Proposal]:
         attr = mm.group("attr")
         options = _module_names_of(ctx, mm.group("module"))
     else:
+        assert m is not None
         attr = m.group("attr")
         owner = m.group("owner").rsplit(".", 1)[-1]
         if owner == "NoneType":

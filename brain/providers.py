@@ -208,13 +208,18 @@ class ChatProvider:
     """OpenAI-style chat completions: DeepSeek and self-hosted endpoints (openai SDK), Groq (groq SDK)."""
 
     def __init__(self, config: ProviderConfig, *, sdk: str, structured: str) -> None:
+        # The two SDKs share one shape (client, errors); typed as Any so one code path serves both.
+        module: Any
+        client: Any
         if sdk == "groq":
-            import groq as module
-            client = module.AsyncGroq(api_key=config.api_key, base_url=config.base_url,
-                                      timeout=config.timeout_s, max_retries=0)
+            import groq
+            module = groq
+            client = groq.AsyncGroq(api_key=config.api_key, base_url=config.base_url,
+                                    timeout=config.timeout_s, max_retries=0)
         else:
-            import openai as module
-            client = module.AsyncOpenAI(api_key=config.api_key, base_url=config.base_url,
+            import openai
+            module = openai
+            client = openai.AsyncOpenAI(api_key=config.api_key, base_url=config.base_url,
                                         timeout=config.timeout_s, max_retries=0)
         self.config = config
         self._sdk = module

@@ -31,7 +31,7 @@ def error_signature(analysis: Analysis, read: Callable[[str], str]) -> str | Non
     """The signature's hash, or None when the error has no place in the project to anchor it."""
     exc = analysis.exception
     frames = [f for f in analysis.project_frames if f.project_path][-_FRAMES:]
-    places = [(f.project_path, f.function or "", (f.code or "").strip()) for f in frames]
+    places = [(f.project_path or "", f.function or "", (f.code or "").strip()) for f in frames]
     if exc.syntax_file:
         places.append((exc.syntax_file, "<syntax>", str(exc.syntax_line or "")))
     if not places:

@@ -68,8 +68,9 @@ class SourceFile:
     def body_start(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
         """Line number of the function's first statement after its docstring."""
         body = func.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                and isinstance(body[0].value.value, str) and len(body) > 1:
+        first = body[0] if body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str) \
+                and len(body) > 1:
             return body[1].lineno
         return body[0].lineno
 

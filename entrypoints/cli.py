@@ -141,8 +141,9 @@ def _verify(args: argparse.Namespace) -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         for key, name in (("proof", "proof.txt"), ("diff", "fix.diff")):
-            if paths[key]:
-                paths[key] = shutil.copyfile(paths[key], args.out / name)
+            source = paths[key]
+            if source:
+                paths[key] = str(shutil.copyfile(source, args.out / name))
     if args.json:
         print(session.model_dump_json(indent=2))
     else:

@@ -314,7 +314,7 @@ class BubblewrapSandbox:
                 killed.append(reason)
                 signal_sandbox(signal.SIGTERM)
                 loop.call_later(_GRACE_S, signal_sandbox, signal.SIGKILL)
-                loop.call_later(_GRACE_S * 3, lambda: proc.returncode is None and _signal_group(proc.pid, signal.SIGKILL))
+                loop.call_later(_GRACE_S * 3, _kill_if_running, proc)
 
         async def pump(stream: asyncio.StreamReader | None, cap: Capture, limit: int, what: str) -> None:
             if stream is None:
@@ -430,6 +430,11 @@ def _parse_record(res: Capture, nonce: str) -> tuple[HarnessRecord, bool]:
     except (ValueError, TypeError):
         return HarnessRecord(), False
     return record, ok
+
+
+def _kill_if_running(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        _signal_group(proc.pid, signal.SIGKILL)
 
 
 def _signal_group(pid: int, sig: int) -> None:

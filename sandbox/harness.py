@@ -99,7 +99,7 @@ class _Coverage:
     _CAP = 400_000  # (file, line) pairs in all; past this the record would not fit the pipe
 
     def __init__(self):
-        self.shared = set()
+        self.shared: set[tuple[str, int]] = set()
         self.current = self.shared
         self.per_test = {}
         self.total = 0
@@ -137,7 +137,7 @@ class _Coverage:
         cut = len(self.prefix)
 
         def by_file(pairs):
-            out = {}
+            out: dict[str, list[int]] = {}
             for filename, line in pairs:
                 out.setdefault(filename[cut:], []).append(line)
             return {f: sorted(lines) for f, lines in sorted(out.items())}
@@ -272,7 +272,7 @@ def main():
     _stage_project()
     os.chdir(SRC)
     sys.path.append("/pve/site")
-    record = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "durations": {},
+    record: dict[str, object] = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "durations": {},
               "collected": 0}
     mode = SPEC["mode"]
     coverage = _Coverage() if SPEC.get("coverage") else None

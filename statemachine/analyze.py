@@ -72,7 +72,7 @@ def analyze_failure(failure: Failure, repro_files: set[str]) -> Analysis:
     project = [f for f in exc.frames if f.project_path]
     # The frame to fix: innermost in project code that is neither a test nor the reproduction.
     editable = [f for f in project if not is_test_path(f.project_path or "") and f.project_path not in repro_files]
-    failing = (editable or project or [None])[-1]
+    failing: Frame | None = (editable or project)[-1] if (editable or project) else None
     if exc.syntax_file and exc.syntax_line and not failing:
         failing = Frame(file=exc.syntax_file, line=exc.syntax_line, project_path=exc.syntax_file)
     return Analysis(exception=exc, category=categorize(exc.type), failing_frame=failing,

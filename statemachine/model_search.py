@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
+from functools import partial
 
 from brain.categorize import classify
 from brain.chain import CallLog, answers
@@ -26,7 +27,17 @@ from brain.edits import to_candidates
 from brain.logtext import decode_log
 from brain.prompt import REPRO_FILE, PromptInput, build
 from brain.providers import Provider, make
-from pve.models import BrainReport, Found, Reproduction, ReproKind, RunMode, RunSpec
+from pve.models import (
+    BrainReport,
+    Candidate,
+    Checks,
+    Found,
+    Reproduction,
+    ReproKind,
+    RunMode,
+    RunSpec,
+    Verdict,
+)
 from statemachine.decide import check_reproduction
 from statemachine.search import Budget, search
 from statemachine.search_context import SearchContext
@@ -101,7 +112,7 @@ async def _ask(ctx: SearchContext, report: BrainReport, log: CallLog, groq: Prov
             continue
         model_checks = checks.model_copy(update={
             "marker": marker, "model_repro_spec": spec.model_copy(update={"timeout_s": candidate_timeout(run)})})
-        outcome = await search(cands, lambda c, mc=model_checks: validate(c, ctx.sandbox, staged, mc, events),
+        outcome = await search(cands, partial(_validate, ctx, model_checks),
                                parallel=ctx.settings.slots,
                                budget=Budget(len(cands), ctx.settings.search_seconds, window=len(cands)))
         out.candidates.extend(cands[: len(outcome.verdicts)])
@@ -109,3 +120,7 @@ async def _ask(ctx: SearchContext, report: BrainReport, log: CallLog, groq: Prov
         if any(v.verified for v in outcome.verdicts):
             break
     return out
+
+
+async def _validate(ctx: SearchContext, checks: Checks, candidate: Candidate) -> Verdict:
+    return await validate(candidate, ctx.sandbox, ctx.staged, checks, ctx.events)

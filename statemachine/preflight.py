@@ -144,7 +144,7 @@ def _called_names(node: ast.AST) -> Counter[str]:
 
 def _deleted_calls(path: str, analysis: Analysis, old_tree: ast.AST, new_tree: ast.AST) -> list[str]:
     """The traceback's call chain through this file must survive: no deleting the failing call."""
-    reasons = []
+    reasons: list[str] = []
     frames = [f for f in analysis.project_frames if f.project_path == path and f.line]
     if not frames:
         return reasons

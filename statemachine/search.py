@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from pve.models import Candidate, Verdict
 
@@ -33,7 +34,7 @@ class Outcome:
     launched: int  # runs started, including any past the window that were not counted
 
 
-async def search(candidates: list[Candidate], validate: Callable[[Candidate], Awaitable[Verdict]],
+async def search(candidates: list[Candidate], validate: Callable[[Candidate], Coroutine[Any, Any, Verdict]],
                  parallel: int, budget: Budget) -> Outcome:
     t0 = time.monotonic()
     bound = min(len(candidates), budget.max_candidates) - 1

@@ -79,7 +79,7 @@ async def finish_check(rt: AppRuntime, check: CheckRun, session: Session, lines:
                        blocked: str | None, apply_button: bool) -> None:
     verified = session.status is SessionStatus.VERIFIED and blocked is None
     winner = session.winning_candidate()
-    notes = render.annotations(change_blocks(winner.diff)) if verified and winner else []
+    notes = render.fix_annotations(change_blocks(winner.diff)) if verified and winner else []
     output = render.check_done(session, lines, proof_text(rt, session), rt.link(session.id), notes, blocked=blocked)
     await check.finish("success" if verified else "neutral", output, apply_button=verified and apply_button)
 
