@@ -3,36 +3,40 @@ SQLite, the proof key, the model providers, githubkit) and hands them to the ste
 
 Every way PVE runs goes through here: ``pve verify`` (``services``), ``pve serve``
 (``github_service``), the Lambda webhook (``webhook_edge``) and the tests.
+
+The GitHub and web parts are imported inside the functions that build them: ``pve verify``
+starts a new process per verification, and FastAPI and githubkit would add about half a
+second to each (``benchmarks/run.py`` measures PVE's own overhead).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
-
-from bot.github import GitHubApp
 from brain.providers import BrainConfig
 from pve.settings import GitHubAppSettings, Settings, env_int, env_number
 from sandbox.bwrap import BubblewrapSandbox
-from statemachine.github.dispatch import handle
-from statemachine.github.runtime import AppRuntime
 from statemachine.proof import ProofSigner
 from statemachine.services import Services, Watcher
+from store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from statemachine.github.runtime import AppRuntime
+    from statemachine.worker import WorkerPool
 
 __all__ = ["GitHubService", "Services", "github_runtime", "github_service", "services", "webhook_edge"]
-from statemachine.worker import WorkerPool
-from store.sqlite import SQLiteStore
-from web import permalinks
-from webhooks.app import create_app
 
 
-def services(settings: Settings, *, models: BrainConfig | None = None, watchers: Iterable[Watcher] = ()) -> Services:
+def services(settings: Settings, *, models: BrainConfig | None = None, watchers: Iterable[Watcher] = (),
+             store: SQLiteStore | None = None) -> Services:
     """What one verification uses: a bubblewrap sandbox with ``settings.slots`` slots, the
     SQLite store and proof key under ``settings.home``, and the model chain (off without keys)."""
     return Services(sandbox=BubblewrapSandbox(settings.sandbox, slots=settings.slots),
-                    store=SQLiteStore(settings.home), signer=ProofSigner(settings.home),
+                    store=store or SQLiteStore(settings.home), signer=ProofSigner(settings.home),
                     settings=settings, watchers=tuple(watchers), models=models or BrainConfig())
 
 
@@ -45,13 +49,16 @@ class GitHubService:
     runtime: AppRuntime
 
 
-def github_runtime(env: Mapping[str, str]) -> AppRuntime:
+def github_runtime(env: Mapping[str, str], store: SQLiteStore | None = None) -> AppRuntime:
     """What the GitHub jobs use, from one merged configuration (``pve.config.load``). A missing
     or invalid setting raises ``BadInput`` with one clear line."""
+    from bot.github import GitHubApp
+    from statemachine.github.runtime import AppRuntime
+
     github = GitHubAppSettings.from_config(env)
     settings = Settings.from_config(env)
     return AppRuntime(
-        app=GitHubApp(github), services=services(settings, models=BrainConfig.from_env(dict(env))),
+        app=GitHubApp(github), services=services(settings, models=BrainConfig.from_env(dict(env)), store=store),
         secret=github.webhook_secret, public_url=(env.get("PVE_PUBLIC_URL") or "").rstrip("/") or None,
         daily_credits=env_int(env, "PVE_DAILY_VERIFICATIONS", 50, 0, 1_000_000),
         progress_every_s=env_number(env, "PVE_PROGRESS_SECONDS", 5.0, 0.05, 600))
@@ -60,8 +67,13 @@ def github_runtime(env: Mapping[str, str]) -> AppRuntime:
 def github_service(env: Mapping[str, str]) -> GitHubService:
     """Everything ``pve serve`` runs: the pool works the queue the webhook edge fills, and the
     same app serves the permalinks the App posts."""
-    runtime = github_runtime(env)
-    store = runtime.store
+    from statemachine.github.dispatch import handle
+    from statemachine.worker import WorkerPool
+    from web import permalinks
+    from webhooks.app import create_app
+
+    store = SQLiteStore(Settings.from_config(env).home)  # one store plays every role: queue, sessions, quotas
+    runtime = github_runtime(env, store)
     pool = WorkerPool(store, lambda job: handle(job, runtime), workers=env_int(env, "PVE_WORKERS", 2, 1, 32),
                       lease_s=float(env_int(env, "PVE_JOB_LEASE_SECONDS", 900, 5, 86_400)))
     web = create_app(runtime.secret, store, on_queued=lambda _job: pool.wake())
@@ -71,5 +83,7 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
 
 def webhook_edge(env: Mapping[str, str]) -> FastAPI:
     """The webhook app alone (signature, dedup, queue), as the Lambda handler serves it."""
+    from webhooks.app import create_app
+
     github = GitHubAppSettings.from_config(env)
     return create_app(github.webhook_secret, SQLiteStore(Settings.from_config(env).home))

@@ -30,7 +30,6 @@ from sandbox.backend import StagedProject
 from statemachine import cache
 from statemachine.analyze import analyze
 from statemachine.conclude import conclude, not_reproduced, nothing_to_fix
-from statemachine.model_search import model_search
 from statemachine.offline_search import offline_search
 from statemachine.prove import prove
 from statemachine.reproduce import reproduce
@@ -123,6 +122,9 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
         elif svc.models.off_reason:
             report.notes.append(svc.models.off_reason)  # the CLI says it once, at the start
         else:
+            # Imported here: the model step and its SDK glue cost start-up time only when a key is set.
+            from statemachine.model_search import model_search
+
             _fold(session, await model_search(ctx, first_id=len(session.candidates) + 1))
 
     repro = checks.repro

@@ -16,14 +16,14 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 
-from store.base import Job, Store
+from store.base import Job, JobQueue
 
 log = logging.getLogger("pve.worker")
 Handler = Callable[[Job], Awaitable[None]]
 
 
 class WorkerPool:
-    def __init__(self, store: Store, handle: Handler, *, workers: int = 2, lease_s: float = 900.0,
+    def __init__(self, store: JobQueue, handle: Handler, *, workers: int = 2, lease_s: float = 900.0,
                  poll_s: float = 2.0, name: str | None = None) -> None:
         self.store = store
         self.handle = handle

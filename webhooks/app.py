@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bot.triggers import intake
-from store.base import Store
+from store.base import JobQueue
 from webhooks.signature import verify
 
 log = logging.getLogger("pve.webhooks")
@@ -32,7 +32,7 @@ def _answer(code: int, log_reason: str, delivery: str | None, **body: Any) -> JS
     return JSONResponse(body, status_code=code)
 
 
-def create_app(secret: bytes, store: Store, *, on_queued: Callable[[int], None] | None = None) -> FastAPI:
+def create_app(secret: bytes, store: JobQueue, *, on_queued: Callable[[int], None] | None = None) -> FastAPI:
     """The webhook app. ``on_queued`` wakes the worker pool (the queue is durable either way)."""
     if not secret:
         raise ValueError("a webhook secret is required")

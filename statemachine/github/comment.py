@@ -7,7 +7,6 @@ PR's head (or the default branch); publish a fix PR (issue) or suggestions (PR);
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +21,6 @@ from statemachine.github import verification
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
 from store.base import Quota
-
-log = logging.getLogger("pve.app")
 
 
 @dataclass(frozen=True)
@@ -70,20 +67,15 @@ def plan_comment(cmd: CommentCommand, config: repoconfig.RepoConfig | repoconfig
 
 async def on_comment(rt: AppRuntime, cmd: CommentCommand, delivery: str, *, last_attempt: bool,
                      key: str | None = None) -> None:
-    if cmd.repo.installation is None:
-        log.info("comment %s: not from an installation", cmd.comment_id)
-        return
     installation = cmd.repo.installation
+    assert installation is not None  # dispatch passes on only deliveries from an installation
     api = rt.app.repo(installation, cmd.repo.full_name)
     key = key or f"comment-{cmd.comment_id}"
     async with Conversation(api, cmd.number, key, await rt.me(), last_attempt=last_attempt) as talk:
         if not needs_config(cmd):
             return await talk.say(plan_comment(cmd, None).answer or "")
         default_branch = cmd.repo.default_branch or (await api.get())["default_branch"]
-        try:
-            config: repoconfig.RepoConfig | repoconfig.ConfigError = await verification.repo_config(api, default_branch)
-        except repoconfig.ConfigError as exc:
-            config = exc
+        config = await verification.repo_config(api, default_branch)
         permission = None
         if isinstance(config, repoconfig.RepoConfig) and config.triggers.comment and needs_permission(cmd, config):
             permission = await api.permission(cmd.login)

@@ -1,14 +1,18 @@
-"""One queued delivery in, its trigger's handler run: the routing table is ``bot.triggers.ROUTES``.
+"""One queued delivery in, its trigger's handler run.
 
-A job may run more than once (a crash, a killed worker): session ids derive from the delivery,
-and every write finds what an earlier attempt wrote, so a retry adds nothing twice. On the last
-attempt a crash is also told to the user (``Conversation``) before the worker marks it failed.
+The delivery is parsed by the one routing table (``bot.triggers.ROUTES``, which intake reads
+too) into a typed trigger; ``HANDLERS`` names the module that handles each kind. A job may run
+more than once (a crash, a killed worker): session ids derive from the delivery, and every write
+finds what an earlier attempt wrote, so a retry adds nothing twice. On the last attempt a crash is
+also told to the user (``Conversation``) before the worker marks the job failed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.triggers import (
     CheckRunButton,
@@ -26,17 +30,21 @@ from store.base import MAX_ATTEMPTS, Job
 
 log = logging.getLogger("pve.app")
 
+# trigger kind -> handler(runtime, trigger, delivery id, last_attempt=...)
+HANDLERS: dict[type, Callable[..., Awaitable[None]]] = {
+    CommentCommand: on_comment,
+    FailedWorkflowRun: on_workflow_run,
+    CheckRunButton: on_button,
+    InstallationChange: on_installation,
+}
+
 
 async def handle(job: Job, rt: AppRuntime) -> None:
-    trigger = parse(job.event, json.loads(job.payload))
-    last = job.attempts >= MAX_ATTEMPTS
+    trigger: Any = parse(job.event, json.loads(job.payload))
     if isinstance(trigger, str):
         log.info("job %s: %s", job.id, trigger)
-    elif isinstance(trigger, CommentCommand):
-        await on_comment(rt, trigger, job.delivery, last_attempt=last)
-    elif isinstance(trigger, FailedWorkflowRun):
-        await on_workflow_run(rt, trigger, job.delivery, last_attempt=last)
-    elif isinstance(trigger, CheckRunButton):
-        await on_button(rt, trigger, job.delivery, last_attempt=last)
-    elif isinstance(trigger, InstallationChange):
-        on_installation(rt, trigger)
+        return
+    if isinstance(trigger, CommentCommand | FailedWorkflowRun) and trigger.repo.installation is None:
+        log.info("job %s: %s not from an installation of the app", job.id, job.event)
+        return
+    await HANDLERS[type(trigger)](rt, trigger, job.delivery, last_attempt=job.attempts >= MAX_ATTEMPTS)

@@ -10,7 +10,7 @@ from statemachine.github.runtime import AppRuntime
 log = logging.getLogger("pve.app")
 
 
-def on_installation(rt: AppRuntime, change: InstallationChange) -> None:
+async def on_installation(rt: AppRuntime, change: InstallationChange, delivery: str, *, last_attempt: bool) -> None:
     if change.installation is None:
         log.info("installation %s without an id", change.action)
     elif change.action == "created":

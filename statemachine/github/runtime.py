@@ -5,11 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 from bot.github import GitHubApp
 from pve.settings import Settings
 from statemachine.services import Services
-from store.base import Store
+from store.base import Blobs, Quotas, SessionLog, Triggers
+
+
+class GitHubStore(Quotas, Triggers, SessionLog, Blobs, Protocol):
+    """The roles the GitHub jobs use: quotas, what each trigger produced, sessions and proofs."""
 
 
 @dataclass
@@ -23,8 +28,9 @@ class AppRuntime:
     progress_every_s: float = 5.0  # live console updates of the check run (content-creating limit: 80/min)
 
     @property
-    def store(self) -> Store:
-        return self.services.store  # type: ignore[return-value]  # bootstrap gives the whole store
+    def store(self) -> GitHubStore:
+        # bootstrap gives one store that plays every role (SQLiteStore, or DynamoDB + S3 later)
+        return cast(GitHubStore, self.services.store)
 
     @property
     def settings(self) -> Settings:

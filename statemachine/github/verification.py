@@ -21,9 +21,13 @@ from store.base import Quota
 MILESTONES = ("reproduce", "generate")  # the steps the trigger's comment reports while it runs
 
 
-async def repo_config(api: RepoAPI, branch: str) -> repoconfig.RepoConfig:
-    """The configuration on the default branch: a pull request cannot change who may run PVE."""
-    return repoconfig.parse(await api.file_text(repoconfig.PATH, branch))
+async def repo_config(api: RepoAPI, branch: str) -> repoconfig.RepoConfig | repoconfig.ConfigError:
+    """The configuration on the default branch (a pull request cannot change who may run PVE),
+    or what is wrong with it: the plans answer a broken file with a comment."""
+    try:
+        return repoconfig.parse(await api.file_text(repoconfig.PATH, branch))
+    except repoconfig.ConfigError as exc:
+        return exc
 
 
 def console_line(e: Event) -> str:

@@ -62,10 +62,8 @@ def plan_targets(logs: list[ParsedLog], max_failures: int) -> list[tuple[int, st
 
 async def on_workflow_run(rt: AppRuntime, run: FailedWorkflowRun, delivery: str, *, last_attempt: bool,
                           key: str | None = None) -> None:
-    if run.repo.installation is None:
-        log.info("workflow run %s: not from an installation", run.run_id)
-        return
     installation = run.repo.installation
+    assert installation is not None  # dispatch passes on only deliveries from an installation
     api = rt.app.repo(installation, run.repo.full_name)
     sha = run.head_sha
     numbers = [p.number for p in run.pulls if p.head_sha == sha]
@@ -79,10 +77,7 @@ async def on_workflow_run(rt: AppRuntime, run: FailedWorkflowRun, delivery: str,
     default_branch = run.repo.default_branch or (await api.get())["default_branch"]
     key = key or f"run-{run.run_id}"
     async with Conversation(api, number, key, await rt.me(), last_attempt=last_attempt) as talk:
-        try:
-            config: repoconfig.RepoConfig | repoconfig.ConfigError = await verification.repo_config(api, default_branch)
-        except repoconfig.ConfigError as exc:
-            config = exc
+        config = await verification.repo_config(api, default_branch)
         answer = plan_run(config, rt.store.quota(installation, rt.daily_credits))
         if answer == "":
             log.info("workflow run %s: CI trigger off in %s", run.run_id, repoconfig.PATH)

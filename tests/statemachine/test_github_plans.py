@@ -172,3 +172,11 @@ def test_triggers_are_typed_at_the_edge():
                                                   "pull_requests": [{"number": 3, "head": {"sha": "abc"}}]}})
     assert isinstance(run, FailedWorkflowRun)
     assert (run.run_id, run.name, run.head_sha, [p.number for p in run.pulls]) == (5, "tests", "abc", [3])
+
+
+def test_every_route_has_a_handler():
+    from bot.triggers import ROUTES
+    from statemachine.github.dispatch import HANDLERS
+
+    kinds = {type(reader({"action": action})) for (_event, action), reader in ROUTES.items()}
+    assert kinds == set(HANDLERS), kinds ^ set(HANDLERS)
