@@ -36,6 +36,8 @@ def test_two_sessions_on_one_services_keep_their_own_console(tmp_path):
     one, two = services.store.events(first.id), services.store.events(second.id)
     assert one == stored_first  # the second session wrote nothing under the first one's id
     assert [e.seq for e in one] == list(range(1, len(one) + 1)) and [e.seq for e in two] == list(range(1, len(two) + 1))
-    assert [e.kind for e in one] == [e.kind for e in two]  # same input, same console, numbered afresh
-    assert one[-1].kind == two[-1].kind == "verified"
+    # each console runs from its own start to its own verdict (how many candidate runs it shows
+    # depends on which parallel runs finished first, so the two need not be the same length)
+    assert one[0].kind == two[0].kind == "analyze" and one[-1].kind == two[-1].kind == "verified"
+    assert sum(e.kind == "verified" for e in one) == sum(e.kind == "verified" for e in two) == 1
     assert len(seen) == len(one) + len(two)  # the watcher saw each session's events once
