@@ -18,6 +18,8 @@ VERBS = ("verify", "help")
 # sections and "FAILED tests/x.py::t" lines are failures too.
 # Lines may carry CI timestamps and colour codes (a pasted Actions log).
 _FAILURE = re.compile(r"Traceback \(most recent call last\):|_{3,} \S.* _{3,}\s*$|(FAILED|ERROR) \S+::\S+", re.M)
+# A fenced block or a REPL transcript: code a report may reproduce the failure with.
+_CODE = re.compile(r"^ {0,3}(?:`{3,}|~{3,})|^\s*>>> ", re.M)
 _ARG = re.compile(r"^[\w./\-\[\]:=,+]+$")
 MAX_INPUT_CHARS = 200_000  # a comment thread is not a CI log: cap what the parser and the models read
 
@@ -53,11 +55,20 @@ def has_failure(text: str) -> bool:
     return bool(_FAILURE.search(strip_ansi(text or "")))
 
 
-def input_text(comment: str, issue_body: str | None, earlier: list[str]) -> str:
+def has_code(text: str) -> bool:
+    return bool(_CODE.search(text or ""))
+
+
+def input_text(comment: str, issue_body: str | None, earlier: list[str], title: str | None = None) -> str:
     """The text with the failure: the comment first, then the issue, then earlier comments
-    (newest first). Only parts that hold a traceback or pytest failure are kept, so the parser
-    picks the failure the user pointed at."""
+    (newest first). Parts that hold a traceback or pytest failure come first, so the parser
+    picks the failure the user pointed at; parts with only a code block follow (the code that
+    reproduces it may sit in the issue while the traceback came in a comment); the issue's title
+    heads it all."""
     parts = [comment, issue_body or "", *reversed(earlier)]
     kept = [p for p in parts if has_failure(p)]
-    text = "\n\n".join(kept)
+    if not kept:
+        return ""
+    kept += [p for p in parts if p not in kept and has_code(p)]
+    text = "\n\n".join(([f"# {title.strip()}"] if title and title.strip() else []) + kept)
     return text[:MAX_INPUT_CHARS]

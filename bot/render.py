@@ -120,6 +120,8 @@ _PROBLEMS = {
     "command-not-python": "the command must run a Python script, module or pytest",
     "unparsable-command": "the command could not be read ({problem})",
     "empty-command": "the command is empty",
+    "report-code-unusable": "PVE found code in the report but could not run it as a reproduction: {reason}",
+    "option-needs-value": "the test command could not be read ({problem})",
 }
 
 
@@ -151,10 +153,18 @@ def _session_ref(session: Session, link: str | None) -> str:
     return f"[Session, live console and signed proof]({link})" if link else f"Session `{session.id}` (`pve proof verify` checks the proof)."
 
 
+def _notes(session: Session) -> str:
+    """What PVE read from the report beside the failure (other failures, the code block it ran,
+    options it dropped): project-relative facts only, never a host path."""
+    if not session.notes:
+        return ""
+    return "Read from the report:\n" + "\n".join(f"- {n}" for n in session.notes[:6]) + "\n\n"
+
+
 def result(session: Session, link: str | None, *, quota: Quota | None = None, pr_url: str | None = None,
            review: bool = False, blocked: str | None = None) -> str:
     """The trigger's comment once the run is over."""
-    ref = _session_ref(session, link)
+    ref = _notes(session) + _session_ref(session, link)
     if session.status is SessionStatus.VERIFIED and blocked is None:
         winner = session.winning_candidate()
         oracle = session.oracle.value if session.oracle else "none"

@@ -62,12 +62,14 @@ class CommentCommand:
     association: str | None
     by_bot: bool
     payload: dict[str, Any] = field(repr=False, compare=False)  # kept for "Re-run"
+    issue_title: str | None = None
 
     @classmethod
     def parse(cls, payload: dict[str, Any]) -> CommentCommand:
         return cls(repo=Repo.of(payload), number=_int(_get(payload, "issue", "number")) or 0,
                    is_pr=bool(_get(payload, "issue", "pull_request")),
                    issue_body=_str(_get(payload, "issue", "body")),
+                   issue_title=_str(_get(payload, "issue", "title")),
                    comment_id=_int(_get(payload, "comment", "id")) or 0,
                    body=_str(_get(payload, "comment", "body")) or "",
                    login=_str(_get(payload, "comment", "user", "login")) or "",

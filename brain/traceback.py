@@ -1,4 +1,4 @@
-"""Find the failures in an error log: CPython tracebacks and pytest reports.
+"""Find the failures in an error log: CPython tracebacks, pytest reports and unittest's.
 
 Handles chained exceptions, SyntaxError blocks with caret lines, 3.11+ ``^^^^`` markers, pytest's
 long / short / line / native traceback styles and its short summary, collection errors, and the
@@ -67,10 +67,45 @@ def looks_like_exception(name: str) -> bool:
 # --------------------------------------------------------------------------- project file index
 
 
-class ProjectIndex:
-    """The project's Python files, for mapping foreign paths back onto it."""
+# Where a project keeps its importable packages (besides its root), by convention.
+PACKAGE_FOLDERS = ("src", "lib", "python")
+# Root files that are tooling, never what a user imports.
+_NOT_MODULES = {"setup.py", "conftest.py", "noxfile.py", "fabfile.py", "tasks.py", "manage.py", "dodo.py",
+                "versioneer.py", "_version.py", "__main__.py"}
+# Path components after which a path is an installed copy: pip, Debian, eggs, zipapps, wheels.
+_INSTALLED = re.compile(r"^(?:site-packages|dist-packages|.+\.(?:egg|pyz|zip|whl|par))$", re.I)
 
-    def __init__(self, root: Path | None, files: Iterable[str] = ()) -> None:
+
+def import_names(files: Iterable[str], folders: Iterable[str] = ()) -> dict[str, str]:
+    """The project's top-level import names and where each lives in the repository:
+    ``{"tablekit": "src/tablekit", "six": "six.py"}``. Packages at the root or in a package
+    folder (``src/`` and the like, or ``folders`` from the project's build configuration);
+    test folders and tooling scripts are not import names a user's traceback runs through."""
+    files = set(files)
+    bases = ["", *PACKAGE_FOLDERS, *(f.strip("/") for f in folders)]
+    names: dict[str, str] = {}
+    for base in bases:
+        prefix = base + "/" if base else ""
+        for f in sorted(files):
+            if not f.startswith(prefix):
+                continue
+            rest = f[len(prefix):].split("/")
+            name = rest[0]
+            if len(rest) == 2 and rest[1] == "__init__.py" and name.isidentifier() \
+                    and name not in ("tests", "test", "testing", "docs", "examples", "benchmarks", "scripts"):
+                names.setdefault(name, prefix + name)
+            elif len(rest) == 1 and name.endswith(".py") and name not in _NOT_MODULES \
+                    and not is_test_path(name) and name[:-3].isidentifier():
+                names.setdefault(name[:-3], prefix + name)
+    return names
+
+
+class ProjectIndex:
+    """The project's Python files, for mapping foreign paths back onto it: a CI runner's
+    checkout (``/home/runner/work/…``), another OS's paths, and an installed copy of the project
+    (``…/site-packages/tablekit/table.py``) by the project's import names."""
+
+    def __init__(self, root: Path | None, files: Iterable[str] = (), folders: Iterable[str] = ()) -> None:
         self.root = root
         self.files: set[str] = set(files)
         if root is not None and not self.files:
@@ -78,6 +113,11 @@ class ProjectIndex:
         self._by_name: dict[str, list[str]] = {}
         for f in self.files:
             self._by_name.setdefault(f.rsplit("/", 1)[-1], []).append(f)
+        self.packages = import_names(self.files, folders)
+
+    def importable_folders(self) -> list[str]:
+        """Folders to put on sys.path so the project imports as if installed (``src``)."""
+        return sorted({p.rsplit("/", 1)[0] for p in self.packages.values() if "/" in p})
 
     def locate(self, raw: str) -> str | None:
         """Project-relative path for a path as written in a log, or None if not in the project."""
@@ -85,11 +125,14 @@ class ProjectIndex:
             return None
         path = raw.replace("\\", "/")
         path = re.sub(r"^[A-Za-z]:/", "/", path)
-        if "/site-packages/" in path or "/dist-packages/" in path or re.search(r"/lib/python3\.\d+/", path):
-            return None
         parts = [p for p in path.split("/") if p not in ("", ".")]
         if ".." in parts:
             return None
+        installed = [k for k, p in enumerate(parts) if _INSTALLED.match(p)]
+        if installed:
+            return self._installed(parts[installed[-1] + 1:])
+        if re.search(r"/lib/python3\.\d+/", path) or re.search(r"/Lib/(?!site-packages)", path):
+            return None  # the standard library
         for k in range(len(parts)):
             suffix = "/".join(parts[k:])
             if suffix in self.files:
@@ -99,6 +142,38 @@ class ProjectIndex:
             if len(same) == 1:
                 return same[0]
         return None
+
+    def module_node(self, name: str) -> str | None:
+        """A dotted unittest name (``tests.test_calc.TestCalc.test_clamp``) or a file path as a
+        pytest node id (``tests/test_calc.py::TestCalc::test_clamp``): the longest module prefix
+        that is a file of the project, the rest as the class and test."""
+        if name.endswith((".py", ".pyw")) or "/" in name:
+            path = name.removeprefix("./")
+            return path if path in self.files else self.locate(path)
+        parts = name.split(".")
+        for k in range(len(parts), 0, -1):
+            module = "/".join(parts[:k])
+            for candidate in (f"{module}.py", f"{module}/__init__.py"):
+                hits = [f for f in self.files if f == candidate or f.endswith("/" + candidate)]
+                if candidate in hits:
+                    hits = [candidate]
+                if len(hits) == 1:  # a Django app's tests may sit under the project's folder
+                    return "::".join([hits[0], *parts[k:]])
+        return None
+
+    def _installed(self, parts: list[str]) -> str | None:
+        """``tablekit/table.py`` inside an installed copy -> the repository's own file, when
+        ``tablekit`` is one of the project's import names. Other packages stay unmapped."""
+        while parts and _INSTALLED.match(parts[0]):
+            parts = parts[1:]
+        if not parts:
+            return None
+        head = parts[0][:-3] if len(parts) == 1 and parts[0].endswith(".py") else parts[0]
+        where = self.packages.get(head)
+        if where is None:
+            return None
+        rel = where if len(parts) == 1 else "/".join([where, *parts[1:]])
+        return rel if rel in self.files else None
 
 
 # --------------------------------------------------------------------------- CPython tracebacks
@@ -371,6 +446,66 @@ def _summary_exception(kind: str, rest: str) -> ExceptionInfo:
     return ExceptionInfo(type=qualified, qualified_type=qualified, message=rest.strip())
 
 
+# --------------------------------------------------------------------------- unittest
+
+_UT_RULE = re.compile(r"^(?:=|-){50,}$")
+_UT_HEADER = re.compile(r"^(?P<kind>FAIL|ERROR|UNEXPECTED SUCCESS): (?P<name>[\w.]+) \((?P<where>[\w.]+)\)"
+                        r"(?: \((?P<sub>.*)\))?\s*$")
+_UT_FIXTURES = {"setUpClass", "tearDownClass", "setUpModule", "tearDownModule"}
+
+
+def _unittest_id(name: str, where: str, index: ProjectIndex) -> str | None:
+    """The pytest node id of a unittest report header's test.
+
+    ``test_x (pkg.test_m.TestC.test_x)`` (3.11+), ``test_x (pkg.test_m.TestC)`` (older),
+    ``setUpClass (pkg.test_m.TestC)`` (the class), ``test_m (unittest.loader._FailedTest…)``
+    (a module that could not be imported: the file)."""
+    if where.startswith("unittest.loader._Failed") or where.startswith("unittest.loader.ModuleImportFailure"):
+        node = index.module_node(name)
+        return node.split("::", 1)[0] if node else None
+    if name in _UT_FIXTURES:
+        return index.module_node(where)
+    dotted = where if where.endswith("." + name) else f"{where}.{name}"
+    return index.module_node(dotted)
+
+
+def _parse_unittest(lines: list[str], index: ProjectIndex) -> tuple[list[Failure], list[str], set[int]]:
+    """unittest's FAIL/ERROR blocks (``python -m unittest``, ``setup.py test``, Django's runner,
+    tox/nox output of either): each header's traceback, with its test as a pytest node id."""
+    failures: list[Failure] = []
+    ids: list[str] = []
+    consumed: set[int] = set()
+    i, n = 0, len(lines)
+    while i < n:
+        head = _UT_HEADER.match(lines[i])
+        if not head or i == 0 or not _UT_RULE.match(lines[i - 1].strip()):
+            i += 1
+            continue
+        j = i + 1
+        while j < n and not _UT_RULE.match(lines[j].strip()) and j - i < 6:
+            j += 1  # the test's docstring, if any, sits between the header and the rule
+        k = j + 1
+        while k < n and not (_UT_RULE.match(lines[k].strip()) and (k + 1 >= n or _UT_HEADER.match(lines[k + 1])
+                                                                   or lines[k + 1].startswith("Ran "))):
+            k += 1
+        body = lines[j + 1:k]
+        found = _parse_cpython(body, index, origin="unittest")
+        tid = _unittest_id(head.group("name"), head.group("where"), index)
+        consumed.update(range(i - 1, k))
+        if tid and tid not in ids:
+            ids.append(tid)
+        if found:
+            failure = found[-1]  # a module that failed to import: its own traceback comes last
+            failure.test_id = tid
+            failures.append(failure)
+        elif head.group("kind") == "UNEXPECTED SUCCESS" and tid:
+            exc = ExceptionInfo(type="AssertionError", qualified_type="AssertionError",
+                                message="unexpected success (the test is marked expectedFailure)")
+            failures.append(Failure(exception=exc, test_id=tid, origin="unittest"))
+        i = k
+    return failures, ids, consumed
+
+
 _PYTEST_MARKERS = re.compile(r"^={3,} (?:test session starts|FAILURES|ERRORS|short test summary info)|"
                              r"^(?:FAILED|ERROR) \S+::|^collected \d+ items?|^\d+ (?:passed|failed)")
 
@@ -385,6 +520,11 @@ def parse_log(text: str, root: Path | None = None, index: ProjectIndex | None = 
     consumed: set[int] = set()
     if is_pytest:
         failures, failing, consumed = _parse_pytest(lines, index)
+    if any(_UT_HEADER.match(x) for x in lines):
+        ut_failures, ut_ids, ut_consumed = _parse_unittest(lines, index)
+        failures += ut_failures
+        failing += [t for t in ut_ids if t not in failing]
+        consumed |= ut_consumed
     rest = [x if k not in consumed else "" for k, x in enumerate(lines)]
     seen = {_signature(f) for f in failures}
     for f in _parse_cpython(rest, index):

@@ -8,6 +8,7 @@ DynamoDB or ``--json``.
 from __future__ import annotations
 
 import re
+import shlex
 from enum import StrEnum
 from pathlib import Path
 
@@ -97,14 +98,28 @@ class Reproduction(BaseModel):
     test_ids: list[str] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list)  # project-relative files that ARE the reproduction
     snippet: bool = False  # single-file mode: the snippet's top-level code is the reproduction
-    derived_from: str = ""  # "--test", "--cmd", "log: pytest ids", "log: outermost frame", "snippet"
+    # A script the reproduction runs whose functions and classes may be fixed: only its
+    # top-level statements are the reproduction (a snippet, a project's own script).
+    editable_defs: bool = False
+    script: str | None = None  # a reproduction PVE wrote (a report's code block): run as ``target``
+    pythonpath: list[str] = Field(default_factory=list)  # project folders importable as installed ("src")
+    pytest_options: list[str] = Field(default_factory=list)  # every pytest run of the project ("-o addopts=…")
+    derived_from: str = ""  # "--test", "--cmd", "log: pytest ids", "log: outermost frame", "snippet", "report: …"
+
+    def defs_editable(self) -> bool:
+        """May a fix edit the functions and classes of the reproduction's own files?"""
+        return self.snippet or self.editable_defs
+
+    def frozen_files(self) -> set[str]:
+        """Files no fix may touch at all: the reproduction, unless only its top level is frozen."""
+        return set() if self.defs_editable() else set(self.files)
 
     def display(self) -> str:
         if self.kind is ReproKind.PYTEST:
-            return "pytest " + " ".join(self.argv or self.test_ids)
+            return shlex.join(["pytest", *(self.argv or self.test_ids)])
         if self.kind is ReproKind.MODULE:
-            return " ".join(["python", "-m", self.target, *self.argv])
-        return " ".join(["python", self.target, *self.argv])
+            return shlex.join(["python", "-m", self.target, *self.argv])
+        return shlex.join(["python", self.target, *self.argv])
 
 
 class Analysis(BaseModel):
@@ -164,6 +179,7 @@ class RunSpec(BaseModel):
     patches: dict[str, str] = Field(default_factory=dict)  # path -> full new text
     label: str = ""
     coverage: bool = False  # record line coverage per test (fault localization)
+    pythonpath: list[str] = Field(default_factory=list)  # project folders put on sys.path ("src")
     timeout_s: float | None = None  # tighter wall clock than the sandbox's (never looser)
 
 
@@ -325,6 +341,7 @@ class Session(BaseModel):
     snippet: bool = False
     input_sha256: dict[str, str] = Field(default_factory=dict)
     error_log_sha256: str | None = None
+    notes: list[str] = Field(default_factory=list)  # intake: other failures in the report, dropped options, ...
     analysis: Analysis | None = None
     reproduction: Reproduction | None = None
     before: RunResult | None = None
@@ -381,6 +398,7 @@ class Analyzed(BaseModel):
 
     reproduction: Reproduction
     analysis: Analysis | None = None
+    notes: list[str] = Field(default_factory=list)  # what the report held beside it, what was dropped or mapped
 
 
 class Checks(BaseModel):

@@ -268,7 +268,7 @@ class BubblewrapSandbox:
         os.lseek(seccomp_fd, 0, os.SEEK_SET)
         harness_spec = {
             "mode": spec.mode.value, "target": spec.target, "argv": spec.argv, "nonce": nonce,
-            "result_fd": result_w, "coverage": spec.coverage,
+            "result_fd": result_w, "coverage": spec.coverage, "pythonpath": spec.pythonpath,
             "limits": {"as": s.memory_bytes, "cpu": int(timeout) + 1, "nproc": s.max_procs,
                        "fsize": s.max_file_bytes, "nofile": 1024},
         }

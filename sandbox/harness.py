@@ -154,6 +154,16 @@ def _exit_code(code):
     return 1
 
 
+def _importable(first):
+    """sys.path as an installed project would have it: ``first`` (the script's folder, or the
+    project root), then the project folders that hold its packages (``src``)."""
+    sys.path.insert(0, first)
+    for folder in reversed(SPEC.get("pythonpath") or []):
+        path = os.path.normpath(os.path.join(SRC, folder))
+        if path.startswith(SRC) and path not in sys.path:
+            sys.path.insert(1, path)
+
+
 def _run_python(mode, target, argv, record, coverage=None):
     import runpy
 
@@ -164,11 +174,11 @@ def _run_python(mode, target, argv, record, coverage=None):
         if mode == "script":
             path = os.path.join(SRC, target)
             sys.argv = [path, *argv]
-            sys.path.insert(0, os.path.dirname(path))
+            _importable(os.path.dirname(path))
             runpy.run_path(path, run_name="__main__")
         else:
             sys.argv = [target, *argv]
-            sys.path.insert(0, SRC)
+            _importable(SRC)
             runpy.run_module(target, run_name="__main__", alter_sys=True)
         return 0
     except SystemExit as exc:
@@ -242,7 +252,7 @@ class _Recorder:
 
 def _run_pytest(argv, record, coverage=None):
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    sys.path.insert(0, SRC)
+    _importable(SRC)
     import pytest
 
     sys.argv = ["pytest", *argv]

@@ -1,10 +1,16 @@
 """Step 1, analyze: pick the failure to fix, find its failing project frame, classify it, and
-derive how to reproduce it. Pure: text and the project's file list in, an ``Analyzed`` out."""
+derive how to reproduce it. Pure: text and the project's files in, an ``Analyzed`` out.
+
+Reproductions, in order: the user's test or command (pytest or unittest command lines with
+any options, a script, a module), the failing tests a pytest or unittest log names, the
+project script the traceback starts in, and the code block of a bug report."""
 
 from __future__ import annotations
 
-import shlex
+from collections.abc import Callable
 
+from brain import commandline, report
+from brain.commandline import CommandError
 from brain.traceback import ProjectIndex, categorize, parse_log
 from pve.errors import BadInput
 from pve.layout import is_test_path
@@ -20,19 +26,29 @@ from pve.models import (
     VerifyRequest,
 )
 
-_PYTEST_PREFIXES = (["pytest"], ["py.test"], ["python", "-m", "pytest"], ["python3", "-m", "pytest"])
+# The file a reproduction PVE writes from a bug report runs as (the design's name for it).
+REPORT_SCRIPT = "reproduce_issue.py"
+
+
+def _no_file(rel: str) -> str:
+    raise FileNotFoundError(rel)
 
 
 def analyze(req: VerifyRequest, files: list[str], *, log_text: str | None, snippet: str | None = None,
-            project: str = "the project") -> Analyzed:
+            project: str = "the project", read: Callable[[str], str] = _no_file,
+            all_files: set[str] | None = None) -> Analyzed:
     """How to reproduce the failure (``req.test``, ``req.cmd``, the snippet, or derived from the
-    log) and, when a log was given, what it reported. ``files`` are the project's Python files;
-    ``snippet`` is the file name in snippet mode; ``project`` names the folder in messages."""
+    log) and, when a log was given, what it reported. ``files`` are the project's Python files,
+    ``all_files`` every file (its configuration too), ``read`` reads one; ``snippet`` is the file
+    name in snippet mode; ``project`` names the folder in messages."""
     index = ProjectIndex(None, files=files)
+    notes: list[str] = []
     parsed, failure = None, None
     if log_text is not None:
         parsed = parse_log(log_text, index=index)
         failure = pick_failure(parsed, req.test)
+        notes += _others(parsed, failure)
+        notes += realign(failure, read)
         stray = unmapped_frames(failure)
         if not any(f.project_path for f in failure.exception.frames) and not failure.exception.syntax_file \
                 and stray and not failure.test_id:
@@ -43,15 +59,19 @@ def analyze(req: VerifyRequest, files: list[str], *, log_text: str | None, snipp
     if snippet is not None:
         repro = snippet_reproduction(snippet)
     elif req.test:
-        repro = reproduction_from_test(req.test, index)
+        repro = reproduction_from_command(req.test, index, "--test", notes)
     elif req.cmd:
-        repro = reproduction_from_cmd(req.cmd, index)
+        repro = reproduction_from_command(req.cmd, index, "--cmd", notes)
     elif parsed is not None and failure is not None:
-        repro = reproduction_from_log(parsed, failure, index)
+        repro = reproduction_from_log(parsed, failure, index, log_text or "", read, notes)
     else:
         raise BadInput("nothing to reproduce: give --error-log, --test or --cmd", code="nothing-to-reproduce")
-    analysis = analyze_failure(failure, set() if repro.snippet else set(repro.files)) if failure else None
-    return Analyzed(reproduction=repro, analysis=analysis)
+    if not repro.snippet:
+        overrides, dropped = commandline.addopts_override(read, all_files or set(files), index)
+        repro = repro.model_copy(update={"pytest_options": overrides, "pythonpath": index.importable_folders()})
+        notes += dropped
+    analysis = analyze_failure(failure, repro.frozen_files()) if failure else None
+    return Analyzed(reproduction=repro, analysis=analysis, notes=notes)
 
 
 def pick_failure(parsed: ParsedLog, test: str | None = None) -> Failure:
@@ -65,6 +85,67 @@ def pick_failure(parsed: ParsedLog, test: str | None = None) -> Failure:
         pool = [f for f in pool if f.test_id and f.test_id in test.split()] or pool
     located = [f for f in pool if any(fr.project_path for fr in f.exception.frames) or f.exception.syntax_file]
     return (located or pool)[0]
+
+
+# --------------------------------------------------------------------------- what the report holds
+
+
+def _others(parsed: ParsedLog, chosen: Failure) -> list[str]:
+    """One answer per report: the others are named, not worked on."""
+    def cause(f: Failure) -> tuple[str, str | None, str | None]:
+        inner = next((fr for fr in reversed(f.exception.frames) if fr.project_path), None)
+        return (f.exception.type, inner.project_path if inner else None, inner.function if inner else None)
+
+    mine = cause(chosen)
+    others = [f for f in parsed.failures if f is not chosen]
+    same = [f for f in others if cause(f) == mine]
+    distinct = {cause(f) for f in others} - {mine}
+    if not distinct:
+        return [f"{len(same)} more failure{'s' if len(same) != 1 else ''} in the log with the same cause"] if same else []
+    where = f" ({chosen.test_id})" if chosen.test_id else ""
+    return [f"the log has {len(distinct)} other distinct failure{'s' if len(distinct) != 1 else ''}; "
+            f"this verification is about the first root cause: {chosen.exception.type}{where}"]
+
+
+def realign(failure: Failure, read: Callable[[str], str]) -> list[str]:
+    """A traceback from an older release: its line numbers disagree with the repository's file.
+    Match each such frame by its function and code line, and say so."""
+    notes: list[str] = []
+    for frame in failure.exception.frames:
+        if not frame.project_path or not frame.line or not frame.code:
+            continue
+        try:
+            lines = read(frame.project_path).split("\n")
+        except FileNotFoundError:
+            continue
+        want = " ".join(frame.code.split())
+        if 0 < frame.line <= len(lines) and " ".join(lines[frame.line - 1].split()) == want:
+            continue
+        found = _find_line(lines, want, frame.function)
+        if found is None:
+            notes.append(f"{frame.project_path}:{frame.line} in the traceback is not `{frame.code[:80]}` in this "
+                         f"repository, nor is that line in {frame.function or 'the file'}: the code changed since "
+                         "the reporter's release")
+            continue
+        notes.append(f"the traceback's line numbers are not this repository's (an older release?): matched "
+                     f"{frame.project_path} {frame.function or ''} by its code, line {frame.line} -> {found}")
+        frame.line = found
+    return notes
+
+
+def _find_line(lines: list[str], want: str, function: str | None) -> int | None:
+    """The 1-based line holding ``want`` inside ``def function`` (else anywhere, if unique)."""
+    hits = [k + 1 for k, x in enumerate(lines) if " ".join(x.split()) == want]
+    if function and function != "<module>":
+        starts = [k for k, x in enumerate(lines) if x.lstrip().startswith((f"def {function}(", f"async def {function}("))]
+        for start in starts:
+            indent = len(lines[start]) - len(lines[start].lstrip())
+            end = next((k for k in range(start + 1, len(lines)) if lines[k].strip()
+                        and len(lines[k]) - len(lines[k].lstrip()) <= indent), len(lines))
+            inside = [h for h in hits if start < h <= end]
+            if inside:
+                return inside[0]
+    return hits[0] if len(hits) == 1 else None
 
 
 def analyze_failure(failure: Failure, repro_files: set[str]) -> Analysis:
@@ -99,56 +180,105 @@ def unmapped_frames(failure: Failure) -> list[Frame]:
 # --------------------------------------------------------------------------- reproduction
 
 
-def reproduction_from_test(spec: str, index: ProjectIndex) -> Reproduction:
-    argv = _split(spec, "--test")
-    for prefix in _PYTEST_PREFIXES:
-        if argv[: len(prefix)] == prefix:
-            argv = argv[len(prefix):]
-            break
-    ids = [a for a in argv if not a.startswith("-")]
-    if not ids:
-        raise BadInput("--test needs at least one test id or file, e.g. --test \"pytest tests/test_x.py::test_y\"",
-                       code="test-missing")
-    return _pytest_repro(ids, [a for a in argv if a.startswith("-")], index, "--test")
+def reproduction_from_command(text: str, index: ProjectIndex, flag: str, notes: list[str]) -> Reproduction:
+    """A command as the user's CI ran it: pytest (any options), ``python -m unittest``, a
+    script or a module. ``--test`` also takes bare test ids and files."""
+    try:
+        argv = commandline.split(text)
+    except CommandError as exc:
+        raise BadInput(f"{flag}: {exc}", code=exc.code, problem=str(exc)) from None
+    args = commandline.strip_prefix(argv, commandline.PYTEST_PREFIXES)
+    if args is not None:
+        return _pytest_command(commandline.parse_pytest, args, index, flag, notes)
+    args = commandline.strip_prefix(argv, commandline.UNITTEST_PREFIXES)
+    if args is not None:
+        return _pytest_command(commandline.parse_unittest, args, index, flag, notes)
+    if flag == "--test":  # bare ids and files: pytest's arguments
+        return _pytest_command(commandline.parse_pytest, argv, index, flag, notes)
+    words = commandline.strip_prefix(argv, (["python"],))
+    if words is not None:
+        while words[:1] and words[0].startswith("-") and words[0] not in ("-m",):
+            words = words[1:]  # python -X dev -W error script.py
+        if words[:1] == ["-m"] and len(words) >= 2:
+            module_file = _module_file(words[1], index)
+            return Reproduction(kind=ReproKind.MODULE, target=words[1], argv=words[2:], derived_from=flag,
+                                files=[module_file] if module_file else [], editable_defs=module_file is not None)
+        if words and words[0].endswith((".py", ".pyw")):
+            script = _project_file(words[0], index, flag)
+            return Reproduction(kind=ReproKind.SCRIPT, target=script, argv=words[1:], files=[script], derived_from=flag,
+                                editable_defs=True)
+    raise BadInput(f"{flag} must run a Python script, module, pytest or unittest (e.g. \"python app.py\"), got {text!r}",
+                   code="command-not-python", command=text[:200])
 
 
-def reproduction_from_cmd(cmd: str, index: ProjectIndex) -> Reproduction:
-    argv = _split(cmd, "--cmd")
-    for prefix in _PYTEST_PREFIXES:
-        if argv[: len(prefix)] == prefix:
-            rest = argv[len(prefix):]
-            ids = [a for a in rest if not a.startswith("-")]
-            if ids:
-                return _pytest_repro(ids, [a for a in rest if a.startswith("-")], index, "--cmd")
-            return Reproduction(kind=ReproKind.PYTEST, argv=rest, derived_from="--cmd")
-    if (argv and argv[0] in ("python", "python3")) or (argv and argv[0].startswith("python3.")):
-        rest = argv[1:]
-        if rest[:1] == ["-m"] and len(rest) >= 2:
-            return Reproduction(kind=ReproKind.MODULE, target=rest[1], argv=rest[2:], derived_from="--cmd",
-                                files=[f for f in (_module_file(rest[1], index),) if f])
-        if rest and rest[0].endswith(".py"):
-            script = _project_file(rest[0], index, "--cmd")
-            return Reproduction(kind=ReproKind.SCRIPT, target=script, argv=rest[1:], files=[script], derived_from="--cmd")
-    raise BadInput(f"--cmd must run a Python script, module or pytest (e.g. \"python app.py\"), got {cmd!r}",
-                   code="command-not-python", command=cmd[:200])
+def _pytest_command(parse: Callable[[list[str], ProjectIndex], commandline.PytestCommand], args: list[str],
+                    index: ProjectIndex, flag: str, notes: list[str]) -> Reproduction:
+    try:
+        cmd = parse(args, index)
+    except CommandError as exc:
+        raise BadInput(f"{flag}: {exc}", code=exc.code, problem=str(exc)) from None
+    if cmd.missing:
+        tid = cmd.missing[0]
+        raise BadInput(f"the test {tid!r} is not in the project (no file or folder {tid.split('::')[0]})",
+                       code="test-not-found", test=tid[:200])
+    notes += cmd.notes
+    targets = cmd.targets or [""]
+    files = sorted({t.split("::")[0] for t in targets if t.split("::")[0].endswith((".py", ".pyw"))})
+    return Reproduction(kind=ReproKind.PYTEST, argv=[*(t for t in targets if t), *cmd.options],
+                        test_ids=[t or "." for t in targets], files=files, derived_from=flag)
 
 
-def reproduction_from_log(parsed: ParsedLog, failure: Failure, index: ProjectIndex) -> Reproduction:
-    if parsed.is_pytest and parsed.failing_tests:
+def reproduction_from_log(parsed: ParsedLog, failure: Failure, index: ProjectIndex, text: str,
+                          read: Callable[[str], str], notes: list[str]) -> Reproduction:
+    if parsed.failing_tests:
         ids = [failure.test_id] if failure.test_id else []
         ids += [t for t in parsed.failing_tests if t not in ids and _same_cause(parsed, t, failure)]
-        return _pytest_repro(ids, [], index, "log: failing pytest ids", strict=False)
-    frames = [f for f in failure.exception.frames if f.project_path]
-    if frames and not is_test_path(frames[0].project_path or ""):
-        script = frames[0].project_path or ""
-        return Reproduction(kind=ReproKind.SCRIPT, target=script, files=[script], derived_from="log: outermost frame")
-    raise BadInput("could not derive a reproduction from the error log",
+        return _pytest_repro(ids, index, "log: failing test ids")
+    frames = failure.exception.frames
+    first = frames[0] if frames else None
+    if first is not None and first.project_path and not is_test_path(first.project_path) \
+            and first.function in (None, "<module>"):
+        # The traceback starts at the top of a project script: running it is the reproduction,
+        # and only its top-level statements are (its functions may hold the bug).
+        script = first.project_path
+        return Reproduction(kind=ReproKind.SCRIPT, target=script, files=[script], derived_from="log: the script it ran",
+                            editable_defs=True)
+    script_repro = _report_reproduction(text, failure, index, read, notes)
+    if script_repro is not None:
+        return script_repro
+    raise BadInput("could not derive a reproduction from the error log: it names no test, starts in no project "
+                   "script, and has no code block that uses the project",
                    hint="say how to trigger it: --test \"pytest tests/test_x.py::test_y\" or --cmd \"python script.py\"",
                    code="no-reproduction")
 
 
+def _report_reproduction(text: str, failure: Failure, index: ProjectIndex, read: Callable[[str], str],
+                         notes: list[str]) -> Reproduction | None:
+    """A bug report's code block, made runnable, as the reproduction script."""
+    def exports(package: str) -> set[str]:
+        where = index.packages.get(package, "")
+        try:
+            return report.package_exports(read(f"{where}/__init__.py")) if not where.endswith(".py") else set()
+        except FileNotFoundError:
+            return set()
+
+    try:
+        script = report.reproduction_script(text, failure, index.packages, exports)
+    except report.Unusable as exc:
+        raise BadInput(f"could not use the report's code: {exc}", code="report-code-unusable", reason=str(exc)) from None
+    if script is None:
+        return None
+    target = REPORT_SCRIPT if REPORT_SCRIPT not in index.files else "reproduce_issue_pve.py"
+    which = ", ".join(str(b) for b in script.blocks)
+    notes.append(f"reproducing with the report's code block{'s' if len(script.blocks) > 1 else ''} {which}")
+    notes += script.notes
+    return Reproduction(kind=ReproKind.SCRIPT, target=target, files=[target], script=script.text,
+                        derived_from=f"report: code block{'s' if len(script.blocks) > 1 else ''} {which}")
+
+
 def snippet_reproduction(name: str) -> Reproduction:
-    return Reproduction(kind=ReproKind.SCRIPT, target=name, files=[name], snippet=True, derived_from="snippet")
+    return Reproduction(kind=ReproKind.SCRIPT, target=name, files=[name], snippet=True, editable_defs=True,
+                        derived_from="snippet")
 
 
 def _same_cause(parsed: ParsedLog, test_id: str, failure: Failure) -> bool:
@@ -156,16 +286,14 @@ def _same_cause(parsed: ParsedLog, test_id: str, failure: Failure) -> bool:
     return other is not None and other.exception.type == failure.exception.type
 
 
-def _pytest_repro(ids: list[str], options: list[str], index: ProjectIndex, origin: str, strict: bool = True) -> Reproduction:
+def _pytest_repro(ids: list[str], index: ProjectIndex, origin: str) -> Reproduction:
+    """The failing tests a log names (those not in this folder are left out)."""
     mapped: list[str] = []
     files: list[str] = []
     for tid in ids:
         path, sep, rest = tid.partition("::")
-        rel = _locate_any(path, index)
+        rel = path if path in index.files else index.locate(path) if path.endswith((".py", ".pyw")) else None
         if rel is None:
-            if strict:
-                raise BadInput(f"the test {tid!r} is not in the project (no file {path})", code="test-not-found",
-                               test=tid[:200])
             continue
         mapped.append(rel + sep + rest)
         if rel not in files:
@@ -174,37 +302,21 @@ def _pytest_repro(ids: list[str], options: list[str], index: ProjectIndex, origi
         raise BadInput("the failing tests in the log are not in the project folder",
                        hint="point PVE at the repository root the log came from, or pass --test",
                        code="tests-elsewhere")
-    return Reproduction(kind=ReproKind.PYTEST, argv=[*files, *options], test_ids=mapped, files=files, derived_from=origin)
-
-
-def _locate_any(path: str, index: ProjectIndex) -> str | None:
-    if path in index.files:
-        return path
-    if path.endswith(".py"):
-        return index.locate(path)
-    return None
+    return Reproduction(kind=ReproKind.PYTEST, argv=list(mapped), test_ids=mapped, files=files, derived_from=origin)
 
 
 def _project_file(path: str, index: ProjectIndex, flag: str) -> str:
-    rel = _locate_any(path.removeprefix("./"), index)
-    if rel is None:
+    rel = path.removeprefix("./")
+    rel = rel if rel in index.files else index.locate(rel) or ""
+    if not rel:
         raise BadInput(f"{flag}: {path} is not a file in the project", code="file-not-found", file=path[:200])
     return rel
 
 
 def _module_file(module: str, index: ProjectIndex) -> str | None:
     base = module.replace(".", "/")
-    for cand in (f"{base}.py", f"{base}/__main__.py"):
-        if cand in index.files:
-            return cand
+    for folder in ["", *(f + "/" for f in index.importable_folders())]:
+        for cand in (f"{folder}{base}.py", f"{folder}{base}/__main__.py"):
+            if cand in index.files:
+                return cand
     return None
-
-
-def _split(text: str, flag: str) -> list[str]:
-    try:
-        argv = shlex.split(text)
-    except ValueError as exc:
-        raise BadInput(f"{flag}: {exc}", code="unparsable-command", problem=str(exc)) from None
-    if not argv:
-        raise BadInput(f"{flag} is empty", code="empty-command")
-    return argv

@@ -27,27 +27,42 @@ _SAME_SPEED_MS = 5.0
 _SAME_SPEED_RATIO = 0.10
 
 
+def under(target: str, node: str) -> bool:
+    """Is pytest node ``node`` selected by the target ``target``: a node id (a test, a class, a
+    test without its parameters), a file, a folder, or "" (the whole project)?"""
+    if target in ("", "."):
+        return True
+    if node == target:
+        return True
+    if "::" in target:
+        return node.startswith((target + "::", target + "["))
+    if target.endswith((".py", ".pyw")):
+        return node.startswith(target + "::")
+    return node.startswith(target.rstrip("/") + "/")
+
+
 def selects(targets: list[str], node: str) -> bool:
-    """Is pytest node ``node`` one of the reproduction's targets (its id, or a file holding it)?"""
-    return any(node == t or ("::" not in t and node.startswith(t + "::")) for t in targets)
+    """Is pytest node ``node`` one of the reproduction's targets?"""
+    return any(under(t, node) for t in targets)
 
 
 def target_outcomes(run: RunResult, repro: Reproduction) -> dict[str, str]:
-    """Outcome per reproduction target. A target that is a file (a collection error in the log)
-    passes only when it was collected and every test in it passed."""
+    """Outcome per reproduction target. A target that is more than one test (a file with a
+    collection error in the log, a class, a folder, a test's parameters) passes only when it
+    was collected and every test in it passed."""
     outcomes = run.record.outcomes
     result: dict[str, str] = {}
     for tid in repro.test_ids:
-        if "::" in tid:
-            result[tid] = outcomes.get(tid, "not run")
-            continue
-        inside = {t: o for t, o in outcomes.items() if t.startswith(tid + "::")}
         if outcomes.get(tid) not in (None, "passed"):
+            result[tid] = outcomes[tid]
+            continue
+        inside = [o for t, o in outcomes.items() if t != tid and under(tid, t)]
+        if tid in outcomes and not inside:
             result[tid] = outcomes[tid]
         elif not inside:
             result[tid] = "not run"
-        else:
-            result[tid] = next((o for o in inside.values() if o != "passed"), "passed")
+        else:  # a skip or an expected failure among many is not this target failing
+            result[tid] = next((o for o in inside if o in ("failed", "error", "not run")), "passed")
     return result
 
 
@@ -58,10 +73,10 @@ def observed_exception(run: RunResult, repro: Reproduction) -> ExceptionInfo | N
             exc = run.record.test_exceptions.get(tid)
             if exc is not None:
                 return exc
-        # file targets: the collection error (keyed by file) or the first failing test inside
+        # wider targets: the collection error (keyed by file) or the first failing test inside
         for tid in repro.test_ids:
             for node, exc in run.record.test_exceptions.items():
-                if node.startswith(tid + "::"):
+                if under(tid, node):
                     return exc
         return None
     return run.record.exception

@@ -41,10 +41,10 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
         if is_protected(path, protected):
             reasons.append(f"edits {path}, which the repository's configuration protects")
             continue
-        if path in repro_files and not repro.snippet:
+        if path in repro.frozen_files():
             reasons.append(f"edits the reproduction {path}")
             continue
-        if is_test_path(path) and not repro.snippet:
+        if is_test_path(path) and path not in repro_files:
             reasons.append(f"edits the test file {path}")
             continue
         if marker and marker in edit.new_text:
@@ -81,8 +81,8 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
             reasons.append("adds contextlib.suppress() around code")
         if new.builtins_writes > old.builtins_writes:
             reasons.append("rebinds builtins")
-        if repro.snippet and old_tree is not None and _top_level(old_tree) != _top_level(new_tree):
-            reasons.append("changes the snippet's top-level code (its reproduction)")
+        if path in repro_files and old_tree is not None and _top_level(old_tree) != _top_level(new_tree):
+            reasons.append(f"changes the top-level code of {path} (the reproduction)")
         if analysis is not None and old_tree is not None:
             reasons.extend(_deleted_calls(path, analysis, old_tree, new_tree))
     return Preflight(ok=not reasons, reasons=reasons)

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import platform
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,7 +198,15 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
         lines += ["== reproduction", f"kind: {r.kind.value}", f"derived from: {r.derived_from}", f"command: {r.display()}"]
         if r.test_ids:
             lines.append("targets: " + ", ".join(r.test_ids))
+        if r.pythonpath:
+            lines.append("importable from: " + ", ".join(r.pythonpath))
+        if r.pytest_options:
+            lines.append("pytest options for every run: " + shlex.join(r.pytest_options))
+        if r.script is not None:  # written by PVE from the report: anyone can rerun exactly this
+            lines += [f"--- {r.target} (written from the report)", *r.script.rstrip("\n").split("\n")]
         lines.append("")
+    if session.notes:
+        lines += ["== intake notes", *(f"- {n}" for n in session.notes), ""]
     if session.before:
         lines += _run_block("before: original code", session.before)
     if session.baseline:

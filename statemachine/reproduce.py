@@ -47,7 +47,7 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
     baseline = suite
     if baseline is not None and (not baseline.nonce_ok or not passing_tests(baseline)):
         baseline = None  # a suite that does not run, or passes nothing, is no oracle
-    spectrum = _spectrum(repro, suite, coverage_run)
+    spectrum = _spectrum(repro, before, suite, coverage_run)
     for run in (before, suite, coverage_run):
         if run is not None:
             run.record.coverage = None  # now in the spectrum; the session and proof need not carry it
@@ -78,9 +78,11 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
 def run_spec(repro: Reproduction) -> RunSpec:
     """How the sandbox runs a reproduction."""
     if repro.kind is ReproKind.PYTEST:
-        return RunSpec(mode=RunMode.PYTEST, argv=repro.argv or repro.files, label="reproduction")
+        return RunSpec(mode=RunMode.PYTEST, argv=[*(repro.argv or repro.files), *repro.pytest_options],
+                       label="reproduction", pythonpath=repro.pythonpath)
     mode = RunMode.MODULE if repro.kind is ReproKind.MODULE else RunMode.SCRIPT
-    return RunSpec(mode=mode, target=repro.target, argv=repro.argv, label="reproduction")
+    return RunSpec(mode=mode, target=repro.target, argv=repro.argv, label="reproduction", pythonpath=repro.pythonpath,
+                   patches={repro.target: repro.script} if repro.script is not None else {})
 
 
 def suite_run_spec(repro: Reproduction, py_files: list[str], suite: list[str] | None = None) -> RunSpec | None:
@@ -92,7 +94,8 @@ def suite_run_spec(repro: Reproduction, py_files: list[str], suite: list[str] | 
     has_tests = any(is_test_path(p) and p.rsplit("/", 1)[-1].startswith("test") for p in py_files)
     if not has_tests and repro.kind is not ReproKind.PYTEST:
         return None
-    return RunSpec(mode=RunMode.PYTEST, argv=list(suite or []), label="regression suite", coverage=True)
+    return RunSpec(mode=RunMode.PYTEST, argv=[*(suite or []), *repro.pytest_options], label="regression suite",
+                   coverage=True, pythonpath=repro.pythonpath)
 
 
 def coverage_run_spec(repro: Reproduction) -> RunSpec | None:
@@ -103,15 +106,18 @@ def coverage_run_spec(repro: Reproduction) -> RunSpec | None:
     return run_spec(repro).model_copy(update={"coverage": True, "label": "coverage"})
 
 
-def _spectrum(repro: Reproduction, suite: RunResult | None, coverage_run: RunResult | None) -> Spectrum:
+def _spectrum(repro: Reproduction, before: RunResult, suite: RunResult | None,
+              coverage_run: RunResult | None) -> Spectrum:
     """Failing and passing coverage, and one line on what localization has to work with."""
     failing: set[str] = set()
     coverages = []
     if repro.kind is ReproKind.PYTEST:
         if suite is not None and suite.record.coverage is not None:
             coverages.append(suite.record.coverage)
+            # The reproduction's own failures (a folder target with -k selects fewer than the folder).
+            failed = {t for t, o in before.record.outcomes.items() if o in ("failed", "error")}
             failing = {t for t, o in suite.record.outcomes.items()
-                       if o in ("failed", "error") and selects(repro.test_ids, t)}
+                       if o in ("failed", "error") and selects(repro.test_ids, t) and (t in failed or not failed)}
     elif coverage_run is not None and coverage_run.record.coverage is not None and coverage_run.nonce_ok \
             and (coverage_run.exit_code != 0 or coverage_run.record.exception is not None):
         coverages.append(coverage_run.record.coverage)
@@ -131,7 +137,7 @@ def _observed(before: RunResult, repro: Reproduction) -> Analysis | None:
     if exc is None:
         return None
     tid = next((t for t in repro.test_ids if t in before.record.test_exceptions), None)
-    return analysis_from_run(exc, set() if repro.snippet else set(repro.files), tid)
+    return analysis_from_run(exc, repro.frozen_files(), tid)
 
 
 def _tighter(*limits: float | None) -> float | None:

@@ -86,13 +86,15 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
     py_files = sorted(p for p in staged.files if p.endswith((".py", ".pyw")))
 
     analyzed = analyze(req, py_files, log_text=log_text, snippet=staged.source.name if session.snippet else None,
-                       project=session.project)
-    session.reproduction, session.analysis = analyzed.reproduction, analyzed.analysis
+                       project=session.project, read=staged.read_text, all_files=set(staged.files))
+    session.reproduction, session.analysis, session.notes = analyzed.reproduction, analyzed.analysis, analyzed.notes
     if analyzed.analysis is not None:
         events.emit("analyze", f"Analyzing logic... {analyzed.analysis.headline()}",
                     category=analyzed.analysis.category.value)
     else:
         events.emit("analyze", f"Analyzing logic... no error log; reproducing with {analyzed.reproduction.display()}")
+    for note in analyzed.notes:
+        events.emit("analyze", f"Note: {note}")
     session.timings_ms["analyze"] = (time.monotonic() - t0) * 1000
 
     t1 = time.monotonic()
@@ -129,7 +131,7 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
 
     repro = checks.repro
     conclusion = conclude(session.verdicts, repro, checks.analysis, checks.baseline,
-                          repro_source=_script_text(staged, repro.kind, repro.files), brain=req.brain,
+                          repro_source=repro.script or _script_text(staged, repro.kind, repro.files), brain=req.brain,
                           stop=session.search.stop if session.search else None)
     fix = next((c for c in session.candidates if c.id == conclusion.winner), None)
     if signature is not None and fix is not None and req.cache:

@@ -29,8 +29,11 @@ class SearchContext:
 
     def editable(self, path: str) -> bool:
         """May a fix touch ``path``? Never a protected path, a test, or the reproduction itself
-        (in snippet mode preflight guards the snippet's top-level code instead)."""
+        (a snippet's or a project script's functions are fair game: preflight guards their
+        top-level code instead)."""
         if is_protected(path, self.req.protected):
             return False
         repro = self.checks.repro
-        return repro.snippet or (path not in repro.files and not is_test_path(path))
+        if path in repro.files:
+            return repro.defs_editable()
+        return not is_test_path(path)

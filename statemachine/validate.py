@@ -23,7 +23,8 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
         return v
     patches = {e.path: e.new_text for e in c.edits}
     run = await sandbox.run(staged, checks.repro_spec.model_copy(
-        update={"patches": patches, "label": f"candidate {c.id}"}))
+        # A reproduction PVE wrote travels as a patch of its own: the candidate's edits never replace it.
+        update={"patches": {**patches, **checks.repro_spec.patches}, "label": f"candidate {c.id}"}))
     verdict = judge(c, pre, run, None, checks.repro, checks.before, None)
     model_run = None
     if verdict.verified and checks.model_repro_spec is not None:

@@ -36,10 +36,17 @@ CASES = [
     ("snippets/greeting.py", ["--error-log", "examples/snippets/greeting.log"], "greeting.py", "reproduction with assertions"),
     ("snippets/counter.py", ["--error-log", "examples/snippets/counter.log"], "counter.py", "reproduction with assertions"),
     ("snippets/settings.py", ["--error-log", "examples/snippets/settings.log"], "settings.py", "reproduction with assertions"),
+    # input shapes as people report them (README, "What PVE accepts")
+    ("tablekit", ["--error-log", "examples/tablekit/report.md"], "src/tablekit/table.py", "existing tests"),
+    ("tablekit", ["--error-log", "examples/tablekit/report_repl.md"], "src/tablekit/table.py", "existing tests"),
+    ("pairs", ["--error-log", "examples/pairs/error.log"], "pairs.py", "no crash only"),
+    ("calc", ["--error-log", "examples/calc/ci.log"], "calc.py", "existing tests"),
+    ("calc", ["--cmd", "python -m unittest tests.test_calc"], "calc.py", "existing tests"),
+    ("stats", ["--test", "pytest -k empty -p no:cacheprovider tests/"], "stats/core.py", "existing tests"),
 ]
 
 
-@pytest.mark.parametrize("example, args, fixed_file, oracle", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("example, args, fixed_file, oracle", CASES, ids=[f"{c[0]}:{c[1][-1]}" for c in CASES])
 def test_examples_verify_with_a_valid_proof(example, args, fixed_file, oracle, tmp_path):
     home, out = tmp_path / "home", tmp_path / "out"
     before = _hashes(EXAMPLES / example)
@@ -75,6 +82,43 @@ def test_console_reads_like_the_spec(tmp_path):
     assert "candidates (offline engine, " in out and "[PASSED - " in out
     assert "Tried " in out and "stopped: verified fix found" in out
     assert "> Verified: candidate" in out and "oracle: existing tests" in out and "proof.txt" in out
+
+
+def test_a_bug_report_is_reproduced_from_its_code_block_and_the_proof_holds_the_script(tmp_path):
+    out = tmp_path / "out"
+    r = pve("verify", "examples/tablekit", "--error-log", "examples/tablekit/report.md", "--json", "--out", str(out),
+            home=tmp_path / "home")
+    assert r.returncode == 0, r.stderr.decode()
+    session = json.loads(r.stdout)
+    repro = session["reproduction"]
+    assert repro["derived_from"] == "report: code block 1" and repro["target"] == "reproduce_issue.py"
+    assert repro["pythonpath"] == ["src"]
+    # the installed copy's frame landed on the repository's file
+    assert session["analysis"]["failing_frame"]["project_path"] == "src/tablekit/table.py"
+    assert "added from tablekit import Table (the report's code uses it without importing it)" in session["notes"]
+    proof = (out / "proof.txt").read_text()
+    assert "--- reproduce_issue.py (written from the report)\nfrom tablekit import Table\n" in proof
+    assert "== intake notes" in proof
+    # the user's project did not gain the script
+    assert not (EXAMPLES / "tablekit" / "reproduce_issue.py").exists()
+
+
+def test_an_older_release_s_line_numbers_are_matched_by_code_and_said(tmp_path):
+    r = pve("verify", "examples/tablekit", "--error-log", "examples/tablekit/report_repl.md", "--json",
+            home=tmp_path / "home")
+    assert r.returncode == 0, r.stderr.decode()
+    session = json.loads(r.stdout)
+    assert session["analysis"]["failing_frame"]["line"] == 23
+    assert any("line 19 -> 23" in n for n in session["notes"])
+
+
+def test_a_report_whose_code_cannot_run_says_why(tmp_path):
+    report = tmp_path / "report.md"
+    report.write_text((EXAMPLES / "tablekit" / "report.md").read_text().replace(
+        'rows = [["widget", 3], ["gadget", 5]]', "rows = [[input(), 3]]"))
+    r = pve("verify", "examples/tablekit", "--error-log", str(report), home=tmp_path / "home")
+    assert r.returncode == 2
+    assert b"reads input()" in r.stderr and b"does not show what was typed" in r.stderr
 
 
 def test_tampered_proof_fails_verification(tmp_path):

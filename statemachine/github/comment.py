@@ -97,7 +97,7 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
     earlier = [c.get("body") or "" for c in thread
                if c["id"] != cmd.comment_id and (c.get("user") or {}).get("type") != "Bot"]
     body = cmd.body.split("\n", 1)[1] if "\n" in cmd.body else ""
-    text = input_text(body, cmd.issue_body, earlier)
+    text = input_text(body, cmd.issue_body, earlier, title=cmd.issue_title)
     if not text and not plan.test:
         return await talk.say(render.no_traceback())
 

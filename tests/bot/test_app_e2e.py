@@ -88,6 +88,35 @@ def test_verify_on_an_issue_opens_a_fix_pr_and_replies_once(harness):
     assert harness.store.quota(INSTALLATION, 50).used == 1
 
 
+REPORTS = [  # (example, the issue's text, the file the fix edits, what the reply says it read)
+    ("tablekit", "report.md", "src/tablekit/table.py", "reproducing with the report's code block 1"),
+    ("tablekit", "report_repl.md", "src/tablekit/table.py", "matched src/tablekit/table.py column by its code"),
+    ("pairs", "error.log", "pairs.py", None),
+    ("calc", "ci.log", "calc.py", None),
+]
+
+
+@pytest.mark.parametrize("example, report, fixed, said", REPORTS, ids=[f"{r[0]}:{r[1]}" for r in REPORTS])
+def test_verify_on_a_bug_report_as_people_write_them(harness, example, report, fixed, said):
+    """A report pasted into an issue (code block + installed copy's traceback, a REPL transcript,
+    a script's traceback, a unittest CI log) is reproduced and fixed from the issue alone."""
+    gh = harness.github
+    project = ROOT / "examples" / example
+    repo = gh.add_repo(f"octo/{example}", files_of(project), installation=INSTALLATION)
+    text = (project / report).read_text(encoding="utf-8")
+    payload = issue_command(gh, repo, "/pve verify", issue_body=text if report.endswith(".md") else f"```\n{text}\n```")
+
+    harness.run("issue_comment", payload)
+
+    (body,) = bot_comments(repo)
+    assert "Verified fix" in body, body
+    assert said is None or said in body, body
+    assert "/home/" not in body and "--" not in body.split("[Session")[0]  # no host path, no CLI flag
+    (pr,) = [p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/fix-")]
+    changed = {path for path, text in repo.files_at(pr["head"]["ref"]).items() if repo.files_at("main").get(path) != text}
+    assert changed == {fixed}  # the fix, and never the reproduction PVE wrote from the report
+
+
 def test_verify_on_a_pr_posts_suggestions_and_apply_fix_commits_them(harness):
     gh = harness.github
     repo, pull = pr_with_bug(gh)

@@ -72,3 +72,13 @@ def test_a_broken_config_says_what_to_change(text, words):
     with pytest.raises(ConfigError) as err:
         parse(text)
     assert words in str(err.value)
+
+
+def test_a_code_block_without_the_traceback_follows_the_parts_with_one_under_the_title():
+    tb = "Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\nValueError: x\n"
+    code = "To reproduce:\n\n```python\nimport tablekit\ntablekit.Table(['a']).column('a')\n```\n"
+    text = input_text("/pve verify", code, [tb, "+1, same here"], title="column() crashes")
+    assert text.startswith("# column() crashes\n\n" + tb)
+    assert text.index("ValueError: x") < text.index("import tablekit")
+    assert "+1" not in text
+    assert input_text("/pve verify", code, ["+1"], title="t") == ""  # no failure anywhere: nothing to verify

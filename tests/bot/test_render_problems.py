@@ -34,7 +34,8 @@ def test_every_code_the_pipeline_raises_has_github_words():
 @pytest.mark.parametrize("code", sorted(render._PROBLEMS))
 def test_github_words_name_no_flag_and_no_path_of_this_machine(code):
     facts = {"files": "/home/maria/app.py", "test": "tests/t.py::x", "file": "a.py", "source": "error log",
-             "limit": "over 20000 files", "problem": "No closing quotation", "command": "make"}
+             "limit": "over 20000 files", "problem": "No closing quotation", "command": "make",
+             "reason": "the code reads input()"}
     text = render.problem(BadInput("/tmp/pve/checkouts/octo/abc: --test needed", code=code, **facts))
     assert "--" not in text and "/tmp/pve" not in text and "hint" not in text
     assert text and "{" not in text

@@ -1,0 +1,314 @@
+"""A bug report as a reproduction: the code a reporter pasted beside their traceback.
+
+Most bug reports on GitHub are a few sentences, a code block that calls the library, and the
+traceback from the reporter's machine. This module finds the report's code blocks (fenced,
+indented, REPL transcripts with ``>>>`` or IPython prompts), picks the one that plausibly
+produced the traceback, and makes it runnable the way a careful maintainer would: code from
+earlier blocks it relies on, a missing import of the library, the answers to ``input()`` the
+report shows. When no block will do, it says why in words for the report's author.
+
+Pure: text in, a script's text out. Nothing here runs the code; the sandbox does, and the
+reproduction must then fail as reported like every reproduction.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pve.models import Failure
+
+_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)[^`]*$")
+_PYTHON_LANGS = {"python", "py", "python3", "py3", "pycon", "ipython", "pytb", "python-traceback", "sage"}
+_NOT_PYTHON_LANGS = {"console", "shell", "sh", "bash", "zsh", "text", "txt", "log", "diff", "toml", "yaml", "yml",
+                     "json", "ini", "cfg", "html", "xml", "sql", "js", "javascript", "c", "cpp", "rust", "go",
+                     "powershell", "ps1", "bat", "cmd", "dockerfile", "make", "markdown", "md", "rst"}
+_PROMPT = re.compile(r"^(?:>>>|\.\.\.)(?: |$)")
+_IPY_PROMPT = re.compile(r"^(?:In \[\d+\]:|\s+\.\.\.:)(?: |$)")
+_TB = "Traceback (most recent call last):"
+_INPUT_NAMES = {"input", "raw_input"}
+
+
+@dataclass
+class Block:
+    """One code block of the report, as written, and what it is."""
+
+    number: int  # 1-based, in the report's order
+    text: str
+    lang: str = ""
+    kind: str = "code"  # "code" | "repl" | "traceback" | "other"
+    code: str = ""  # the Python to run (a transcript without its prompts and output)
+
+
+@dataclass
+class Script:
+    """A reproduction written from the report, and how it was made."""
+
+    text: str
+    blocks: list[int]  # the report's blocks it came from
+    notes: list[str] = field(default_factory=list)  # what was added, in words
+
+
+class Unusable(ValueError):
+    """The report has code, but none that can reproduce the failure; the message says why."""
+
+
+def blocks(text: str) -> list[Block]:
+    """The report's fenced and indented code blocks, classified."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    found: list[tuple[str, str]] = []
+    i, n = 0, len(lines)
+    while i < n:
+        m = _FENCE.match(lines[i])
+        if m:
+            fence, indent = m.group("fence"), len(m.group("indent"))
+            body: list[str] = []
+            i += 1
+            while i < n and not re.match(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$", lines[i]):
+                line = lines[i]
+                body.append(line[min(indent, len(line) - len(line.lstrip(" "))):])
+                i += 1
+            i += 1
+            found.append(("\n".join(body), m.group("info").lower()))
+            continue
+        if lines[i].startswith(("    ", "\t")) and lines[i].strip() and (i == 0 or not lines[i - 1].strip()):
+            body = []
+            while i < n and (lines[i].startswith(("    ", "\t")) or not lines[i].strip()):
+                body.append(lines[i][4:] if lines[i].startswith("    ") else lines[i][1:])
+                i += 1
+            found.append(("\n".join(body).rstrip("\n"), ""))
+            continue
+        i += 1
+    return [_classify(k, body, lang) for k, (body, lang) in enumerate(found, 1)]
+
+
+def _classify(number: int, text: str, lang: str) -> Block:
+    block = Block(number=number, text=text, lang=lang)
+    lines = text.split("\n")
+    if any(_PROMPT.match(x) or _IPY_PROMPT.match(x) for x in lines):
+        block.kind, block.code = "repl", _transcript_code(lines)
+        return block
+    if lang in _NOT_PYTHON_LANGS and _TB not in text:
+        block.kind = "other"
+        return block
+    if _TB in text or any(x.lstrip().startswith('File "') for x in lines[:3]):
+        block.kind = "traceback"
+        return block
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        block.kind = "other"
+        return block
+    does_something = any(isinstance(n, (ast.Call, ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))
+                         for n in ast.walk(tree))
+    block.kind = "code" if (lang in _PYTHON_LANGS or does_something) else "other"
+    block.code = text if block.kind == "code" else ""
+    return block
+
+
+def _transcript_code(lines: list[str]) -> str:
+    """The statements of a ``>>>`` or IPython transcript; its output lines are not code."""
+    code: list[str] = []
+    for line in lines:
+        m = _PROMPT.match(line) or _IPY_PROMPT.match(line)
+        if m:
+            code.append(line[m.end():])
+    return "\n".join(code)
+
+
+# --------------------------------------------------------------------------- picking a block
+
+
+def reproduction_script(report: str, failure: Failure, import_names: dict[str, str],
+                        exports: Callable[[str], set[str]]) -> Script | None:
+    """The script that reproduces ``failure`` from the report's code blocks; None when the
+    report has no Python code block at all. Raises Unusable when it has some, but none will do.
+
+    ``import_names``: the project's top-level import names (``{"tablekit": "src/tablekit"}``);
+    ``exports(name)``: the names package ``name`` exports at its top level (read from its source)."""
+    candidates = [b for b in blocks(report) if b.kind in ("code", "repl") and b.code.strip()]
+    if not candidates:
+        return None
+    scored = [(_score(b, failure, import_names), b) for b in candidates]
+    best_score = max(score for score, _ in scored)
+    if best_score <= 0:
+        raise Unusable("none of the report's code blocks uses the project or matches the traceback's code")
+    chosen = next(b for score, b in scored if score == best_score)
+    try:
+        tree = ast.parse(chosen.code)
+    except SyntaxError as exc:
+        raise Unusable(f"code block {chosen.number} is not valid Python ({exc.msg}, line {exc.lineno})") from None
+    used = [chosen.number]
+    notes: list[str] = []
+    text = chosen.code
+    missing = _unbound(tree)
+    # Earlier blocks the chosen one relies on ("first I build the table, then …").
+    earlier: list[Block] = []
+    for b in candidates:
+        if b.number >= chosen.number or not missing:
+            continue
+        try:
+            binds = _binds(ast.parse(b.code))
+        except SyntaxError:
+            continue
+        if binds & missing:
+            earlier.append(b)
+            missing -= binds
+    if earlier:
+        text = "\n\n".join([*(b.code for b in earlier), text])
+        used = [*(b.number for b in earlier), *used]
+        notes.append(f"code block {chosen.number} uses names from block"
+                     f"{'s' if len(earlier) > 1 else ''} {', '.join(str(b.number) for b in earlier)}: run together")
+    imports = _missing_imports(missing, import_names, exports)
+    if imports:
+        text = "\n".join(imports) + "\n" + text
+        notes.append("added " + "; ".join(imports) + " (the report's code uses it without importing it)")
+    text = _answer_inputs(text, report, notes)
+    return Script(text=text.rstrip("\n") + "\n", blocks=used, notes=notes)
+
+
+def _score(block: Block, failure: Failure, import_names: dict[str, str]) -> int:
+    """How plausibly this block produced the traceback: it holds the code of the traceback's
+    frames outside the project (the reporter's own script), imports the project, calls the
+    functions the traceback runs through."""
+    code = block.code
+    flat = {" ".join(x.split()) for x in code.split("\n") if x.strip()}
+    score = 0
+    frames = failure.exception.frames
+    for f in frames:
+        if f.project_path is None and f.code and " ".join(f.code.split()) in flat:
+            score += 3
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return score
+    imported = _imported_modules(tree)
+    if imported & set(import_names):
+        score += 2
+    called = {n.attr if isinstance(n, ast.Attribute) else n.id for n in ast.walk(tree)
+              if isinstance(n, (ast.Attribute, ast.Name))}
+    if any(f.function in called for f in frames if f.project_path and f.function):
+        score += 1
+    if not imported & set(import_names) and score < 3:
+        return 0  # neither the project nor the traceback's own code: not this report's reproduction
+    return score
+
+
+def _imported_modules(tree: ast.AST) -> set[str]:
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def _binds(tree: ast.Module) -> set[str]:
+    """Names a module binds at its top level (assignments, defs, imports, loops, with)."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            out |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+    return out
+
+
+def _unbound(tree: ast.Module) -> set[str]:
+    """Names the code reads but never binds, that are not builtins: what it needs from elsewhere."""
+    bound = _binds(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            bound |= {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+            bound |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.comprehension):
+            bound |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {name for name in loaded - bound if not hasattr(builtins, name) and name != "__file__"}
+
+
+def _missing_imports(missing: set[str], import_names: dict[str, str],
+                     exports: Callable[[str], set[str]]) -> list[str]:
+    """``import tablekit`` for the library itself; ``from tablekit import Table`` for a name the
+    library exports at its top level (what its README's examples import)."""
+    lines: list[str] = []
+    for name in sorted(missing & set(import_names)):
+        lines.append(f"import {name}")
+    rest = missing - set(import_names)
+    for package in sorted(import_names):
+        if not rest:
+            break
+        offered = sorted(rest & exports(package))
+        if offered:
+            lines.append(f"from {package} import {', '.join(offered)}")
+            rest -= set(offered)
+    return lines
+
+
+def _answer_inputs(text: str, report: str, notes: list[str]) -> str:
+    """``input()`` in the reporter's code: what they typed, when the report shows it after the
+    prompt (``Enter a number: abc``); otherwise the block cannot run unattended."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+             and n.func.id in _INPUT_NAMES]
+    if not calls:
+        return text
+    calls.sort(key=lambda c: (c.lineno, c.col_offset))
+    answers: list[str] = []
+    for call in calls:
+        prompt = call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) \
+            and isinstance(call.args[0].value, str) else None
+        typed = _typed_after(prompt, report) if prompt and prompt.strip() else None
+        if typed is None:
+            what = f"input({prompt!r})" if prompt else "input()"
+            raise Unusable(f"the report's code reads {what}, and the report does not show what was typed "
+                           f"(paste the session's output, or replace the input() with the value)")
+        answers.append(typed)
+    notes.append("fed input() what the report shows was typed: " + ", ".join(repr(a) for a in answers))
+    feed = "\n".join(answers) + "\n"
+    return f"import io as _pve_io, sys as _pve_sys; _pve_sys.stdin = _pve_io.StringIO({feed!r})\n{text}"
+
+
+def _typed_after(prompt: str, report: str) -> str | None:
+    """What follows ``prompt`` on a line of the report's output (not in its code)."""
+    for line in report.split("\n"):
+        at = line.find(prompt)
+        if at < 0 or "input(" in line:
+            continue
+        typed = line[at + len(prompt):].strip()
+        if typed:
+            return typed
+    return None
+
+
+def package_exports(source: str) -> set[str]:
+    """The names a package's ``__init__.py`` binds at its top level (``__all__`` when given)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets) \
+                and isinstance(node.value, (ast.List, ast.Tuple)):
+            return {e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+    out: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, ast.Assign):
+            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.ImportFrom):
+            out |= {a.asname or a.name for a in node.names if a.name != "*"}
+    return {n for n in out if not n.startswith("_")}
