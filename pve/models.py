@@ -396,7 +396,7 @@ class VerifyRequest(BaseModel):
 class Analyzed(BaseModel):
     """Step 1's answer: how to reproduce the failure, and what was reported (when a log was given)."""
 
-    reproduction: Reproduction
+    reproduction: Reproduction | None  # None: the report holds none, and a model may write one
     analysis: Analysis | None = None
     notes: list[str] = Field(default_factory=list)  # what the report held beside it, what was dropped or mapped
 

@@ -36,11 +36,12 @@ def _no_file(rel: str) -> str:
 
 def analyze(req: VerifyRequest, files: list[str], *, log_text: str | None, snippet: str | None = None,
             project: str = "the project", read: Callable[[str], str] = _no_file,
-            all_files: set[str] | None = None) -> Analyzed:
+            all_files: set[str] | None = None, model_may_write: bool = False) -> Analyzed:
     """How to reproduce the failure (``req.test``, ``req.cmd``, the snippet, or derived from the
     log) and, when a log was given, what it reported. ``files`` are the project's Python files,
     ``all_files`` every file (its configuration too), ``read`` reads one; ``snippet`` is the file
-    name in snippet mode; ``project`` names the folder in messages."""
+    name in snippet mode; ``project`` names the folder in messages. ``model_may_write``: when the
+    report holds no reproduction, answer with none (a model will write one) instead of refusing."""
     index = ProjectIndex(None, files=files)
     notes: list[str] = []
     parsed, failure = None, None
@@ -63,7 +64,12 @@ def analyze(req: VerifyRequest, files: list[str], *, log_text: str | None, snipp
     elif req.cmd:
         repro = reproduction_from_command(req.cmd, index, "--cmd", notes)
     elif parsed is not None and failure is not None:
-        repro = reproduction_from_log(parsed, failure, index, log_text or "", read, notes)
+        try:
+            repro = reproduction_from_log(parsed, failure, index, log_text or "", read, notes)
+        except BadInput as exc:
+            if exc.code != "no-reproduction" or not model_may_write:
+                raise
+            return Analyzed(reproduction=None, analysis=analyze_failure(failure, set()), notes=notes)
     else:
         raise BadInput("nothing to reproduce: give --error-log, --test or --cmd", code="nothing-to-reproduce")
     if not repro.snippet:
@@ -72,6 +78,11 @@ def analyze(req: VerifyRequest, files: list[str], *, log_text: str | None, snipp
         notes += dropped
     analysis = analyze_failure(failure, repro.frozen_files()) if failure else None
     return Analyzed(reproduction=repro, analysis=analysis, notes=notes)
+
+
+def importable_folders(files: list[str]) -> list[str]:
+    """Project folders on sys.path for a reproduction written elsewhere (a model's)."""
+    return ProjectIndex(None, files=files).importable_folders()
 
 
 def pick_failure(parsed: ParsedLog, test: str | None = None) -> Failure:

@@ -34,6 +34,8 @@ from statemachine.validate import candidate_timeout
 async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], sandbox: SandboxBackend,
                     staged: StagedProject, events: Fanout) -> Reproduced:
     repro = analyzed.reproduction
+    if repro is None:
+        raise ValueError("reproduce needs a reproduction (the runner asks a model for one first)")
     repro_spec = run_spec(repro)
     suite_spec = suite_run_spec(repro, py_files, req.suite)
     spectrum_spec = coverage_run_spec(repro)

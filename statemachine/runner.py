@@ -19,6 +19,7 @@ from pve.errors import BadInput
 from pve.events import Fanout
 from pve.models import (
     BRAIN_MODES,
+    Analyzed,
     BrainReport,
     Conclusion,
     Found,
@@ -28,7 +29,7 @@ from pve.models import (
 )
 from sandbox.backend import StagedProject
 from statemachine import cache
-from statemachine.analyze import analyze
+from statemachine.analyze import analyze, importable_folders
 from statemachine.conclude import conclude, not_reproduced, nothing_to_fix
 from statemachine.offline_search import offline_search
 from statemachine.prove import prove
@@ -85,16 +86,21 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
         session.error_log_sha256 = hashlib.sha256(req.error_log).hexdigest()
     py_files = sorted(p for p in staged.files if p.endswith((".py", ".pyw")))
 
+    models_on = req.brain != "offline" and svc.models.off_reason is None
     analyzed = analyze(req, py_files, log_text=log_text, snippet=staged.source.name if session.snippet else None,
-                       project=session.project, read=staged.read_text, all_files=set(staged.files))
-    session.reproduction, session.analysis, session.notes = analyzed.reproduction, analyzed.analysis, analyzed.notes
+                       project=session.project, read=staged.read_text, all_files=set(staged.files),
+                       model_may_write=models_on)
+    session.analysis, session.notes = analyzed.analysis, analyzed.notes
     if analyzed.analysis is not None:
         events.emit("analyze", f"Analyzing logic... {analyzed.analysis.headline()}",
                     category=analyzed.analysis.category.value)
-    else:
+    elif analyzed.reproduction is not None:
         events.emit("analyze", f"Analyzing logic... no error log; reproducing with {analyzed.reproduction.display()}")
     for note in analyzed.notes:
         events.emit("analyze", f"Note: {note}")
+    if analyzed.reproduction is None:
+        analyzed = await _model_reproduction(analyzed, req, svc, session, staged, py_files, log_text, events)
+    session.reproduction = analyzed.reproduction
     session.timings_ms["analyze"] = (time.monotonic() - t0) * 1000
 
     t1 = time.monotonic()
@@ -107,7 +113,8 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
         return nothing_to_fix()
 
     checks = reproduced.checks
-    report = BrainReport(mode=req.brain, models=svc.models.describe())
+    report = session.brain or BrainReport()
+    report.mode, report.models = req.brain, svc.models.describe()
     session.brain = report
     ctx = SearchContext(req=req, checks=checks, spectrum=reproduced.spectrum, py_files=py_files, sandbox=svc.sandbox,
                         staged=staged, events=events, settings=svc.settings, models=svc.models, started=t0)
@@ -139,6 +146,29 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
         if not report.cache.startswith("hit, re-verified"):
             report.cache = (report.cache + "; " if report.cache else "") + "stored"
     return conclusion
+
+
+async def _model_reproduction(analyzed: Analyzed, req: VerifyRequest, svc: Services, session: Session,
+                              staged: StagedProject, py_files: list[str], log_text: str | None,
+                              events: Fanout) -> Analyzed:
+    """No test, script or code block in the report: a model writes the reproduction, which
+    counts only once it has failed as reported in the sandbox."""
+    # Imported here: the model SDKs load only when a key is set.
+    from statemachine.model_reproduce import write_reproduction
+
+    assert analyzed.analysis is not None  # only a log's failure can leave the reproduction to a model
+    untrusted = "\n\n".join(x for x in (req.issue_text, log_text) if x) or None
+    repro, report = await write_reproduction(analyzed.analysis, models=svc.models, sandbox=svc.sandbox, staged=staged,
+                                             py_files=py_files, pythonpath=importable_folders(py_files),
+                                             untrusted_text=untrusted, events=events)
+    session.brain = report
+    if repro is None:
+        raise BadInput("could not derive a reproduction from the error log: it names no test, starts in no project "
+                       "script, has no code block that uses the project, and no model's reproduction failed as "
+                       "reported", hint="say how to trigger it: --test \"pytest tests/test_x.py::test_y\"",
+                       code="no-reproduction")
+    session.notes.append(f"no reproduction in the report: {repro.derived_from} wrote one, and it failed as reported")
+    return analyzed.model_copy(update={"reproduction": repro})
 
 
 def _fold(session: Session, found: Found) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from brain.providers import BrainConfig
 from entrypoints import bootstrap
+from pve.errors import BadInput
 from pve.models import SessionStatus, Solution, VerifyRequest
 from pve.settings import Settings
 from statemachine.runner import verify
@@ -202,3 +203,51 @@ def test_a_cached_fix_that_no_longer_passes_is_dropped_and_replaced(tmp_path, se
     assert second.status is SessionStatus.VERIFIED
     assert second.winning_candidate().source == "gemini:gemini-2.5-flash"
     assert svc.store.get_solution(signature).candidate.diff != "(poisoned)"  # replaced by the new fix
+
+
+# --------------------------------------------------------------------------- a report with no way to reproduce it
+
+TABLEKIT = EXAMPLES / "tablekit"
+# The bug report without its code block: only the installed copy's traceback is left.
+NO_CODE = "Table.column() fails after upgrading:\n\n```\n" + (TABLEKIT / "report.md").read_text().split("```\n")[2] + "```\n"
+
+
+def tablekit_repro(req: Request) -> str:
+    return ("from tablekit import Table\n\nt = Table(['item', 'count'], [['x', 1], ['y', 2]])\n"
+            f"assert t.column('count') == [1, 2]\nprint({marker_of(req)!r})\n")
+
+
+TABLEKIT_FIX = ("the attribute is headers", [{"file": "src/tablekit/table.py",
+                                              "search": "        index = self.header.index(name)\n",
+                                              "replace": "        index = self.headers.index(name)\n"}])
+
+
+def test_with_no_code_block_a_model_writes_the_reproduction_and_it_must_fail_as_reported(tmp_path, servers):
+    project = Path(shutil.copytree(TABLEKIT, tmp_path / "tablekit"))
+    servers.script("gemini", say(answer(TABLEKIT_FIX, repro=tablekit_repro)))
+    svc = services(tmp_path, servers, "gemini")
+    session = asyncio.run(verify(VerifyRequest(path=project, error_log=NO_CODE.encode(), brain="auto"), svc))
+    assert "Traceback" in NO_CODE and "```python" not in NO_CODE
+    assert session.status is SessionStatus.VERIFIED, session.message
+    repro = session.reproduction
+    assert repro.derived_from == "model: gemini:gemini-2.5-flash (reproduce_issue.py)"
+    assert repro.script == tablekit_repro(servers.of("gemini")[0]) and repro.pythonpath == ["src"]
+    assert "failed as reported" in session.notes[-1]
+    assert session.before.record.exception.type == "AttributeError"
+    # the offline engine then fixed it against the model's reproduction; the model was asked once
+    assert "self.headers.index(name)" in session.winning_candidate().diff
+    assert [c.purpose for c in session.brain.calls] == ["generate"]
+    assert any("reproduction verified" in n for n in session.brain.notes)
+
+
+def test_a_model_reproduction_that_does_not_fail_as_reported_is_refused(tmp_path, servers):
+    project = Path(shutil.copytree(TABLEKIT, tmp_path / "tablekit"))
+    servers.script("gemini", say(answer(TABLEKIT_FIX, repro=lambda req: "print('all good')\n")))
+    svc = services(tmp_path, servers, "gemini")
+    with pytest.raises(BadInput, match="no model's reproduction failed as reported") as caught:
+        asyncio.run(verify(VerifyRequest(path=project, error_log=NO_CODE.encode(), brain="auto"), svc))
+    assert caught.value.code == "no-reproduction"
+    # without models the same report is refused before anything runs
+    offline = services(tmp_path, servers)
+    with pytest.raises(BadInput, match="no code block that uses the project"):
+        asyncio.run(verify(VerifyRequest(path=project, error_log=NO_CODE.encode()), offline))
