@@ -11,6 +11,7 @@ Parsing is pure: text in, models out. Nothing from the log is executed.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -538,3 +539,29 @@ def parse_log(text: str, root: Path | None = None, index: ProjectIndex | None = 
 def _signature(f: Failure) -> tuple[str, str, tuple[tuple[str, int | None], ...]]:
     e = f.exception
     return (e.type, e.message, tuple((fr.file, fr.line) for fr in e.frames))
+
+
+def package_folders(pyproject: str) -> list[str]:
+    """Folders a ``pyproject.toml`` says hold the packages (beyond the conventional ``src/``):
+    setuptools' ``package-dir`` and ``packages.find.where``, Poetry's ``packages[].from``,
+    Hatch's wheel ``packages``. Read as data; nothing of the project runs."""
+    try:
+        tool = tomllib.loads(pyproject).get("tool", {})
+    except tomllib.TOMLDecodeError:
+        return []
+    found: list[str] = []
+    setuptools = tool.get("setuptools", {})
+    root = setuptools.get("package-dir", {}).get("") if isinstance(setuptools.get("package-dir"), dict) else None
+    if isinstance(root, str):
+        found.append(root)
+    find = setuptools.get("packages", {})
+    if isinstance(find, dict) and isinstance(find.get("find", {}).get("where"), list):
+        found += [w for w in find["find"]["where"] if isinstance(w, str)]
+    for entry in tool.get("poetry", {}).get("packages", []) or []:
+        if isinstance(entry, dict) and isinstance(entry.get("from"), str):
+            found.append(entry["from"])
+    wheel = tool.get("hatch", {}).get("build", {}).get("targets", {}).get("wheel", {})
+    for path in wheel.get("packages", []) if isinstance(wheel, dict) else []:
+        if isinstance(path, str) and "/" in path.strip("/"):
+            found.append(path.strip("/").rsplit("/", 1)[0])
+    return [f.strip("/") for f in found if f.strip("/") not in ("", ".")]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from brain import commandline, report
 from brain.commandline import CommandError
-from brain.traceback import ProjectIndex, categorize, parse_log
+from brain.traceback import ProjectIndex, categorize, package_folders, parse_log
 from pve.errors import BadInput
 from pve.layout import is_test_path
 from pve.models import (
@@ -42,7 +42,7 @@ def analyze(req: VerifyRequest, files: list[str], *, log_text: str | None, snipp
     ``all_files`` every file (its configuration too), ``read`` reads one; ``snippet`` is the file
     name in snippet mode; ``project`` names the folder in messages. ``model_may_write``: when the
     report holds no reproduction, answer with none (a model will write one) instead of refusing."""
-    index = ProjectIndex(None, files=files)
+    index = ProjectIndex(None, files=files, folders=_declared_folders(read))
     notes: list[str] = []
     parsed, failure = None, None
     if log_text is not None:
@@ -78,6 +78,13 @@ def analyze(req: VerifyRequest, files: list[str], *, log_text: str | None, snipp
         notes += dropped
     analysis = analyze_failure(failure, repro.frozen_files()) if failure else None
     return Analyzed(reproduction=repro, analysis=analysis, notes=notes)
+
+
+def _declared_folders(read: Callable[[str], str]) -> list[str]:
+    try:
+        return package_folders(read("pyproject.toml"))
+    except FileNotFoundError:
+        return []
 
 
 def importable_folders(files: list[str]) -> list[str]:

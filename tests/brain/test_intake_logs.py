@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from brain.traceback import ProjectIndex, import_names, parse_log
+from brain.traceback import ProjectIndex, import_names, package_folders, parse_log
 
 CALC = ["calc.py", "tests/__init__.py", "tests/test_calc.py", "tests/test_a.py", "tests/test_b.py"]
 
@@ -156,3 +156,27 @@ def test_installed_copies_of_the_project_map_onto_the_repository(path):
 ])
 def test_the_standard_library_and_other_packages_stay_unmapped(path):
     assert ProjectIndex(None, files=SRC_LAYOUT).locate(path) is None
+
+
+@pytest.mark.parametrize("pyproject", [
+    '[tool.setuptools]\npackage-dir = {"" = "source"}\n',
+    '[tool.setuptools.packages.find]\nwhere = ["source"]\n',
+    '[tool.poetry]\npackages = [{include = "tablekit", from = "source"}]\n',
+    '[tool.hatch.build.targets.wheel]\npackages = ["source/tablekit"]\n',
+])
+def test_a_pyproject_names_where_the_packages_live(pyproject):
+    files = ["source/tablekit/__init__.py", "source/tablekit/table.py"]
+    index = ProjectIndex(None, files=files, folders=package_folders(pyproject))
+    assert index.packages == {"tablekit": "source/tablekit"} and index.importable_folders() == ["source"]
+    assert index.locate("/venv/lib/python3.12/site-packages/tablekit/table.py") == "source/tablekit/table.py"
+    assert package_folders("not toml = =") == [] and package_folders("[project]\nname = 'x'\n") == []
+
+
+def test_unittest_inside_tox_output():
+    log = ("py312: install_deps> python -I -m pip install -r requirements.txt\n"
+           "py312: commands[0]> python -m unittest\n" + UNITTEST_312 +
+           "py312: exit 1 (0.21 seconds) /home/dev/calc> python -m unittest pid=4242\n"
+           "  py312: FAIL code 1 (3.02=setup[2.81]+cmd[0.21] seconds)\n  evaluation failed :( (3.10 seconds)\n")
+    parsed = parse_log(log, index=ProjectIndex(None, files=CALC))
+    assert parsed.failing_tests == ["tests/test_calc.py::TestCalc::test_clamp_high"]
+    assert [f.exception.type for f in parsed.failures] == ["AssertionError"]
