@@ -1,0 +1,294 @@
+"""What a project declares it needs, read without running any of its code: the install plan.
+
+In the order worth trying (../shared/ENVIRONMENTS.md): ``uv.lock``; ``pylock.toml``;
+``poetry.lock`` / ``pdm.lock`` / ``Pipfile.lock`` (exact pins); ``requirements*.txt`` and
+``requirements/`` (``-r``/``-c`` followed, for the key); a PEP 621 / Poetry / ``setup.cfg`` /
+``setup.py`` project (the project itself editable, with its test-ish extras and dependency
+groups). pytest is always added. A repository's ``.github/pve.yml`` ``install`` section replaces
+the detection. A project that declares nothing to install needs no environment: it runs with the
+standard library and PVE's pytest, as before.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import tomllib
+from collections.abc import Callable, Iterable
+
+from pve.models import InstallPlan
+
+TESTISH = ("test", "tests", "testing", "dev", "develop", "ci")
+_REQ_NAME = re.compile(r"^requirements(?:[-_.][\w.-]+)?\.(?:txt|in)$", re.I)
+_NOT_FOR_TESTS = re.compile(r"doc|lint|release|deploy|mypy|typing|publish", re.I)
+_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)\s*=?\s*(\S+)", re.M)
+
+Reader = Callable[[str], str]
+
+
+def plan_install(files: Iterable[str], read: Reader, *, config: dict[str, object] | None = None) -> InstallPlan:
+    """The install plan for a project whose (top-level and requirements/) files are ``files``.
+    ``config``: the ``install`` section of ``.github/pve.yml``, when the repository gives one."""
+    names = set(files)
+    requires_python = _requires_python(names, read)
+    if config:
+        return _configured(config, names, read, requires_python)
+    project = _project(names, read)
+    for lock, kind in (("uv.lock", "uv.lock"), ("pylock.toml", "pylock.toml")):
+        if lock in names:
+            return InstallPlan(kind=kind, files=_declared(names, [lock]), packages=["pytest"], editable=project.exists,
+                               requires_python=requires_python, groups=project.groups, extras=project.extras)
+    for lock, kind, pins in (("poetry.lock", "poetry.lock", _toml_pins), ("pdm.lock", "pdm.lock", _toml_pins),
+                             ("Pipfile.lock", "Pipfile.lock", _pipfile_pins)):
+        if lock in names:
+            constraints = pins(_safe(read, lock))
+            plan = InstallPlan(kind=kind, files=_declared(names, [lock]), constraints=constraints,
+                               packages=["pytest"], requires_python=requires_python)
+            if kind == "Pipfile.lock" or not project.exists:
+                # Pipfile projects are rarely packages: the pins are the requirements.
+                plan.packages = [*constraints, "pytest"]
+                plan.constraints = []
+            else:
+                plan.editable, plan.extras, plan.groups = True, project.extras, project.groups
+                plan.packages += project.poetry_requirements
+            return plan
+    requirements = _requirement_files(names)
+    if requirements:
+        return InstallPlan(kind="requirements", files=_declared(names, _with_includes(requirements, read, names)),
+                           requirements=requirements, packages=["pytest"], editable=project.installable,
+                           extras=project.extras, groups=project.groups, requires_python=requires_python)
+    if project.installable:
+        return InstallPlan(kind="project", files=_declared(names, []), editable=True, extras=project.extras,
+                           groups=project.groups, packages=["pytest", *project.poetry_requirements],
+                           requires_python=requires_python)
+    return InstallPlan(kind="none", requires_python=requires_python)
+
+
+def _declared(names: set[str], extra: list[str]) -> list[str]:
+    """The declaration files whose content keys the environment."""
+    base = [n for n in ("pyproject.toml", "setup.cfg", "setup.py") if n in names]
+    return sorted(set(base) | set(extra))
+
+
+def _safe(read: Reader, name: str) -> str:
+    try:
+        return read(name)
+    except (FileNotFoundError, OSError):
+        return ""
+
+
+# --------------------------------------------------------------------------- the project itself
+
+
+class _Project:
+    exists = False  # pyproject.toml / setup.py / setup.cfg that builds the project
+    installable = False  # ... and it declares something to install
+    extras: list[str]
+    groups: list[str]
+    poetry_requirements: list[str]
+
+    def __init__(self) -> None:
+        self.extras, self.groups, self.poetry_requirements = [], [], []
+
+
+def _project(names: set[str], read: Reader) -> _Project:
+    p = _Project()
+    if "pyproject.toml" in names:
+        try:
+            data = tomllib.loads(_safe(read, "pyproject.toml"))
+        except tomllib.TOMLDecodeError:
+            data = {}
+        project = data.get("project", {}) if isinstance(data.get("project"), dict) else {}
+        poetry = data.get("tool", {}).get("poetry", {}) if isinstance(data.get("tool"), dict) else {}
+        build = data.get("build-system", {})
+        p.exists = bool(project or poetry or build)
+        deps = project.get("dependencies") or []
+        optional = project.get("optional-dependencies") or {}
+        groups = data.get("dependency-groups") or {}
+        p.extras = sorted(e for e in optional if _testish(e))
+        p.groups = sorted(g for g in groups if _testish(g))
+        if poetry:
+            p.poetry_requirements = _poetry_requirements(poetry)
+        p.installable = bool(deps or p.extras or p.groups or p.poetry_requirements
+                             or (poetry.get("dependencies") or {}).keys() - {"python"})
+    if "setup.cfg" in names:
+        cfg = configparser.ConfigParser(interpolation=None)
+        try:
+            cfg.read_string(_safe(read, "setup.cfg"))
+        except configparser.Error:
+            cfg = configparser.ConfigParser()
+        if cfg.has_section("options") or cfg.has_section("metadata"):
+            p.exists = True
+            if cfg.get("options", "install_requires", fallback="").strip():
+                p.installable = True
+            if cfg.has_section("options.extras_require"):
+                p.extras = sorted(set(p.extras) | {e for e in cfg["options.extras_require"] if _testish(e)})
+    if "setup.py" in names:
+        p.exists = True
+        text = _safe(read, "setup.py")
+        if re.search(r"install_requires\s*=\s*\[\s*['\"]", text):
+            p.installable = True
+        block = re.search(r"extras_require\s*=\s*\{(.*?)\}", text, re.S)
+        if block:
+            p.extras = sorted(set(p.extras) | {e for e in re.findall(r"['\"]([\w.-]+)['\"]\s*:", block.group(1))
+                                               if _testish(e)})
+    p.installable = p.installable or bool(p.extras or p.groups)
+    return p
+
+
+def _testish(name: str) -> bool:
+    return name.lower().replace("_", "-") in TESTISH or name.lower().startswith(("test", "dev"))
+
+
+def _poetry_requirements(poetry: dict[str, object]) -> list[str]:
+    """Poetry's dev/test groups (not part of the built package) as requirement strings."""
+    out: list[str] = []
+    raw_groups = poetry.get("group")
+    groups: dict[str, object] = raw_groups if isinstance(raw_groups, dict) else {}
+    sections = [poetry.get("dev-dependencies")] + [g.get("dependencies") for name, g in groups.items()
+                                                  if isinstance(g, dict) and _testish(name)]
+    for section in sections:
+        if not isinstance(section, dict):
+            continue
+        for name, spec in section.items():
+            if name.lower() == "python":
+                continue
+            version = spec.get("version", "*") if isinstance(spec, dict) else spec
+            if isinstance(spec, dict) and ("path" in spec or "git" in spec or "url" in spec):
+                continue
+            out.append(name + _poetry_version(str(version)))
+    return out
+
+
+def _poetry_version(spec: str) -> str:
+    """``^1.2`` -> ``>=1.2,<2.0``; ``~1.2`` -> ``>=1.2,<1.3``; ``*`` -> any; PEP 440 as is."""
+    spec = spec.strip()
+    if spec in ("", "*"):
+        return ""
+    m = re.fullmatch(r"([\^~])\s*(\d+(?:\.\d+)*)", spec)
+    if not m:
+        return spec if spec[0] in "<>=!~" else f"=={spec}"
+    parts = [int(x) for x in m.group(2).split(".")]
+    if m.group(1) == "^":
+        k = next((i for i, x in enumerate(parts) if x), len(parts) - 1)
+        upper = parts[: k + 1]
+        upper[k] += 1
+    else:
+        upper = parts[:2] if len(parts) > 1 else parts[:1]
+        upper[-1] += 1
+    return f">={m.group(2)},<{'.'.join(map(str, upper))}"
+
+
+def _requires_python(names: set[str], read: Reader) -> str | None:
+    if "pyproject.toml" in names:
+        try:
+            data = tomllib.loads(_safe(read, "pyproject.toml"))
+        except tomllib.TOMLDecodeError:
+            return None
+        value = data.get("project", {}).get("requires-python") if isinstance(data.get("project"), dict) else None
+        if isinstance(value, str):
+            return value
+        poetry_python = data.get("tool", {}).get("poetry", {}).get("dependencies", {}).get("python")
+        if isinstance(poetry_python, str):
+            return ",".join(_poetry_version(p) or "" for p in poetry_python.split(",")).strip(",") or None
+    if "setup.cfg" in names:
+        cfg = configparser.ConfigParser(interpolation=None)
+        try:
+            cfg.read_string(_safe(read, "setup.cfg"))
+            value = cfg.get("options", "python_requires", fallback=None)
+            return value.strip() if value else None
+        except configparser.Error:
+            return None
+    return None
+
+
+# --------------------------------------------------------------------------- locks and requirement files
+
+
+def _toml_pins(text: str) -> list[str]:
+    """``name==version`` for every package of a poetry.lock / pdm.lock."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return []
+    out = []
+    for pkg in data.get("package", []) or []:
+        if isinstance(pkg, dict) and isinstance(pkg.get("name"), str) and isinstance(pkg.get("version"), str):
+            source = pkg.get("source")
+            if isinstance(source, dict) and source.get("type") in ("directory", "git", "url", "file"):
+                continue
+            out.append(f"{pkg['name']}=={pkg['version']}")
+    return sorted(set(out))
+
+
+def _pipfile_pins(text: str) -> list[str]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return []
+    out = []
+    for section in ("default", "develop"):
+        for name, spec in (data.get(section) or {}).items():
+            if isinstance(spec, dict) and isinstance(spec.get("version"), str):
+                marker = spec.get("markers")
+                out.append(f"{name}{spec['version']}" + (f"; {marker}" if isinstance(marker, str) else ""))
+    return sorted(set(out))
+
+
+def _requirement_files(names: set[str]) -> list[str]:
+    top = sorted(n for n in names if "/" not in n and _REQ_NAME.match(n) and n.endswith(".txt")
+                 and not _NOT_FOR_TESTS.search(n))
+    folder = sorted(n for n in names if n.startswith("requirements/") and n.count("/") == 1 and n.endswith(".txt")
+                    and not _NOT_FOR_TESTS.search(n.split("/", 1)[1]))
+    return top + folder
+
+
+def _with_includes(files: list[str], read: Reader, names: set[str]) -> list[str]:
+    """The requirement files and every file they include (``-r``/``-c``), relative to each other."""
+    seen: list[str] = []
+    todo = list(files)
+    while todo and len(seen) < 100:
+        name = todo.pop(0)
+        if name in seen or name not in names:
+            continue
+        seen.append(name)
+        base = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
+        for ref in _INCLUDE.findall(_safe(read, name)):
+            target = _normpath(base + ref)
+            if target is not None:
+                todo.append(target)
+    return seen
+
+
+def _normpath(path: str) -> str | None:
+    out: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not out:
+                return None
+            out.pop()
+        else:
+            out.append(part)
+    return "/".join(out) or None
+
+
+# --------------------------------------------------------------------------- .github/pve.yml
+
+
+def _configured(config: dict[str, object], names: set[str], read: Reader, requires_python: str | None) -> InstallPlan:
+    """``install: {files, extras, groups, packages, commands, editable}`` from the repository."""
+    def strings(key: str) -> list[str]:
+        value = config.get(key) or []
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+    files = strings("files")
+    project = _project(names, read)
+    editable = config.get("editable")
+    return InstallPlan(kind="pve.yml", files=_declared(names, _with_includes(files, read, names)),
+                       requirements=files, extras=strings("extras"), groups=strings("groups"),
+                       packages=[*strings("packages"), "pytest"], commands=strings("commands"),
+                       editable=bool(project.exists if editable is None else editable),
+                       requires_python=requires_python)

@@ -1,0 +1,95 @@
+"""Reading what a project needs, in every declaration style, without running any of its code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sandbox.declarations import _poetry_version, plan_install
+
+
+def plan(files: dict[str, str], config=None):
+    def read(name: str) -> str:
+        if name not in files:
+            raise FileNotFoundError(name)
+        return files[name]
+    return plan_install(files, read, config=config)
+
+
+PEP621 = """[project]\nname = "tk"\nversion = "1"\nrequires-python = ">=3.10"\ndependencies = ["requests>=2"]
+[project.optional-dependencies]\ntest = ["pytest-mock"]\ndocs = ["sphinx"]\n
+[dependency-groups]\ndev = ["hypothesis"]\nlint = ["ruff"]\n"""
+
+
+def test_a_pep621_project_is_installed_editable_with_its_test_extras_and_groups():
+    p = plan({"pyproject.toml": PEP621})
+    assert (p.kind, p.editable, p.extras, p.groups, p.packages) == ("project", True, ["test"], ["dev"], ["pytest"])
+    assert p.files == ["pyproject.toml"] and p.requires_python == ">=3.10"
+
+
+def test_a_project_that_declares_nothing_needs_no_environment():
+    assert plan({"pyproject.toml": '[project]\nname = "stats"\nversion = "0.1"\n'}).kind == "none"
+    assert plan({"app.py": "print(1)"}).kind == "none"
+
+
+def test_uv_lock_wins_and_keys_on_the_lock():
+    p = plan({"pyproject.toml": PEP621, "uv.lock": "version = 1\n", "requirements.txt": "x\n"})
+    assert (p.kind, p.files, p.editable) == ("uv.lock", ["pyproject.toml", "uv.lock"], True)
+
+
+def test_poetry_lock_pins_constrain_the_project_and_its_dev_groups():
+    pyproject = ('[tool.poetry]\nname = "p"\nversion = "1"\n[tool.poetry.dependencies]\npython = "^3.9"\nattrs = "^22.1"\n'
+                 '[tool.poetry.group.test.dependencies]\npytest-cov = "~4.1"\n[tool.poetry.group.docs.dependencies]\nmkdocs = "*"\n')
+    lock = ('[[package]]\nname = "attrs"\nversion = "22.2.0"\n\n[[package]]\nname = "local"\nversion = "0"\n'
+            '[package.source]\ntype = "directory"\nurl = "../local"\n')
+    p = plan({"pyproject.toml": pyproject, "poetry.lock": lock})
+    assert p.kind == "poetry.lock" and p.editable
+    assert p.constraints == ["attrs==22.2.0"]
+    assert p.packages == ["pytest", "pytest-cov>=4.1,<4.2"]
+    assert p.requires_python == ">=3.9,<4"
+
+
+def test_pipfile_lock_pins_are_the_requirements():
+    lock = json.dumps({"default": {"requests": {"version": "==2.31.0"}},
+                       "develop": {"pytest": {"version": "==8.0.0", "markers": "python_version >= '3.8'"}}})
+    p = plan({"Pipfile": "", "Pipfile.lock": lock})
+    assert p.kind == "Pipfile.lock" and not p.editable
+    assert p.packages == ["pytest==8.0.0; python_version >= '3.8'", "requests==2.31.0", "pytest"]
+
+
+def test_requirement_files_follow_includes_and_skip_docs():
+    files = {"requirements.txt": "-r requirements/base.txt\nrequests\n", "requirements-docs.txt": "sphinx\n",
+             "requirements/base.txt": "-c ../constraints.txt\nattrs\n", "requirements/test.txt": "-r base.txt\npytest\n",
+             "constraints.txt": "attrs<23\n", "setup.py": "from setuptools import setup\nsetup(install_requires=['six'])\n"}
+    p = plan(files)
+    assert p.kind == "requirements"
+    assert p.requirements == ["requirements.txt", "requirements/base.txt", "requirements/test.txt"]
+    assert p.files == ["constraints.txt", "requirements.txt", "requirements/base.txt", "requirements/test.txt", "setup.py"]
+    assert p.editable  # setup.py declares install_requires
+
+
+def test_setup_cfg_extras_and_python_requires():
+    cfg = "[metadata]\nname = x\n[options]\npython_requires = >=3.8\ninstall_requires =\n    six\n" \
+          "[options.extras_require]\ntesting = pytest-xdist\ndocs = sphinx\n"
+    p = plan({"setup.cfg": cfg})
+    assert (p.kind, p.extras, p.requires_python) == ("project", ["testing"], ">=3.8")
+
+
+def test_the_repositorys_own_install_section_replaces_detection():
+    p = plan({"pyproject.toml": PEP621, "ci/reqs.txt": "-r more.txt\nx\n", "ci/more.txt": "y\n"},
+             config={"files": ["ci/reqs.txt"], "packages": ["numpy"], "commands": ["make generated"], "editable": False})
+    assert p.kind == "pve.yml" and not p.editable
+    assert p.files == ["ci/more.txt", "ci/reqs.txt", "pyproject.toml"]
+    assert (p.packages, p.commands) == (["numpy", "pytest"], ["make generated"])
+
+
+@pytest.mark.parametrize("spec, want", [("^1.2.3", ">=1.2.3,<2"), ("^0.2.3", ">=0.2.3,<0.3"), ("~1.2", ">=1.2,<1.3"),
+                                        ("*", ""), (">=1,<2", ">=1,<2"), ("1.4", "==1.4")])
+def test_poetry_version_constraints(spec, want):
+    assert _poetry_version(spec) == want
+
+
+def test_broken_declarations_are_read_as_nothing_not_a_crash():
+    assert plan({"pyproject.toml": "this = = broken"}).kind == "none"
+    assert plan({"pyproject.toml": PEP621, "poetry.lock": "broken = ="}).constraints == []
