@@ -178,6 +178,10 @@ def result(session: Session, link: str | None, *, quota: Quota | None = None, pr
         return "\n".join(x for x in lines if x is not None)
     if blocked:
         return f"{blocked}\n\n{ref}"
+    if session.status is SessionStatus.DEPENDENCIES:
+        return (f"⚠️ **Could not install the dependencies**: {session.message.removeprefix('could not install the dependencies: ')}."
+                "\n\nNothing ran, so nothing was judged. If the project installs another way, say how in "
+                f"`.github/pve.yml` (`install:`).\n\n{ref}")
     if session.status is SessionStatus.NOT_REPRODUCED:
         return (f"⚠️ **Could not reproduce** `{_headline(session)}`: {session.message.removeprefix('could not reproduce: ')}.\n\n"
                 "PVE publishes only fixes for failures it has seen happen. If the failure needs a specific test or "

@@ -11,6 +11,7 @@ import re
 import shlex
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -355,6 +356,7 @@ class SessionStatus(StrEnum):
     VERIFIED = "verified"
     NO_FIX = "no verified fix"
     NOT_REPRODUCED = "could not reproduce"
+    DEPENDENCIES = "could not install the dependencies"  # the project's own environment failed to build
     FAILED = "failed"
 
 
@@ -376,6 +378,7 @@ class Session(BaseModel):
     input_sha256: dict[str, str] = Field(default_factory=dict)
     error_log_sha256: str | None = None
     notes: list[str] = Field(default_factory=list)  # intake: other failures in the report, dropped options, ...
+    environment: EnvironmentInfo | None = None  # the project's dependencies, when it declares any
     analysis: Analysis | None = None
     reproduction: Reproduction | None = None
     before: RunResult | None = None
@@ -425,6 +428,7 @@ class VerifyRequest(BaseModel):
     suite: list[str] | None = None  # pytest arguments for the regression suite (default: all tests)
     protected: tuple[str, ...] = ()  # globs of paths no fix may touch
     timeout_s: float | None = None  # wall clock per sandboxed run, if tighter than the sandbox's
+    install: dict[str, Any] | None = None  # the repository's own install section (.github/pve.yml)
 
 
 class Analyzed(BaseModel):

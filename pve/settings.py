@@ -61,6 +61,20 @@ def env_number(env: Mapping[str, str], name: str, default: float, lo: float, hi:
 
 
 @dataclass(frozen=True)
+class EnvironmentSettings:
+    """Project environments (sandbox/environments.py): where they live, what a build may take."""
+
+    root: Path | None = None  # None: beside the sandbox's staging folder (world-traversable, not private)
+    build_seconds: float = 300.0  # one build, source builds included
+    max_bytes: int = 2 << 30  # one environment
+    store_bytes: int = 10 << 30  # all environments: least recently used go past this
+    failed_ttl_s: float = 600.0  # a failed build is answered from its record this long
+    network: bool = True  # builds fetch packages (an index or PyPI)
+    index_url: str | None = None  # PVE_INDEX_URL: a mirror or a private index
+    find_links: str | None = None  # PVE_FIND_LINKS: a folder of wheels (then no network is used)
+
+
+@dataclass(frozen=True)
 class SandboxSettings:
     """Limits for one sandboxed run. Defaults follow ../shared/SANDBOX.md."""
 
@@ -74,6 +88,7 @@ class SandboxSettings:
     output_kill_bytes: int = 16 << 20  # a stream past this is a flood: the run is stopped
     uid_base: int = 61000  # slot n runs as uid/gid uid_base + n
     python: str | None = None  # interpreter inside the sandbox; None = auto-detect
+    environments: EnvironmentSettings = field(default_factory=EnvironmentSettings)
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,16 @@ class Settings:
             cgroup_memory_bytes=env_int(env, "PVE_SANDBOX_CGROUP_MEMORY_MB", 1536, 64, 262144) << 20,
             uid_base=env_int(env, "PVE_SANDBOX_UID_BASE", 61000, 1000, 4_000_000_000),
             python=env.get("PVE_SANDBOX_PYTHON") or None,
+            environments=EnvironmentSettings(
+                root=Path(env["PVE_ENV_DIR"]).expanduser() if env.get("PVE_ENV_DIR") else None,
+                build_seconds=env_number(env, "PVE_ENV_BUILD_SECONDS", 300.0, 10, 7200),
+                max_bytes=env_int(env, "PVE_ENV_MAX_MB", 2048, 16, 1 << 20) << 20,
+                store_bytes=env_int(env, "PVE_ENV_STORE_MB", 10240, 64, 1 << 24) << 20,
+                failed_ttl_s=env_number(env, "PVE_ENV_FAILED_TTL", 600.0, 0, 86400),
+                network=env.get("PVE_ENV_NETWORK", "1").strip().lower() not in ("0", "false", "no", "off"),
+                index_url=env.get("PVE_INDEX_URL") or None,
+                find_links=env.get("PVE_FIND_LINKS") or None,
+            ),
         )
         return cls(
             home=home,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pve.models import RunResult, RunSpec
+from pve.models import EnvironmentInfo, InstallPlan, RunResult, RunSpec
+
+if TYPE_CHECKING:
+    from sandbox.environments import Environment
 
 
 @dataclass
@@ -17,6 +20,7 @@ class StagedProject:
     root: Path  # where the snapshot lives on the host
     source: Path  # what the user pointed us at
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256 (regular files)
+    env: Environment | None = None  # the project's own dependencies, when it declares any
 
     def read_text(self, rel: str) -> str:
         """Host-side read of a staged file; never follows a link out of the snapshot."""
@@ -34,6 +38,11 @@ class SandboxBackend(Protocol):
         ...
 
     def stage(self, source: Path, *, single_file: bool = False) -> StagedProject: ...
+
+    async def environment(self, staged: StagedProject, plan: InstallPlan) -> EnvironmentInfo | None:
+        """Make the project's dependencies available to every run of ``staged`` (built once per
+        key, or found); None when the plan needs nothing. Raises DependencyError."""
+        ...
 
     async def run(self, staged: StagedProject, spec: RunSpec) -> RunResult: ...
 

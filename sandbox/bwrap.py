@@ -27,11 +27,12 @@ from typing import Any
 
 from pve.errors import BadInput, SandboxUnavailable
 from pve.layout import walk
-from pve.models import HarnessRecord, RunResult, RunSpec
+from pve.models import EnvironmentInfo, HarnessRecord, InstallPlan, RunResult, RunSpec
 from pve.settings import SandboxSettings
 from sandbox.backend import StagedProject
 from sandbox.capture import Capture
 from sandbox.cgroup import SlotCgroups, cgroup_name
+from sandbox.environments import RUN_PATH, EnvironmentStore
 from sandbox.runtime import Interpreter, find_interpreter, stage_runtime, staging_root
 from sandbox.seccomp import build_filter
 
@@ -69,6 +70,7 @@ class BubblewrapSandbox:
         # Slot ids (and so uids and cgroups) are exclusive to this process while it lives.
         self.slot_numbers, self._slot_locks = _claim_slots(self.root, slots)
         self.cgroups = _cgroups(self.settings, self.slot_numbers)
+        self._environments: EnvironmentStore | None = None  # made on the first project that needs one
 
     # ------------------------------------------------------------------ identity
 
@@ -147,6 +149,25 @@ class BubblewrapSandbox:
     def cleanup(self, staged: StagedProject) -> None:
         shutil.rmtree(staged.root, ignore_errors=True)
 
+    # ------------------------------------------------------------------ project environments
+
+    def environments(self) -> EnvironmentStore:
+        if self._environments is None:
+            es = self.settings.environments
+            self._environments = EnvironmentStore(
+                es.root or self.root / "envs", es,
+                builder_uid=self.settings.uid_base - 1 if self.drop_privileges else None, bwrap=self.bwrap or "bwrap")
+        return self._environments
+
+    async def environment(self, staged: StagedProject, plan: InstallPlan) -> EnvironmentInfo | None:
+        if not plan.needed():
+            return None
+        store = self.environments()
+        env = await asyncio.to_thread(store.prepare, plan, staged.root / "orig", staged.read_text,
+                                      python=self.settings.python)
+        staged.env = env
+        return env.info
+
     # ------------------------------------------------------------------ running
 
     async def _slot(self) -> asyncio.Queue[int]:
@@ -175,9 +196,22 @@ class BubblewrapSandbox:
                 args += ["--symlink", os.readlink(p), str(p)]
             elif p.is_dir():
                 args += ["--ro-bind", str(p), str(p)]
-        prefix = self.interpreter.prefix
+        env = staged.env
+        interpreter = env.interpreter if env is not None else self.interpreter
+        prefix = interpreter.prefix
         if prefix != "/usr" and not prefix.startswith("/usr/"):
             args += ["--ro-bind", prefix, prefix]
+        path = "/usr/local/bin:/usr/bin:/bin"
+        python = interpreter.executable
+        if env is not None:
+            # The environment's own interpreter: sys.prefix is the environment, so the harness's
+            # site.main() finds its packages and .pth files, and children started with
+            # sys.executable (or a console script on PATH) get the same.
+            args += ["--ro-bind", str(env.path), RUN_PATH]
+            if env.overlay is not None:
+                args += ["--ro-bind", str(env.overlay), "/overlay"]
+            path = f"{RUN_PATH}/bin:{path}"
+            python = f"{RUN_PATH}/bin/python"
         rt = str(self.runtime)
         args += ["--ro-bind", rt, "/pve",
                  "--ro-bind", f"{rt}/etc/passwd", "/etc/passwd",
@@ -193,14 +227,15 @@ class BubblewrapSandbox:
                  "--size", size, "--tmpfs", "/work",
                  "--chdir", "/work",
                  "--clearenv",
-                 "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
+                 "--setenv", "PATH", path,
+                 *(["--setenv", "VIRTUAL_ENV", RUN_PATH] if env is not None else []),
                  "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
                  "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONHASHSEED", "0",
                  "--setenv", "MALLOC_ARENA_MAX", "2",  # 1 GiB address space otherwise fits ~14 threads
                  "--seccomp", str(seccomp_fd),
                  "--info-fd", str(info_fd),  # tells us the sandbox's PID 1, so a kill hits it first
                  *(["--block-fd", str(block_fd)] if block_fd is not None else []),  # held until in its cgroup
-                 "--", *(command or [self.interpreter.executable, "-I", "-S", "/pve/harness.py", spec_json])]
+                 "--", *(command or [python, "-I", "-S", "/pve/harness.py", spec_json])]
         return args
 
     def bare_command(self, staged: StagedProject, command: list[str]) -> tuple[list[str], dict[str, Any], tuple[int, ...]]:
@@ -269,6 +304,7 @@ class BubblewrapSandbox:
         harness_spec = {
             "mode": spec.mode.value, "target": spec.target, "argv": spec.argv, "nonce": nonce,
             "result_fd": result_w, "coverage": spec.coverage, "pythonpath": spec.pythonpath,
+            "environment": staged.env is not None,
             "limits": {"as": s.memory_bytes, "cpu": int(timeout) + 1, "nproc": s.max_procs,
                        "fsize": s.max_file_bytes, "nofile": 1024},
         }

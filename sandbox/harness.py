@@ -43,9 +43,16 @@ def _apply_limits(limits):
 
 def _stage_project():
     shutil.copytree("/orig", SRC, symlinks=True)
-    if os.path.isdir("/patch"):
-        for folder, _dirs, files in os.walk("/patch"):
-            rel = os.path.relpath(folder, "/patch")
+    # What the environment's build wrote into the project (a C extension's .so, a generated
+    # _version.py), then the candidate's files on top.
+    for layer in ("/overlay", "/patch"):
+        _overlay(layer)
+
+
+def _overlay(layer):
+    if os.path.isdir(layer):
+        for folder, _dirs, files in os.walk(layer):
+            rel = os.path.relpath(folder, layer)
             dest = os.path.normpath(os.path.join(SRC, rel))
             os.makedirs(dest, exist_ok=True)
             for name in files:
@@ -53,6 +60,8 @@ def _stage_project():
                 if os.path.islink(target):
                     os.unlink(target)
                 shutil.copyfile(os.path.join(folder, name), target)
+                if os.stat(os.path.join(folder, name)).st_mode & 0o100:
+                    os.chmod(target, 0o755)
 
 
 def _frames(tb):
@@ -281,7 +290,15 @@ def main():
     sys.dont_write_bytecode = True
     _stage_project()
     os.chdir(SRC)
-    sys.path.append("/pve/site")
+    if SPEC.get("environment"):
+        # The project's environment (this interpreter's prefix): its site-packages and .pth
+        # files (editable installs), processed now that the project is in place. Its pytest
+        # runs the tests.
+        import site
+
+        site.main()
+    else:
+        sys.path.append("/pve/site")
     record: dict[str, object] = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "durations": {},
               "collected": 0}
     mode = SPEC["mode"]

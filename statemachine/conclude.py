@@ -38,6 +38,11 @@ def conclude(verdicts: list[Verdict], repro: Reproduction, analysis: Analysis, b
                       message=f"no candidate fix for {analysis.exception.type} in {where} ({_ENGINES.get(brain, brain)})")
 
 
+def dependencies_failed(message: str) -> Conclusion:
+    """The project's own environment could not be built: nothing could run, nothing was judged."""
+    return Conclusion(status=SessionStatus.DEPENDENCIES, message=message)
+
+
 def not_reproduced(why: str) -> Conclusion:
     return Conclusion(status=SessionStatus.NOT_REPRODUCED, message=f"could not reproduce: {why}")
 

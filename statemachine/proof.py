@@ -176,7 +176,8 @@ def _brain_block(b: BrainReport) -> list[str]:
 def render(session: Session, sandbox: dict[str, Any]) -> str:
     """The proof body (unsigned). Deterministic for a given session."""
     verdict = {"verified": "VERIFIED FIX", "no verified fix": "NO VERIFIED FIX",
-               "could not reproduce": "COULD NOT REPRODUCE"}.get(session.status.value, session.status.value.upper())
+               "could not reproduce": "COULD NOT REPRODUCE",
+               "could not install the dependencies": "COULD NOT INSTALL THE DEPENDENCIES"}.get(session.status.value, session.status.value.upper())
     lines = ["PVE EXECUTION PROOF", "format: pve-proof/1", f"session: {session.id}", f"created: {session.created_at}",
              f"verdict: {verdict}", f"oracle: {session.oracle.value if session.oracle else 'none'}",
              f"pve: {__version__}",
@@ -207,6 +208,14 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
         lines.append("")
     if session.notes:
         lines += ["== intake notes", *(f"- {n}" for n in session.notes), ""]
+    if session.environment:
+        e = session.environment
+        lines += ["== environment (the project's dependencies, read-only in every run)", f"key: {e.key}",
+                  f"declared by: {e.kind}", f"python: {e.python}",
+                  f"{'reused' if e.reused else f'built in {e.build_ms:.0f} ms'}, {e.size_bytes >> 20} MiB",
+                  "frozen packages:", *(f"  {p}" for p in e.packages), ""]
+    if session.status.value == "could not install the dependencies":
+        lines += ["== outcome", session.message, ""]
     if session.before:
         lines += _run_block("before: original code", session.before)
     if session.baseline:

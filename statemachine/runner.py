@@ -28,9 +28,11 @@ from pve.models import (
     VerifyRequest,
 )
 from sandbox.backend import StagedProject
+from sandbox.declarations import plan_install
+from sandbox.environments import DependencyError
 from statemachine import cache
 from statemachine.analyze import analyze, importable_folders
-from statemachine.conclude import conclude, not_reproduced, nothing_to_fix
+from statemachine.conclude import conclude, dependencies_failed, not_reproduced, nothing_to_fix
 from statemachine.offline_search import offline_search
 from statemachine.prove import prove
 from statemachine.reproduce import reproduce
@@ -104,6 +106,14 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
     session.timings_ms["analyze"] = (time.monotonic() - t0) * 1000
 
     t1 = time.monotonic()
+    try:
+        await _environment(req, svc, session, staged, events)
+    except DependencyError as exc:
+        events.emit("environment", f"Installing the project's dependencies... {exc.message}", "FAILED")
+        session.timings_ms["environment"] = (time.monotonic() - t1) * 1000
+        return dependencies_failed(exc.message)
+    session.timings_ms["environment"] = (time.monotonic() - t1) * 1000
+    t1 = time.monotonic()
     reproduced = await reproduce(analyzed, req, py_files, svc.sandbox, staged, events)
     session.before, session.baseline, session.analysis = reproduced.before, reproduced.baseline, reproduced.analysis
     session.timings_ms["reproduce"] = (time.monotonic() - t1) * 1000
@@ -169,6 +179,23 @@ async def _model_reproduction(analyzed: Analyzed, req: VerifyRequest, svc: Servi
                        code="no-reproduction")
     session.notes.append(f"no reproduction in the report: {repro.derived_from} wrote one, and it failed as reported")
     return analyzed.model_copy(update={"reproduction": repro})
+
+
+async def _environment(req: VerifyRequest, svc: Services, session: Session, staged: StagedProject,
+                       events: Fanout) -> None:
+    """The project's own dependencies, built once per declaration (or found), for every run."""
+    if session.snippet:
+        return
+    plan = plan_install(staged.files, staged.read_text, config=req.install)
+    if not plan.needed():
+        return
+    info = await svc.sandbox.environment(staged, plan)
+    if info is None:
+        return
+    session.environment = info
+    how = "reused" if info.reused else f"built in {info.build_ms / 1000:.1f} s"
+    events.emit("environment", f"Environment: {plan.kind}, {len(info.packages)} packages, Python {info.python.split()[0]} "
+                               f"({how})", "READY")
 
 
 def _fold(session: Session, found: Found) -> None:

@@ -1,0 +1,519 @@
+"""Project environments: built once per key with uv in a build sandbox, mounted read-only into
+every run (../shared/ENVIRONMENTS.md has the measured facts this follows).
+
+The key hashes the install plan, the declaration files' contents, uv's and the interpreter's
+versions; never the source tree, so one environment serves every commit until a declaration
+changes. Builds run as an unprivileged uid in bubblewrap with an empty environment, no home and
+no host secrets, the scratch project at ``/work/src`` (the path every run uses, so editable
+installs point at it), network only when fetching is needed, a time box and a size cap. The
+store keeps environments, failed builds (with their log, for a while) and uv's cache under one
+folder bound as one mount, so installs hardlink from the cache. A half-built environment is
+never visible: it is built aside and renamed into place; concurrent builds of one key wait for
+the first. Least recently used environments are evicted when the store passes its bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pve.errors import PVEError, SandboxUnavailable
+from pve.models import EnvironmentInfo, InstallPlan
+from pve.settings import EnvironmentSettings
+from sandbox.runtime import Interpreter, find_interpreter, world_traversable
+
+FORMAT = "pve-env/1"  # bump when the layout of a built environment changes
+RUN_PATH = "/pve-env"  # where a run sees the environment (read-only)
+BUILD_PATH = "/envs"  # where a build sees the store (read-write)
+SRC_PATH = "/work/src"  # the project, at the same path in builds and runs
+_LOG_TAIL = 4000
+CONSTRAINTS = ".pve-constraints.txt"  # a lock file's pins, written into the scratch copy
+
+Reader = Callable[[str], str]
+
+
+class DependencyError(PVEError):
+    """The project's dependencies could not be installed: its own outcome, not bad input."""
+
+    exit_code = 1
+
+    def __init__(self, package: str, reason: str, log: str = "") -> None:
+        where = f"{package}: " if package else ""
+        self.message = f"could not install the dependencies: {where}{reason}"
+        super().__init__(self.message, code="dependencies")
+        self.package, self.reason, self.log = package, reason, log
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A built environment: the venv, the files the build wrote into the project, its base
+    interpreter (which the run sandbox must bind), and what the session and proof record."""
+
+    path: Path  # the venv on the host
+    overlay: Path | None  # files the build added to or changed in the project
+    interpreter: Interpreter
+    info: EnvironmentInfo
+
+
+@dataclass
+class EnvironmentStore:
+    """Builds and finds environments under ``root``; safe across processes."""
+
+    root: Path
+    settings: EnvironmentSettings = field(default_factory=EnvironmentSettings)
+    builder_uid: int | None = None  # None: build as ourselves (PVE not started as root)
+    bwrap: str = "bwrap"
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for sub in ("cache", "locks", "failed"):
+            (self.root / sub).mkdir(exist_ok=True)
+        if self.builder_uid is not None:
+            for path in (self.root, self.root / "cache", self.root / "failed"):
+                os.chown(path, self.builder_uid, self.builder_uid)
+        os.chmod(self.root, 0o755)
+        self.uv = _stage_uv(self.root)
+
+    # ------------------------------------------------------------------ the key
+
+    def key(self, plan: InstallPlan, read: Reader, interpreter: Interpreter) -> str:
+        digest = hashlib.sha256()
+        digest.update(f"{FORMAT}\n{self.uv_version()}\n{interpreter.executable} {interpreter.version}\n".encode())
+        digest.update(plan.model_dump_json().encode())
+        digest.update(json.dumps([self.settings.index_url, self.settings.find_links]).encode())
+        for name in plan.files:
+            try:
+                text = read(name)
+            except FileNotFoundError:
+                text = "\0missing"
+            digest.update(f"\n{name}\n{len(text)}\n".encode() + text.encode("utf-8", "replace"))
+        return digest.hexdigest()[:32]
+
+    def uv_version(self) -> str:
+        return _uv_version(str(self.uv))
+
+    # ------------------------------------------------------------------ prepare
+
+    def prepare(self, plan: InstallPlan, project: Path, read: Reader, *, python: str | None = None) -> Environment:
+        """The environment for ``plan``: found by key, or built now from the snapshot
+        ``project`` (copied, never touched). Raises DependencyError when it cannot be built."""
+        interpreter = choose_interpreter(plan.requires_python, python)
+        key = self.key(plan, read, interpreter)
+        found = self._ready(key, interpreter, reused=True)
+        if found is not None:
+            return found
+        self._failed_before(key)
+        with _locked(self.root / "locks" / f"{key}.lock"):
+            found = self._ready(key, interpreter, reused=True)  # built while we waited
+            if found is not None:
+                return found
+            self._failed_before(key)
+            t0 = time.monotonic()
+            try:
+                self._build(key, plan, project, interpreter)
+            except DependencyError as exc:
+                self._remember_failure(key, exc)
+                raise
+            env = self._ready(key, interpreter, reused=False)
+            assert env is not None
+            meta = self._meta(key)
+            meta["build_ms"] = (time.monotonic() - t0) * 1000
+            _write_json(self.root / f"env-{key}" / "meta.json", meta)
+            self.evict(keep=key)
+            return self._ready(key, interpreter, reused=False) or env
+
+    def _ready(self, key: str, interpreter: Interpreter, *, reused: bool) -> Environment | None:
+        folder = self.root / f"env-{key}"
+        if not (folder / ".complete").exists():
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(folder / ".complete")  # last use, for eviction
+        meta = self._meta(key)
+        overlay = folder / "overlay"
+        return Environment(path=folder / "venv", overlay=overlay if overlay.is_dir() and any(overlay.iterdir()) else None,
+                           interpreter=interpreter,
+                           info=EnvironmentInfo(key=key, kind=meta.get("kind", ""), python=meta.get("python", ""),
+                                                packages=meta.get("packages", []), reused=reused,
+                                                build_ms=0.0 if reused else meta.get("build_ms", 0.0),
+                                                size_bytes=meta.get("size_bytes", 0)))
+
+    def _meta(self, key: str) -> dict:
+        try:
+            return json.loads((self.root / f"env-{key}" / "meta.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    # ------------------------------------------------------------------ failures
+
+    def _failed_before(self, key: str) -> None:
+        path = self.root / "failed" / f"{key}.json"
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if time.time() - record.get("at", 0) > self.settings.failed_ttl_s:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return
+        raise DependencyError(record.get("package", ""), record.get("reason", "the build failed"), record.get("log", ""))
+
+    def _remember_failure(self, key: str, exc: DependencyError) -> None:
+        _write_json(self.root / "failed" / f"{key}.json",
+                    {"package": exc.package, "reason": exc.reason, "log": exc.log[-_LOG_TAIL:], "at": time.time()})
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self, key: str, plan: InstallPlan, project: Path, interpreter: Interpreter) -> None:
+        work = self.root / f"tmp-{secrets.token_hex(8)}"
+        src = self.root / f"tmp-{secrets.token_hex(8)}-src"
+        try:
+            work.mkdir()
+            shutil.copytree(project, src, symlinks=True)
+            if plan.constraints:
+                (src / CONSTRAINTS).write_text("\n".join(plan.constraints) + "\n")
+            if self.builder_uid is not None:
+                # The builder owns its scratch copy and the folder it builds into; never chown
+                # a built venv (its files share inodes with the uv cache).
+                for folder, dirs, files in os.walk(src):
+                    for name in [*dirs, *files]:
+                        os.lchown(os.path.join(folder, name), self.builder_uid, self.builder_uid)
+                os.chown(src, self.builder_uid, self.builder_uid)
+                os.chown(work, self.builder_uid, self.builder_uid)
+            venv = f"{BUILD_PATH}/{work.name}/venv"
+            deadline = time.monotonic() + self.settings.build_seconds
+            log: list[str] = []
+            self._step(["uv", "venv", "--relocatable", "--python", interpreter.executable, venv], src, work, deadline,
+                       log, interpreter, network=False)
+            for step in install_commands(plan, venv, self.settings):
+                self._step(step.argv, src, work, deadline, log, interpreter, network=step.network,
+                           venv=venv if step.shell else None)
+            frozen = self._step(["uv", "pip", "freeze", "--python", f"{venv}/bin/python"], src, work, deadline, log,
+                                interpreter, network=False)
+            size = _tree_bytes(work / "venv")
+            if size > self.settings.max_bytes:
+                raise DependencyError("", f"the environment is {size >> 20} MiB, over the {self.settings.max_bytes >> 20} MiB "
+                                          "cap (PVE_ENV_MAX_MB)", "\n".join(log))
+            _overlay(project, src, work / "overlay")
+            _write_json(work / "meta.json", {
+                "format": FORMAT, "kind": plan.kind, "plan": plan.model_dump(),
+                "python": f"{interpreter.version} ({interpreter.executable})",
+                "packages": sorted(line.strip() for line in frozen.splitlines() if line.strip()),
+                "size_bytes": size, "built_at": time.time()})
+            (work / ".complete").write_text(key)
+            os.chmod(work, 0o755)
+            os.rename(work, self.root / f"env-{key}")
+        finally:
+            shutil.rmtree(src, ignore_errors=True)
+            if work.exists():
+                shutil.rmtree(work, ignore_errors=True)
+
+    def _step(self, argv: list[str], src: Path, work: Path, deadline: float, log: list[str],
+              interpreter: Interpreter, *, network: bool, venv: str | None = None) -> str:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DependencyError("", f"the build took longer than {self.settings.build_seconds:g} s "
+                                      "(PVE_ENV_BUILD_SECONDS)", "\n".join(log))
+        cmd = self._sandboxed(argv, src, interpreter, network=network, venv=venv)
+        uid = self.builder_uid
+        log.append("$ " + " ".join(argv))
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=left, env={}, user=uid, group=uid,
+                                  extra_groups=[] if uid is not None else None)
+        except subprocess.TimeoutExpired:
+            raise DependencyError("", f"the build took longer than {self.settings.build_seconds:g} s "
+                                      "(PVE_ENV_BUILD_SECONDS; source builds count)", "\n".join(log)) from None
+        log.append((done.stdout + done.stderr)[-_LOG_TAIL:])
+        if done.returncode != 0:
+            package, reason = installer_reason(done.stderr or done.stdout)
+            raise DependencyError(package, reason, "\n".join(log))
+        return done.stdout
+
+    def _sandboxed(self, argv: list[str], src: Path, interpreter: Interpreter, *, network: bool,
+                   venv: str | None = None) -> list[str]:
+        """bwrap around one build command: unprivileged, empty environment, no home, the store
+        and the scratch project the only writable paths, the network only when fetching."""
+        args = [self.bwrap, "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent",
+                "--new-session", "--ro-bind", "/usr", "/usr"]
+        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            p = Path("/" + name)
+            if p.is_symlink():
+                args += ["--symlink", os.readlink(p), str(p)]
+            elif p.is_dir():
+                args += ["--ro-bind", str(p), str(p)]
+        if interpreter.prefix != "/usr" and not interpreter.prefix.startswith("/usr/"):
+            args += ["--ro-bind", interpreter.prefix, interpreter.prefix]
+        for etc in ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates",
+                    "/etc/passwd", "/etc/group"):
+            if os.path.exists(etc):
+                args += ["--ro-bind", etc, etc]
+        if self.settings.find_links and os.path.isdir(self.settings.find_links):
+            args += ["--ro-bind", self.settings.find_links, "/pve-wheels"]
+        args += ["--ro-bind", str(self.uv), "/pve-build/uv",
+                 "--bind", str(self.root), BUILD_PATH, "--bind", str(src), SRC_PATH,
+                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", SRC_PATH, "--clearenv",
+                 "--setenv", "PATH", "/pve-build:/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
+                 "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
+                 "--setenv", "UV_CACHE_DIR", f"{BUILD_PATH}/cache", "--setenv", "UV_LINK_MODE", "hardlink",
+                 "--setenv", "UV_COMPILE_BYTECODE", "1", "--setenv", "UV_PYTHON_DOWNLOADS", "never",
+                 "--setenv", "UV_NO_PROGRESS", "1", "--setenv", "UV_PYTHON", interpreter.executable]
+        cert = next((c for c in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+                     if os.path.exists(c)), None)
+        if cert:
+            args += ["--setenv", "SSL_CERT_FILE", cert]
+        if self.settings.index_url:
+            args += ["--setenv", "UV_INDEX_URL", self.settings.index_url]
+        if self.settings.find_links:
+            args += ["--setenv", "UV_FIND_LINKS", "/pve-wheels"]
+        if not network:
+            args += ["--setenv", "UV_OFFLINE", "1"] if not self.settings.find_links else ["--setenv", "UV_NO_INDEX", "1"]
+        if venv is not None:  # .github/pve.yml's own commands: with the venv active
+            args += ["--setenv", "VIRTUAL_ENV", venv, "--setenv", "PATH", f"{venv}/bin:/pve-build:/usr/bin:/bin"]
+        return [*args, "--", *(["/pve-build/uv", *argv[1:]] if argv[0] == "uv" else argv)]
+
+    # ------------------------------------------------------------------ eviction
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Least recently used environments go until the store fits its bound."""
+        envs = []
+        for folder in self.root.glob("env-*"):
+            try:
+                used = (folder / ".complete").stat().st_mtime
+                size = json.loads((folder / "meta.json").read_text()).get("size_bytes", 0)
+            except (OSError, ValueError):
+                continue
+            envs.append((used, folder, size))
+        total = sum(size for _, _, size in envs)
+        gone: list[str] = []
+        for _used, folder, size in sorted(envs, key=lambda e: e[0]):
+            if total <= self.settings.store_bytes:
+                break
+            key = folder.name.removeprefix("env-")
+            if key == keep:
+                continue
+            with _locked(self.root / "locks" / f"{key}.lock", wait=False) as held:
+                if not held:
+                    continue  # being built or used right now
+                doomed = self.root / f"gone-{secrets.token_hex(6)}"
+                os.rename(folder, doomed)  # invisible at once, then removed
+                shutil.rmtree(doomed, ignore_errors=True)
+            total -= size
+            gone.append(key)
+        return gone
+
+    @contextlib.contextmanager
+    def in_use(self, env: Environment) -> Iterator[None]:
+        """Held while a session runs with ``env``: eviction passes it by."""
+        with _locked(self.root / "locks" / f"{env.info.key}.lock", shared=True):
+            yield
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    argv: list[str]
+    network: bool = False  # fetches packages
+    shell: bool = False  # a repository's own command (``sh -c``), with the venv active
+
+
+def install_commands(plan: InstallPlan, venv: str, settings: EnvironmentSettings) -> list[BuildStep]:
+    """The commands that build ``plan`` into ``venv`` (inside the build sandbox)."""
+    network = settings.network and not settings.find_links
+    python = f"{venv}/bin/python"
+    if plan.kind == "uv.lock":
+        sync = ["uv", "sync", "--frozen", "--all-extras", "--all-groups", "--python", python]
+        if not plan.editable:
+            sync.append("--no-install-project")
+        return [BuildStep(["env", f"UV_PROJECT_ENVIRONMENT={venv}", *sync], network),
+                BuildStep(["uv", "pip", "install", "--python", python, *plan.packages], network)]
+    install = ["uv", "pip", "install", "--python", python]
+    if plan.kind == "pylock.toml":
+        install += ["-r", "pylock.toml"]
+    for req in plan.requirements:
+        install += ["-r", req]
+    if plan.constraints:
+        install += ["-c", CONSTRAINTS]
+    if plan.editable:
+        install += ["-e", "." + (f"[{','.join(plan.extras)}]" if plan.extras else "")]
+    for group in plan.groups:
+        install += ["--group", group]
+    steps = [BuildStep([*install, *plan.packages], network)]
+    steps += [BuildStep(["sh", "-c", command], settings.network, shell=True) for command in plan.commands]
+    return steps
+
+
+# --------------------------------------------------------------------------- the installer's words
+
+
+def installer_reason(output: str) -> tuple[str, str]:
+    """(package, one line) from uv's error output: what a user needs to act on."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    lines = [line.strip(" │×╰─▶").strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    package = ""
+    for pattern in (r"Because (?:there is no version of |only |all versions of )?(?P<pkg>[A-Za-z0-9][\w.\-]*)",
+                    r"Failed to (?:build|download|fetch|prepare)\S* `(?P<pkg>[^`=<>~! ]+)",
+                    r"No (?:matching distribution|solution) .*? for (?P<pkg>[A-Za-z0-9][\w.\-]*)"):
+        m = re.search(pattern, text)
+        if m:
+            package = m.group("pkg")
+            break
+    reason = ""
+    for line in lines:
+        low = line.lower()
+        if low.startswith(("because", "error:", "caused by:")) or "was not found" in low or "not satisfiable" in low \
+                or "unsatisfiable" in low:
+            reason = line.removeprefix("error:").strip()
+            if low.startswith("because") or "unsatisfiable" in low:
+                break
+    if not reason:
+        reason = lines[-1] if lines else "the installer failed without a message"
+    return package, reason[:300]
+
+
+# --------------------------------------------------------------------------- interpreters
+
+
+def choose_interpreter(requires_python: str | None, configured: str | None = None) -> Interpreter:
+    """The interpreter the environment runs on: the configured one, else the newest one on
+    this machine that satisfies ``requires-python`` and the sandbox users can reach. No
+    interpreter is ever downloaded."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    candidates: list[Interpreter] = []
+    for option in [configured] if configured else _machine_pythons():
+        with contextlib.suppress(SandboxUnavailable):
+            candidates.append(find_interpreter(option))
+    if not candidates:
+        raise SandboxUnavailable("no Python interpreter that the sandbox users can reach",
+                                 hint="install Debian's python3, or set PVE_SANDBOX_PYTHON")
+    if not requires_python:
+        return candidates[0]
+    try:
+        spec = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return candidates[0]
+    fitting = [c for c in candidates if spec.contains(c.version, prereleases=True)]
+    if not fitting:
+        have = ", ".join(sorted({c.version for c in candidates}))
+        raise DependencyError("", f"no Python on this machine satisfies requires-python {requires_python} "
+                                  f"(have {have}; PVE never downloads interpreters: install one, or set PVE_SANDBOX_PYTHON)")
+    return fitting[0]
+
+
+def _machine_pythons() -> list[str]:
+    found: dict[str, str] = {}
+    for folder in ("/usr/local/bin", "/usr/bin"):
+        with contextlib.suppress(OSError):
+            for name in sorted(os.listdir(folder), reverse=True):
+                if re.fullmatch(r"python3(\.\d+)?", name):
+                    real = os.path.realpath(os.path.join(folder, name))
+                    found.setdefault(real, os.path.join(folder, name))
+    ordered = sorted(found.values(), key=lambda p: [int(x) for x in re.findall(r"\d+", os.path.basename(p))] or [0],
+                     reverse=True)
+    return ordered or ["/usr/bin/python3"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _stage_uv(root: Path) -> Path:
+    """A copy of PVE's own uv the builder uid can run (PVE's may live in a private home)."""
+    source = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if source is None:
+        raise SandboxUnavailable("uv is not installed; it builds the projects' environments",
+                                 hint="reinstall PVE: ./scripts/install.sh")
+    version = _uv_version(source)
+    target = root / f"uv-{re.sub(r'[^0-9A-Za-z.]+', '-', version)}"
+    if not target.exists():
+        tmp = root / f".uv-{secrets.token_hex(4)}"
+        shutil.copy2(os.path.realpath(source), tmp)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, target)
+    if not world_traversable(target):
+        raise SandboxUnavailable(f"the build users cannot reach {target}")
+    return target
+
+
+_UV_VERSIONS: dict[str, str] = {}
+
+
+def _uv_version(path: str) -> str:
+    if path not in _UV_VERSIONS:
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, env={})
+        _UV_VERSIONS[path] = done.stdout.strip() or "uv (unknown version)"
+    return _UV_VERSIONS[path]
+
+
+def _overlay(original: Path, built: Path, into: Path) -> None:
+    """The files a build added to or changed in the project (a C extension's ``.so``, a
+    generated ``_version.py``): each run copies them over its fresh ``/work`` copy."""
+    into.mkdir()
+    for folder, dirs, files in os.walk(built):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            path = Path(folder) / name
+            rel = path.relative_to(built)
+            if path.is_symlink() or name.endswith(".pyc") or rel.as_posix() == CONSTRAINTS:
+                continue
+            before = original / rel
+            if before.is_file() and not before.is_symlink() and _same(before, path):
+                continue
+            target = into / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            os.chmod(target, 0o755 if os.stat(path).st_mode & stat.S_IXUSR else 0o644)
+    for folder, _dirs, _files in os.walk(into):
+        os.chmod(folder, 0o755)
+
+
+def _same(a: Path, b: Path) -> bool:
+    sa, sb = a.stat(), b.stat()
+    return sa.st_size == sb.st_size and a.read_bytes() == b.read_bytes()
+
+
+def _tree_bytes(path: Path) -> int:
+    """Disk use, counting each inode once (hardlinks into the uv cache are shared)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(folder, name))
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_blocks * 512
+    return total
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _locked(path: Path, *, shared: bool = False, wait: bool = True) -> Iterator[bool]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        flags = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB)
+        try:
+            fcntl.flock(fd, flags)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # releases the lock
