@@ -122,6 +122,7 @@ _PROBLEMS = {
     "empty-command": "the command is empty",
     "report-code-unusable": "PVE found code in the report but could not run it as a reproduction: {reason}",
     "option-needs-value": "the test command could not be read ({problem})",
+    "dependencies": "the project's dependencies could not be installed",
 }
 
 

@@ -452,6 +452,7 @@ class Checks(BaseModel):
     model_repro_spec: RunSpec | None = None  # carries the script as a patch
     marker: str | None = None  # what the model's reproduction prints when fixed
     protected: tuple[str, ...] = ()  # globs no fix may touch
+    declarations: tuple[str, ...] = ()  # files that declare the environment: a fix may not edit them
 
 
 class Spectrum(BaseModel):

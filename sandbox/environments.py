@@ -277,8 +277,8 @@ class EnvironmentStore:
             args += ["--setenv", "UV_INDEX_URL", self.settings.index_url]
         if self.settings.find_links:
             args += ["--setenv", "UV_FIND_LINKS", "/pve-wheels"]
-        if not network:
-            args += ["--setenv", "UV_OFFLINE", "1"] if not self.settings.find_links else ["--setenv", "UV_NO_INDEX", "1"]
+        if not network and not self.settings.find_links:
+            args += ["--setenv", "UV_OFFLINE", "1"]  # the cache only
         if venv is not None:  # .github/pve.yml's own commands: with the venv active
             args += ["--setenv", "VIRTUAL_ENV", venv, "--setenv", "PATH", f"{venv}/bin:/pve-build:/usr/bin:/bin"]
         return [*args, "--", *(["/pve-build/uv", *argv[1:]] if argv[0] == "uv" else argv)]
@@ -331,13 +331,14 @@ def install_commands(plan: InstallPlan, venv: str, settings: EnvironmentSettings
     """The commands that build ``plan`` into ``venv`` (inside the build sandbox)."""
     network = settings.network and not settings.find_links
     python = f"{venv}/bin/python"
+    no_index = ["--no-index"] if settings.find_links else []  # a wheel folder instead of an index
     if plan.kind == "uv.lock":
-        sync = ["uv", "sync", "--frozen", "--all-extras", "--all-groups", "--python", python]
+        sync = ["uv", "sync", "--frozen", "--all-extras", "--all-groups", "--python", python, *no_index]
         if not plan.editable:
             sync.append("--no-install-project")
         return [BuildStep(["env", f"UV_PROJECT_ENVIRONMENT={venv}", *sync], network),
-                BuildStep(["uv", "pip", "install", "--python", python, *plan.packages], network)]
-    install = ["uv", "pip", "install", "--python", python]
+                BuildStep(["uv", "pip", "install", "--python", python, *no_index, *plan.packages], network)]
+    install = ["uv", "pip", "install", "--python", python, *no_index]
     if plan.kind == "pylock.toml":
         install += ["-r", "pylock.toml"]
     for req in plan.requirements:
@@ -369,15 +370,15 @@ def installer_reason(output: str) -> tuple[str, str]:
         if m:
             package = m.group("pkg")
             break
-    reason = ""
-    for line in lines:
-        low = line.lower()
-        if low.startswith(("because", "error:", "caused by:")) or "was not found" in low or "not satisfiable" in low \
-                or "unsatisfiable" in low:
-            reason = line.removeprefix("error:").strip()
-            if low.startswith("because") or "unsatisfiable" in low:
-                break
-    if not reason:
+    because = next((line for line in lines if line.lower().startswith("because")), None)
+    errors = [line.removeprefix("error:").strip() for line in lines if line.lower().startswith("error:")]
+    causes = [re.sub(r"^(?:caused by|cause):\s*", "", line, flags=re.I) for line in lines
+              if re.match(r"^(?:caused by|cause):", line, re.I) or line.startswith("Call to")]
+    if because:
+        reason = because  # the resolver's own explanation says it all
+    elif errors or causes:
+        reason = ": ".join(x for x in (errors[0] if errors else "", causes[-1] if causes else "") if x)
+    else:
         reason = lines[-1] if lines else "the installer failed without a message"
     return package, reason[:300]
 

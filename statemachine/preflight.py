@@ -31,15 +31,22 @@ def is_protected(path: str, globs: tuple[str, ...]) -> bool:
 
 
 def preflight(candidate: Candidate, original: Callable[[str], str], analysis: Analysis | None,
-              repro: Reproduction, *, marker: str | None = None, protected: tuple[str, ...] = ()) -> Preflight:
+              repro: Reproduction, *, marker: str | None = None, protected: tuple[str, ...] = (),
+              declarations: tuple[str, ...] = ()) -> Preflight:
     """``marker``: the line a model's reproduction prints when fixed; a candidate must not print it.
-    ``protected``: globs of paths no fix may touch (the repository's ``ignore`` setting)."""
+    ``protected``: globs of paths no fix may touch (the repository's ``ignore`` setting).
+    ``declarations``: the files the project's environment was built from."""
     reasons: list[str] = []
     repro_files = set(repro.files)
     for edit in candidate.edits:
         path = edit.path
         if is_protected(path, protected):
             reasons.append(f"edits {path}, which the repository's configuration protects")
+            continue
+        if path in declarations:
+            # The environment is built once per declaration, not per candidate: a fix that needs
+            # other dependencies cannot be run as it would be installed.
+            reasons.append(f"edits {path}, which declares the dependencies (environments are not rebuilt per candidate)")
             continue
         if path in repro.frozen_files():
             reasons.append(f"edits the reproduction {path}")

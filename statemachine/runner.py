@@ -107,7 +107,7 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
 
     t1 = time.monotonic()
     try:
-        await _environment(req, svc, session, staged, events)
+        declarations = await _environment(req, svc, session, staged, events)
     except DependencyError as exc:
         events.emit("environment", f"Installing the project's dependencies... {exc.message}", "FAILED")
         session.timings_ms["environment"] = (time.monotonic() - t1) * 1000
@@ -122,7 +122,7 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
     if reproduced.checks is None:
         return nothing_to_fix()
 
-    checks = reproduced.checks
+    checks = reproduced.checks.model_copy(update={"declarations": declarations})
     report = session.brain or BrainReport()
     report.mode, report.models = req.brain, svc.models.describe()
     session.brain = report
@@ -182,20 +182,22 @@ async def _model_reproduction(analyzed: Analyzed, req: VerifyRequest, svc: Servi
 
 
 async def _environment(req: VerifyRequest, svc: Services, session: Session, staged: StagedProject,
-                       events: Fanout) -> None:
-    """The project's own dependencies, built once per declaration (or found), for every run."""
+                       events: Fanout) -> tuple[str, ...]:
+    """The project's own dependencies, built once per declaration (or found), for every run;
+    returns the files that declare them."""
     if session.snippet:
-        return
+        return ()
     plan = plan_install(staged.files, staged.read_text, config=req.install)
     if not plan.needed():
-        return
+        return ()
     info = await svc.sandbox.environment(staged, plan)
     if info is None:
-        return
+        return ()
     session.environment = info
     how = "reused" if info.reused else f"built in {info.build_ms / 1000:.1f} s"
     events.emit("environment", f"Environment: {plan.kind}, {len(info.packages)} packages, Python {info.python.split()[0]} "
                                f"({how})", "READY")
+    return tuple(plan.files)
 
 
 def _fold(session: Session, found: Found) -> None:

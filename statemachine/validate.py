@@ -16,7 +16,8 @@ from statemachine.preflight import preflight
 
 async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject, checks: Checks,
                    events: Fanout) -> Verdict:
-    pre = preflight(c, staged.read_text, checks.analysis, checks.repro, marker=checks.marker, protected=checks.protected)
+    pre = preflight(c, staged.read_text, checks.analysis, checks.repro, marker=checks.marker, protected=checks.protected,
+                    declarations=checks.declarations)
     if not pre.ok:
         v = judge(c, pre, None, None, checks.repro, checks.before, checks.baseline)
         events.emit("run", f"Candidate {c.id} rejected by preflight", "REJECTED", candidate=c.id, reason=v.reason)

@@ -1,0 +1,245 @@
+"""Project environments for real: uv builds in the build sandbox from a local wheel directory (no
+registry at test time), runs see them read-only, and every claim of ENVIRONMENTS.md that PVE
+relies on is checked from inside a run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from entrypoints import bootstrap
+from pve.events import Fanout
+from pve.models import Candidate, FileEdit, RunMode, RunSpec, SessionStatus, VerifyRequest
+from pve.settings import EnvironmentSettings, Settings
+from sandbox.declarations import plan_install
+from sandbox.environments import DependencyError, EnvironmentStore, installer_reason
+from sandbox.runtime import staging_root
+from statemachine.analyze import analyze
+from statemachine.reproduce import reproduce
+from statemachine.runner import verify
+from statemachine.validate import validate
+from tests.wheelhouse import wheelhouse
+
+pytestmark = pytest.mark.sandbox
+
+SETUPTOOLS_BACKEND = '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+
+
+@pytest.fixture(scope="module")
+def shared():
+    """Wheels and the environment store live where the sandbox users can reach them."""
+    base = staging_root() / f"envtest-{secrets.token_hex(4)}"
+    wheels = wheelhouse(base / "wheels")
+    for folder, _dirs, files in os.walk(base):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+    yield base, wheels
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def env_settings(shared, name: str, **kw) -> EnvironmentSettings:
+    base, wheels = shared
+    return EnvironmentSettings(root=base / name, network=False, find_links=str(wheels), **kw)
+
+
+def services(tmp_path, shared, name="store", **kw):
+    settings = replace(Settings.from_env({}), home=tmp_path / "home")
+    settings = replace(settings, sandbox=replace(settings.sandbox, environments=env_settings(shared, name, **kw)))
+    return bootstrap.services(settings)
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+LIBRARY = {  # a src-layout library, installed editable by setuptools, with a dependency and a console script
+    "pyproject.toml": '[project]\nname = "paint"\nversion = "1.4.2"\ndependencies = ["colorlib==1.0"]\n'
+                      '[project.scripts]\npaint-hello = "paint:hello"\n' + SETUPTOOLS_BACKEND,
+    "src/paint/__init__.py": "import importlib.metadata\n\nimport colorlib\n\n__version__ = importlib.metadata.version('paint')\n\n\n"
+                             "def hello():\n    print('paint ' + __version__)\n\n\n"
+                             "def mix(colours):\n    return colorlib.favourite() + ' x' + str(len(colours) // len(colours))\n",
+    "tests/test_paint.py": "import subprocess\nimport sys\n\nimport paint\n\n\n"
+                           "def test_version_from_metadata():\n    assert paint.__version__ == '1.4.2'\n\n\n"
+                           "def test_console_scripts_and_subprocess():\n"
+                           "    assert subprocess.run(['paint-hello'], capture_output=True, text=True).stdout == 'paint 1.4.2\\n'\n"
+                           "    assert subprocess.run(['colorlib-say'], capture_output=True, text=True).stdout == 'colorlib says red\\n'\n"
+                           "    out = subprocess.run([sys.executable, '-c', 'import paint, colorlib; print(colorlib.favourite())'],\n"
+                           "                         capture_output=True, text=True)\n"
+                           "    assert out.stdout == 'red\\n', out.stderr\n\n\n"
+                           "def test_mix_of_nothing():\n    assert paint.mix([]) == 'red x0'\n",
+}
+
+
+def test_a_library_with_dependencies_is_built_once_and_verified_with_them(tmp_path, shared):
+    project = write(tmp_path / "paint", LIBRARY)
+    svc = services(tmp_path, shared, "library")
+    req = VerifyRequest(path=project, test="pytest tests/test_paint.py::test_mix_of_nothing", cache=False)
+    session = asyncio.run(verify(req, svc))
+    assert session.status is SessionStatus.VERIFIED, session.message
+    env = session.environment
+    assert env is not None and not env.reused and env.kind == "project"
+    assert "colorlib==1.0" in env.packages and any(p.startswith("-e ") for p in env.packages)
+    assert any(p.startswith("pytest==") for p in env.packages)  # always there
+    # the editable install, its metadata, console scripts and sys.executable children all worked
+    assert set(session.baseline.record.outcomes.values()) >= {"passed"}
+    assert session.baseline.record.outcomes["tests/test_paint.py::test_console_scripts_and_subprocess"] == "passed"
+    assert session.baseline.record.outcomes["tests/test_paint.py::test_version_from_metadata"] == "passed"
+    proof = Path(session.proof_path).read_text()
+    assert f"key: {env.key}" in proof and "  colorlib==1.0" in proof
+    # the same declaration again: found by key, not built
+    again = asyncio.run(verify(req.model_copy(update={"session_id": None}), svc))
+    assert again.environment.reused and again.environment.key == env.key
+    assert again.timings_ms["environment"] < 1000
+
+
+def test_requirements_files_and_a_candidate_that_edits_them(tmp_path, shared):
+    project = write(tmp_path / "flat", {
+        "requirements.txt": "-r requirements/base.txt\n", "requirements/base.txt": "colorlib==2.0\n",
+        "shade.py": "import colorlib\n\n\ndef shade(n):\n    return colorlib.favourite()[:n] + 1\n",
+        "tests/test_shade.py": "from shade import shade\n\n\ndef test_shade():\n    assert shade(3) == 'cri'\n"})
+    svc = services(tmp_path, shared, "flat")
+    req = VerifyRequest(path=project, test="tests/test_shade.py")
+    staged = svc.sandbox.stage(project)
+    try:
+        py_files = sorted(p for p in staged.files if p.endswith(".py"))
+        plan = plan_install(staged.files, staged.read_text)
+        assert plan.files == ["requirements.txt", "requirements/base.txt"]
+        info = asyncio.run(svc.sandbox.environment(staged, plan))
+        assert "colorlib==2.0" in info.packages and not any(p.startswith("-e") for p in info.packages)
+        reproduced = asyncio.run(reproduce(analyze(req, py_files, log_text=None, read=staged.read_text), req, py_files,
+                                           svc.sandbox, staged, Fanout()))
+        assert reproduced.ok and reproduced.analysis.exception.type == "TypeError"  # colorlib imported fine
+        bump = Candidate(id=1, rule="by hand", rationale="", edits=[FileEdit(path="requirements/base.txt",
+                                                                              new_text="colorlib==1.0\n")])
+        checks = reproduced.checks.model_copy(update={"declarations": tuple(plan.files)})
+        verdict = asyncio.run(validate(bump, svc.sandbox, staged, checks, Fanout()))
+        assert not verdict.verified and "declares the dependencies" in verdict.reason
+    finally:
+        svc.sandbox.cleanup(staged)
+
+
+def test_a_broken_requirement_is_its_own_outcome_and_remembered(tmp_path, shared):
+    project = write(tmp_path / "broken", {"requirements.txt": "colorlib==1.0\nnosuchpkg==3.1\n",
+                                          "app.py": "import colorlib\nprint(1 / 0)\n"})
+    svc = services(tmp_path, shared, "broken")
+    session = asyncio.run(verify(VerifyRequest(path=project, cmd="python app.py"), svc))
+    assert session.status is SessionStatus.DEPENDENCIES
+    assert session.message.startswith("could not install the dependencies: nosuchpkg: ")
+    assert session.before is None and session.verdicts == []  # nothing ran
+    assert "COULD NOT INSTALL THE DEPENDENCIES" in Path(session.proof_path).read_text()
+    again = asyncio.run(verify(VerifyRequest(path=project, cmd="python app.py"), svc))
+    assert again.message == session.message and again.timings_ms["environment"] < 500  # from the failure record
+
+
+C_EXTENSION = {
+    "pyproject.toml": '[project]\nname = "fastsum"\nversion = "0.1"\ndependencies = ["colorlib==1.0"]\n' + SETUPTOOLS_BACKEND,
+    "setup.py": "import os\nfrom setuptools import Extension, setup\n\n"
+                "# what a build saw, kept beside the sources so the test can read it back\n"
+                "with open('fastsum/_buildenv.py', 'w') as f:\n"
+                "    f.write('ENV = %r\\n' % sorted(os.environ))\n    f.write('HOME = %r\\n' % os.environ.get('HOME'))\n"
+                "setup(ext_modules=[Extension('fastsum._speed', ['fastsum/_speed.c'])], packages=['fastsum'])\n",
+    "fastsum/__init__.py": "from fastsum._speed import twice\n",
+    "fastsum/_speed.c": "#include <Python.h>\n"
+                        "static PyObject *twice(PyObject *self, PyObject *arg) {\n"
+                        "    long v = PyLong_AsLong(arg); if (v == -1 && PyErr_Occurred()) return NULL;\n"
+                        "    return PyLong_FromLong(2 * v);\n}\n"
+                        "static PyMethodDef methods[] = {{\"twice\", twice, METH_O, NULL}, {NULL, NULL, 0, NULL}};\n"
+                        "static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, \"_speed\", NULL, -1, methods};\n"
+                        "PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&mod); }\n",
+    "probe.py": "import os, socket, sys\nimport fastsum\nfrom fastsum import _buildenv\n"
+                "assert fastsum.twice(21) == 42\n"
+                "print('ENV', _buildenv.ENV)\nprint('HOME', _buildenv.HOME)\n"
+                "try:\n    open(os.path.join(sys.prefix, 'planted.txt'), 'w')\n    print('WROTE ENV')\n"
+                "except OSError as exc:\n    print('ENV READ-ONLY', type(exc).__name__)\n"
+                "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    print('NETWORK')\n"
+                "except OSError:\n    print('NO NETWORK')\n",
+}
+
+
+def test_a_c_extension_reaches_the_run_and_the_build_saw_no_secret(tmp_path, shared, monkeypatch):
+    monkeypatch.setenv("PVE_TEST_SECRET", "hunter2")  # in PVE's own environment while it builds
+    project = write(tmp_path / "fastsum", C_EXTENSION)
+    svc = services(tmp_path, shared, "cext")
+    staged = svc.sandbox.stage(project)
+    try:
+        info = asyncio.run(svc.sandbox.environment(staged, plan_install(staged.files, staged.read_text)))
+        assert info is not None and any(p.startswith("-e ") for p in info.packages)
+        assert staged.env is not None and staged.env.overlay is not None  # the .so the build made
+        assert any(p.suffix == ".so" for p in staged.env.overlay.rglob("*"))
+        run = asyncio.run(svc.sandbox.run(staged, RunSpec(mode=RunMode.SCRIPT, target="probe.py")))
+        assert run.exit_code == 0 and run.nonce_ok, run.stderr
+        out = run.stdout
+        assert "PVE_TEST_SECRET" not in out and "hunter2" not in out
+        assert "HOME /tmp\n" in out and "'VIRTUAL_ENV'" in out
+        assert "ENV READ-ONLY" in out and "NO NETWORK" in out
+    finally:
+        svc.sandbox.cleanup(staged)
+
+
+def test_concurrent_builds_of_one_key_build_once(tmp_path, shared):
+    project = write(tmp_path / "conc", {"requirements.txt": "colorlib==1.0\n"})
+    store = EnvironmentStore(shared[0] / "concurrent", env_settings(shared, "concurrent"),
+                             builder_uid=61000 - 1 if os.geteuid() == 0 else None, bwrap=shutil.which("bwrap"))
+    plan = plan_install(["requirements.txt"], lambda n: (project / n).read_text())
+    results = []
+
+    def build():
+        results.append(store.prepare(plan, project, lambda n: (project / n).read_text()))
+
+    threads = [threading.Thread(target=build) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r.info.key for r in results}) == 1
+    assert sorted(r.info.reused for r in results) == [False, True, True]  # one built, two waited and found it
+    assert not list(store.root.glob("tmp-*"))  # nothing half-built left behind
+
+
+def test_least_recently_used_environments_are_evicted_past_the_bound(tmp_path, shared):
+    store = EnvironmentStore(shared[0] / "evict", env_settings(shared, "evict", store_bytes=1),
+                             builder_uid=61000 - 1 if os.geteuid() == 0 else None, bwrap=shutil.which("bwrap"))
+    keys = []
+    for version in ("1.0", "2.0"):
+        project = write(tmp_path / f"p{version}", {"requirements.txt": f"colorlib=={version}\n"})
+        read = lambda n, p=project: (p / n).read_text()  # noqa: E731
+        keys.append(store.prepare(plan_install(["requirements.txt"], read), project, read).info.key)
+    assert not (store.root / f"env-{keys[0]}").exists()  # the older one went
+    assert (store.root / f"env-{keys[1]}").exists()  # the newest is kept even past the bound
+
+
+def test_a_python_the_machine_does_not_have_is_said_not_downloaded(tmp_path, shared):
+    project = write(tmp_path / "future", {"pyproject.toml": '[project]\nname = "f"\nversion = "1"\n'
+                                                            'requires-python = ">=3.99"\ndependencies = ["colorlib"]\n'})
+    svc = services(tmp_path, shared, "future")
+    staged = svc.sandbox.stage(project)
+    try:
+        with pytest.raises(DependencyError, match=r"no Python on this machine satisfies requires-python >=3.99"):
+            asyncio.run(svc.sandbox.environment(staged, plan_install(staged.files, staged.read_text)))
+    finally:
+        svc.sandbox.cleanup(staged)
+
+
+@pytest.mark.parametrize("output, package, words", [
+    ("  × No solution found when resolving dependencies:\n  ╰─▶ Because nosuchpkg was not found in the package registry "
+     "and you require nosuchpkg==3.1, we can conclude that your requirements are unsatisfiable.\n",
+     "nosuchpkg", "nosuchpkg was not found in the package registry"),
+    ("  × Failed to build `psycopg2==2.9.9`\n  ├─▶ The build backend returned an error\n  ╰─▶ Call to "
+     "`setuptools.build_meta.build_wheel` failed (exit status: 1)\n", "psycopg2", "Call to"),
+    ("error: Failed to parse: `requirements.txt`\n  Caused by: Expected package name\n", "", "Failed to parse"),
+])
+def test_the_installers_words_become_one_line(output, package, words):
+    got_package, reason = installer_reason(output)
+    assert got_package == package and words in reason and "\n" not in reason
