@@ -12,15 +12,22 @@ ignore: ["docs/**"]    # paths a fix may never touch (globs)
 candidates: 150        # candidates tried at most
 timeout: 10            # seconds per sandboxed run
 max_failures: 3        # distinct CI failures verified per workflow run
+install:               # how the project's environment is built (default: detected from its files)
+  files: [requirements/ci.txt]   # requirement files (-r/-c inside them are followed)
+  extras: [test]       # the project's extras, installed with it
+  groups: [test]       # dependency groups (PEP 735)
+  packages: [numpy]    # more requirements
+  editable: true       # the project itself, editable (default: when it has a build configuration)
+  commands: ["make generated"]   # run after the install, in the build sandbox, with the venv active
 ```
 
-``install`` is refused with a reason, not ignored: sandboxes have no network, so an install
-command could not fetch anything; PVE runs the code with its own runtime (Python's standard
-library and pytest) plus what the repository contains.
+Installs never run in the run sandbox: they run once per declaration in a build sandbox that may
+fetch packages, and every run sees the result read-only (sandbox/environments.py).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import yaml
@@ -58,6 +65,39 @@ class Allow(_Strict):
         return PERMISSION_RANK.get(role, 0) >= PERMISSION_RANK[self.permission]
 
 
+class Install(_Strict):
+    files: list[str] = Field(default_factory=list, max_length=20)
+    extras: list[str] = Field(default_factory=list, max_length=20)
+    groups: list[str] = Field(default_factory=list, max_length=20)
+    packages: list[str] = Field(default_factory=list, max_length=200)
+    editable: bool | None = None
+    commands: list[str] = Field(default_factory=list, max_length=10)
+
+    @field_validator("files")
+    @classmethod
+    def _files_inside_repo(cls, values: list[str]) -> list[str]:
+        for v in values:
+            if not v or v.startswith(("/", "-")) or ".." in v.replace("\\", "/").split("/"):
+                raise ValueError(f"{v!r} must be a path inside the repository")
+        return values
+
+    @field_validator("extras", "groups")
+    @classmethod
+    def _names(cls, values: list[str]) -> list[str]:
+        for v in values:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", v):
+                raise ValueError(f"{v!r} is not an extra or group name")
+        return values
+
+    @field_validator("packages")
+    @classmethod
+    def _requirements(cls, values: list[str]) -> list[str]:
+        for v in values:
+            if not v.strip() or v.strip().startswith("-"):
+                raise ValueError(f"{v!r} is not a requirement (options belong in a requirements file)")
+        return values
+
+
 class RepoConfig(_Strict):
     triggers: Triggers = Field(default_factory=Triggers)
     allow: Allow = Field(default_factory=Allow)
@@ -66,6 +106,7 @@ class RepoConfig(_Strict):
     candidates: int = Field(default=150, ge=1, le=1000)
     timeout: float = Field(default=10, gt=0, le=600)
     max_failures: int = Field(default=3, ge=1, le=10)
+    install: Install | None = None
 
     @field_validator("tests", "ignore")
     @classmethod
@@ -94,10 +135,6 @@ def parse(text: str | None) -> RepoConfig:
         return RepoConfig()
     if not isinstance(data, dict):
         raise ConfigError(f"{PATH} must be a mapping of settings, not a {type(data).__name__}")
-    if "install" in data:
-        raise ConfigError(f"{PATH}: `install` is not supported: sandboxes have no network, so an install command "
-                          "could not fetch anything. PVE runs your code with Python's standard library, pytest and "
-                          "what the repository contains; remove `install`.")
     try:
         return RepoConfig.model_validate(data)
     except ValidationError as exc:

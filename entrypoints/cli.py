@@ -224,7 +224,8 @@ def _serve(args: argparse.Namespace) -> int:
     service = bootstrap.github_service(config.load())  # a bad setting stops here, with one line, before anything listens
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"pve: serving the GitHub App on http://{args.host}:{args.port}/webhooks/github "
-          f"(app {service.runtime.app.settings.app_id}, data in {service.runtime.settings.home})", file=sys.stderr)
+          f"(app {service.runtime.app.settings.app_id}, data in {service.runtime.settings.home}; project environments "
+          f"in {service.runtime.services.sandbox.describe().get('environments', 'none')})", file=sys.stderr)
     # The standard event loop: the sandbox starts each run as its slot's uid (create_subprocess_exec
     # with user=/group=), which uvloop does not support.
     asyncio.run(serve(service.web, service.pool, args.host, args.port))

@@ -100,6 +100,8 @@ class BubblewrapSandbox:
             "cgroups": self.cgroups.describe(),
             "output": f"{s.output_cap_bytes >> 10} KiB kept per stream (head + tail); run stopped past {s.output_kill_bytes >> 20} MiB",
             "slots": self.slots,
+            "environments": f"{self.environments_root()} (built once per declaration; least recently used evicted past "
+                            f"{s.environments.store_bytes >> 20} MiB, PVE_ENV_STORE_MB)",
         }
 
     # ------------------------------------------------------------------ staging
@@ -151,11 +153,14 @@ class BubblewrapSandbox:
 
     # ------------------------------------------------------------------ project environments
 
+    def environments_root(self) -> Path:
+        return self.settings.environments.root or self.root / "envs"
+
     def environments(self) -> EnvironmentStore:
         if self._environments is None:
             es = self.settings.environments
             self._environments = EnvironmentStore(
-                es.root or self.root / "envs", es,
+                self.environments_root(), es,
                 builder_uid=self.settings.uid_base - 1 if self.drop_privileges else None, bwrap=self.bwrap or "bwrap")
         return self._environments
 

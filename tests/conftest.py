@@ -18,3 +18,24 @@ def pve_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "pve-home"
     monkeypatch.setenv("PVE_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def wheel_store():
+    """A local wheel directory and room for environment stores, where the sandbox and build
+    users can reach them (tests/wheelhouse.py): environment builds never reach a registry."""
+    import os
+    import secrets
+    import shutil
+
+    from sandbox.runtime import staging_root
+    from tests.wheelhouse import wheelhouse
+
+    base = staging_root() / f"envtest-{secrets.token_hex(4)}"
+    wheels = wheelhouse(base / "wheels")
+    for folder, _dirs, files in os.walk(base):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+    yield base, wheels
+    shutil.rmtree(base, ignore_errors=True)

@@ -46,7 +46,8 @@ async def run(rt: AppRuntime, check: CheckRun, config: repoconfig.RepoConfig, re
 
     settings = dataclasses.replace(rt.settings, max_candidates=min(config.candidates, rt.settings.max_candidates))
     req = req.model_copy(update={"suite": list(config.tests) or None, "protected": tuple(config.ignore),
-                                 "timeout_s": config.timeout})
+                                 "timeout_s": config.timeout,
+                                 "install": config.install.model_dump() if config.install else None})
     services = dataclasses.replace(rt.services, settings=settings, watchers=(*rt.services.watchers, watch))
     ticker = asyncio.create_task(_tick(check, lines, rt.progress_every_s, reply, header, milestones))
     try:

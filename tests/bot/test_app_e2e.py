@@ -8,8 +8,9 @@ import asyncio
 import pytest
 
 from bot.render import APPLY_ID, CHECK_NAME
+from entrypoints import bootstrap
 from store.base import MAX_ATTEMPTS
-from tests.app_harness import INSTALLATION, ROOT, files_of, for_repo
+from tests.app_harness import INSTALLATION, ROOT, Harness, app_env, files_of, for_repo
 from tests.github_payloads import comment_on_issue, comment_on_pr, example, failed_workflow_run
 
 pytestmark = pytest.mark.sandbox
@@ -115,6 +116,35 @@ def test_verify_on_a_bug_report_as_people_write_them(harness, example, report, f
     (pr,) = [p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/fix-")]
     changed = {path for path, text in repo.files_at(pr["head"]["ref"]).items() if repo.files_at("main").get(path) != text}
     assert changed == {fixed}  # the fix, and never the reproduction PVE wrote from the report
+
+
+def test_a_repository_with_dependencies_gets_its_environment_once(tmp_path, github, app_key, wheel_store):
+    """Two issues on a repository with requirements: the environment is built for the first and
+    found by key for the second; both fixes run with the dependency installed."""
+    base, wheels = wheel_store
+    env = app_env(tmp_path / "pve-home", github, app_key[0], PVE_PROGRESS_SECONDS="0.2", PVE_FIND_LINKS=str(wheels),
+                  PVE_ENV_NETWORK="0", PVE_ENV_DIR=str(base / "app-envs"))
+    service = bootstrap.github_service(env)
+    service.runtime.bot_login = f"{github.slug}[bot]"
+    h = Harness(github, service.runtime.store, service.runtime, service.web)
+    repo = github.add_repo("octo/shades", {
+        "requirements.txt": "colorlib==1.0\n",
+        "shade.py": "import colorlib\n\n\ndef ratio(parts):\n    return len(colorlib.favourite()) / len(parts)\n",
+        "tests/test_shade.py": "from shade import ratio\n\n\ndef test_ratio():\n    assert ratio(['a']) == 3\n"},
+        installation=INSTALLATION)
+    log = ("Traceback (most recent call last):\n  File \"/home/dev/shades/app.py\", line 3, in <module>\n    ratio([])\n"
+           "  File \"/home/dev/shades/shade.py\", line 5, in ratio\n    return len(colorlib.favourite()) / len(parts)\n"
+           "ZeroDivisionError: division by zero\n")
+    for _ in range(2):
+        payload = issue_command(github, repo, "/pve verify", issue_body=f"```python\nfrom shade import ratio\n"
+                                                                          f"ratio([])\n```\n\n```\n{log}```")
+        h.run("issue_comment", payload)
+    bodies = bot_comments(repo)
+    assert len(bodies) == 2 and all("Verified fix" in b for b in bodies), bodies
+    envs = [s.environment for s in h.store.recent_sessions()]
+    assert len(envs) == 2 and all(e is not None and "colorlib==1.0" in e.packages for e in envs)
+    assert sorted(e.reused for e in envs) == [False, True] and envs[0].key == envs[1].key
+    assert len(list((base / "app-envs").glob("env-*"))) == 1  # one declaration, one environment
 
 
 def test_verify_on_a_pr_posts_suggestions_and_apply_fix_commits_them(harness):

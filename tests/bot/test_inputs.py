@@ -66,12 +66,25 @@ def test_a_full_config_is_read():
     ("allow: {permission: root}\n", "`allow.permission`"),
     ("tests: [../outside]\n", "must be a path inside the repository"),
     ("triggers: {comments: true}\n", "`triggers.comments`: unknown setting"),
-    ("install: pip install -e .\n", "`install` is not supported: sandboxes have no network"),
+    ("install: pip install -e .\n", "`install`: Input should be a valid dictionary"),
+    ("install: {files: [/etc/passwd]}\n", "must be a path inside the repository"),
+    ("install: {packages: ['--index-url=http://evil']}\n", "is not a requirement"),
+    ("install: {extras: ['a b']}\n", "is not an extra or group name"),
+    ("install: {command: [make]}\n", "`install.command`: unknown setting"),
 ])
 def test_a_broken_config_says_what_to_change(text, words):
     with pytest.raises(ConfigError) as err:
         parse(text)
     assert words in str(err.value)
+
+
+def test_the_install_section_is_read():
+    cfg = parse("install:\n  files: [requirements/ci.txt]\n  extras: [test]\n  packages: [numpy>=2]\n"
+                "  commands: ['make generated']\n")
+    assert cfg.install is not None
+    assert (cfg.install.files, cfg.install.extras, cfg.install.packages, cfg.install.commands, cfg.install.editable) == (
+        ["requirements/ci.txt"], ["test"], ["numpy>=2"], ["make generated"], None)
+    assert parse("tests: [tests/]\n").install is None
 
 
 def test_a_code_block_without_the_traceback_follows_the_parts_with_one_under_the_title():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import shutil
 import threading
 from dataclasses import replace
@@ -20,29 +19,19 @@ from pve.models import Candidate, FileEdit, RunMode, RunSpec, SessionStatus, Ver
 from pve.settings import EnvironmentSettings, Settings
 from sandbox.declarations import plan_install
 from sandbox.environments import DependencyError, EnvironmentStore, installer_reason
-from sandbox.runtime import staging_root
 from statemachine.analyze import analyze
 from statemachine.reproduce import reproduce
 from statemachine.runner import verify
 from statemachine.validate import validate
-from tests.wheelhouse import wheelhouse
 
 pytestmark = pytest.mark.sandbox
 
 SETUPTOOLS_BACKEND = '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
 
 
-@pytest.fixture(scope="module")
-def shared():
-    """Wheels and the environment store live where the sandbox users can reach them."""
-    base = staging_root() / f"envtest-{secrets.token_hex(4)}"
-    wheels = wheelhouse(base / "wheels")
-    for folder, _dirs, files in os.walk(base):
-        os.chmod(folder, 0o755)
-        for name in files:
-            os.chmod(os.path.join(folder, name), 0o644)
-    yield base, wheels
-    shutil.rmtree(base, ignore_errors=True)
+@pytest.fixture
+def shared(wheel_store):
+    return wheel_store
 
 
 def env_settings(shared, name: str, **kw) -> EnvironmentSettings:
