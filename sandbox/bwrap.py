@@ -71,6 +71,7 @@ class BubblewrapSandbox:
         self.slot_numbers, self._slot_locks = _claim_slots(self.root, slots)
         self.cgroups = _cgroups(self.settings, self.slot_numbers)
         self._environments: EnvironmentStore | None = None  # made on the first project that needs one
+        self._held: dict[str, int] = {}  # staged key -> the lock that keeps its environment from eviction
 
     # ------------------------------------------------------------------ identity
 
@@ -150,6 +151,9 @@ class BubblewrapSandbox:
 
     def cleanup(self, staged: StagedProject) -> None:
         shutil.rmtree(staged.root, ignore_errors=True)
+        fd = self._held.pop(staged.key, None)
+        if fd is not None:
+            EnvironmentStore.release(fd)
 
     # ------------------------------------------------------------------ project environments
 
@@ -168,10 +172,15 @@ class BubblewrapSandbox:
         if not plan.needed():
             return None
         store = self.environments()
-        env = await asyncio.to_thread(store.prepare, plan, staged.root / "orig", staged.read_text,
-                                      python=self.settings.python)
-        staged.env = env
-        return env.info
+        for _ in range(3):  # evicted between being found and being held: find (or build) it again
+            env = await asyncio.to_thread(store.prepare, plan, staged.root / "orig", staged.read_text,
+                                          python=self.settings.python)
+            fd = store.hold(env)
+            if fd is not None:
+                self._held[staged.key] = fd
+                staged.env = env
+                return env.info
+        raise SandboxUnavailable("the project's environment kept being evicted while in use; raise PVE_ENV_STORE_MB")
 
     # ------------------------------------------------------------------ running
 

@@ -313,11 +313,19 @@ class EnvironmentStore:
             gone.append(key)
         return gone
 
-    @contextlib.contextmanager
-    def in_use(self, env: Environment) -> Iterator[None]:
-        """Held while a session runs with ``env``: eviction passes it by."""
-        with _locked(self.root / "locks" / f"{env.info.key}.lock", shared=True):
-            yield
+    def hold(self, env: Environment) -> int | None:
+        """A shared lock on ``env`` while a session runs with it (eviction passes it by); None
+        when it was evicted before the lock was taken. Give the fd to ``release``."""
+        fd = os.open(self.root / "locks" / f"{env.info.key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        if not (env.path.parent / ".complete").exists():
+            os.close(fd)
+            return None
+        return fd
+
+    @staticmethod
+    def release(fd: int) -> None:
+        os.close(fd)
 
 
 @dataclass(frozen=True)

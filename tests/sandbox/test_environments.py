@@ -200,13 +200,19 @@ def test_concurrent_builds_of_one_key_build_once(tmp_path, shared):
 def test_least_recently_used_environments_are_evicted_past_the_bound(tmp_path, shared):
     store = EnvironmentStore(shared[0] / "evict", env_settings(shared, "evict", store_bytes=1),
                              builder_uid=61000 - 1 if os.geteuid() == 0 else None, bwrap=shutil.which("bwrap"))
-    keys = []
-    for version in ("1.0", "2.0"):
-        project = write(tmp_path / f"p{version}", {"requirements.txt": f"colorlib=={version}\n"})
-        read = lambda n, p=project: (p / n).read_text()  # noqa: E731
-        keys.append(store.prepare(plan_install(["requirements.txt"], read), project, read).info.key)
-    assert not (store.root / f"env-{keys[0]}").exists()  # the older one went
-    assert (store.root / f"env-{keys[1]}").exists()  # the newest is kept even past the bound
+    def build(requirement: str):
+        project = write(tmp_path / requirement, {"requirements.txt": requirement + "\n"})
+        read = lambda n: (project / n).read_text()  # noqa: E731
+        return store.prepare(plan_install(["requirements.txt"], read), project, read)
+
+    first = build("colorlib==1.0")
+    held = store.hold(first)  # a session is running with it
+    second = build("colorlib==2.0")
+    assert first.path.exists() and second.path.exists()  # in use: passed by, though past the bound
+    store.release(held)
+    third = build("colorlib")
+    assert not first.path.exists() and not second.path.exists()  # least recently used went
+    assert third.path.exists()  # the newest is kept even past the bound
 
 
 def test_a_python_the_machine_does_not_have_is_said_not_downloaded(tmp_path, shared):
