@@ -259,11 +259,14 @@ class EnvironmentStore:
                     "/etc/passwd", "/etc/group"):
             if os.path.exists(etc):
                 args += ["--ro-bind", etc, etc]
-        if self.settings.find_links and os.path.isdir(self.settings.find_links):
-            args += ["--ro-bind", self.settings.find_links, "/pve-wheels"]
         args += ["--ro-bind", str(self.uv), "/pve-build/uv",
                  "--bind", str(self.root), BUILD_PATH, "--bind", str(src), SRC_PATH,
-                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", SRC_PATH, "--clearenv",
+                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        if self.settings.find_links and os.path.isdir(self.settings.find_links):
+            # At its own path (after /tmp's tmpfs, which would hide it): a lock file made
+            # against this folder names it so.
+            args += ["--ro-bind", self.settings.find_links, self.settings.find_links]
+        args += ["--chdir", SRC_PATH, "--clearenv",
                  "--setenv", "PATH", "/pve-build:/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
                  "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
                  "--setenv", "UV_CACHE_DIR", f"{BUILD_PATH}/cache", "--setenv", "UV_LINK_MODE", "hardlink",
@@ -276,7 +279,7 @@ class EnvironmentStore:
         if self.settings.index_url:
             args += ["--setenv", "UV_INDEX_URL", self.settings.index_url]
         if self.settings.find_links:
-            args += ["--setenv", "UV_FIND_LINKS", "/pve-wheels"]
+            args += ["--setenv", "UV_FIND_LINKS", self.settings.find_links]
         if not network and not self.settings.find_links:
             args += ["--setenv", "UV_OFFLINE", "1"]  # the cache only
         if venv is not None:  # .github/pve.yml's own commands: with the venv active

@@ -5,8 +5,11 @@ relies on is checked from inside a run."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -238,3 +241,77 @@ def test_a_python_the_machine_does_not_have_is_said_not_downloaded(tmp_path, sha
 def test_the_installers_words_become_one_line(output, package, words):
     got_package, reason = installer_reason(output)
     assert got_package == package and words in reason and "\n" not in reason
+
+
+def built(tmp_path, shared, name, files):
+    """Stage ``files``, build their environment; (the environment's info, the staged project)."""
+    project = write(tmp_path / name, files)
+    svc = services(tmp_path, shared, name)
+    staged = svc.sandbox.stage(project)
+    info = asyncio.run(svc.sandbox.environment(staged, plan_install(staged.files, staged.read_text)))
+    return svc, staged, info
+
+
+PROBE = "import colorlib\nprint('FAVOURITE', colorlib.favourite())\n"
+
+
+def test_uv_lock_is_synced_frozen(tmp_path, shared):
+    files = {"pyproject.toml": '[project]\nname = "locked"\nversion = "0.1"\ndependencies = ["colorlib"]\n'
+                               + SETUPTOOLS_BACKEND, "locked/__init__.py": "", "probe.py": PROBE}
+    project = write(tmp_path / "lockgen", files)
+    # The lock, made the way a maintainer makes it (here against the wheel folder), pinning 1.0
+    # although 2.0 exists: what the lock says is what the environment gets.
+    done = subprocess.run([shutil.which("uv", path=str(Path(sys.executable).parent)), "lock", "--no-index",
+                           "--find-links", str(shared[1]), "--upgrade-package", "colorlib==1.0"], cwd=project,
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                                              "UV_PYTHON": "/usr/bin/python3"})
+    assert done.returncode == 0, done.stderr
+    files["uv.lock"] = (project / "uv.lock").read_text()
+    assert 'name = "colorlib"\nversion = "1.0"' in files["uv.lock"]
+    svc, staged, info = built(tmp_path, shared, "uvlock", files)
+    try:
+        assert info.kind == "uv.lock" and "colorlib==1.0" in info.packages
+        run = asyncio.run(svc.sandbox.run(staged, RunSpec(mode=RunMode.SCRIPT, target="probe.py")))
+        assert "FAVOURITE red" in run.stdout, run.stderr
+    finally:
+        svc.sandbox.cleanup(staged)
+
+
+def test_poetry_lock_pins_constrain_the_project(tmp_path, shared):
+    files = {"pyproject.toml": '[project]\nname = "poetic"\nversion = "0.1"\ndependencies = ["colorlib"]\n'
+                               + SETUPTOOLS_BACKEND, "poetic/__init__.py": "",
+             "poetry.lock": '[[package]]\nname = "colorlib"\nversion = "1.0"\n', "probe.py": PROBE}
+    svc, staged, info = built(tmp_path, shared, "poetry", files)
+    try:
+        assert info.kind == "poetry.lock" and "colorlib==1.0" in info.packages  # not the newest, 2.0
+    finally:
+        svc.sandbox.cleanup(staged)
+
+
+def test_pipfile_lock_pins_are_installed(tmp_path, shared):
+    lock = json.dumps({"_meta": {}, "default": {"colorlib": {"version": "==2.0"}}, "develop": {}})
+    svc, staged, info = built(tmp_path, shared, "pipfile", {"Pipfile": "", "Pipfile.lock": lock, "probe.py": PROBE})
+    try:
+        assert info.kind == "Pipfile.lock" and "colorlib==2.0" in info.packages
+        run = asyncio.run(svc.sandbox.run(staged, RunSpec(mode=RunMode.SCRIPT, target="probe.py")))
+        assert "FAVOURITE crimson" in run.stdout, run.stderr
+    finally:
+        svc.sandbox.cleanup(staged)
+
+
+def test_the_repositorys_install_commands_run_in_the_build_and_their_files_reach_each_run(tmp_path, shared):
+    project = write(tmp_path / "gen", {"ci/reqs.txt": "colorlib==1.0\n",
+                                       "probe.py": "from _version import VERSION\nimport colorlib\n"
+                                                   "print('GENERATED', VERSION, colorlib.favourite())\n"})
+    svc = services(tmp_path, shared, "gen")
+    staged = svc.sandbox.stage(project)
+    try:
+        plan = plan_install(staged.files, staged.read_text, config={
+            "files": ["ci/reqs.txt"], "commands": ["python -c \"open('_version.py', 'w').write('VERSION = 7')\""]})
+        info = asyncio.run(svc.sandbox.environment(staged, plan))
+        assert info.kind == "pve.yml" and "colorlib==1.0" in info.packages
+        run = asyncio.run(svc.sandbox.run(staged, RunSpec(mode=RunMode.SCRIPT, target="probe.py")))
+        assert "GENERATED 7 red" in run.stdout, run.stderr
+        assert not (project / "_version.py").exists()  # the user's folder is never written
+    finally:
+        svc.sandbox.cleanup(staged)
