@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from pve.models import InstallPlan
 
 TESTISH = ("test", "tests", "testing", "dev", "develop", "ci")
-_REQ_NAME = re.compile(r"^requirements(?:[-_.][\w.-]+)?\.(?:txt|in)$", re.I)
+# requirements.txt, requirements-dev.txt, requirements_test.txt, dev-requirements.txt, test.requirements.txt
+_REQ_NAME = re.compile(r"^(?:requirements(?:[-_.][\w.-]+)?|[\w.-]+[-_.]requirements)\.(?:txt|in)$", re.I)
 _NOT_FOR_TESTS = re.compile(r"doc|lint|release|deploy|mypy|typing|publish", re.I)
 _INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)\s*=?\s*(\S+)", re.M)
 

@@ -118,15 +118,21 @@ def test_verify_on_a_bug_report_as_people_write_them(harness, example, report, f
     assert changed == {fixed}  # the fix, and never the reproduction PVE wrote from the report
 
 
-def test_a_repository_with_dependencies_gets_its_environment_once(tmp_path, github, app_key, wheel_store):
-    """Two issues on a repository with requirements: the environment is built for the first and
-    found by key for the second; both fixes run with the dependency installed."""
+def env_harness(tmp_path, github, app_key, wheel_store) -> Harness:
+    """``pve serve`` building environments from the local wheel folder (no registry)."""
     base, wheels = wheel_store
     env = app_env(tmp_path / "pve-home", github, app_key[0], PVE_PROGRESS_SECONDS="0.2", PVE_FIND_LINKS=str(wheels),
                   PVE_ENV_NETWORK="0", PVE_ENV_DIR=str(base / "app-envs"))
     service = bootstrap.github_service(env)
     service.runtime.bot_login = f"{github.slug}[bot]"
-    h = Harness(github, service.runtime.store, service.runtime, service.web)
+    return Harness(github, service.runtime.store, service.runtime, service.web)
+
+
+def test_a_repository_with_dependencies_gets_its_environment_once(tmp_path, github, app_key, wheel_store):
+    """Two issues on a repository with requirements: the environment is built for the first and
+    found by key for the second; both fixes run with the dependency installed."""
+    base, _wheels = wheel_store
+    h = env_harness(tmp_path, github, app_key, wheel_store)
     repo = github.add_repo("octo/shades", {
         "requirements.txt": "colorlib==1.0\n",
         "shade.py": "import colorlib\n\n\ndef ratio(parts):\n    return len(colorlib.favourite()) / len(parts)\n",
@@ -145,6 +151,21 @@ def test_a_repository_with_dependencies_gets_its_environment_once(tmp_path, gith
     assert len(envs) == 2 and all(e is not None and "colorlib==1.0" in e.packages for e in envs)
     assert sorted(e.reused for e in envs) == [False, True] and envs[0].key == envs[1].key
     assert len(list((base / "app-envs").glob("env-*"))) == 1  # one declaration, one environment
+
+
+def test_dependencies_that_cannot_be_installed_are_said_so(tmp_path, github, app_key, wheel_store):
+    h = env_harness(tmp_path, github, app_key, wheel_store)
+    repo = github.add_repo("octo/broken", {"requirements.txt": "nosuchpkg==3.1\n", "app.py": "print(1 / 0)\n"},
+                           installation=INSTALLATION)
+    log = ("Traceback (most recent call last):\n  File \"/srv/app.py\", line 1, in <module>\n    print(1 / 0)\n"
+           "ZeroDivisionError: division by zero\n")
+    h.run("issue_comment", issue_command(github, repo, "/pve verify", issue_body=f"```\n{log}```"))
+    (body,) = bot_comments(repo)
+    assert "Could not install the dependencies" in body and "nosuchpkg" in body, body
+    assert "/tmp/" not in body and "/envs" not in body  # the installer's reason, no host path
+    (run,) = repo.check_runs.values()
+    assert run["conclusion"] != "success" and "COULD NOT INSTALL THE DEPENDENCIES" in run["output"]["text"]
+    assert h.store.quota(INSTALLATION, 50).used == 0  # no verdict, no credit
 
 
 def test_verify_on_a_pr_posts_suggestions_and_apply_fix_commits_them(harness):

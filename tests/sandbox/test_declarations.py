@@ -69,6 +69,14 @@ def test_requirement_files_follow_includes_and_skip_docs():
     assert p.editable  # setup.py declares install_requires
 
 
+@pytest.mark.parametrize("name, found", [("requirements-dev.txt", True), ("dev-requirements.txt", True),
+                                         ("test.requirements.txt", True), ("requirements_test.txt", True),
+                                         ("docs-requirements.txt", False), ("requirements.in", False),
+                                         ("myrequirements.txt", False)])
+def test_requirement_file_names(name, found):
+    assert (plan({name: "x\n"}).kind == "requirements") is found
+
+
 def test_setup_cfg_extras_and_python_requires():
     cfg = "[metadata]\nname = x\n[options]\npython_requires = >=3.8\ninstall_requires =\n    six\n" \
           "[options.extras_require]\ntesting = pytest-xdist\ndocs = sphinx\n"
