@@ -30,31 +30,27 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pve.errors import PVEError, SandboxUnavailable
+from pve.errors import SandboxUnavailable
 from pve.models import EnvironmentInfo, InstallPlan
 from pve.settings import EnvironmentSettings
-from sandbox.runtime import Interpreter, find_interpreter, world_traversable
+from sandbox.envbuild import (
+    BUILD_PATH,
+    CONSTRAINTS,
+    DependencyError,
+    build_command,
+    choose_interpreter,
+    install_commands,
+    installer_reason,
+)
+from sandbox.runtime import Interpreter, world_traversable
+
+__all__ = ["RUN_PATH", "DependencyError", "Environment", "EnvironmentStore", "installer_reason"]
 
 FORMAT = "pve-env/1"  # bump when the layout of a built environment changes
 RUN_PATH = "/pve-env"  # where a run sees the environment (read-only)
-BUILD_PATH = "/envs"  # where a build sees the store (read-write)
-SRC_PATH = "/work/src"  # the project, at the same path in builds and runs
 _LOG_TAIL = 4000
-CONSTRAINTS = ".pve-constraints.txt"  # a lock file's pins, written into the scratch copy
 
 Reader = Callable[[str], str]
-
-
-class DependencyError(PVEError):
-    """The project's dependencies could not be installed: its own outcome, not bad input."""
-
-    exit_code = 1
-
-    def __init__(self, package: str, reason: str, log: str = "") -> None:
-        where = f"{package}: " if package else ""
-        self.message = f"could not install the dependencies: {where}{reason}"
-        super().__init__(self.message, code="dependencies")
-        self.package, self.reason, self.log = package, reason, log
 
 
 @dataclass(frozen=True)
@@ -226,7 +222,8 @@ class EnvironmentStore:
         if left <= 0:
             raise DependencyError("", f"the build took longer than {self.settings.build_seconds:g} s "
                                       "(PVE_ENV_BUILD_SECONDS)", "\n".join(log))
-        cmd = self._sandboxed(argv, src, interpreter, network=network, venv=venv)
+        cmd = build_command(argv, bwrap=self.bwrap, uv=self.uv, store=self.root, src=src, interpreter=interpreter,
+                            settings=self.settings, network=network, venv=venv)
         uid = self.builder_uid
         log.append("$ " + " ".join(argv))
         try:
@@ -240,51 +237,6 @@ class EnvironmentStore:
             package, reason = installer_reason(done.stderr or done.stdout)
             raise DependencyError(package, reason, "\n".join(log))
         return done.stdout
-
-    def _sandboxed(self, argv: list[str], src: Path, interpreter: Interpreter, *, network: bool,
-                   venv: str | None = None) -> list[str]:
-        """bwrap around one build command: unprivileged, empty environment, no home, the store
-        and the scratch project the only writable paths, the network only when fetching."""
-        args = [self.bwrap, "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent",
-                "--new-session", "--ro-bind", "/usr", "/usr"]
-        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-            p = Path("/" + name)
-            if p.is_symlink():
-                args += ["--symlink", os.readlink(p), str(p)]
-            elif p.is_dir():
-                args += ["--ro-bind", str(p), str(p)]
-        if interpreter.prefix != "/usr" and not interpreter.prefix.startswith("/usr/"):
-            args += ["--ro-bind", interpreter.prefix, interpreter.prefix]
-        for etc in ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates",
-                    "/etc/passwd", "/etc/group"):
-            if os.path.exists(etc):
-                args += ["--ro-bind", etc, etc]
-        args += ["--ro-bind", str(self.uv), "/pve-build/uv",
-                 "--bind", str(self.root), BUILD_PATH, "--bind", str(src), SRC_PATH,
-                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-        if self.settings.find_links and os.path.isdir(self.settings.find_links):
-            # At its own path (after /tmp's tmpfs, which would hide it): a lock file made
-            # against this folder names it so.
-            args += ["--ro-bind", self.settings.find_links, self.settings.find_links]
-        args += ["--chdir", SRC_PATH, "--clearenv",
-                 "--setenv", "PATH", "/pve-build:/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
-                 "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
-                 "--setenv", "UV_CACHE_DIR", f"{BUILD_PATH}/cache", "--setenv", "UV_LINK_MODE", "hardlink",
-                 "--setenv", "UV_COMPILE_BYTECODE", "1", "--setenv", "UV_PYTHON_DOWNLOADS", "never",
-                 "--setenv", "UV_NO_PROGRESS", "1", "--setenv", "UV_PYTHON", interpreter.executable]
-        cert = next((c for c in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
-                     if os.path.exists(c)), None)
-        if cert:
-            args += ["--setenv", "SSL_CERT_FILE", cert]
-        if self.settings.index_url:
-            args += ["--setenv", "UV_INDEX_URL", self.settings.index_url]
-        if self.settings.find_links:
-            args += ["--setenv", "UV_FIND_LINKS", self.settings.find_links]
-        if not network and not self.settings.find_links:
-            args += ["--setenv", "UV_OFFLINE", "1"]  # the cache only
-        if venv is not None:  # .github/pve.yml's own commands: with the venv active
-            args += ["--setenv", "VIRTUAL_ENV", venv, "--setenv", "PATH", f"{venv}/bin:/pve-build:/usr/bin:/bin"]
-        return [*args, "--", *(["/pve-build/uv", *argv[1:]] if argv[0] == "uv" else argv)]
 
     # ------------------------------------------------------------------ eviction
 
@@ -329,115 +281,6 @@ class EnvironmentStore:
     @staticmethod
     def release(fd: int) -> None:
         os.close(fd)
-
-
-@dataclass(frozen=True)
-class BuildStep:
-    argv: list[str]
-    network: bool = False  # fetches packages
-    shell: bool = False  # a repository's own command (``sh -c``), with the venv active
-
-
-def install_commands(plan: InstallPlan, venv: str, settings: EnvironmentSettings) -> list[BuildStep]:
-    """The commands that build ``plan`` into ``venv`` (inside the build sandbox)."""
-    network = settings.network and not settings.find_links
-    python = f"{venv}/bin/python"
-    no_index = ["--no-index"] if settings.find_links else []  # a wheel folder instead of an index
-    if plan.kind == "uv.lock":
-        sync = ["uv", "sync", "--frozen", "--all-extras", "--all-groups", "--python", python, *no_index]
-        if not plan.editable:
-            sync.append("--no-install-project")
-        return [BuildStep(["env", f"UV_PROJECT_ENVIRONMENT={venv}", *sync], network),
-                BuildStep(["uv", "pip", "install", "--python", python, *no_index, *plan.packages], network)]
-    install = ["uv", "pip", "install", "--python", python, *no_index]
-    if plan.kind == "pylock.toml":
-        install += ["-r", "pylock.toml"]
-    for req in plan.requirements:
-        install += ["-r", req]
-    if plan.constraints:
-        install += ["-c", CONSTRAINTS]
-    if plan.editable:
-        install += ["-e", "." + (f"[{','.join(plan.extras)}]" if plan.extras else "")]
-    for group in plan.groups:
-        install += ["--group", group]
-    steps = [BuildStep([*install, *plan.packages], network)]
-    steps += [BuildStep(["sh", "-c", command], settings.network, shell=True) for command in plan.commands]
-    return steps
-
-
-# --------------------------------------------------------------------------- the installer's words
-
-
-def installer_reason(output: str) -> tuple[str, str]:
-    """(package, one line) from uv's error output: what a user needs to act on."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", output)
-    lines = [line.strip(" │×╰─▶").strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    package = ""
-    for pattern in (r"Because (?:there is no version of |only |all versions of )?(?P<pkg>[A-Za-z0-9][\w.\-]*)",
-                    r"Failed to (?:build|download|fetch|prepare)\S* `(?P<pkg>[^`=<>~! ]+)",
-                    r"No (?:matching distribution|solution) .*? for (?P<pkg>[A-Za-z0-9][\w.\-]*)"):
-        m = re.search(pattern, text)
-        if m:
-            package = m.group("pkg")
-            break
-    because = next((line for line in lines if line.lower().startswith("because")), None)
-    errors = [line.removeprefix("error:").strip() for line in lines if line.lower().startswith("error:")]
-    causes = [re.sub(r"^(?:caused by|cause):\s*", "", line, flags=re.I) for line in lines
-              if re.match(r"^(?:caused by|cause):", line, re.I) or line.startswith("Call to")]
-    if because:
-        reason = because  # the resolver's own explanation says it all
-    elif errors or causes:
-        reason = ": ".join(x for x in (errors[0] if errors else "", causes[-1] if causes else "") if x)
-    else:
-        reason = lines[-1] if lines else "the installer failed without a message"
-    return package, reason[:300]
-
-
-# --------------------------------------------------------------------------- interpreters
-
-
-def choose_interpreter(requires_python: str | None, configured: str | None = None) -> Interpreter:
-    """The interpreter the environment runs on: the configured one, else the newest one on
-    this machine that satisfies ``requires-python`` and the sandbox users can reach. No
-    interpreter is ever downloaded."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    candidates: list[Interpreter] = []
-    for option in [configured] if configured else _machine_pythons():
-        with contextlib.suppress(SandboxUnavailable):
-            candidates.append(find_interpreter(option))
-    if not candidates:
-        raise SandboxUnavailable("no Python interpreter that the sandbox users can reach",
-                                 hint="install Debian's python3, or set PVE_SANDBOX_PYTHON")
-    if not requires_python:
-        return candidates[0]
-    try:
-        spec = SpecifierSet(requires_python)
-    except InvalidSpecifier:
-        return candidates[0]
-    fitting = [c for c in candidates if spec.contains(c.version, prereleases=True)]
-    if not fitting:
-        have = ", ".join(sorted({c.version for c in candidates}))
-        raise DependencyError("", f"no Python on this machine satisfies requires-python {requires_python} "
-                                  f"(have {have}; PVE never downloads interpreters: install one, or set PVE_SANDBOX_PYTHON)")
-    return fitting[0]
-
-
-def _machine_pythons() -> list[str]:
-    found: dict[str, str] = {}
-    for folder in ("/usr/local/bin", "/usr/bin"):
-        with contextlib.suppress(OSError):
-            for name in sorted(os.listdir(folder), reverse=True):
-                if re.fullmatch(r"python3(\.\d+)?", name):
-                    real = os.path.realpath(os.path.join(folder, name))
-                    found.setdefault(real, os.path.join(folder, name))
-    ordered = sorted(found.values(), key=lambda p: [int(x) for x in re.findall(r"\d+", os.path.basename(p))] or [0],
-                     reverse=True)
-    return ordered or ["/usr/bin/python3"]
-
-
-# --------------------------------------------------------------------------- helpers
 
 
 def _stage_uv(root: Path) -> Path:
