@@ -13,6 +13,11 @@ command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
 # npm fetches the test fixtures (GitHub's real webhook payloads and REST description), pinned in package-lock.json.
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# Project environments build packages from source when a project needs it (a C extension):
+# a compiler, the C library's headers and Python's.
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+[ -f /usr/include/stdio.h ] || need_apt+=(libc6-dev)
+[ -n "$(ls /usr/include/python3*/Python.h 2>/dev/null)" ] || need_apt+=(python3-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_apt[*]}"
   $SUDO apt-get update -qq
