@@ -171,9 +171,12 @@ def result(session: Session, link: str | None, *, quota: Quota | None = None, pr
         oracle = session.oracle.value if session.oracle else "none"
         where = (f"Fix pull request: {pr_url}" if pr_url else
                  "The fix is in the review below as suggestions." if review else "")
+        held = f" and the regression oracle ({session.oracle_note})" if session.baseline else ""
+        unheld = (f" No regression oracle ran ({session.oracle_note.removeprefix('none: ')}): nothing beyond the "
+                  "reproduction was checked." if not session.baseline and session.oracle_note else "")
         lines = [f"✅ **Verified fix** for `{_headline(session)}` (oracle: {oracle}).", "",
                  f"Candidate {winner.id if winner else '?'} ({winner.rule if winner else '?'}) passed the reproduction"
-                 + (" and the test suite" if session.baseline else "") + " in a sandbox.", where, "", ref]
+                 + held + " in a sandbox." + unheld, where, "", ref]
         if quota:
             lines.append(quota_line(quota))
         return "\n".join(x for x in lines if x is not None)
@@ -209,7 +212,8 @@ def check_done(session: Session, lines: list[str], proof: str, link: str | None,
              session.status.value[:1].upper() + session.status.value[1:])
     oracle = session.oracle.value if session.oracle else "none"
     summary = "\n".join([
-        f"**{title}** for `{_headline(session)}`. Oracle strength: **{oracle}**.",
+        f"**{title}** for `{_headline(session)}`. Oracle strength: **{oracle}**."
+        + (f" Regression oracle: {session.oracle_note}." if session.oracle_note else ""),
         _session_ref(session, link), "", console(lines[-120:])])
     out: dict[str, Any] = {"title": title, "summary": fit(summary, CHECK_MAX, link),
                            "text": fit(_block(proof), CHECK_MAX, link)}

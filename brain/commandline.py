@@ -11,6 +11,7 @@ Pure: argv and the project's file list in; nothing is executed.
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import re
 import shlex
 import tomllib
@@ -303,8 +304,9 @@ def addopts_override(read: Callable[[str], str], files: set[str], index: Project
                                         for n in parsed.notes]
 
 
-def _addopts(read: Callable[[str], str], files: set[str]) -> str | None:
-    """pytest's own order: pytest.ini, pyproject.toml, tox.ini, setup.cfg (at the root)."""
+def ini_value(read: Callable[[str], str], files: set[str], key: str) -> str | None:
+    """A pytest ini setting as pytest finds it: pytest.ini, pyproject.toml, tox.ini, setup.cfg
+    (at the root; the first file that has a pytest section wins, as in pytest)."""
     for name in ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"):
         if name not in files:
             continue
@@ -319,7 +321,7 @@ def _addopts(read: Callable[[str], str], files: set[str]) -> str | None:
                 continue
             if section is None:
                 continue
-            value = section.get("addopts")
+            value = section.get(key)
             return " ".join(value) if isinstance(value, list) else (value if isinstance(value, str) else None)
         parser = configparser.ConfigParser(interpolation=None)
         try:
@@ -328,5 +330,18 @@ def _addopts(read: Callable[[str], str], files: set[str]) -> str | None:
             continue
         header = {"setup.cfg": "tool:pytest"}.get(name, "pytest")
         if name in ("pytest.ini", ".pytest.ini") or parser.has_section(header):
-            return parser.get(header, "addopts", fallback=None) if parser.has_section(header) else None
+            return parser.get(header, key, fallback=None) if parser.has_section(header) else None
     return None
+
+
+def _addopts(read: Callable[[str], str], files: set[str]) -> str | None:
+    return ini_value(read, files, "addopts")
+
+
+def collect_too(read: Callable[[str], str], files: set[str], test_files: list[str]) -> list[str]:
+    """``-o python_files=…`` when the reproduction's test files are not names pytest collects by
+    itself (``test.py``, ``tests.py``, ``check_x.py``): the regression suite runs them too."""
+    patterns = (ini_value(read, files, "python_files") or "test_*.py *_test.py").split()
+    missing = sorted({f.rsplit("/", 1)[-1] for f in test_files
+                      if not any(fnmatch.fnmatch(f.rsplit("/", 1)[-1], p) or fnmatch.fnmatch(f, p) for p in patterns)})
+    return ["-o", "python_files=" + " ".join([*patterns, *missing])] if missing else []

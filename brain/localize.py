@@ -158,7 +158,9 @@ def _statement_lines(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[int]:
 def _functions_called_by_failing_test(analysis: Analysis | None, read: Reader, editable: Callable[[str], bool],
                                       source: Callable[[str], SourceFile | None]
                                       ) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
-    """Project functions named in the failing test's last frame line (usually the assertion)."""
+    """Project functions the failing test's last frame line calls (usually the assertion), and
+    those that computed the values it uses on the lines before (``r = slugify(txt)`` then
+    ``assertEqual(r, ...)``): when the error surfaces in the test, they are the suspects."""
     if analysis is None:
         return []
     test_frames = [f for f in analysis.exception.frames if f.project_path and f.line and not editable(f.project_path)]
@@ -171,13 +173,7 @@ def _functions_called_by_failing_test(analysis: Analysis | None, read: Reader, e
     stmt = src.statement_at(frame.line or 0)
     if stmt is None:
         return []
-    called: set[str] = set()
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Call):
-            f = node.func
-            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-            if name:
-                called.add(name)
+    called = _calls(stmt) | _calls_feeding(stmt, src.enclosing_function(frame.line or 0))
     if not called:
         return []
     found = []
@@ -191,6 +187,38 @@ def _functions_called_by_failing_test(analysis: Analysis | None, read: Reader, e
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in called:
                 found.append((path, node))
     return found
+
+
+def _calls(node: ast.AST) -> set[str]:
+    out: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call):
+            f = n.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+            if name:
+                out.add(name)
+    return out
+
+
+def _calls_feeding(stmt: ast.stmt, func: ast.FunctionDef | ast.AsyncFunctionDef | None) -> set[str]:
+    """Calls on the lines before ``stmt`` (in its function) whose results flow into it: a
+    backward walk over assignments to the names it reads."""
+    if func is None:
+        return set()
+    wanted = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    before = [s for s in ast.walk(func) if isinstance(s, ast.stmt) and s is not func and s.lineno < stmt.lineno]
+    out: set[str] = set()
+    for s in sorted(before, key=lambda s: -s.lineno):
+        if isinstance(s, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+            bound = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            if bound & wanted and s.value is not None:
+                out |= _calls(s.value)
+                wanted |= {n.id for n in ast.walk(s.value) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute) \
+                and isinstance(s.value.func.value, ast.Name) and s.value.func.value.id in wanted:
+            out |= _calls(s.value)  # obj.update(...) changes what the assertion reads
+    return out
 
 
 def _imported_files(test_src: SourceFile, read: Reader) -> set[str]:

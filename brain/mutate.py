@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from brain import regex_ops
 from brain.source import SourceFile, indent_of
 
 PRIORS: dict[str, float] = {
@@ -44,6 +45,16 @@ PRIORS: dict[str, float] = {
     "condition.drop": 0.25,
     "statement.delete": 0.25,
     "statement.copy": 0.20,
+    # inside regular expressions (brain/regex_ops.py): text-processing fixes edit the pattern
+    "regex.class-add": 0.55,
+    "regex.quantifier": 0.50,
+    "regex.escape": 0.45,
+    "regex.anchor": 0.45,
+    "regex.lazy": 0.40,
+    "regex.greedy": 0.40,
+    "regex.class-remove": 0.40,
+    "regex.alternation": 0.35,
+    "regex.class-negate": 0.25,
 }
 
 
@@ -356,8 +367,7 @@ def _scope(src: SourceFile, func: ast.FunctionDef | ast.AsyncFunctionDef | None,
                 for sub in ast.walk(node):
                     if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store) and sub.id not in module_vars:
                         module_vars.append(sub.id)
-        cls = next((c for c in ast.walk(src.tree) if isinstance(c, ast.ClassDef) and func is not None
-                    and c.lineno <= func.lineno <= (c.end_lineno or c.lineno)), None)
+        cls = src.enclosing_class(func.lineno) if func is not None else None
         if cls is not None:
             for sub in ast.walk(cls):
                 if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self" \
@@ -552,6 +562,8 @@ def at_line(src: SourceFile, line: int, func: ast.FunctionDef | ast.AsyncFunctio
         yield Mutant("statement.delete", f"delete line {stmt.lineno}", _delete_lines(src, stmt), PRIORS["statement.delete"])
     if func is not None and stmt is not func:
         yield from _copy_statement(src, stmt, func)
+    for edit in regex_ops.at_statement(src, stmt):
+        yield Mutant(edit.rule, edit.rationale, edit.new_text, PRIORS[edit.rule])
 
 
 _PURE_CALLS = {"sorted", "len", "sum", "min", "max", "list", "tuple", "dict", "set", "str", "int", "float", "abs",

@@ -11,16 +11,15 @@ import ast
 import difflib
 import re
 import sys
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from brain.candidates import Checker
 from brain.source import (
     SourceFile,
     builtin_names,
     function_names,
     indent_of,
-    normalized,
     segment,
 )
 from pve.models import SYNTAX_ERRORS, Analysis, Candidate, ExceptionInfo, FileEdit, Frame
@@ -74,14 +73,17 @@ def proposals(analysis: Analysis, read: Reader, editable: Callable[[str], bool],
     elif frame is not None and frame.project_path:
         path = frame.project_path
     if path is None or not editable(path):
-        return []
+        # The failure surfaced in code no fix may touch (a test, the reproduction): only the
+        # templates that fix elsewhere apply.
+        remote = Context(analysis, exc, frame, None, read, project_files, editable)
+        return [p for rule in _ELSEWHERE.get(exc.type, []) for p in rule(remote)]
     try:
         src = SourceFile(path, read(path))
     except (FileNotFoundError, UnicodeDecodeError):
         return []
     ctx = Context(analysis, exc, frame, src, read, project_files, editable)
     out: list[Proposal] = []
-    for rule in _RULES.get(exc.type, []):
+    for rule in [*_RULES.get(exc.type, []), *_ELSEWHERE.get(exc.type, [])]:
         out.extend(rule(ctx))
     return out
 
@@ -90,28 +92,17 @@ def to_candidates(proposals: list[Proposal], read: Reader, limit: int) -> list[C
     """Rank (score, then rule, path and text: deterministic), drop what does not parse or
     changes nothing, deduplicate by normalised AST, and stop at ``limit``."""
     seen: set[tuple[str, str]] = set()
-    originals: dict[str, str] = {}
-    original_forms: dict[str, str] = {}
+    checkers: dict[str, Checker] = {}
     ranked = sorted(proposals, key=lambda p: (-p.score, p.rule, p.path, p.new_text))
     out: list[Candidate] = []
     for p in ranked:
-        if p.path not in originals:
-            originals[p.path] = read(p.path)
-            original_forms[p.path] = normalized(originals[p.path])
-        original = originals[p.path]
-        if p.new_text == original:
+        if p.path not in checkers:
+            checkers[p.path] = Checker(p.path, read(p.path))
+        checked = checkers[p.path].check(p.new_text)  # compiles, changes code: (dedup key, diff)
+        if checked is None or (p.path, checked[0]) in seen:
             continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # e.g. `x is 0` from a mutation: the sandbox judges it
-                compile(p.new_text, p.path, "exec", dont_inherit=True)  # parse only; nothing runs
-        except (SyntaxError, ValueError):
-            continue
-        key = (p.path, normalized(p.new_text))
-        if key in seen or key[1] == original_forms[p.path]:
-            continue
-        seen.add(key)
-        diff = unified_diff(p.path, original, p.new_text)
+        seen.add((p.path, checked[0]))
+        diff = checked[1]
         out.append(Candidate(id=len(out) + 1, source="offline", rule=p.rule, rationale=p.rationale,
                              edits=[FileEdit(path=p.path, new_text=p.new_text)], diff=diff,
                              diff_lines=sum(1 for x in diff.splitlines() if x[:1] in "+-" and x[:3] not in ("+++", "---"))))
@@ -380,6 +371,41 @@ def _import_closest(ctx: Context) -> Iterator[Proposal]:
                                src.replace_line(lineno, fixed), 3 + ratio)
 
 
+def _provide_name(ctx: Context) -> Iterator[Proposal]:
+    """The importer is right (a test, the reproduction): the module should have the name.
+    Rename its closest definition (and the module's own uses of it), or add an alias. Runs
+    whether or not the importing line may be edited."""
+    m = re.match(r"cannot import name '(?P<name>\w+)' from '(?P<module>[\w.]+)'", ctx.exc.message)
+    if not m:
+        return
+    wanted, module = m.group("name"), m.group("module")
+    path = _module_file(ctx, module)
+    if path is None or not ctx.editable(path):
+        return
+    try:
+        src = SourceFile(path, ctx.read(path))
+    except (FileNotFoundError, UnicodeDecodeError):
+        return
+    if src.tree is None:
+        return
+    for name, ratio in _close(wanted, src.module_names()):
+        renamed = re.sub(rf"\b{re.escape(name)}\b", wanted, src.text)
+        if renamed != src.text:
+            yield Proposal("import.rename-definition", f"{module} defines '{name}' where '{wanted}' is imported; "
+                           f"rename it", path, renamed, 2.9 + ratio)
+        yield Proposal("import.alias", f"{module} gets '{wanted}' as a name for its '{name}'", path,
+                       src.text.rstrip("\n") + f"\n\n{wanted} = {name}\n", 2.4 + ratio)
+
+
+def _module_file(ctx: Context, module: str) -> str | None:
+    rel = module.replace(".", "/")
+    for candidate in (f"{rel}.py", f"{rel}/__init__.py"):
+        hits = [f for f in ctx.project_files if f == candidate or f.endswith("/" + candidate)]
+        if len(hits) == 1 or candidate in hits:
+            return candidate if candidate in hits else hits[0]
+    return None
+
+
 # --------------------------------------------------------------------------- data errors
 
 
@@ -634,4 +660,9 @@ _RULES: dict[str, list[Callable[[Context], Iterator[Proposal]]]] = {
     "SyntaxError": [_syntax_fixes],
     "IndentationError": [_syntax_fixes],
     "TabError": [_syntax_fixes],
+}
+
+# Templates that edit another file than the failing frame's (which may not be editable).
+_ELSEWHERE: dict[str, list[Callable[[Context], Iterator[Proposal]]]] = {
+    "ImportError": [_provide_name],
 }

@@ -296,16 +296,19 @@ def _section_failure(name: str, body: list[str], index: ProjectIndex) -> Failure
     e_lines = [x[1:].lstrip() if x.startswith("E ") else None for x in body]
     e_text = [x[2:] if x.startswith("E ") else x for x in body if x.startswith("E")]
     frames: list[Frame] = []
+    # The frame's function is the outermost ``def`` of the source pytest prints for it: a nested
+    # def inside (a helper, a closure) is not where the frame is.
     current_def: str | None = None
+    def_indent = 1 << 30
     last_code: str | None = None
     final_type: str | None = None
     for raw in body:
         if _PYTEST_SEP.match(raw.strip()):
-            current_def, last_code = None, None
+            current_def, def_indent, last_code = None, 1 << 30, None
             continue
         dm = _DEF.match(raw)
-        if dm:
-            current_def = dm.group("name")
+        if dm and len(raw) - len(raw.lstrip()) < def_indent:
+            current_def, def_indent = dm.group("name"), len(raw) - len(raw.lstrip())
         if raw.startswith(">"):
             last_code = raw[1:].strip()
         loc = _PYTEST_LOC.match(raw)
@@ -320,7 +323,7 @@ def _section_failure(name: str, body: list[str], index: ProjectIndex) -> Failure
             file = loc.group("file")
             frames.append(Frame(file=file, line=int(loc.group("line")), function=func,
                                 code=last_code, project_path=index.locate(file)))
-            current_def, last_code = None, None
+            current_def, def_indent, last_code = None, 1 << 30, None
             continue
         if frames and frames[-1].code is None and raw.startswith("    ") and not raw.strip().startswith("E "):
             frames[-1].code = raw.strip()

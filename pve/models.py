@@ -182,6 +182,7 @@ class RunSpec(BaseModel):
     coverage: bool = False  # record line coverage per test (fault localization)
     pythonpath: list[str] = Field(default_factory=list)  # project folders put on sys.path ("src")
     timeout_s: float | None = None  # tighter wall clock than the sandbox's (never looser)
+    wall_s: float | None = None  # this run's own wall clock, instead of the sandbox's (the regression oracle)
 
 
 class Coverage(BaseModel):
@@ -275,6 +276,7 @@ class EnvironmentInfo(BaseModel):
 
 class Oracle(StrEnum):
     EXISTING_TESTS = "existing tests"
+    FAILING_TESTS = "the failing tests only"  # pytest targets, but no regression baseline ran
     REPRO_ASSERTIONS = "reproduction with assertions"
     NO_CRASH = "no crash only"
 
@@ -379,6 +381,9 @@ class Session(BaseModel):
     error_log_sha256: str | None = None
     notes: list[str] = Field(default_factory=list)  # intake: other failures in the report, dropped options, ...
     environment: EnvironmentInfo | None = None  # the project's dependencies, when it declares any
+    oracle_note: str = ""  # the regression oracle: which tests formed it (and which not), or why none ran
+    oracle_files: list[str] = Field(default_factory=list)
+    oracle_left_out: list[str] = Field(default_factory=list)
     analysis: Analysis | None = None
     reproduction: Reproduction | None = None
     before: RunResult | None = None
@@ -439,6 +444,10 @@ class Analyzed(BaseModel):
     notes: list[str] = Field(default_factory=list)  # what the report held beside it, what was dropped or mapped
 
 
+def _one_whole_suite() -> list[list[str]]:
+    return [[]]
+
+
 class Checks(BaseModel):
     """Everything a candidate is held to: the reproduction, the regression suite and, for a
     model's candidates, the model's own reproduction (exit 0 and the session's marker line)."""
@@ -449,6 +458,7 @@ class Checks(BaseModel):
     repro_spec: RunSpec
     baseline: RunResult | None = None  # the regression suite on the original code
     regression_spec: RunSpec | None = None
+    regression_shards: list[list[str]] = Field(default_factory=_one_whole_suite)  # the oracle's tests, per sandbox
     model_repro_spec: RunSpec | None = None  # carries the script as a patch
     marker: str | None = None  # what the model's reproduction prints when fixed
     protected: tuple[str, ...] = ()  # globs no fix may touch
@@ -474,6 +484,9 @@ class Reproduced(BaseModel):
     analysis: Analysis | None = None  # as reported, or observed when no log was given
     checks: Checks | None = None  # None when there is nothing to search for
     spectrum: Spectrum = Field(default_factory=Spectrum)
+    oracle_note: str = ""  # which tests form the regression oracle, or why there is none
+    oracle_files: list[str] = Field(default_factory=list)  # the test files chosen ([]: the whole suite)
+    oracle_left_out: list[str] = Field(default_factory=list)  # test files of a large suite not chosen
 
 
 class Found(BaseModel):

@@ -98,6 +98,7 @@ class Settings:
     max_candidates: int = 150  # search budget: candidates tried at most (see benchmarks/repair)
     search_seconds: float = 60.0  # search budget: no new candidate starts after this
     search_window: int = 3  # ranks tried after the first verified fix, for the ranking
+    oracle_seconds: float = 60.0  # the regression oracle's own wall clock (baseline and each fix)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
 
     @classmethod
@@ -132,6 +133,7 @@ class Settings:
             max_candidates=env_int(env, "PVE_MAX_CANDIDATES", 150, *MAX_CANDIDATES),
             search_seconds=env_number(env, "PVE_SEARCH_SECONDS", 60.0, *SEARCH_SECONDS),
             search_window=env_int(env, "PVE_SEARCH_WINDOW", 3, 0, 100),
+            oracle_seconds=env_number(env, "PVE_ORACLE_SECONDS", 60.0, 1, 3600),
             sandbox=sandbox,
         )
 

@@ -73,7 +73,10 @@ def analyze(req: VerifyRequest, files: list[str], *, log_text: str | None, snipp
     else:
         raise BadInput("nothing to reproduce: give --error-log, --test or --cmd", code="nothing-to-reproduce")
     if not repro.snippet:
-        overrides, dropped = commandline.addopts_override(read, all_files or set(files), index)
+        config = all_files or set(files)
+        overrides, dropped = commandline.addopts_override(read, config, index)
+        if repro.kind is ReproKind.PYTEST:
+            overrides += commandline.collect_too(read, config, repro.files)
         repro = repro.model_copy(update={"pytest_options": overrides, "pythonpath": index.importable_folders()})
         notes += dropped
     analysis = analyze_failure(failure, repro.frozen_files()) if failure else None

@@ -46,6 +46,19 @@ def selects(targets: list[str], node: str) -> bool:
     return any(under(t, node) for t in targets)
 
 
+def collection_error(run: RunResult, target: str) -> str | None:
+    """The node that could not be collected around ``target`` (its module whose import fails,
+    its class, a folder's conftest), if any: then the target failed at collection."""
+    outcomes = run.record.outcomes
+    path, _, rest = target.partition("::")
+    parts = path.split("/")
+    around = ["/".join(parts[:k]) for k in range(1, len(parts))] + [path]
+    names = rest.split("::") if rest else []
+    around += ["::".join([path, *names[:k]]) for k in range(1, len(names))]
+    around.append("<collection>")
+    return next((node for node in around if node != target and outcomes.get(node) == "error"), None)
+
+
 def target_outcomes(run: RunResult, repro: Reproduction) -> dict[str, str]:
     """Outcome per reproduction target. A target that is more than one test (a file with a
     collection error in the log, a class, a folder, a test's parameters) passes only when it
@@ -55,6 +68,9 @@ def target_outcomes(run: RunResult, repro: Reproduction) -> dict[str, str]:
     for tid in repro.test_ids:
         if outcomes.get(tid) not in (None, "passed"):
             result[tid] = outcomes[tid]
+            continue
+        if tid not in outcomes and collection_error(run, tid):
+            result[tid] = "error"  # its module (or class) could not even be collected
             continue
         inside = [o for t, o in outcomes.items() if t != tid and under(tid, t)]
         if tid in outcomes and not inside:
@@ -78,6 +94,11 @@ def observed_exception(run: RunResult, repro: Reproduction) -> ExceptionInfo | N
             for node, exc in run.record.test_exceptions.items():
                 if under(tid, node):
                     return exc
+        # a target inside a module (or class) that could not be collected: that error
+        for tid in repro.test_ids:
+            broken = collection_error(run, tid)
+            if broken is not None and broken in run.record.test_exceptions:
+                return run.record.test_exceptions[broken]
         return None
     return run.record.exception
 
@@ -199,8 +220,10 @@ def pick_winner(verdicts: list[Verdict]) -> Verdict | None:
 
 
 def oracle_strength(repro: Reproduction, baseline: RunResult | None, repro_source: str | None) -> Oracle:
-    if repro.kind is ReproKind.PYTEST or passing_tests(baseline):
+    if passing_tests(baseline):
         return Oracle.EXISTING_TESTS
+    if repro.kind is ReproKind.PYTEST:
+        return Oracle.FAILING_TESTS  # never "existing tests" when no regression baseline ran
     if repro_source is not None:
         try:
             tree = ast.parse(repro_source)

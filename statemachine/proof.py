@@ -216,6 +216,13 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
                   "frozen packages:", *(f"  {p}" for p in e.packages), ""]
     if session.status.value == "could not install the dependencies":
         lines += ["== outcome", session.message, ""]
+    if session.oracle_note:
+        lines += ["== regression oracle", session.oracle_note]
+        if session.oracle_files:
+            lines += ["tests chosen:", *(f"  {f}" for f in session.oracle_files)]
+        if session.oracle_left_out:
+            lines += [f"left out ({len(session.oracle_left_out)}):", *(f"  {f}" for f in session.oracle_left_out[:200])]
+        lines.append("")
     if session.before:
         lines += _run_block("before: original code", session.before)
     if session.baseline:

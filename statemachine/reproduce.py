@@ -9,6 +9,7 @@ original runs, so the search step needs nothing else from this one.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from pve.events import Fanout
 from pve.layout import is_test_path
@@ -26,55 +27,93 @@ from pve.models import (
     VerifyRequest,
 )
 from sandbox.backend import SandboxBackend, StagedProject
+from statemachine import oracle
 from statemachine.analyze import analysis_from_run
 from statemachine.decide import check_reproduction, observed_exception, passing_tests, selects
 from statemachine.validate import candidate_timeout
 
 
 async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], sandbox: SandboxBackend,
-                    staged: StagedProject, events: Fanout) -> Reproduced:
+                    staged: StagedProject, events: Fanout, *, slots: int = 3, oracle_seconds: float = 60.0) -> Reproduced:
     repro = analyzed.reproduction
     if repro is None:
         raise ValueError("reproduce needs a reproduction (the runner asks a model for one first)")
     repro_spec = run_spec(repro)
     suite_spec = suite_run_spec(repro, py_files, req.suite)
+    selection = oracle.select(py_files, repro, analyzed.analysis, staged.read_text, slots=slots,
+                              configured=req.suite) if suite_spec is not None else None
     spectrum_spec = coverage_run_spec(repro)
-    specs = [repro_spec] + [x for x in (suite_spec, spectrum_spec) if x is not None]
     if req.timeout_s:  # the repository's own (tighter) limit per run
-        specs = [x.model_copy(update={"timeout_s": req.timeout_s}) for x in specs]
-    runs = list(await asyncio.gather(*(sandbox.run(staged, x) for x in specs)))
-    before = runs.pop(0)
-    suite = runs.pop(0) if suite_spec else None
-    coverage_run = runs.pop(0) if spectrum_spec else None
+        repro_spec = repro_spec.model_copy(update={"timeout_s": req.timeout_s})
+        spectrum_spec = spectrum_spec.model_copy(update={"timeout_s": req.timeout_s}) if spectrum_spec else None
+    if suite_spec is not None:  # the baseline has its own clock: it is not a candidate's run
+        suite_spec = suite_spec.model_copy(update={"wall_s": oracle_seconds})
+
+    async def nothing() -> None:
+        return None
+
+    before, suite, coverage_run = await asyncio.gather(
+        sandbox.run(staged, repro_spec),
+        oracle.run(sandbox, staged, suite_spec, selection.shards) if suite_spec and selection else nothing(),
+        sandbox.run(staged, spectrum_spec) if spectrum_spec else nothing())
     baseline = suite
     if baseline is not None and (not baseline.nonce_ok or not passing_tests(baseline)):
         baseline = None  # a suite that does not run, or passes nothing, is no oracle
+    note = _oracle_note(repro, suite, baseline, selection, oracle_seconds)
     spectrum = _spectrum(repro, before, suite, coverage_run)
     for run in (before, suite, coverage_run):
         if run is not None:
             run.record.coverage = None  # now in the spectrum; the session and proof need not carry it
+    picked: dict[str, Any] = {"oracle_note": note, "oracle_files": selection.files if selection else [],
+              "oracle_left_out": selection.left_out if selection else []}
 
     analysis = analyzed.analysis
     ok, why = check_reproduction(before, repro, analysis)
     if not ok:
         events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...", "NOT REPRODUCED", detail=why)
         _tail(events, before)
-        return Reproduced(ok=False, why=why, before=before, baseline=baseline, analysis=analysis, spectrum=spectrum)
+        return Reproduced(ok=False, why=why, before=before, baseline=baseline, analysis=analysis, spectrum=spectrum,
+                          **picked)
     events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...",
                 f"FAILED as reported - {why.split(' as reported')[0]}" if analysis else f"FAILED - {why}")
+    events.emit("oracle", f"Regression oracle: {note}")
     if analysis is None:
         analysis = _observed(before, repro)
         if analysis is not None:
             events.emit("analyze", f"Observed {analysis.headline()}")
     if analysis is None:
-        return Reproduced(ok=True, why=why, before=before, baseline=baseline, spectrum=spectrum)
+        return Reproduced(ok=True, why=why, before=before, baseline=baseline, spectrum=spectrum, **picked)
+    regression = None
+    if baseline is not None and suite_spec is not None:
+        # A fix may run the selection slower than the original did, not forever.
+        clock = min(2 * oracle_seconds, max(_MIN_REGRESSION_S, candidate_timeout(baseline) or oracle_seconds))
+        regression = suite_spec.model_copy(update={"coverage": False, "wall_s": clock})
     checks = Checks(repro=repro, analysis=analysis, before=before, baseline=baseline, protected=req.protected,
                     repro_spec=repro_spec.model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)}),
-                    regression_spec=suite_spec.model_copy(update={"coverage": False,
-                                                                  "timeout_s": _tighter(candidate_timeout(baseline), req.timeout_s)})
-                    if baseline is not None and suite_spec else None)
+                    regression_spec=regression,
+                    regression_shards=selection.shards if selection else [[]])
     return Reproduced(ok=True, why=why, before=before, baseline=baseline, analysis=analysis, checks=checks,
-                      spectrum=spectrum)
+                      spectrum=spectrum, **picked)
+
+
+_MIN_REGRESSION_S = 5.0
+
+
+def _oracle_note(repro: Reproduction, suite: RunResult | None, baseline: RunResult | None,
+                 selection: oracle.Selection | None, seconds: float) -> str:
+    """Which tests form the regression oracle, or why there is none, in one line."""
+    if selection is None or suite is None:
+        return "none: a single file has no test suite" if repro.snippet else "none: the project has no tests"
+    what = selection.why
+    if suite.killed_reason:
+        return f"none: {what} did not finish in {seconds:g} s ({suite.killed_reason})"
+    if not suite.nonce_ok:
+        return f"none: {what} was cut short before it reported"
+    if baseline is None:
+        return f"none: no test of {what} passed before the fix"
+    passed = len(passing_tests(baseline))
+    left = f"; left out: {len(selection.left_out)} test files" if selection.left_out else ""
+    return f"{passed} tests that passed before the fix ({what}){left}"
 
 
 def run_spec(repro: Reproduction) -> RunSpec:
@@ -96,7 +135,7 @@ def suite_run_spec(repro: Reproduction, py_files: list[str], suite: list[str] | 
     has_tests = any(is_test_path(p) and p.rsplit("/", 1)[-1].startswith("test") for p in py_files)
     if not has_tests and repro.kind is not ReproKind.PYTEST:
         return None
-    return RunSpec(mode=RunMode.PYTEST, argv=[*(suite or []), *repro.pytest_options], label="regression suite",
+    return RunSpec(mode=RunMode.PYTEST, argv=list(repro.pytest_options), label="regression suite",
                    coverage=True, pythonpath=repro.pythonpath)
 
 

@@ -114,8 +114,11 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
         return dependencies_failed(exc.message)
     session.timings_ms["environment"] = (time.monotonic() - t1) * 1000
     t1 = time.monotonic()
-    reproduced = await reproduce(analyzed, req, py_files, svc.sandbox, staged, events)
+    reproduced = await reproduce(analyzed, req, py_files, svc.sandbox, staged, events, slots=svc.settings.slots,
+                                 oracle_seconds=svc.settings.oracle_seconds)
     session.before, session.baseline, session.analysis = reproduced.before, reproduced.baseline, reproduced.analysis
+    session.oracle_note = reproduced.oracle_note
+    session.oracle_files, session.oracle_left_out = reproduced.oracle_files, reproduced.oracle_left_out
     session.timings_ms["reproduce"] = (time.monotonic() - t1) * 1000
     if not reproduced.ok:
         return not_reproduced(reproduced.why)

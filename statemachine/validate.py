@@ -10,6 +10,7 @@ from __future__ import annotations
 from pve.events import Fanout
 from pve.models import Candidate, Checks, RunResult, Verdict
 from sandbox.backend import SandboxBackend, StagedProject
+from statemachine import oracle
 from statemachine.decide import judge
 from statemachine.preflight import preflight
 
@@ -39,8 +40,8 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
             verdict.model_repro = model_run
     regression = None
     if verdict.verified and checks.baseline is not None and checks.regression_spec is not None:
-        regression = await sandbox.run(staged, checks.regression_spec.model_copy(
-            update={"patches": patches, "label": f"candidate {c.id} regression"}))
+        regression = await oracle.run(sandbox, staged, checks.regression_spec.model_copy(
+            update={"patches": patches, "label": f"candidate {c.id} regression"}), checks.regression_shards)
     if verdict.model_repro is None:  # not already failed by the model's reproduction
         verdict = judge(c, pre, run, regression, checks.repro, checks.before, checks.baseline)
         verdict.model_repro = model_run

@@ -115,3 +115,13 @@ def test_pytest_ini_wins_over_pyproject_as_pytest_reads_them():
     texts["setup.cfg"] = "[tool:pytest]\naddopts = -n 4\n"
     del texts["pytest.ini"]
     assert addopts_override(files_of(texts), set(texts), IDX)[0] == ["-o", "addopts="]
+
+
+def test_test_files_pytest_would_not_collect_by_name_are_added_to_its_patterns():
+    from brain.commandline import collect_too
+
+    read = files_of({"setup.cfg": "[tool:pytest]\npython_files = check_*.py\n"})
+    assert collect_too(read, {"setup.cfg"}, ["tests/test.py", "tests/check_x.py"]) == \
+        ["-o", "python_files=check_*.py test.py"]
+    assert collect_too(files_of({}), set(), ["tests/test_x.py", "x_test.py"]) == []
+    assert collect_too(files_of({}), set(), ["tests.py"]) == ["-o", "python_files=test_*.py *_test.py tests.py"]

@@ -126,3 +126,25 @@ def test_localization_is_deterministic():
     first = localize(assertion_analysis(), spectra, editable, read)
     for _ in range(3):
         assert localize(assertion_analysis(), spectra, editable, read) == first
+
+
+SHOP = "def total(prices, tax):\n    return sum(prices) - tax\n\n\ndef count(prices):\n    return len(prices)\n"
+SHOP_TEST = ("import unittest\n\nfrom shop import count, total\n\n\nclass TestShop(unittest.TestCase):\n"
+             "    def test_total(self):\n        prices, tax = [10, 20], 3\n        subtotal = total(prices, tax)\n"
+             "        result = round(subtotal)\n        self.assertEqual(result, 33)\n")
+
+
+def test_an_error_in_the_test_body_points_back_at_the_project_calls_that_fed_it():
+    """``assertEqual(result, 33)`` calls nothing of the project; ``result`` came from ``total``."""
+    files = {"shop.py": SHOP, "test.py": SHOP_TEST}
+    exc = ExceptionInfo(type="AssertionError", qualified_type="AssertionError", message="30 != 33",
+                        frames=[Frame(file="test.py", line=11, function="test_total", project_path="test.py")])
+    analysis = Analysis(exception=exc, category=Category.ASSERTION, project_frames=exc.frames)
+    def read(path: str) -> str:
+        if path not in files:
+            raise FileNotFoundError(path)
+        return files[path]
+
+    suspects = localize(analysis, None, lambda p: p != "test.py", read)
+    assert [(s.path, s.line) for s in suspects] == [("shop.py", 2)]
+    assert "called by the failing test (total)" in suspects[0].why

@@ -213,3 +213,66 @@ def test_paths_outside_project_are_not_mapped(tmp_path):
     assert idx.locate("/somewhere/else/other.py") is None
     assert idx.locate("<frozen runpy>") is None
     assert idx.locate("../../pkg/mod.py") is None
+
+
+# pytest 8's long report for two tests whose printed source holds a nested def (captured).
+NESTED = """\
+=================================== FAILURES ===================================
+____________________________________ test_x ____________________________________
+
+    def test_x():
+>       assert outer(1) == 2
+               ^^^^^^^^
+
+tests/test_m.py:5:
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _
+mod.py:5: in outer
+    return helper(x) + 1
+           ^^^^^^^^^
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _
+
+y = 1
+
+    def helper(y):
+>       return y.missing
+               ^^^^^^^^^
+E       AttributeError: 'int' object has no attribute 'missing'
+
+mod.py:3: AttributeError
+___________________________________ test_box ___________________________________
+
+    def test_box():
+        def check(b):
+            return b.value()
+>       assert check(Box()) == 1
+               ^^^^^^^^^^^^
+
+tests/test_m.py:11:
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _
+tests/test_m.py:10: in check
+    return b.value()
+           ^^^^^^^^^
+mod.py:12: in value
+    return inner()
+           ^^^^^^^
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _
+
+    def inner():
+>       return {}["k"]
+               ^^^^^^^
+E       KeyError: 'k'
+
+mod.py:11: KeyError
+=========================== short test summary info ============================
+FAILED tests/test_m.py::test_x - AttributeError: 'int' object has no attribut...
+FAILED tests/test_m.py::test_box - KeyError: 'k'
+============================== 2 failed in 0.03s ===============================
+"""
+
+
+def test_a_nested_def_in_the_printed_source_is_not_the_frames_function():
+    idx = ProjectIndex(None, files=["mod.py", "tests/test_m.py"])
+    x, box = parse_log(NESTED, index=idx).failures
+    assert [(f.line, f.function) for f in x.exception.frames] == [(5, "test_x"), (5, "outer"), (3, "helper")]
+    assert [(f.line, f.function) for f in box.exception.frames] == [(11, "test_box"), (10, "check"), (12, "value"),
+                                                                    (11, "inner")]

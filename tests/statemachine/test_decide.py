@@ -97,7 +97,25 @@ def test_winner_fastest_then_smallest_then_rank():
 
 
 def test_oracle_strength():
-    assert oracle_strength(PYTEST, None, None) is Oracle.EXISTING_TESTS
+    # never "existing tests" when no regression baseline ran: the failing tests are all it was held to
+    assert oracle_strength(PYTEST, None, None) is Oracle.FAILING_TESTS
+    assert oracle_strength(PYTEST, run({"t::a": "passed"}), None) is Oracle.EXISTING_TESTS
     assert oracle_strength(SCRIPT, run({"t::a": "passed"}), "x = 1\n") is Oracle.EXISTING_TESTS
     assert oracle_strength(SCRIPT, None, "assert f() == 1\n") is Oracle.REPRO_ASSERTIONS
     assert oracle_strength(SCRIPT, None, "print(f())\n") is Oracle.NO_CRASH
+
+
+def test_a_target_whose_module_cannot_be_collected_failed_with_that_error():
+    """pytest reports the module (or class) with the collection error, never the test id asked for."""
+    imp = ExceptionInfo(type="ImportError", qualified_type="ImportError", message="cannot import name 'parse_date'")
+    target = "tests/test_a.py::TestParse::test_parse[1]"
+    repro = Reproduction(kind=ReproKind.PYTEST, test_ids=[target], files=["tests/test_a.py"])
+    broken = run({"tests/test_a.py": "error"}, code=2, test_exc={"tests/test_a.py": imp})
+    ok, why = check_reproduction(broken, repro, None)
+    assert ok and why == "failed with ImportError"
+    # a collection error elsewhere is not this target's
+    elsewhere = run({"tests/test_b.py": "error", target: "passed"}, test_exc={"tests/test_b.py": imp})
+    assert check_reproduction(elsewhere, repro, None) == (False, "the reproduction passed on the original code")
+    # a class that could not be collected counts too
+    by_class = run({"tests/test_a.py::TestParse": "error"}, code=2, test_exc={"tests/test_a.py::TestParse": imp})
+    assert check_reproduction(by_class, repro, None)[0]

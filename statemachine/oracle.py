@@ -1,0 +1,200 @@
+"""The regression oracle: which tests a fix is held to besides the reproduction, and running
+them in time on a large suite.
+
+A small suite (up to ``SMALL_SUITE_FILES`` test files) runs whole, as pytest discovers it. A
+large one is selected: the reproduction's own test files first, then the test files that import
+the modules the failure runs through (those named after the module first), up to a budget of
+test functions; what was left out is said in the proof. The selection runs in parallel shards,
+one sandbox each, with its own wall clock (the baseline is not a candidate: it may take longer
+than one run), and the shards' results are merged into one.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from brain.traceback import ProjectIndex
+from pve.layout import is_test_path
+from pve.models import Analysis, Coverage, HarnessRecord, Reproduction, RunResult, RunSpec
+from sandbox.backend import SandboxBackend, StagedProject
+
+SMALL_SUITE_FILES = 30  # up to this many test files, the whole suite is the oracle
+MAX_ORACLE_TESTS = 800  # test functions selected at most from a large suite
+_TEST_DEF = re.compile(r"^\s*(?:async\s+)?def test", re.M)
+
+
+@dataclass
+class Selection:
+    """The tests that form the oracle: pytest arguments per shard, and in words."""
+
+    shards: list[list[str]] = field(default_factory=lambda: [[]])  # [[]]: the whole suite in one run
+    files: list[str] = field(default_factory=list)  # the test files chosen ([] = the whole suite)
+    left_out: list[str] = field(default_factory=list)  # test files of the project not chosen
+    why: str = "the whole test suite"
+
+
+def is_test_module(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return path.endswith(".py") and name != "conftest.py" and is_test_path(path) and \
+        (name.startswith("test") or name.endswith("_test.py"))
+
+
+def select(py_files: list[str], repro: Reproduction, analysis: Analysis | None, read: Callable[[str], str], *,
+           slots: int, configured: list[str] | None = None) -> Selection:
+    """The oracle for this failure (``configured``: the repository's own ``tests:`` setting)."""
+    if configured:
+        return Selection(shards=[list(configured)], why="the tests the repository's configuration names")
+    tests = sorted({p for p in py_files if is_test_module(p)} | {f for f in repro.files if f in py_files
+                                                                   and is_test_path(f)})
+    if len(tests) <= SMALL_SUITE_FILES:
+        return Selection()
+    chosen: list[str] = [f for f in repro.files if f in tests]
+    # What the failure runs through: the reported frames when a log gave them, and always what
+    # the failing tests import (before anything ran, that is all there is to go on).
+    modules = _failure_modules(analysis, py_files) | _project_imports(chosen, py_files, read)
+    importers = [t for t in tests if t not in chosen and _imports_any(t, modules, read)]
+    # test_utils.py for utils.py first: the module's own tests
+    stems = {m.rsplit(".", 1)[-1] for m in modules}
+    importers.sort(key=lambda t: (not any(s in t.rsplit("/", 1)[-1] for s in stems), t))
+    count = sum(_test_count(t, read) for t in chosen)
+    for t in importers:
+        n = _test_count(t, read)
+        if count + n > MAX_ORACLE_TESTS and count > 0:
+            continue
+        chosen.append(t)
+        count += n
+    if not chosen:
+        return Selection()
+    why = "the failing tests' files" + (f" and the test files that import {', '.join(sorted(modules)[:3])}"
+                                         + (" ..." if len(modules) > 3 else "") if importers else "")
+    if len(chosen) < len(importers) + len([f for f in repro.files if f in tests]):
+        why += f" (up to about {MAX_ORACLE_TESTS} tests)"
+    return Selection(shards=_shards(chosen, read, max(1, slots)), files=chosen,
+                     left_out=[t for t in tests if t not in chosen], why=why)
+
+
+def _failure_modules(analysis: Analysis | None, py_files: list[str]) -> set[str]:
+    """Dotted names of the project modules the failure runs through (not tests)."""
+    if analysis is None:
+        return set()
+    folders = ProjectIndex(None, files=py_files).importable_folders()
+    out: set[str] = set()
+    for frame in analysis.project_frames:
+        path = frame.project_path or ""
+        if not path.endswith(".py") or is_test_path(path):
+            continue
+        for folder in folders:
+            if path.startswith(folder + "/"):
+                path = path[len(folder) + 1:]
+                break
+        dotted = path[:-3].replace("/", ".").removesuffix(".__init__")
+        out.add(dotted)
+    return out
+
+
+def _project_imports(tests: list[str], py_files: list[str], read: Callable[[str], str]) -> set[str]:
+    """The project modules (not tests) that ``tests`` import, as dotted names."""
+    index = ProjectIndex(None, files=py_files)
+    known: set[str] = set()
+    for path in py_files:
+        if is_test_path(path) or not path.endswith(".py"):
+            continue
+        for folder in ["", *index.importable_folders()]:
+            if folder and not path.startswith(folder + "/"):
+                continue
+            rel = path[len(folder) + 1:] if folder else path
+            known.add(rel[:-3].replace("/", ".").removesuffix(".__init__"))
+    out: set[str] = set()
+    for test in tests:
+        try:
+            tree = ast.parse(read(test))
+        except (SyntaxError, ValueError, FileNotFoundError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            out |= {n for n in names if n in known}
+    return out
+
+
+def _imports_any(test: str, modules: set[str], read: Callable[[str], str]) -> bool:
+    if not modules:
+        return False
+    try:
+        tree = ast.parse(read(test))
+    except (SyntaxError, ValueError, FileNotFoundError, UnicodeDecodeError):
+        return False
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if any(name == m or m.startswith(name + ".") or name.startswith(m + ".") for m in modules):
+                return True
+    return False
+
+
+def _test_count(path: str, read: Callable[[str], str]) -> int:
+    try:
+        return max(1, len(_TEST_DEF.findall(read(path))))
+    except (FileNotFoundError, UnicodeDecodeError):
+        return 1
+
+
+def _shards(files: list[str], read: Callable[[str], str], slots: int) -> list[list[str]]:
+    """Files spread over ``slots`` shards, heaviest first onto the lightest shard."""
+    k = min(slots, len(files))
+    shards: list[list[str]] = [[] for _ in range(k)]
+    weight = [0] * k
+    for f in sorted(files, key=lambda f: (-_test_count(f, read), f)):
+        i = weight.index(min(weight))
+        shards[i].append(f)
+        weight[i] += _test_count(f, read)
+    return [sorted(s) for s in shards]
+
+
+# --------------------------------------------------------------------------- running it
+
+
+async def run(sandbox: SandboxBackend, staged: StagedProject, spec: RunSpec, shards: list[list[str]]) -> RunResult:
+    """The oracle's spec over its shards at once, merged into one result."""
+    if len(shards) <= 1:
+        return await sandbox.run(staged, spec.model_copy(update={"argv": [*(shards[0] if shards else []), *spec.argv]}))
+    runs = await asyncio.gather(*(sandbox.run(staged, spec.model_copy(update={
+        "argv": [*shard, *spec.argv], "label": f"{spec.label} ({k + 1}/{len(shards)})"})) for k, shard in enumerate(shards)))
+    return merge(list(runs), spec.label)
+
+
+def merge(runs: list[RunResult], label: str) -> RunResult:
+    record = HarnessRecord(completed=all(r.record.completed for r in runs))
+    coverage: Coverage | None = Coverage() if all(r.record.coverage is not None for r in runs) else None
+    for r in runs:
+        record.outcomes.update(r.record.outcomes)
+        record.test_exceptions.update(r.record.test_exceptions)
+        record.durations.update(r.record.durations)
+        record.collected += r.record.collected
+        record.cpu_ms = (record.cpu_ms or 0.0) + (r.record.cpu_ms or 0.0)
+        if coverage is not None and r.record.coverage is not None:
+            for path, lines in r.record.coverage.shared.items():
+                coverage.shared[path] = sorted(set(coverage.shared.get(path, [])) | set(lines))
+            coverage.tests.update(r.record.coverage.tests)
+    record.coverage = coverage
+    codes = [r.exit_code for r in runs]
+    record.exit_code = next((c for c in codes if c), 0) if None not in codes else None
+    killed = next((r.killed_reason for r in runs if r.killed_reason), None)
+    return RunResult(
+        label=label, sandbox_id="+".join(r.sandbox_id for r in runs), command=" ; ".join(r.command for r in runs),
+        exit_code=record.exit_code, duration_ms=max(r.duration_ms for r in runs),
+        started_at=min(r.started_at for r in runs), stdout="".join(r.stdout for r in runs)[-(64 << 10):],
+        stderr="".join(r.stderr for r in runs)[-(64 << 10):], stdout_bytes=sum(r.stdout_bytes for r in runs),
+        stderr_bytes=sum(r.stderr_bytes for r in runs), timed_out=any(r.timed_out for r in runs),
+        killed_reason=killed, nonce_ok=all(r.nonce_ok for r in runs), record=record)

@@ -1,0 +1,125 @@
+"""The regression oracle on a large suite: selection, shards, merging, and honest words when
+no baseline ran."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from entrypoints import bootstrap
+from pve.models import (
+    Analysis,
+    Category,
+    Coverage,
+    ExceptionInfo,
+    Frame,
+    HarnessRecord,
+    Oracle,
+    Reproduction,
+    ReproKind,
+    RunResult,
+    SessionStatus,
+    VerifyRequest,
+)
+from pve.settings import Settings
+from statemachine import oracle
+from statemachine.runner import verify
+
+GEO_TEST = "from geo.area import rect\n\n\ndef test_rect_{k}():\n    assert rect({k}, 2) == {k} * 2\n"
+OTHER_TEST = "from geo.names import label\n\n\ndef test_label_{k}():\n    assert label({k}) == 'n{k}'\n"
+FILES = {
+    "geo/__init__.py": "",
+    "geo/area.py": "def rect(w, h):\n    return w * h\n\n\ndef square(s):\n    return rect(s, s) + 1\n",
+    "geo/names.py": "def label(k):\n    return f'n{k}'\n",
+    "tests/test_square.py": "from geo.area import square\n\n\ndef test_square():\n    assert square(3) == 9\n",
+    **{f"tests/test_geo_{k}.py": GEO_TEST.format(k=k) for k in range(20)},
+    **{f"tests/test_names_{k}.py": OTHER_TEST.format(k=k) for k in range(20)},
+}
+
+
+def read(path: str) -> str:
+    if path not in FILES:
+        raise FileNotFoundError(path)
+    return FILES[path]
+
+
+def analysis() -> Analysis:
+    exc = ExceptionInfo(type="AssertionError", qualified_type="AssertionError", message="10 == 9", frames=[
+        Frame(file="tests/test_square.py", line=5, function="test_square", project_path="tests/test_square.py")])
+    frames = [*exc.frames, Frame(file="geo/area.py", line=6, function="square", project_path="geo/area.py")]
+    return Analysis(exception=exc, category=Category.ASSERTION, project_frames=frames)
+
+
+REPRO = Reproduction(kind=ReproKind.PYTEST, test_ids=["tests/test_square.py::test_square"], files=["tests/test_square.py"])
+
+
+def test_a_large_suite_is_selected_by_what_the_failure_runs_through_and_sharded():
+    sel = oracle.select(sorted(FILES), REPRO, analysis(), read, slots=3)
+    assert sel.files[0] == "tests/test_square.py"
+    assert set(sel.files[1:]) == {f"tests/test_geo_{k}.py" for k in range(20)}  # they import geo.area
+    assert set(sel.left_out) == {f"tests/test_names_{k}.py" for k in range(20)}
+    assert len(sel.shards) == 3 and sorted(f for s in sel.shards for f in s) == sorted(sel.files)
+    assert "geo.area" in sel.why
+
+
+def test_a_small_suite_or_the_repositorys_own_setting_is_taken_whole():
+    small = {k: v for k, v in FILES.items() if "test_names" not in k}
+    assert oracle.select(sorted(small), REPRO, analysis(), read, slots=3).shards == [[]]
+    configured = oracle.select(sorted(FILES), REPRO, analysis(), read, slots=3, configured=["tests/unit"])
+    assert configured.shards == [["tests/unit"]] and "configuration" in configured.why
+
+
+def test_shards_merge_into_one_result():
+    def part(sid, outcomes, cov, killed=None):
+        return RunResult(sandbox_id=sid, command="pytest", exit_code=1 if "failed" in outcomes.values() else 0,
+                         duration_ms=100.0 * len(outcomes), nonce_ok=killed is None, killed_reason=killed,
+                         record=HarnessRecord(outcomes=outcomes, coverage=Coverage(shared={"a.py": cov})))
+    merged = oracle.merge([part("s1", {"t::a": "passed"}, [1, 2]), part("s2", {"t::b": "failed"}, [2, 3])], "suite")
+    assert merged.record.outcomes == {"t::a": "passed", "t::b": "failed"} and merged.exit_code == 1
+    assert merged.record.coverage.shared == {"a.py": [1, 2, 3]} and merged.duration_ms == 100.0
+    cut = oracle.merge([part("s1", {"t::a": "passed"}, [1]), part("s2", {}, [], killed="timeout after 1 s")], "suite")
+    assert not cut.nonce_ok and cut.killed_reason == "timeout after 1 s"
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+@pytest.mark.sandbox
+def test_end_to_end_the_selection_is_the_baseline_and_the_proof_names_it(tmp_path):
+    project = write(tmp_path / "geo", FILES)
+    svc = bootstrap.services(replace(Settings.from_env({}), home=tmp_path / "home"))
+    session = asyncio.run(verify(VerifyRequest(path=project, test="tests/test_square.py::test_square", cache=False), svc))
+    assert session.status is SessionStatus.VERIFIED, session.message
+    assert session.oracle is Oracle.EXISTING_TESTS
+    assert set(session.baseline.record.outcomes) == {"tests/test_square.py::test_square",
+                                                     *(f"tests/test_geo_{k}.py::test_rect_{k}" for k in range(20))}
+    assert "+" in session.baseline.sandbox_id  # ran in shards
+    assert session.oracle_note.startswith("20 tests that passed before the fix") and "left out: 20 test files" in \
+        session.oracle_note
+    proof = Path(session.proof_path).read_text()
+    assert "== regression oracle" in proof and "  tests/test_geo_0.py" in proof and "left out (20):" in proof
+    winner = session.winning_verdict()
+    assert set(winner.regression.record.outcomes) == set(session.baseline.record.outcomes)
+
+
+@pytest.mark.sandbox
+def test_a_suite_that_does_not_finish_is_no_oracle_and_it_is_said(tmp_path):
+    project = write(tmp_path / "slow", {
+        "calc.py": "def half(x):\n    return x / 0\n",
+        "tests/test_calc.py": "from calc import half\n\n\ndef test_half():\n    assert half(4) == 2\n",
+        "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(30)\n"})
+    settings = replace(Settings.from_env({}), home=tmp_path / "home", oracle_seconds=2.0)
+    session = asyncio.run(verify(VerifyRequest(path=project, test="tests/test_calc.py::test_half", cache=False),
+                                 bootstrap.services(settings)))
+    assert session.baseline is None
+    assert session.oracle_note.startswith("none: the whole test suite did not finish in 2 s")
+    if session.status is SessionStatus.VERIFIED:
+        assert session.oracle is Oracle.FAILING_TESTS
+    assert "== regression oracle\nnone: the whole test suite did not finish" in Path(session.proof_path).read_text()

@@ -1,0 +1,77 @@
+"""Failure shapes seen on real repositories, end to end through `verify` (real sandboxes): a test
+module that cannot be imported, an error that surfaces in the test body, a test file pytest
+would not collect by its name."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from entrypoints import bootstrap
+from pve.models import SessionStatus, VerifyRequest
+from pve.settings import Settings
+from statemachine.runner import verify
+
+pytestmark = pytest.mark.sandbox
+
+
+@pytest.fixture
+def services(tmp_path):
+    return bootstrap.services(replace(Settings.from_env({}), home=tmp_path / "home"))
+
+
+def project(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_a_test_module_that_cannot_import_the_name_fails_at_collection_and_is_fixed(tmp_path, services):
+    """The test imports the name the fix must provide; a sibling class cannot be collected
+    either, but the given test id runs alone."""
+    root = project(tmp_path / "dates", {
+        "dates.py": "def parse_dat(text):\n    y, m, d = text.split('-')\n    return int(y), int(m), int(d)\n",
+        "tests/test_dates.py": "import pytest\n\nfrom dates import parse_date\n\n\nclass TestParse:\n"
+                               "    def test_parse(self):\n        assert parse_date('2024-01-02') == (2024, 1, 2)\n\n\n"
+                               "class TestBroken:\n    @pytest.mark.parametrize('y', [1])\n"
+                               "    def test_never(self, x):\n        pass\n"})
+    session = asyncio.run(verify(VerifyRequest(path=root, test="tests/test_dates.py::TestParse::test_parse"), services))
+    assert session.before.record.exception is None  # no test ran: the module did not import
+    assert session.analysis.exception.type == "ImportError"
+    assert session.status is SessionStatus.VERIFIED, session.message
+    assert session.reproduction.argv[0] == "tests/test_dates.py::TestParse::test_parse"  # the id, not the file
+    assert "+def parse_date(text):" in session.winning_candidate().diff
+
+
+def test_an_error_that_surfaces_in_the_test_body_points_at_the_project_call_before_it(tmp_path, services):
+    root = project(tmp_path / "shop", {
+        "shop.py": "def total(prices, tax):\n    return sum(prices) - tax\n\n\ndef count(prices):\n    return len(prices)\n",
+        "test.py": "import unittest\n\nfrom shop import count, total\n\n\nclass TestShop(unittest.TestCase):\n"
+                   "    def test_total(self):\n        prices, tax = [10, 20], 3\n        result = total(prices, tax)\n"
+                   "        self.assertEqual(result, 33)\n        self.assertEqual(total([1], 1), 2)\n\n"
+                   "    def test_count(self):\n        self.assertEqual(count([1, 2]), 2)\n"})
+    session = asyncio.run(verify(VerifyRequest(path=root, cmd="python -m unittest test"), services))
+    assert session.status is SessionStatus.VERIFIED, session.message
+    assert session.search.suspects[0].startswith("shop.py:2")  # total(), from `result = total(...)` above the assert
+    assert "+    return sum(prices) + tax" in session.winning_candidate().diff
+    # test.py is no name pytest collects by itself: the regression suite ran it too
+    assert session.baseline is not None and session.baseline.record.outcomes["test.py::TestShop::test_count"] == "passed"
+
+
+def test_a_regex_bug_is_fixed_inside_the_pattern(tmp_path, services):
+    """The shape of most real text-processing fixes: ``&([^;]+;)`` -> ``&([^&;]+;)``."""
+    root = project(tmp_path / "markup", {
+        "markup.py": "import re\n\nENTITY = re.compile(r\"&([^;]+;)\")\nNAMES = {\"amp\": \"&\", \"lt\": \"<\", \"gt\": \">\"}\n\n\n"
+                     "def unescape(text):\n    return ENTITY.sub(lambda m: NAMES.get(m.group(1)[:-1], m.group(0)), text)\n",
+        "tests/test_markup.py": "from markup import unescape\n\n\ndef test_named():\n"
+                                "    assert unescape('&lt;b&gt; &amp;') == '<b> &'\n\n\ndef test_unknown_is_kept():\n"
+                                "    assert unescape('&nbsp;') == '&nbsp;'\n\n\ndef test_lone_ampersand():\n"
+                                "    assert unescape('fish & chips &lt;3') == 'fish & chips <3'\n"})
+    session = asyncio.run(verify(VerifyRequest(path=root, test="tests/test_markup.py::test_lone_ampersand"), services))
+    assert session.status is SessionStatus.VERIFIED, session.message
+    winner = session.winning_candidate()
+    assert winner.rule == "regex.class-add" and '+ENTITY = re.compile(r"&([^&;]+;)")' in winner.diff
