@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
+import hashlib
+import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from brain.traceback import ProjectIndex
 from pve.layout import is_test_path
@@ -160,6 +165,50 @@ def _shards(files: list[str], read: Callable[[str], str], slots: int) -> list[li
         shards[i].append(f)
         weight[i] += _test_count(f, read)
     return [sorted(s) for s in shards]
+
+
+# --------------------------------------------------------------------------- the baseline, once per commit
+
+
+def baseline_key(staged: StagedProject, spec: RunSpec, shards: list[list[str]], sandbox: dict[str, object]) -> str:
+    """The same files, environment, interpreter and tests give the same baseline: keyed by
+    them, never by the failure (one commit's baseline serves every failure found on it)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(sorted(staged.files.items())).encode())
+    digest.update((staged.env.info.key if staged.env is not None else "-").encode())
+    digest.update(json.dumps([spec.model_dump(exclude={"label"}), shards, str(sandbox.get("python", ""))],
+                             default=str).encode())
+    return digest.hexdigest()[:32]
+
+
+async def run_baseline(sandbox: SandboxBackend, staged: StagedProject, spec: RunSpec, shards: list[list[str]],
+                       cache: Path | None) -> tuple[RunResult, bool]:
+    """The oracle on the original code, from the cache when this commit's was run before; a
+    baseline that did not complete is never cached. Returns (result, from the cache)."""
+    path = cache / f"{baseline_key(staged, spec, shards, sandbox.describe())}.json" if cache else None
+    if path is not None and path.exists():
+        with contextlib.suppress(OSError, ValueError):
+            return RunResult.model_validate_json(path.read_text()), True
+    result = await run(sandbox, staged, spec, shards)
+    if path is not None and result.nonce_ok and not result.killed_reason:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_text(result.model_dump_json())
+            os.replace(tmp, path)
+            _prune(path.parent)
+    return result, False
+
+
+_KEEP_BASELINES = 500
+
+
+def _prune(folder: Path) -> None:
+    """The newest baselines stay; a commit not verified in a while is not worth the disk."""
+    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    for old in files[:-_KEEP_BASELINES]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 # --------------------------------------------------------------------------- running it

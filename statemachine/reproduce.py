@@ -9,6 +9,7 @@ original runs, so the search step needs nothing else from this one.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from pve.events import Fanout
@@ -34,7 +35,8 @@ from statemachine.validate import candidate_timeout
 
 
 async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], sandbox: SandboxBackend,
-                    staged: StagedProject, events: Fanout, *, slots: int = 3, oracle_seconds: float = 60.0) -> Reproduced:
+                    staged: StagedProject, events: Fanout, *, slots: int = 3, oracle_seconds: float = 60.0,
+                    baseline_cache: Path | None = None) -> Reproduced:
     repro = analyzed.reproduction
     if repro is None:
         raise ValueError("reproduce needs a reproduction (the runner asks a model for one first)")
@@ -52,14 +54,23 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
     async def nothing() -> None:
         return None
 
+    from_cache: list[bool] = []
+
+    async def baseline_run() -> RunResult | None:
+        if suite_spec is None or selection is None:
+            return None
+        result, cached = await oracle.run_baseline(sandbox, staged, suite_spec, selection.shards, baseline_cache)
+        from_cache.append(cached)
+        return result
+
     before, suite, coverage_run = await asyncio.gather(
-        sandbox.run(staged, repro_spec),
-        oracle.run(sandbox, staged, suite_spec, selection.shards) if suite_spec and selection else nothing(),
-        sandbox.run(staged, spectrum_spec) if spectrum_spec else nothing())
+        sandbox.run(staged, repro_spec), baseline_run(), sandbox.run(staged, spectrum_spec) if spectrum_spec else nothing())
     baseline = suite
     if baseline is not None and (not baseline.nonce_ok or not passing_tests(baseline)):
         baseline = None  # a suite that does not run, or passes nothing, is no oracle
     note = _oracle_note(repro, suite, baseline, selection, oracle_seconds)
+    if from_cache and from_cache[0]:
+        note += "; baseline: this commit's earlier run, reused"
     spectrum = _spectrum(repro, before, suite, coverage_run)
     for run in (before, suite, coverage_run):
         if run is not None:

@@ -115,7 +115,8 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
     session.timings_ms["environment"] = (time.monotonic() - t1) * 1000
     t1 = time.monotonic()
     reproduced = await reproduce(analyzed, req, py_files, svc.sandbox, staged, events, slots=svc.settings.slots,
-                                 oracle_seconds=svc.settings.oracle_seconds)
+                                 oracle_seconds=svc.settings.oracle_seconds,
+                                 baseline_cache=svc.settings.home / "baselines" if req.cache else None)
     session.before, session.baseline, session.analysis = reproduced.before, reproduced.baseline, reproduced.analysis
     session.oracle_note = reproduced.oracle_note
     session.oracle_files, session.oracle_left_out = reproduced.oracle_files, reproduced.oracle_left_out

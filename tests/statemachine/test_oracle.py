@@ -123,3 +123,19 @@ def test_a_suite_that_does_not_finish_is_no_oracle_and_it_is_said(tmp_path):
     if session.status is SessionStatus.VERIFIED:
         assert session.oracle is Oracle.FAILING_TESTS
     assert "== regression oracle\nnone: the whole test suite did not finish" in Path(session.proof_path).read_text()
+
+
+@pytest.mark.sandbox
+def test_a_commits_baseline_is_run_once_and_reused(tmp_path):
+    project = write(tmp_path / "geo", FILES)
+    svc = bootstrap.services(replace(Settings.from_env({}), home=tmp_path / "home"))
+    req = VerifyRequest(path=project, test="tests/test_square.py::test_square")
+    first = asyncio.run(verify(req, svc))
+    assert "reused" not in first.oracle_note and len(list((tmp_path / "home" / "baselines").glob("*.json"))) == 1
+    second = asyncio.run(verify(req, svc))
+    assert second.oracle_note.endswith("baseline: this commit's earlier run, reused")
+    assert second.baseline.record.outcomes == first.baseline.record.outcomes
+    # another commit (a file changed) is another baseline
+    (project / "geo" / "names.py").write_text("def label(k):\n    return 'n' + str(k)\n")
+    third = asyncio.run(verify(req, svc))
+    assert "reused" not in third.oracle_note
