@@ -65,6 +65,13 @@ class Allow(_Strict):
         return PERMISSION_RANK.get(role, 0) >= PERMISSION_RANK[self.permission]
 
 
+def _inside_repo(values: list[str]) -> list[str]:
+    for v in values:
+        if not v or v.startswith(("/", "-")) or ".." in v.replace("\\", "/").split("/"):
+            raise ValueError(f"{v!r} must be a path inside the repository")
+    return values
+
+
 class Install(_Strict):
     files: list[str] = Field(default_factory=list, max_length=20)
     extras: list[str] = Field(default_factory=list, max_length=20)
@@ -76,10 +83,7 @@ class Install(_Strict):
     @field_validator("files")
     @classmethod
     def _files_inside_repo(cls, values: list[str]) -> list[str]:
-        for v in values:
-            if not v or v.startswith(("/", "-")) or ".." in v.replace("\\", "/").split("/"):
-                raise ValueError(f"{v!r} must be a path inside the repository")
-        return values
+        return _inside_repo(values)
 
     @field_validator("extras", "groups")
     @classmethod
@@ -110,11 +114,8 @@ class RepoConfig(_Strict):
 
     @field_validator("tests", "ignore")
     @classmethod
-    def _inside_repo(cls, values: list[str]) -> list[str]:
-        for v in values:
-            if not v or v.startswith(("/", "-")) or ".." in v.replace("\\", "/").split("/"):
-                raise ValueError(f"{v!r} must be a path inside the repository")
-        return values
+    def _paths_inside_repo(cls, values: list[str]) -> list[str]:
+        return _inside_repo(values)
 
 
 class ConfigError(ValueError):

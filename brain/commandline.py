@@ -289,7 +289,7 @@ def addopts_override(read: Callable[[str], str], files: set[str], index: Project
     """When the project's pytest ``addopts`` name plugins the sandbox lacks, pytest would stop
     with a usage error before any test: pass ``-o addopts=<the rest>`` instead. Returns the
     options to add to every pytest run, and what was dropped."""
-    raw = _addopts(read, files)
+    raw = ini_value(read, files, "addopts")
     if raw is None:
         return [], []
     try:
@@ -332,10 +332,6 @@ def ini_value(read: Callable[[str], str], files: set[str], key: str) -> str | No
         if name in ("pytest.ini", ".pytest.ini") or parser.has_section(header):
             return parser.get(header, key, fallback=None) if parser.has_section(header) else None
     return None
-
-
-def _addopts(read: Callable[[str], str], files: set[str]) -> str | None:
-    return ini_value(read, files, "addopts")
 
 
 def collect_too(read: Callable[[str], str], files: set[str], test_files: list[str]) -> list[str]:

@@ -33,7 +33,7 @@ from sandbox.backend import StagedProject
 from sandbox.capture import Capture
 from sandbox.cgroup import SlotCgroups, cgroup_name
 from sandbox.environments import RUN_PATH, EnvironmentStore
-from sandbox.runtime import Interpreter, find_interpreter, stage_runtime, staging_root
+from sandbox.runtime import Interpreter, find_interpreter, stage_runtime, staging_root, system_binds
 from sandbox.seccomp import build_filter
 
 INSTALL_HINT = "install it with: sudo apt-get install bubblewrap"
@@ -202,20 +202,10 @@ class BubblewrapSandbox:
         # eventfd report without reaping it, leaving a zombie per run that counts against the
         # slot uid's RLIMIT_NPROC. The command as PID 1 also takes every leftover process down
         # with it when it exits.
-        args = [self.bwrap or "bwrap", "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session",
-                "--hostname", "pve-sandbox", "--uid", "1000", "--gid", "1000",
-                "--ro-bind", "/usr", "/usr"]
-        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-            p = Path("/" + name)
-            if p.is_symlink():
-                args += ["--symlink", os.readlink(p), str(p)]
-            elif p.is_dir():
-                args += ["--ro-bind", str(p), str(p)]
         env = staged.env
         interpreter = env.interpreter if env is not None else self.interpreter
-        prefix = interpreter.prefix
-        if prefix != "/usr" and not prefix.startswith("/usr/"):
-            args += ["--ro-bind", prefix, prefix]
+        args = [self.bwrap or "bwrap", "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session",
+                "--hostname", "pve-sandbox", "--uid", "1000", "--gid", "1000", *system_binds(interpreter)]
         path = "/usr/local/bin:/usr/bin:/bin"
         python = interpreter.executable
         if env is not None:

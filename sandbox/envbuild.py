@@ -13,7 +13,7 @@ from pathlib import Path
 from pve.errors import PVEError, SandboxUnavailable
 from pve.models import InstallPlan
 from pve.settings import EnvironmentSettings
-from sandbox.runtime import Interpreter, find_interpreter
+from sandbox.runtime import Interpreter, find_interpreter, system_binds
 
 BUILD_PATH = "/envs"  # where a build sees the store (read-write)
 SRC_PATH = "/work/src"  # the project, at the same path in builds and runs
@@ -148,15 +148,7 @@ def build_command(argv: list[str], *, bwrap: str, uv: Path, store: Path, src: Pa
     """bwrap around one build command: unprivileged, empty environment, no home, the store
     and the scratch project the only writable paths, the network only when fetching."""
     args = [bwrap, "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent",
-            "--new-session", "--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-        p = Path("/" + name)
-        if p.is_symlink():
-            args += ["--symlink", os.readlink(p), str(p)]
-        elif p.is_dir():
-            args += ["--ro-bind", str(p), str(p)]
-    if interpreter.prefix != "/usr" and not interpreter.prefix.startswith("/usr/"):
-        args += ["--ro-bind", interpreter.prefix, interpreter.prefix]
+            "--new-session", *system_binds(interpreter)]
     for etc in ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates",
                 "/etc/passwd", "/etc/group"):
         if os.path.exists(etc):

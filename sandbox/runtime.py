@@ -52,6 +52,22 @@ def world_traversable(path: Path) -> bool:
         return False
 
 
+def system_binds(interpreter: Interpreter) -> list[str]:
+    """bwrap arguments for what every sandbox (run or build) sees of the system: ``/usr``
+    read-only, the merged-/usr links (or folders) beside it, and the interpreter's prefix when
+    it lives elsewhere."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        p = Path("/" + name)
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), str(p)]
+    if interpreter.prefix != "/usr" and not interpreter.prefix.startswith("/usr/"):
+        args += ["--ro-bind", interpreter.prefix, interpreter.prefix]
+    return args
+
+
 @cache
 def find_interpreter(configured: str | None = None) -> Interpreter:
     """The Python the sandbox runs: configured, else PVE's own if reachable, else /usr/bin/python3."""

@@ -57,6 +57,13 @@ def select(py_files: list[str], repro: Reproduction, analysis: Analysis | None, 
                                                                    and is_test_path(f)})
     if len(tests) <= SMALL_SUITE_FILES:
         return Selection()
+    counts: dict[str, int] = {}
+
+    def count_of(path: str) -> int:
+        if path not in counts:
+            counts[path] = _test_count(path, read)
+        return counts[path]
+
     chosen: list[str] = [f for f in repro.files if f in tests]
     # What the failure runs through: the reported frames when a log gave them, and always what
     # the failing tests import (before anything ran, that is all there is to go on).
@@ -65,9 +72,9 @@ def select(py_files: list[str], repro: Reproduction, analysis: Analysis | None, 
     # test_utils.py for utils.py first: the module's own tests
     stems = {m.rsplit(".", 1)[-1] for m in modules}
     importers.sort(key=lambda t: (not any(s in t.rsplit("/", 1)[-1] for s in stems), t))
-    count = sum(_test_count(t, read) for t in chosen)
+    count = sum(count_of(t) for t in chosen)
     for t in importers:
-        n = _test_count(t, read)
+        n = count_of(t)
         if count + n > MAX_ORACLE_TESTS and count > 0:
             continue
         chosen.append(t)
@@ -78,7 +85,7 @@ def select(py_files: list[str], repro: Reproduction, analysis: Analysis | None, 
                                          + (" ..." if len(modules) > 3 else "") if importers else "")
     if len(chosen) < len(importers) + len([f for f in repro.files if f in tests]):
         why += f" (up to about {MAX_ORACLE_TESTS} tests)"
-    return Selection(shards=_shards(chosen, read, max(1, slots)), files=chosen,
+    return Selection(shards=_shards(chosen, count_of, max(1, slots)), files=chosen,
                      left_out=[t for t in tests if t not in chosen], why=why)
 
 
@@ -87,32 +94,23 @@ def _failure_modules(analysis: Analysis | None, py_files: list[str]) -> set[str]
     if analysis is None:
         return set()
     folders = ProjectIndex(None, files=py_files).importable_folders()
-    out: set[str] = set()
-    for frame in analysis.project_frames:
-        path = frame.project_path or ""
-        if not path.endswith(".py") or is_test_path(path):
-            continue
-        for folder in folders:
-            if path.startswith(folder + "/"):
-                path = path[len(folder) + 1:]
-                break
-        dotted = path[:-3].replace("/", ".").removesuffix(".__init__")
-        out.add(dotted)
-    return out
+    return {_dotted(f.project_path, folders) for f in analysis.project_frames
+            if f.project_path and f.project_path.endswith(".py") and not is_test_path(f.project_path)}
+
+
+def _dotted(path: str, folders: list[str]) -> str:
+    """``src/geo/area.py`` -> ``geo.area`` (``src`` being a folder the project imports from)."""
+    for folder in folders:
+        if path.startswith(folder + "/"):
+            path = path[len(folder) + 1:]
+            break
+    return path[:-3].replace("/", ".").removesuffix(".__init__")
 
 
 def _project_imports(tests: list[str], py_files: list[str], read: Callable[[str], str]) -> set[str]:
     """The project modules (not tests) that ``tests`` import, as dotted names."""
-    index = ProjectIndex(None, files=py_files)
-    known: set[str] = set()
-    for path in py_files:
-        if is_test_path(path) or not path.endswith(".py"):
-            continue
-        for folder in ["", *index.importable_folders()]:
-            if folder and not path.startswith(folder + "/"):
-                continue
-            rel = path[len(folder) + 1:] if folder else path
-            known.add(rel[:-3].replace("/", ".").removesuffix(".__init__"))
+    folders = ProjectIndex(None, files=py_files).importable_folders()
+    known = {_dotted(p, folders) for p in py_files if p.endswith(".py") and not is_test_path(p)}
     out: set[str] = set()
     for test in tests:
         try:
@@ -155,15 +153,15 @@ def _test_count(path: str, read: Callable[[str], str]) -> int:
         return 1
 
 
-def _shards(files: list[str], read: Callable[[str], str], slots: int) -> list[list[str]]:
+def _shards(files: list[str], count_of: Callable[[str], int], slots: int) -> list[list[str]]:
     """Files spread over ``slots`` shards, heaviest first onto the lightest shard."""
     k = min(slots, len(files))
     shards: list[list[str]] = [[] for _ in range(k)]
     weight = [0] * k
-    for f in sorted(files, key=lambda f: (-_test_count(f, read), f)):
+    for f in sorted(files, key=lambda f: (-count_of(f), f)):
         i = weight.index(min(weight))
         shards[i].append(f)
-        weight[i] += _test_count(f, read)
+        weight[i] += count_of(f)
     return [sorted(s) for s in shards]
 
 
