@@ -312,6 +312,7 @@ class BubblewrapSandbox:
         harness_spec = {
             "mode": spec.mode.value, "target": spec.target, "argv": spec.argv, "nonce": nonce,
             "result_fd": result_w, "coverage": spec.coverage, "pythonpath": spec.pythonpath,
+            "only": spec.only,
             "environment": staged.env is not None,
             "limits": {"as": s.memory_bytes, "cpu": int(timeout) + 1, "nproc": s.max_procs,
                        "fsize": s.max_file_bytes, "nofile": 1024},
@@ -379,6 +380,16 @@ class BubblewrapSandbox:
         except TimeoutError:
             kill(f"timeout after {timeout:g} s")
             await proc.wait()
+        except asyncio.CancelledError:
+            # The caller no longer needs this run (a baseline for a failure that did not
+            # reproduce): the sandbox goes down with it, never left running unowned.
+            kill("cancelled")
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=_GRACE_S * 4)
+            pumps.cancel()
+            result_transport.close()
+            info_transport.close()
+            raise
         ended = time.monotonic()
         try:
             await asyncio.wait_for(pumps, timeout=2.0)
@@ -488,7 +499,8 @@ def _signal_group(pid: int, sig: int) -> None:
 
 def _display(spec: RunSpec) -> str:
     if spec.mode.value == "pytest":
-        return " ".join(["pytest", *spec.argv])
+        only = f" (only {len(spec.only)} node ids)" if spec.only else ""
+        return " ".join(["pytest", *spec.argv]) + only
     if spec.mode.value == "module":
         return " ".join(["python", "-m", spec.target, *spec.argv])
     return " ".join(["python", spec.target, *spec.argv])

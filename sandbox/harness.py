@@ -225,6 +225,20 @@ class _Recorder:
         if self.coverage is not None:
             self.coverage.end()
 
+    def pytest_collection_modifyitems(self, session, config, items):
+        only = SPEC.get("only")
+        if not only:
+            return
+        keep: list = []
+        drop: list = []
+        for item in items:
+            # under a node id: itself, its parameters, or a test inside it (statemachine.decide.under)
+            inside = any(item.nodeid == n or item.nodeid.startswith((n + "::", n + "[")) for n in only)
+            (keep if inside else drop).append(item)
+        items[:] = keep
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+
     def pytest_collection_finish(self, session):
         self.record["collected"] = len(session.items)
 

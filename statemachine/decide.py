@@ -122,15 +122,36 @@ def check_reproduction(run: RunResult, repro: Reproduction, reported: Analysis |
         return (True, f"failed with {actual.type}") if actual else (True, f"failed (exit {run.exit_code})")
     if actual is None:
         return False, f"it failed, but not with an exception (expected {reported.exception.type})"
+    problem = unlike(actual, reported)
+    return (False, problem) if problem else (True, f"{actual.type} as reported")
+
+
+def unlike(actual: ExceptionInfo, reported: Analysis) -> str | None:
+    """Why ``actual`` is not the reported failure (type, then the failing frame), or None."""
     if not same_exception_type(reported.exception, actual.type):
-        return False, f"it failed with {actual.type}: {_one_line(actual.message, 200)} (reported: {reported.exception.type})"
+        return f"it failed with {actual.type}: {_one_line(actual.message, 200)} (reported: {reported.exception.type})"
     want = reported.failing_frame
     if want is not None and want.project_path and reported.exception.type not in SYNTAX_ERRORS:
         frames = [(f.project_path, f.function) for f in actual.frames if f.project_path]
         if (want.project_path, want.function) not in frames and want.function is not None:
             where = f"{frames[-1][0]} {frames[-1][1]}()" if frames else "outside the project"
-            return False, f"it raised {actual.type} in {where}, not in {want.project_path} {want.function}()"
-    return True, f"{actual.type} as reported"
+            return f"it raised {actual.type} in {where}, not in {want.project_path} {want.function}()"
+    return None
+
+
+def failing_tests(run: RunResult, repro: Reproduction, reported: Analysis | None) -> tuple[list[str], list[str]]:
+    """The reproduction's tests that failed on the original code: (those that failed as
+    reported, those that failed otherwise). A test file often holds a failure of its own that
+    has nothing to do with the report (a thread limit, a flaky clock); a fix is not held to it.
+    Without a report, or when no test matches it, every failing test is the failure."""
+    failed = sorted(t for t, o in run.record.outcomes.items() if o in ("failed", "error") and selects(repro.test_ids, t))
+    if reported is None:
+        return failed, []
+    exceptions = run.record.test_exceptions
+    same = [t for t in failed if t in exceptions and unlike(exceptions[t], reported) is None]
+    if not same:
+        return failed, []
+    return same, [t for t in failed if t not in same]
 
 
 def passing_tests(run: RunResult | None) -> set[str]:

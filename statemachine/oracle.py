@@ -1,10 +1,12 @@
 """The regression oracle: which tests a fix is held to besides the reproduction, and running
 them in time on a large suite.
 
-A small suite (up to ``SMALL_SUITE_FILES`` test files) runs whole, as pytest discovers it. A
-large one is selected: the reproduction's own test files first, then the test files that import
-the modules the failure runs through (those named after the module first), up to a budget of
-test functions; what was left out is said in the proof. The selection runs in parallel shards,
+A small suite (up to ``WHOLE_SUITE_FILES`` test files and ``WHOLE_SUITE_TESTS`` tests) runs
+whole, as pytest discovers it. A large one is selected: the reproduction's own targets first
+(a large test file class by class: the failing test's class, then the classes that use the
+failing functions), then the test files that import the modules the failure runs through
+(those named after the module first), up to a budget of test functions; what was left out is
+said in the proof. The selection runs in parallel shards,
 one sandbox each, with its own wall clock (the baseline is not a candidate: it may take longer
 than one run), and the shards' results are merged into one.
 """
@@ -17,7 +19,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,26 +27,24 @@ from brain.traceback import ProjectIndex
 from pve.layout import is_test_path
 from pve.models import Analysis, Coverage, HarnessRecord, Reproduction, RunResult, RunSpec
 from sandbox.backend import SandboxBackend, StagedProject
+from statemachine.decide import under
+from statemachine.testmap import TestUnit, count_tests, file_unit, is_test_module, units
 
-SMALL_SUITE_FILES = 30  # up to this many test files, the whole suite is the oracle
+WHOLE_SUITE_FILES = 30  # up to this many test files ...
+WHOLE_SUITE_TESTS = 2000  # ... and test functions, the whole suite is the oracle
 MAX_ORACLE_TESTS = 800  # test functions selected at most from a large suite
-_TEST_DEF = re.compile(r"^\s*(?:async\s+)?def test", re.M)
+SPLIT_FILE_TESTS = 200  # a test file with more than this is chosen class by class
 
 
 @dataclass
 class Selection:
-    """The tests that form the oracle: pytest arguments per shard, and in words."""
+    """The tests that form the oracle: node ids (files, or a large file's classes) per shard,
+    and in words."""
 
     shards: list[list[str]] = field(default_factory=lambda: [[]])  # [[]]: the whole suite in one run
-    files: list[str] = field(default_factory=list)  # the test files chosen ([] = the whole suite)
-    left_out: list[str] = field(default_factory=list)  # test files of the project not chosen
+    files: list[str] = field(default_factory=list)  # the node ids chosen ([] = the whole suite)
+    left_out: list[str] = field(default_factory=list)  # test files (or classes of a chosen file) not chosen
     why: str = "the whole test suite"
-
-
-def is_test_module(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return path.endswith(".py") and name != "conftest.py" and is_test_path(path) and \
-        (name.startswith("test") or name.endswith("_test.py"))
 
 
 def select(py_files: list[str], repro: Reproduction, analysis: Analysis | None, read: Callable[[str], str], *,
@@ -55,38 +54,71 @@ def select(py_files: list[str], repro: Reproduction, analysis: Analysis | None, 
         return Selection(shards=[list(configured)], why="the tests the repository's configuration names")
     tests = sorted({p for p in py_files if is_test_module(p)} | {f for f in repro.files if f in py_files
                                                                    and is_test_path(f)})
-    if len(tests) <= SMALL_SUITE_FILES:
+    counts = {t: _test_count(t, read) for t in tests}
+    if len(tests) <= WHOLE_SUITE_FILES and sum(counts.values()) <= WHOLE_SUITE_TESTS:
         return Selection()
-    counts: dict[str, int] = {}
-
-    def count_of(path: str) -> int:
-        if path not in counts:
-            counts[path] = _test_count(path, read)
-        return counts[path]
-
-    chosen: list[str] = [f for f in repro.files if f in tests]
+    own = [f for f in repro.files if f in tests]
     # What the failure runs through: the reported frames when a log gave them, and always what
     # the failing tests import (before anything ran, that is all there is to go on).
-    modules = _failure_modules(analysis, py_files) | _project_imports(chosen, py_files, read)
-    importers = [t for t in tests if t not in chosen and _imports_any(t, modules, read)]
+    modules = _failure_modules(analysis, py_files) | _project_imports(own, py_files, read)
+    names = failure_names(analysis)
+    importers = [t for t in tests if t not in own and _imports_any(t, modules, read)]
     # test_utils.py for utils.py first: the module's own tests
     stems = {m.rsplit(".", 1)[-1] for m in modules}
     importers.sort(key=lambda t: (not any(s in t.rsplit("/", 1)[-1] for s in stems), t))
-    count = sum(count_of(t) for t in chosen)
-    for t in importers:
-        n = count_of(t)
-        if count + n > MAX_ORACLE_TESTS and count > 0:
+
+    chosen: list[TestUnit] = []
+    split_out: list[str] = []  # classes of chosen large files left out
+    count = 0
+
+    def take(unit: TestUnit, required: bool = False) -> bool:
+        nonlocal count
+        if not required and count + unit.size > MAX_ORACLE_TESTS and count > 0:
+            return False
+        chosen.append(unit)
+        count += unit.size
+        return True
+
+    for f in own:  # the reproduction's own targets always: a candidate's narrowed run leans on them
+        if counts[f] <= SPLIT_FILE_TESTS:
+            take(file_unit(f, read), required=True)
             continue
-        chosen.append(t)
-        count += n
+        parts = units(f, read)
+        if not parts:
+            take(file_unit(f, read), required=True)
+            continue
+        required = [u for u in parts if any(under(t, u.node) or under(u.node, t) for t in repro.test_ids)]
+        rest = sorted((u for u in parts if u not in required), key=lambda u: not (u.names & names))
+        for u in required:
+            take(u, required=True)
+        split_out += [u.node for u in rest if not take(u)]
+    for t in importers:
+        if counts[t] <= SPLIT_FILE_TESTS or not names:
+            if not take(file_unit(t, read)):
+                continue
+        else:  # a large file that imports the module: the classes that use the failing functions
+            picked = [u for u in units(t, read) if u.names & names]
+            split_out += [u.node for u in picked if not take(u)]
     if not chosen:
         return Selection()
-    why = "the failing tests' files" + (f" and the test files that import {', '.join(sorted(modules)[:3])}"
-                                         + (" ..." if len(modules) > 3 else "") if importers else "")
-    if len(chosen) < len(importers) + len([f for f in repro.files if f in tests]):
+    nodes = [u.node for u in chosen]
+    touched = {n.split("::")[0] for n in nodes}
+    why = "the failing tests' " + ("classes" if any("::" in n for n in nodes) else "files")
+    if any(u.node.split("::")[0] in importers for u in chosen):
+        why += f" and the tests that import {', '.join(sorted(modules)[:3])}" + (" ..." if len(modules) > 3 else "")
+    if split_out or len(touched) < len(own) + len(importers):
         why += f" (up to about {MAX_ORACLE_TESTS} tests)"
-    return Selection(shards=_shards(chosen, count_of, max(1, slots)), files=chosen,
-                     left_out=[t for t in tests if t not in chosen], why=why)
+    sizes = {u.node: u.size for u in chosen}
+    return Selection(shards=_shards(nodes, sizes.__getitem__, max(1, slots)), files=nodes,
+                     left_out=[t for t in tests if t not in touched] + split_out, why=why)
+
+
+def failure_names(analysis: Analysis | None) -> frozenset[str]:
+    """The functions of the project (not its tests) that the failure runs through."""
+    if analysis is None:
+        return frozenset()
+    return frozenset(f.function for f in analysis.project_frames if f.function and f.function != "<module>"
+                     and f.project_path and not is_test_path(f.project_path))
 
 
 def _failure_modules(analysis: Analysis | None, py_files: list[str]) -> set[str]:
@@ -148,7 +180,7 @@ def _imports_any(test: str, modules: set[str], read: Callable[[str], str]) -> bo
 
 def _test_count(path: str, read: Callable[[str], str]) -> int:
     try:
-        return max(1, len(_TEST_DEF.findall(read(path))))
+        return count_tests(read(path))
     except (FileNotFoundError, UnicodeDecodeError):
         return 1
 
@@ -215,10 +247,17 @@ def _prune(folder: Path) -> None:
 async def run(sandbox: SandboxBackend, staged: StagedProject, spec: RunSpec, shards: list[list[str]]) -> RunResult:
     """The oracle's spec over its shards at once, merged into one result."""
     if len(shards) <= 1:
-        return await sandbox.run(staged, spec.model_copy(update={"argv": [*(shards[0] if shards else []), *spec.argv]}))
-    runs = await asyncio.gather(*(sandbox.run(staged, spec.model_copy(update={
-        "argv": [*shard, *spec.argv], "label": f"{spec.label} ({k + 1}/{len(shards)})"})) for k, shard in enumerate(shards)))
+        return await sandbox.run(staged, shard_spec(spec, shards[0] if shards else [], spec.label))
+    runs = await asyncio.gather(*(sandbox.run(staged, shard_spec(spec, shard, f"{spec.label} ({k + 1}/{len(shards)})"))
+                                  for k, shard in enumerate(shards)))
     return merge(list(runs), spec.label)
+
+
+def shard_spec(spec: RunSpec, nodes: list[str], label: str) -> RunSpec:
+    """One shard's run: its files collected, only its classes run when it names classes."""
+    files = list(dict.fromkeys(n.split("::")[0] for n in nodes))
+    only = list(nodes) if any("::" in n for n in nodes) else []
+    return spec.model_copy(update={"argv": [*files, *spec.argv], "only": only, "label": label})
 
 
 def merge(runs: list[RunResult], label: str) -> RunResult:

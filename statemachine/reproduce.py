@@ -1,5 +1,7 @@
 """Step 2, reproduce: run the reproduction on the original code and, beside it, the regression
-suite and a coverage run for localization; did it fail as reported?
+baseline; did it fail as reported? Once it did, its failing tests and a sample of related
+passing ones run again with coverage for localization (``statemachine.spectrum``), while the
+baseline is still running.
 
 The answer (``Reproduced``) also carries what every candidate will be held to (``Checks``):
 the reproduction's and the suite's run specs with per-candidate wall clocks derived from the
@@ -9,6 +11,7 @@ original runs, so the search step needs nothing else from this one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +27,18 @@ from pve.models import (
     RunMode,
     RunResult,
     RunSpec,
-    Spectrum,
     VerifyRequest,
 )
 from sandbox.backend import SandboxBackend, StagedProject
-from statemachine import oracle
+from statemachine import oracle, spectrum
 from statemachine.analyze import analysis_from_run
-from statemachine.decide import check_reproduction, observed_exception, passing_tests, selects
+from statemachine.decide import (
+    check_reproduction,
+    failing_tests,
+    observed_exception,
+    passing_tests,
+    selects,
+)
 from statemachine.validate import candidate_timeout
 
 
@@ -42,12 +50,13 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
         raise ValueError("reproduce needs a reproduction (the runner asks a model for one first)")
     repro_spec = run_spec(repro)
     suite_spec = suite_run_spec(repro, py_files, req.suite)
-    selection = oracle.select(py_files, repro, analyzed.analysis, staged.read_text, slots=slots,
+    # One sandbox stays free beside the baseline's shards: the reproduction, then its coverage.
+    selection = oracle.select(py_files, repro, analyzed.analysis, staged.read_text, slots=max(1, slots - 1),
                               configured=req.suite) if suite_spec is not None else None
-    spectrum_spec = coverage_run_spec(repro)
+    script_coverage = coverage_run_spec(repro)
     if req.timeout_s:  # the repository's own (tighter) limit per run
         repro_spec = repro_spec.model_copy(update={"timeout_s": req.timeout_s})
-        spectrum_spec = spectrum_spec.model_copy(update={"timeout_s": req.timeout_s}) if spectrum_spec else None
+        script_coverage = script_coverage.model_copy(update={"timeout_s": req.timeout_s}) if script_coverage else None
     if suite_spec is not None:  # the baseline has its own clock: it is not a candidate's run
         suite_spec = suite_spec.model_copy(update={"wall_s": oracle_seconds})
 
@@ -63,48 +72,114 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
         from_cache.append(cached)
         return result
 
-    before, suite, coverage_run = await asyncio.gather(
-        sandbox.run(staged, repro_spec), baseline_run(), sandbox.run(staged, spectrum_spec) if spectrum_spec else nothing())
+    # The baseline runs beside everything else; it is awaited last (and dropped when the
+    # failure does not reproduce: nobody will need it).
+    baseline_task = asyncio.ensure_future(baseline_run())
+    try:
+        before, script_traced = await asyncio.gather(
+            sandbox.run(staged, repro_spec), sandbox.run(staged, script_coverage) if script_coverage else nothing())
+        analysis = analyzed.analysis
+        ok, why = check_reproduction(before, repro, analysis)
+        if not ok:
+            events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...", "NOT REPRODUCED", detail=why)
+            _tail(events, before)
+            return Reproduced(ok=False, why=why, before=before, analysis=analysis,
+                              spectrum=spectrum.build(repro, None, None), oracle_note="none: not needed (not reproduced)")
+        events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...",
+                    f"FAILED as reported - {why.split(' as reported')[0]}" if analysis else f"FAILED - {why}")
+        if analysis is None:
+            analysis = _observed(before, repro)
+            if analysis is not None:
+                events.emit("analyze", f"Observed {analysis.headline()}")
+        failing, otherwise = failing_tests(before, repro, analyzed.analysis) if repro.kind is ReproKind.PYTEST else ([], [])
+        failing = failing[:spectrum.MAX_FAILING]
+        traced, sample_run = await _trace(repro, failing, otherwise, script_traced, analysis, py_files, selection, staged,
+                                          sandbox, oracle_seconds)
+        suite = await baseline_task
+    finally:
+        if not baseline_task.done():
+            baseline_task.cancel()
+            with contextlib.suppress(BaseException):
+                await baseline_task
     baseline = suite
     if baseline is not None and (not baseline.nonce_ok or not passing_tests(baseline)):
         baseline = None  # a suite that does not run, or passes nothing, is no oracle
     note = _oracle_note(repro, suite, baseline, selection, oracle_seconds)
     if from_cache and from_cache[0]:
         note += "; baseline: this commit's earlier run, reused"
-    spectrum = _spectrum(repro, before, suite, coverage_run)
-    for run in (before, suite, coverage_run):
+    spectrum_ = spectrum.build(repro, traced, sample_run, failing)
+    for run in (before, suite, traced, sample_run):
         if run is not None:
             run.record.coverage = None  # now in the spectrum; the session and proof need not carry it
     picked: dict[str, Any] = {"oracle_note": note, "oracle_files": selection.files if selection else [],
-              "oracle_left_out": selection.left_out if selection else []}
-
-    analysis = analyzed.analysis
-    ok, why = check_reproduction(before, repro, analysis)
-    if not ok:
-        events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...", "NOT REPRODUCED", detail=why)
-        _tail(events, before)
-        return Reproduced(ok=False, why=why, before=before, baseline=baseline, analysis=analysis, spectrum=spectrum,
-                          **picked)
-    events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...",
-                f"FAILED as reported - {why.split(' as reported')[0]}" if analysis else f"FAILED - {why}")
+                              "oracle_left_out": selection.left_out if selection else []}
     events.emit("oracle", f"Regression oracle: {note}")
     if analysis is None:
-        analysis = _observed(before, repro)
-        if analysis is not None:
-            events.emit("analyze", f"Observed {analysis.headline()}")
-    if analysis is None:
-        return Reproduced(ok=True, why=why, before=before, baseline=baseline, spectrum=spectrum, **picked)
+        return Reproduced(ok=True, why=why, before=before, baseline=baseline, spectrum=spectrum_, **picked)
     regression = None
     if baseline is not None and suite_spec is not None:
         # A fix may run the selection slower than the original did, not forever.
         clock = min(2 * oracle_seconds, max(_MIN_REGRESSION_S, candidate_timeout(baseline) or oracle_seconds))
         regression = suite_spec.model_copy(update={"coverage": False, "wall_s": clock})
-    checks = Checks(repro=repro, analysis=analysis, before=before, baseline=baseline, protected=req.protected,
-                    repro_spec=repro_spec.model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)}),
-                    regression_spec=regression,
+    held = narrowed(repro, before, baseline, analyzed.analysis)
+    candidate_spec = repro_spec.model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)})
+    if held is not None:
+        others = len([t for t in before.record.outcomes if selects(repro.test_ids, t)]) - len(held.test_ids)
+        events.emit("oracle", f"Candidates run the {len(held.test_ids)} test(s) that failed as reported; the "
+                              f"reproduction's {others - len(otherwise)} passing tests are held by the regression oracle"
+                              + (f"; {len(otherwise)} failed otherwise before any fix ({', '.join(otherwise[:2])}) "
+                                 "and are not held" if otherwise else ""))
+        candidate_spec = candidate_spec.model_copy(update={"only": held.test_ids})
+    checks = Checks(repro=held or repro, analysis=analysis, before=_as_far_as(before, held) if held else before, baseline=baseline, protected=req.protected,
+                    repro_spec=candidate_spec, regression_spec=regression,
                     regression_shards=selection.shards if selection else [[]])
     return Reproduced(ok=True, why=why, before=before, baseline=baseline, analysis=analysis, checks=checks,
-                      spectrum=spectrum, **picked)
+                      spectrum=spectrum_, **picked)
+
+
+async def _trace(repro: Reproduction, failing: list[str], otherwise: list[str], script_traced: RunResult | None, analysis: Analysis | None,
+                 py_files: list[str], selection: oracle.Selection | None, staged: StagedProject,
+                 sandbox: SandboxBackend, seconds: float) -> tuple[RunResult | None, RunResult | None]:
+    """The coverage runs for localization, once the failure is known: (the failing run traced,
+    a script's passing sample traced). A pytest reproduction traces its failing tests and the
+    sample in one run; a script was traced beside its reproduction."""
+    names = oracle.failure_names(analysis)
+    sample: list[str] = []
+    if selection is not None:  # a project with tests
+        files = spectrum.sample_files(py_files, selection.files, failing)
+        sample = spectrum.passing_sample(files, [*failing, *otherwise], names, staged.read_text)
+    if repro.kind is ReproKind.PYTEST:
+        if not failing:
+            return None, None
+        return await sandbox.run(staged, spectrum.coverage_spec([*failing, *sample], repro, seconds)), None
+    if not sample or script_traced is None:
+        return script_traced, None
+    return script_traced, await sandbox.run(staged, spectrum.coverage_spec(sample, repro, seconds, "coverage sample"))
+
+
+def _as_far_as(before: RunResult, held: Reproduction) -> RunResult:
+    """The original run as far as the narrowed reproduction goes: what a candidate's run of
+    the failing tests is compared with (the other tests are compared in the regression run)."""
+    outcomes = {t: o for t, o in before.record.outcomes.items() if selects(held.test_ids, t)}
+    return before.model_copy(update={"record": before.record.model_copy(update={"outcomes": outcomes})})
+
+
+def narrowed(repro: Reproduction, before: RunResult, baseline: RunResult | None,
+             analysis: Analysis | None) -> Reproduction | None:
+    """The reproduction as candidates run it: only its tests that failed as reported, when it is
+    more than those (a whole test file or class) and every test in it that passed is in the
+    regression baseline, which holds a fix to them anyway. A fix is then not paying for a
+    600-test file on every try, nor held to another failure that was there before."""
+    if repro.kind is not ReproKind.PYTEST or baseline is None:
+        return None
+    inside = {t: o for t, o in before.record.outcomes.items() if selects(repro.test_ids, t)}
+    failing = failing_tests(before, repro, analysis)[0]
+    if not failing or len(failing) == len(inside) or any("::" not in t for t in failing):
+        return None  # nothing to narrow, or a collection error (a file node) is the failure
+    if {t for t, o in inside.items() if o == "passed"} - set(baseline.record.outcomes):
+        return None  # some of its passing tests are not in the oracle: the reproduction keeps them
+    # (one that passed here and not in the baseline is flaky: neither run holds a fix to it)
+    return repro.model_copy(update={"test_ids": failing})
 
 
 _MIN_REGRESSION_S = 5.0
@@ -123,7 +198,11 @@ def _oracle_note(repro: Reproduction, suite: RunResult | None, baseline: RunResu
     if baseline is None:
         return f"none: no test of {what} passed before the fix"
     passed = len(passing_tests(baseline))
-    left = f"; left out: {len(selection.left_out)} test files" if selection.left_out else ""
+    classes = sum("::" in t for t in selection.left_out)
+    files = len(selection.left_out) - classes
+    left = "; left out: " + " and ".join(x for x in (f"{files} test files" if files else "",
+                                                     f"{classes} test classes" if classes else "") if x) \
+        if selection.left_out else ""
     return f"{passed} tests that passed before the fix ({what}){left}"
 
 
@@ -138,16 +217,16 @@ def run_spec(repro: Reproduction) -> RunSpec:
 
 
 def suite_run_spec(repro: Reproduction, py_files: list[str], suite: list[str] | None = None) -> RunSpec | None:
-    """The project's whole test suite (or the part ``suite`` names, from the repository's
+    """The project's test suite (or the part ``suite`` names, from the repository's
     configuration): the regression oracle for plausible candidates (not just the failing tests:
-    that is where overfitting shows) and, with coverage, the passing spectra for localization."""
+    that is where overfitting shows). Untraced: localization's coverage is a run of its own."""
     if repro.snippet:
         return None
     has_tests = any(is_test_path(p) and p.rsplit("/", 1)[-1].startswith("test") for p in py_files)
     if not has_tests and repro.kind is not ReproKind.PYTEST:
         return None
     return RunSpec(mode=RunMode.PYTEST, argv=list(repro.pytest_options), label="regression suite",
-                   coverage=True, pythonpath=repro.pythonpath)
+                   pythonpath=repro.pythonpath)
 
 
 def coverage_run_spec(repro: Reproduction) -> RunSpec | None:
@@ -156,31 +235,6 @@ def coverage_run_spec(repro: Reproduction) -> RunSpec | None:
     if repro.kind is ReproKind.PYTEST:
         return None
     return run_spec(repro).model_copy(update={"coverage": True, "label": "coverage"})
-
-
-def _spectrum(repro: Reproduction, before: RunResult, suite: RunResult | None,
-              coverage_run: RunResult | None) -> Spectrum:
-    """Failing and passing coverage, and one line on what localization has to work with."""
-    failing: set[str] = set()
-    coverages = []
-    if repro.kind is ReproKind.PYTEST:
-        if suite is not None and suite.record.coverage is not None:
-            coverages.append(suite.record.coverage)
-            # The reproduction's own failures (a folder target with -k selects fewer than the folder).
-            failed = {t for t, o in before.record.outcomes.items() if o in ("failed", "error")}
-            failing = {t for t, o in suite.record.outcomes.items()
-                       if o in ("failed", "error") and selects(repro.test_ids, t) and (t in failed or not failed)}
-    elif coverage_run is not None and coverage_run.record.coverage is not None and coverage_run.nonce_ok \
-            and (coverage_run.exit_code != 0 or coverage_run.record.exception is not None):
-        coverages.append(coverage_run.record.coverage)
-        failing = {"<run>"}
-        if suite is not None and suite.record.coverage is not None:
-            coverages.append(suite.record.coverage)
-    passing = passing_tests(suite) - failing
-    if not failing:
-        why = "the coverage run did not complete" if not coverages else "no failing test was traced"
-        return Spectrum(note=f"traceback only ({why})")
-    return Spectrum(coverages=coverages, failing=sorted(failing), passing=sorted(passing))
 
 
 def _observed(before: RunResult, repro: Reproduction) -> Analysis | None:

@@ -75,3 +75,34 @@ def test_a_regex_bug_is_fixed_inside_the_pattern(tmp_path, services):
     assert session.status is SessionStatus.VERIFIED, session.message
     winner = session.winning_candidate()
     assert winner.rule == "regex.class-add" and '+ENTITY = re.compile(r"&([^&;]+;)")' in winner.diff
+
+
+def test_a_failure_in_a_large_test_file_runs_only_its_failing_test_per_candidate(tmp_path, services):
+    """`python -m unittest tests.test_stats` and the reported traceback, on a file of many tests,
+    one of which failed before for a reason of its own (it needs more threads than the sandbox allows): candidates run the
+    test that failed as reported; the file's passing tests are held by the regression baseline;
+    the unrelated failure is neither required of a fix nor traced for localization."""
+    passing = "".join(f"    def test_mean_{k}(self):\n        self.assertEqual(mean([{k}, {k}]), {k})\n\n" for k in range(40))
+    root = project(tmp_path / "stats", {
+        "stats.py": "def mean(xs):\n    return sum(xs) / len(xs)\n\n\ndef middle(xs):\n    xs = sorted(xs)\n"
+                    "    return xs[len(xs) // 2 + 1]\n",
+        "tests/__init__.py": "",
+        "tests/test_stats.py": "import unittest\n\nfrom stats import mean, middle\n\n\nclass TestMean(unittest.TestCase):\n"
+                               + passing + "class TestMiddle(unittest.TestCase):\n    def test_same(self):\n"
+                               "        self.assertEqual(middle([7, 7, 7]), 7)\n\n    def test_pair(self):\n"
+                               "        self.assertEqual(middle([5]), 5)\n\n\nclass TestUnrelated(unittest.TestCase):\n"
+                               "    def test_environment(self):\n        raise RuntimeError('needs 500 threads')\n"})
+    log = ("ERROR: test_pair (tests.test_stats.TestMiddle.test_pair)\n" + "-" * 70 + "\nTraceback (most recent call last):\n"
+           f'  File "{root}/tests/test_stats.py", line 132, in test_pair\n    self.assertEqual(middle([5]), 5)\n'
+           f'  File "{root}/stats.py", line 7, in middle\n    return xs[len(xs) // 2 + 1]\n'
+           "IndexError: list index out of range\n")
+    session = asyncio.run(verify(VerifyRequest(path=root, cmd="python -m unittest tests.test_stats", cache=False,
+                                               error_log=log.encode()), services))
+    assert session.status is SessionStatus.VERIFIED, session.message
+    assert "-    return xs[len(xs) // 2 + 1]" in session.winning_candidate().diff
+    winner = session.winning_verdict()
+    assert set(winner.run.record.outcomes) == {"tests/test_stats.py::TestMiddle::test_pair"}  # IndexError as observed
+    assert winner.regression.record.outcomes["tests/test_stats.py::TestMean::test_mean_7"] == "passed"
+    # localization traced the failing test and a sample, not the whole file and not the unrelated failure
+    assert session.search.suspects[0].startswith("stats.py:7")
+

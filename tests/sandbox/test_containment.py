@@ -367,3 +367,27 @@ def test_coverage_is_recorded_per_test_inside_the_sandbox(sandbox, tmp_path):
     assert 1 in cov.shared["calc.py"]  # module-level lines ran at import, outside any test
     assert traced.record.outcomes == plain.record.outcomes  # tracing changes no outcome
     assert plain.record.coverage is None  # only when asked
+
+
+def test_a_cancelled_run_takes_its_sandbox_down(sandbox, staged):
+    """A run its caller no longer needs (the baseline of a failure that did not reproduce) is
+    killed on cancellation, not left running unowned; its slot is free again."""
+    endless = RunSpec(mode=RunMode.SCRIPT, target="spin.py", patches={"spin.py": "import time\nwhile True:\n    time.sleep(0.01)\n"})
+
+    async def cancel_it():
+        task = asyncio.create_task(sandbox.run(staged, endless))
+        deadline = time.monotonic() + 10
+        while not slot_processes(sandbox) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert slot_processes(sandbox), "the run never started"
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return task.cancelled()
+
+    assert asyncio.run(cancel_it())
+    deadline = time.monotonic() + 5
+    while slot_processes(sandbox) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slot_processes(sandbox) == []
+    assert run(sandbox, staged, "print('next')\n").stdout == "next\n"  # the slot works again

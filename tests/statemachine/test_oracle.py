@@ -20,7 +20,9 @@ from pve.models import (
     Oracle,
     Reproduction,
     ReproKind,
+    RunMode,
     RunResult,
+    RunSpec,
     SessionStatus,
     VerifyRequest,
 )
@@ -139,3 +141,27 @@ def test_a_commits_baseline_is_run_once_and_reused(tmp_path):
     (project / "geo" / "names.py").write_text("def label(k):\n    return 'n' + str(k)\n")
     third = asyncio.run(verify(req, svc))
     assert "reused" not in third.oracle_note
+
+
+def test_a_large_test_file_is_chosen_class_by_class():
+    """A 7,000-line test file is not one unit: the failing test's class, then the classes that
+    use the failing function, then the rest as the budget allows; what is left out is named."""
+    def cls(name, calls, n):
+        return f"class {name}:\n" + "".join(f"    def test_{k}(self):\n        assert {calls}({k}, 1)\n" for k in range(n))
+    big = ("from geo.area import rect, square\n\n\n" + cls("TestSquare", "square", 1) + cls("TestUsesSquare", "square", 30)
+           + cls("TestRect", "rect", 900) + "def test_module_level():\n    assert square(1) == 1\n")
+    files = {**FILES, "tests/test_big.py": big}
+    repro = Reproduction(kind=ReproKind.PYTEST, test_ids=["tests/test_big.py::TestSquare::test_0"],
+                         files=["tests/test_big.py"])
+    sel = oracle.select(sorted(files), repro, analysis(), files.__getitem__, slots=2)
+    assert sel.files[:3] == ["tests/test_big.py::TestSquare", "tests/test_big.py::TestUsesSquare",
+                             "tests/test_big.py::test_module_level"]
+    assert "tests/test_big.py::TestRect" in sel.left_out  # 900 tests: past the budget
+    assert {f"tests/test_geo_{k}.py" for k in range(20)} <= set(sel.files)
+    assert "classes" in sel.why and "up to about" in sel.why
+    # a shard runs its files and only the chosen classes in them
+    spec = oracle.shard_spec(RunSpec(mode=RunMode.PYTEST, argv=["-q"]), ["tests/test_big.py::TestSquare",
+                                                                        "tests/test_geo_1.py"], "suite")
+    assert spec.argv == ["tests/test_big.py", "tests/test_geo_1.py", "-q"]
+    assert spec.only == ["tests/test_big.py::TestSquare", "tests/test_geo_1.py"]
+    assert oracle.shard_spec(RunSpec(mode=RunMode.PYTEST), ["tests/test_geo_1.py"], "suite").only == []

@@ -1,0 +1,91 @@
+"""The project's tests as units the oracle and localization can choose between, read from the
+source (nothing runs): a test file, or, inside a large file, its test classes and its
+module-level test functions, each with its test node ids and the names its code mentions.
+
+pytest's node ids are ``file::Class::test`` and ``file::test``; a node id given here that pytest
+does not collect (a mixin class, a generated test) matches nothing: runs select by node-id
+prefix (``RunSpec.only``), never by passing ids pytest might refuse.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeGuard
+
+from pve.layout import is_test_path
+
+_TEST_DEF = re.compile(r"^\s*(?:async\s+)?def test", re.M)
+
+
+@dataclass(frozen=True)
+class TestUnit:
+    node: str  # the node id that selects the unit: a file, file::Class or file::test_function
+    tests: tuple[str, ...]  # node ids of its test functions (one per def; parameters not expanded)
+    names: frozenset[str]  # identifiers its code mentions (calls, attributes, imports)
+
+    @property
+    def size(self) -> int:
+        return max(1, len(self.tests))
+
+
+def is_test_module(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return path.endswith(".py") and name != "conftest.py" and is_test_path(path) and \
+        (name.startswith("test") or name.endswith("_test.py"))
+
+
+def count_tests(source: str) -> int:
+    """Test functions defined in a file, without parsing it (cheap enough for every file)."""
+    return max(1, len(_TEST_DEF.findall(source)))
+
+
+def file_unit(path: str, read: Callable[[str], str]) -> TestUnit:
+    """The whole file as one unit."""
+    parts = units(path, read)
+    tests = tuple(t for u in parts for t in u.tests)
+    names = frozenset().union(*(u.names for u in parts)) if parts else frozenset()
+    return TestUnit(node=path, tests=tests, names=names)
+
+
+def units(path: str, read: Callable[[str], str], *, functions: bool = False) -> list[TestUnit]:
+    """The file's top-level test classes and test functions, in file order (``functions``:
+    every test function, also those inside classes, as a unit of its own); [] when the file
+    does not parse: pytest will say why when it runs."""
+    try:
+        tree = ast.parse(read(path))
+    except (SyntaxError, ValueError, FileNotFoundError, UnicodeDecodeError):
+        return []
+    out: list[TestUnit] = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            defs = [d for d in node.body if _is_test_def(d)]
+            if functions:
+                out += [TestUnit(node=f"{path}::{node.name}::{d.name}", tests=(f"{path}::{node.name}::{d.name}",),
+                                 names=_names(d)) for d in defs]
+                continue
+            tests = tuple(f"{path}::{node.name}::{d.name}" for d in defs)
+            inherits = any(not (isinstance(b, ast.Name) and b.id == "object") for b in node.bases)
+            if tests or (inherits and "test" in node.name.lower()):  # tests may come from a base class
+                out.append(TestUnit(node=f"{path}::{node.name}", tests=tests, names=_names(node)))
+        elif _is_test_def(node):
+            out.append(TestUnit(node=f"{path}::{node.name}", tests=(f"{path}::{node.name}",), names=_names(node)))
+    return out
+
+
+def _is_test_def(node: ast.stmt) -> TypeGuard[ast.FunctionDef | ast.AsyncFunctionDef]:
+    return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
+
+
+def _names(node: ast.AST) -> frozenset[str]:
+    found: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            found.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            found.add(n.attr)
+        elif isinstance(n, ast.alias):
+            found.add(n.asname or n.name.rsplit(".", 1)[-1])
+    return frozenset(found)
