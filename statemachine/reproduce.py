@@ -120,15 +120,20 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
     if baseline is not None and suite_spec is not None:
         # A fix may run the selection slower than the original did, not forever.
         clock = min(2 * oracle_seconds, max(_MIN_REGRESSION_S, candidate_timeout(baseline) or oracle_seconds))
-        regression = suite_spec.model_copy(update={"coverage": False, "wall_s": clock})
+        # Tests that did not pass on the original code hold a fix to nothing: not run again
+        # (one slow failing test can cost more than all the others).
+        skip = sorted(t for t, o in baseline.record.outcomes.items() if o in ("failed", "error") and "::" in t)
+        deselect = [arg for t in skip[:_MAX_DESELECT] for arg in ("--deselect", t)]
+        regression = suite_spec.model_copy(update={"coverage": False, "wall_s": clock,
+                                                   "argv": [*suite_spec.argv, *deselect]})
     held = narrowed(repro, before, baseline, analyzed.analysis)
     candidate_spec = repro_spec.model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)})
     if held is not None:
         others = len([t for t in before.record.outcomes if selects(repro.test_ids, t)]) - len(held.test_ids)
         events.emit("oracle", f"Candidates run the {len(held.test_ids)} test(s) that failed as reported; the "
                               f"reproduction's {others - len(otherwise)} passing tests are held by the regression oracle"
-                              + (f"; {len(otherwise)} failed otherwise before any fix ({', '.join(otherwise[:2])}) "
-                                 "and are not held" if otherwise else ""))
+                              + (f"; {len(otherwise)} other failing test(s) failed otherwise before any fix "
+                                 f"({', '.join(otherwise[:2])}): not required of a fix" if otherwise else ""))
         candidate_spec = candidate_spec.model_copy(update={"only": held.test_ids})
     checks = Checks(repro=held or repro, analysis=analysis, before=_as_far_as(before, held) if held else before, baseline=baseline, protected=req.protected,
                     repro_spec=candidate_spec, regression_spec=regression,
@@ -183,6 +188,7 @@ def narrowed(repro: Reproduction, before: RunResult, baseline: RunResult | None,
 
 
 _MIN_REGRESSION_S = 5.0
+_MAX_DESELECT = 200  # past this, a command line of --deselect costs more than it saves
 
 
 def _oracle_note(repro: Reproduction, suite: RunResult | None, baseline: RunResult | None,

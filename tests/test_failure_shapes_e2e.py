@@ -103,6 +103,9 @@ def test_a_failure_in_a_large_test_file_runs_only_its_failing_test_per_candidate
     winner = session.winning_verdict()
     assert set(winner.run.record.outcomes) == {"tests/test_stats.py::TestMiddle::test_pair"}  # IndexError as observed
     assert winner.regression.record.outcomes["tests/test_stats.py::TestMean::test_mean_7"] == "passed"
+    # what failed before holds a fix to nothing: the regression run leaves it out
+    assert session.baseline.record.outcomes["tests/test_stats.py::TestUnrelated::test_environment"] == "failed"
+    assert "tests/test_stats.py::TestUnrelated::test_environment" not in winner.regression.record.outcomes
     # localization traced the failing test and a sample, not the whole file and not the unrelated failure
     assert session.search.suspects[0].startswith("stats.py:7")
 
