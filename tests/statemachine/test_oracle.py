@@ -108,7 +108,9 @@ def test_end_to_end_the_selection_is_the_baseline_and_the_proof_names_it(tmp_pat
     proof = Path(session.proof_path).read_text()
     assert "== regression oracle" in proof and "  tests/test_geo_0.py" in proof and "left out (20):" in proof
     winner = session.winning_verdict()
-    assert set(winner.regression.record.outcomes) == set(session.baseline.record.outcomes)
+    # the same tests, less the one that failed on the original code (it holds a fix to nothing)
+    assert set(winner.regression.record.outcomes) == set(session.baseline.record.outcomes) - {
+        "tests/test_square.py::test_square"}
 
 
 @pytest.mark.sandbox
