@@ -55,8 +55,10 @@ def select(py_files: list[str], repro: Reproduction, analysis: Analysis | None, 
     tests = sorted({p for p in py_files if is_test_module(p)} | {f for f in repro.files if f in py_files
                                                                    and is_test_path(f)})
     counts = {t: _test_count(t, read) for t in tests}
-    if len(tests) <= WHOLE_SUITE_FILES and sum(counts.values()) <= WHOLE_SUITE_TESTS:
-        return Selection()
+    if len(tests) <= WHOLE_SUITE_FILES:  # few files: read them properly (inherited tests count)
+        counts = {t: file_unit(t, read).size for t in tests}
+        if sum(counts.values()) <= WHOLE_SUITE_TESTS:
+            return Selection()
     own = [f for f in repro.files if f in tests]
     # What the failure runs through: the reported frames when a log gave them, and always what
     # the failing tests import (before anything ran, that is all there is to go on).

@@ -231,8 +231,10 @@ def suite_run_spec(repro: Reproduction, py_files: list[str], suite: list[str] | 
     has_tests = any(is_test_path(p) and p.rsplit("/", 1)[-1].startswith("test") for p in py_files)
     if not has_tests and repro.kind is not ReproKind.PYTEST:
         return None
-    return RunSpec(mode=RunMode.PYTEST, argv=list(repro.pytest_options), label="regression suite",
-                   pythonpath=repro.pythonpath)
+    # One module that cannot be imported (an example needing an optional package) must not
+    # stop a whole suite: pytest would run nothing at all.
+    return RunSpec(mode=RunMode.PYTEST, argv=[*repro.pytest_options, "--continue-on-collection-errors"],
+                   label="regression suite", pythonpath=repro.pythonpath)
 
 
 def coverage_run_spec(repro: Reproduction) -> RunSpec | None:

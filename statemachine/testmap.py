@@ -59,17 +59,26 @@ def units(path: str, read: Callable[[str], str], *, functions: bool = False) -> 
     except (SyntaxError, ValueError, FileNotFoundError, UnicodeDecodeError):
         return []
     out: list[TestUnit] = []
+    classes: dict[str, dict[str, ast.FunctionDef | ast.AsyncFunctionDef]] = {}  # this file's classes' tests
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
-            defs = [d for d in node.body if _is_test_def(d)]
+            # pytest runs a base class's tests again in every subclass (one suite per
+            # configuration is a common pattern): they count, and run, there too.
+            defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+            for base in node.bases:
+                if isinstance(base, ast.Name) and base.id in classes:
+                    defs.update(classes[base.id])
+            defs.update({d.name: d for d in node.body if _is_test_def(d)})
+            classes[node.name] = defs
             if functions:
-                out += [TestUnit(node=f"{path}::{node.name}::{d.name}", tests=(f"{path}::{node.name}::{d.name}",),
-                                 names=_names(d)) for d in defs]
+                out += [TestUnit(node=f"{path}::{node.name}::{name}", tests=(f"{path}::{node.name}::{name}",),
+                                 names=_names(d)) for name, d in defs.items()]
                 continue
-            tests = tuple(f"{path}::{node.name}::{d.name}" for d in defs)
+            tests = tuple(f"{path}::{node.name}::{name}" for name in defs)
             inherits = any(not (isinstance(b, ast.Name) and b.id == "object") for b in node.bases)
-            if tests or (inherits and "test" in node.name.lower()):  # tests may come from a base class
-                out.append(TestUnit(node=f"{path}::{node.name}", tests=tests, names=_names(node)))
+            if tests or (inherits and "test" in node.name.lower()):  # tests may come from a base class elsewhere
+                names = frozenset().union(_names(node), *(_names(d) for d in defs.values()))
+                out.append(TestUnit(node=f"{path}::{node.name}", tests=tests, names=names))
         elif _is_test_def(node):
             out.append(TestUnit(node=f"{path}::{node.name}", tests=(f"{path}::{node.name}",), names=_names(node)))
     return out

@@ -129,3 +129,16 @@ def test_failure_names_are_the_projects_functions_not_the_tests():
               Frame(file="shop.py", line=2, function="total", project_path="shop.py")]
     analysis = REPORTED.model_copy(update={"project_frames": frames})
     assert oracle.failure_names(analysis) == {"total"} and oracle.failure_names(None) == frozenset()
+
+
+def test_a_base_classs_tests_run_again_in_each_subclass():
+    """One suite per configuration (pyparsing's packrat variants): each subclass is the base's
+    tests again, and counts as such."""
+    source = ("import unittest\n\n\nclass TestPlain(unittest.TestCase):\n    def test_a(self):\n        run_a()\n\n"
+              "    def test_b(self):\n        pass\n\n\nclass TestCached(TestPlain):\n    def test_b(self):\n"
+              "        run_b()\n\n    def test_c(self):\n        pass\n")
+    parts = units("tests/test_cfg.py", lambda p: source)
+    assert [(u.node, u.size) for u in parts] == [("tests/test_cfg.py::TestPlain", 2), ("tests/test_cfg.py::TestCached", 3)]
+    assert "run_a" in parts[1].names and "run_b" in parts[1].names  # what it inherits it runs
+    assert "tests/test_cfg.py::TestCached::test_a" in [u.node for u in units("tests/test_cfg.py", lambda p: source,
+                                                                                   functions=True)]
