@@ -186,6 +186,7 @@ class RunSpec(BaseModel):
     # pytest: run only the collected tests under these node ids (tests, classes, files); the
     # files in argv are still collected whole. [] runs everything argv selects.
     only: list[str] = Field(default_factory=list)
+    part: list[int] = Field(default_factory=list)  # [k, n]: run the k-th (from 0) of n equal slices of what is collected
 
 
 class Coverage(BaseModel):

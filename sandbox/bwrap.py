@@ -312,7 +312,7 @@ class BubblewrapSandbox:
         harness_spec = {
             "mode": spec.mode.value, "target": spec.target, "argv": spec.argv, "nonce": nonce,
             "result_fd": result_w, "coverage": spec.coverage, "pythonpath": spec.pythonpath,
-            "only": spec.only,
+            "only": spec.only, "part": spec.part,
             "environment": staged.env is not None,
             "limits": {"as": s.memory_bytes, "cpu": int(timeout) + 1, "nproc": s.max_procs,
                        "fsize": s.max_file_bytes, "nofile": 1024},
@@ -500,6 +500,7 @@ def _signal_group(pid: int, sig: int) -> None:
 def _display(spec: RunSpec) -> str:
     if spec.mode.value == "pytest":
         only = f" (only {len(spec.only)} node ids)" if spec.only else ""
+        only += f" (part {spec.part[0] + 1} of {spec.part[1]})" if spec.part else ""
         return " ".join(["pytest", *spec.argv]) + only
     if spec.mode.value == "module":
         return " ".join(["python", "-m", spec.target, *spec.argv])

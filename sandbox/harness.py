@@ -225,16 +225,18 @@ class _Recorder:
         if self.coverage is not None:
             self.coverage.end()
 
-    def pytest_collection_modifyitems(self, session, config, items):
-        only = SPEC.get("only")
-        if not only:
-            return
+    def pytest_collection_modifyitems(self, session, config, items):  # made trylast in _run_pytest
+        only, part = SPEC.get("only"), SPEC.get("part")
         keep: list = []
         drop: list = []
         for item in items:
             # under a node id: itself, its parameters, or a test inside it (statemachine.decide.under)
-            inside = any(item.nodeid == n or item.nodeid.startswith((n + "::", n + "[")) for n in only)
+            inside = not only or any(item.nodeid == n or item.nodeid.startswith((n + "::", n + "[")) for n in only)
             (keep if inside else drop).append(item)
+        if part:  # a contiguous slice keeps a module's (and class's) tests together: fixtures set up once
+            k, n = part
+            drop += keep[:len(keep) * k // n] + keep[len(keep) * (k + 1) // n:]
+            keep = keep[len(keep) * k // n:len(keep) * (k + 1) // n]
         items[:] = keep
         if drop:
             config.hook.pytest_deselected(items=drop)
@@ -277,6 +279,9 @@ def _run_pytest(argv, record, coverage=None):
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     _importable(SRC)
     import pytest
+
+    # after -k/-m and the project's own hooks: the slice is of what they left
+    pytest.hookimpl(trylast=True)(_Recorder.pytest_collection_modifyitems)
 
     sys.argv = ["pytest", *argv]
     args = [*argv, "-p", "no:cacheprovider", "--color=no", "-q", "--rootdir", SRC]

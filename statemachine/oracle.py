@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ def select(py_files: list[str], repro: Reproduction, analysis: Analysis | None, 
     if len(tests) <= WHOLE_SUITE_FILES:  # few files: read them properly (inherited tests count)
         counts = {t: file_unit(t, read).size for t in tests}
         if sum(counts.values()) <= WHOLE_SUITE_TESTS:
-            return Selection()
+            return _whole_suite(counts, slots)
     own = [f for f in repro.files if f in tests]
     # What the failure runs through: the reported frames when a log gave them, and always what
     # the failing tests import (before anything ran, that is all there is to go on).
@@ -113,6 +114,25 @@ def select(py_files: list[str], repro: Reproduction, analysis: Analysis | None, 
     sizes = {u.node: u.size for u in chosen}
     return Selection(shards=_shards(nodes, sizes.__getitem__, max(1, slots)), files=nodes,
                      left_out=[t for t in tests if t not in touched] + split_out, why=why)
+
+
+def _whole_suite(counts: dict[str, int], slots: int) -> Selection:
+    """The whole suite as pytest discovers it; a large one split into parts that pytest
+    collects whole and runs a slice of each (``part``), one sandbox per part. Collection
+    settings, hooks and doctests stay pytest's own."""
+    n = min(slots, sum(counts.values()) // MIN_PART_TESTS)
+    if n < 2:
+        return Selection()
+    return Selection(shards=[[part(k, n)] for k in range(n)])
+
+
+MIN_PART_TESTS = 150  # below this per part, collecting the suite twice costs more than it saves
+_PART = re.compile(r"^pve:part (\d+)/(\d+)$")
+
+
+def part(k: int, n: int) -> str:
+    """A shard entry meaning "the k-th of n slices of the whole suite" (not a node id)."""
+    return f"pve:part {k + 1}/{n}"
 
 
 def failure_names(analysis: Analysis | None) -> frozenset[str]:
@@ -256,7 +276,11 @@ async def run(sandbox: SandboxBackend, staged: StagedProject, spec: RunSpec, sha
 
 
 def shard_spec(spec: RunSpec, nodes: list[str], label: str) -> RunSpec:
-    """One shard's run: its files collected, only its classes run when it names classes."""
+    """One shard's run: its files collected, only its classes run when it names classes (or a
+    slice of the whole suite)."""
+    sliced = _PART.match(nodes[0]) if len(nodes) == 1 else None
+    if sliced:
+        return spec.model_copy(update={"part": [int(sliced[1]) - 1, int(sliced[2])], "label": label})
     files = list(dict.fromkeys(n.split("::")[0] for n in nodes))
     only = list(nodes) if any("::" in n for n in nodes) else []
     return spec.model_copy(update={"argv": [*files, *spec.argv], "only": only, "label": label})

@@ -167,3 +167,29 @@ def test_a_large_test_file_is_chosen_class_by_class():
     assert spec.argv == ["tests/test_big.py", "tests/test_geo_1.py", "-q"]
     assert spec.only == ["tests/test_big.py::TestSquare", "tests/test_geo_1.py"]
     assert oracle.shard_spec(RunSpec(mode=RunMode.PYTEST), ["tests/test_geo_1.py"], "suite").only == []
+
+
+def test_a_large_whole_suite_runs_in_slices_of_what_pytest_collects():
+    files = {**{k: v for k, v in FILES.items() if "test_names" not in k},  # 21 test files: whole suite
+             "tests/test_many.py": "".join(f"def test_{k}():\n    pass\n\n\n" for k in range(400))}
+    sel = oracle.select(sorted(files), REPRO, analysis(), files.__getitem__, slots=2)
+    assert sel.shards == [["pve:part 1/2"], ["pve:part 2/2"]] and sel.why == "the whole test suite" and not sel.files
+    spec = oracle.shard_spec(RunSpec(mode=RunMode.PYTEST, argv=["-q"]), sel.shards[1], "suite (2/2)")
+    assert spec.part == [1, 2] and spec.argv == ["-q"] and spec.only == []  # pytest discovers; the harness slices
+    assert oracle.select(sorted(files), REPRO, analysis(), files.__getitem__, slots=1).shards == [[]]
+
+
+@pytest.mark.sandbox
+def test_end_to_end_the_slices_together_are_the_whole_suite(tmp_path):
+    files = {"calc.py": "def half(x):\n    return x / 3\n",
+             "tests/test_calc.py": "from calc import half\n\n\ndef test_half():\n    assert half(4) == 2\n",
+             "tests/test_many.py": "import pytest\n\n\n@pytest.mark.parametrize('k', range(300))\ndef test_k(k):\n    pass\n\n\n"
+                                   + "".join(f"def test_{k}():\n    pass\n\n\n" for k in range(300))}
+    project = write(tmp_path / "calc", files)
+    svc = bootstrap.services(replace(Settings.from_env({}), home=tmp_path / "home"))
+    session = asyncio.run(verify(VerifyRequest(path=project, test="tests/test_calc.py::test_half", cache=False), svc))
+    assert session.status is SessionStatus.VERIFIED, session.message
+    outcomes = session.baseline.record.outcomes
+    assert len(outcomes) == 601 and "+" in session.baseline.sandbox_id  # 300 + 300 + the failing test, in 2 slices
+    assert session.oracle_note.startswith("600 tests that passed before the fix (the whole test suite)")
+    assert len(session.winning_verdict().regression.record.outcomes) == 600  # less the test that failed before
