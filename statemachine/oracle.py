@@ -207,16 +207,30 @@ def _test_count(path: str, read: Callable[[str], str]) -> int:
         return 1
 
 
-def _shards(files: list[str], count_of: Callable[[str], int], slots: int) -> list[list[str]]:
-    """Files spread over ``slots`` shards, heaviest first onto the lightest shard."""
+def _shards(files: list[str], count_of: Callable[[str], float], slots: int) -> list[list[str]]:
+    """Nodes spread over ``slots`` shards, heaviest first onto the lightest shard."""
     k = min(slots, len(files))
     shards: list[list[str]] = [[] for _ in range(k)]
-    weight = [0] * k
+    weight = [0.0] * k
     for f in sorted(files, key=lambda f: (-count_of(f), f)):
         i = weight.index(min(weight))
         shards[i].append(f)
         weight[i] += count_of(f)
     return [sorted(s) for s in shards]
+
+
+def balanced(baseline: RunResult, n: int) -> list[list[str]] | None:
+    """The candidates' regression shards from the baseline's own timings: the tests that passed,
+    longest first onto the least loaded of ``n`` shards (one 11-second test among 700 made a
+    contiguous slice twice as long as its neighbour). None when there is nothing to balance, or
+    the list would not fit a command line."""
+    passed = {t: baseline.record.durations.get(t, 0.0) for t, o in baseline.record.outcomes.items() if o == "passed"}
+    if n < 2 or len(passed) < n or sum(len(t) + 4 for t in passed) > _MAX_NODE_TEXT * n:
+        return None
+    return _shards(sorted(passed), lambda t: passed[t] + 1.0, n)  # +1 ms: setup and teardown
+
+
+_MAX_NODE_TEXT = 64 << 10  # node ids per shard, in characters (a run's spec travels as one argument)
 
 
 # --------------------------------------------------------------------------- the baseline, once per commit

@@ -137,7 +137,7 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
         candidate_spec = candidate_spec.model_copy(update={"only": held.test_ids})
     checks = Checks(repro=held or repro, analysis=analysis, before=_as_far_as(before, held) if held else before, baseline=baseline, protected=req.protected,
                     repro_spec=candidate_spec, regression_spec=regression,
-                    regression_shards=selection.shards if selection else [[]])
+                    regression_shards=_regression_shards(selection, baseline))
     return Reproduced(ok=True, why=why, before=before, baseline=baseline, analysis=analysis, checks=checks,
                       spectrum=spectrum_, **picked)
 
@@ -160,6 +160,15 @@ async def _trace(repro: Reproduction, failing: list[str], otherwise: list[str], 
     if not sample or script_traced is None:
         return script_traced, None
     return script_traced, await sandbox.run(staged, spectrum.coverage_spec(sample, repro, seconds, "coverage sample"))
+
+
+def _regression_shards(selection: oracle.Selection | None, baseline: RunResult | None) -> list[list[str]]:
+    """How a candidate's regression run is split: as the baseline's was, or, when that was in
+    parts, balanced by the baseline's own per-test timings."""
+    shards = selection.shards if selection else [[]]
+    if baseline is not None and len(shards) > 1:
+        return oracle.balanced(baseline, len(shards)) or shards
+    return shards
 
 
 def _as_far_as(before: RunResult, held: Reproduction) -> RunResult:

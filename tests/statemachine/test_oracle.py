@@ -193,3 +193,14 @@ def test_end_to_end_the_slices_together_are_the_whole_suite(tmp_path):
     assert len(outcomes) == 601 and "+" in session.baseline.sandbox_id  # 300 + 300 + the failing test, in 2 slices
     assert session.oracle_note.startswith("600 tests that passed before the fix (the whole test suite)")
     assert len(session.winning_verdict().regression.record.outcomes) == 600  # less the test that failed before
+
+
+def test_a_candidates_regression_shards_are_balanced_by_the_baselines_timings():
+    outcomes = {"t.py::slow": "passed", "t.py::failed": "failed", **{f"t.py::q{k}": "passed" for k in range(10)}}
+    durations = {"t.py::slow": 11_000.0, "t.py::failed": 5.0, **{f"t.py::q{k}": 900.0 for k in range(10)}}
+    baseline = RunResult(sandbox_id="s", command="pytest", exit_code=1, duration_ms=20_000, nonce_ok=True,
+                         record=HarnessRecord(outcomes=outcomes, durations=durations))
+    shards = oracle.balanced(baseline, 2)
+    assert shards is not None and ["t.py::slow"] in shards  # the 11 s test alone; the 9 s of others beside it
+    assert sorted(t for s in shards for t in s) == sorted(t for t, o in outcomes.items() if o == "passed")
+    assert oracle.balanced(baseline, 1) is None
