@@ -22,7 +22,7 @@ async def cache_search(ctx: SearchContext, store: SolutionCache, signature: str,
     if cached is None:
         return Found(), note
     ctx.events.emit("cache", "Found a fix verified before for this error; re-verifying it in the sandbox")
-    verdict = await validate(cached, ctx.sandbox, ctx.staged, ctx.checks, ctx.events)
+    verdict = await validate(cached, ctx.sandbox, ctx.staged, ctx.checks, ctx.events, ctx.pending)
     if verdict.verified:
         note = "hit, re-verified"
     else:

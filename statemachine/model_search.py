@@ -123,4 +123,4 @@ async def _ask(ctx: SearchContext, report: BrainReport, log: CallLog, groq: Prov
 
 
 async def _validate(ctx: SearchContext, checks: Checks, candidate: Candidate) -> Verdict:
-    return await validate(candidate, ctx.sandbox, ctx.staged, checks, ctx.events)
+    return await validate(candidate, ctx.sandbox, ctx.staged, checks, ctx.events, ctx.pending)

@@ -35,7 +35,7 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
         return found
     t1 = time.monotonic()
     outcome = await search(
-        candidates, lambda c: validate(c, ctx.sandbox, staged, ctx.checks, events), parallel=settings.slots,
+        candidates, lambda c: validate(c, ctx.sandbox, staged, ctx.checks, events, ctx.pending), parallel=settings.slots,
         budget=Budget(settings.max_candidates, settings.search_seconds, settings.search_window))
     found.verdicts = outcome.verdicts
     found.candidates = candidates[: len(outcome.verdicts)]

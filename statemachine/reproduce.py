@@ -45,6 +45,19 @@ from statemachine.validate import candidate_timeout
 async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], sandbox: SandboxBackend,
                     staged: StagedProject, events: Fanout, *, slots: int = 3, oracle_seconds: float = 60.0,
                     baseline_cache: Path | None = None) -> Reproduced:
+    """The whole step, the baseline included."""
+    first, later = await reproduce_first(analyzed, req, py_files, sandbox, staged, events, slots=slots,
+                                         oracle_seconds=oracle_seconds, baseline_cache=baseline_cache)
+    return await later if later is not None else first
+
+
+async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], sandbox: SandboxBackend,
+                          staged: StagedProject, events: Fanout, *, slots: int = 3, oracle_seconds: float = 60.0,
+                          baseline_cache: Path | None = None) -> tuple[Reproduced, asyncio.Task[Reproduced] | None]:
+    """The step up to the point the search can start: (the answer so far, the answer once the
+    baseline has finished, or None when it already has). The search runs candidates against the
+    reproduction while the baseline is still running; a candidate that passes it waits for the
+    baseline (``statemachine.pending``). Until then the reproduction is not narrowed."""
     repro = analyzed.reproduction
     if repro is None:
         raise ValueError("reproduce needs a reproduction (the runner asks a model for one first)")
@@ -75,6 +88,7 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
     # The baseline runs beside everything else; it is awaited last (and dropped when the
     # failure does not reproduce: nobody will need it).
     baseline_task = asyncio.ensure_future(baseline_run())
+    handed_over = False
     try:
         before, script_traced = await asyncio.gather(
             sandbox.run(staged, repro_spec), sandbox.run(staged, script_coverage) if script_coverage else nothing())
@@ -84,7 +98,8 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
             events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...", "NOT REPRODUCED", detail=why)
             _tail(events, before)
             return Reproduced(ok=False, why=why, before=before, analysis=analysis,
-                              spectrum=spectrum.build(repro, None, None), oracle_note="none: not needed (not reproduced)")
+                              spectrum=spectrum.build(repro, None, None),
+                              oracle_note="none: not needed (not reproduced)"), None
         events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...",
                     f"FAILED as reported - {why.split(' as reported')[0]}" if analysis else f"FAILED - {why}")
         if analysis is None:
@@ -95,51 +110,66 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
         failing = failing[:spectrum.MAX_FAILING]
         traced, sample_run = await _trace(repro, failing, otherwise, script_traced, analysis, py_files, selection, staged,
                                           sandbox, oracle_seconds)
-        suite = await baseline_task
+        handed_over = True
     finally:
-        if not baseline_task.done():
+        if not handed_over and not baseline_task.done():
             baseline_task.cancel()
             with contextlib.suppress(BaseException):
                 await baseline_task
-    baseline = suite
-    if baseline is not None and (not baseline.nonce_ok or not passing_tests(baseline)):
-        baseline = None  # a suite that does not run, or passes nothing, is no oracle
-    note = _oracle_note(repro, suite, baseline, selection, oracle_seconds)
-    if from_cache and from_cache[0]:
-        note += "; baseline: this commit's earlier run, reused"
     spectrum_ = spectrum.build(repro, traced, sample_run, failing)
-    for run in (before, suite, traced, sample_run):
+    for run in (before, traced, sample_run):
         if run is not None:
             run.record.coverage = None  # now in the spectrum; the session and proof need not carry it
-    picked: dict[str, Any] = {"oracle_note": note, "oracle_files": selection.files if selection else [],
-                              "oracle_left_out": selection.left_out if selection else []}
-    events.emit("oracle", f"Regression oracle: {note}")
-    if analysis is None:
-        return Reproduced(ok=True, why=why, before=before, baseline=baseline, spectrum=spectrum_, **picked)
-    regression = None
-    if baseline is not None and suite_spec is not None:
-        # A fix may run the selection slower than the original did, not forever.
-        clock = min(2 * oracle_seconds, max(_MIN_REGRESSION_S, candidate_timeout(baseline) or oracle_seconds))
-        # Tests that did not pass on the original code hold a fix to nothing: not run again
-        # (one slow failing test can cost more than all the others).
-        skip = sorted(t for t, o in baseline.record.outcomes.items() if o in ("failed", "error") and "::" in t)
-        deselect = [arg for t in skip[:_MAX_DESELECT] for arg in ("--deselect", t)]
-        regression = suite_spec.model_copy(update={"coverage": False, "wall_s": clock,
-                                                   "argv": [*suite_spec.argv, *deselect]})
-    held = narrowed(repro, before, baseline, analyzed.analysis)
-    candidate_spec = repro_spec.model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)})
-    if held is not None:
-        others = len([t for t in before.record.outcomes if selects(repro.test_ids, t)]) - len(held.test_ids)
-        events.emit("oracle", f"Candidates run the {len(held.test_ids)} test(s) that failed as reported; the "
-                              f"reproduction's {others - len(otherwise)} passing tests are held by the regression oracle"
-                              + (f"; {len(otherwise)} other failing test(s) failed otherwise before any fix "
-                                 f"({', '.join(otherwise[:2])}): not required of a fix" if otherwise else ""))
-        candidate_spec = candidate_spec.model_copy(update={"only": held.test_ids})
-    checks = Checks(repro=held or repro, analysis=analysis, before=_as_far_as(before, held) if held else before, baseline=baseline, protected=req.protected,
-                    repro_spec=candidate_spec, regression_spec=regression,
-                    regression_shards=_regression_shards(selection, baseline))
-    return Reproduced(ok=True, why=why, before=before, baseline=baseline, analysis=analysis, checks=checks,
-                      spectrum=spectrum_, **picked)
+
+    def finish(suite: RunResult | None, settled: bool) -> Reproduced:
+        """The answer with the baseline (``settled``), or before it, with no oracle yet."""
+        if suite is not None:
+            suite.record.coverage = None
+        baseline = suite
+        if baseline is not None and (not baseline.nonce_ok or not passing_tests(baseline)):
+            baseline = None  # a suite that does not run, or passes nothing, is no oracle
+        note = _oracle_note(repro, suite, baseline, selection, oracle_seconds) if settled else \
+            "pending: the baseline is still running"
+        if from_cache and from_cache[0]:
+            note += "; baseline: this commit's earlier run, reused"
+        picked: dict[str, Any] = {"oracle_note": note, "oracle_files": selection.files if selection else [],
+                                  "oracle_left_out": selection.left_out if selection else []}
+        if settled:
+            events.emit("oracle", f"Regression oracle: {note}")
+        if analysis is None:
+            return Reproduced(ok=True, why=why, before=before, baseline=baseline, spectrum=spectrum_, **picked)
+        regression = None
+        if baseline is not None and suite_spec is not None:
+            # A fix may run the selection slower than the original did, not forever.
+            clock = min(2 * oracle_seconds, max(_MIN_REGRESSION_S, candidate_timeout(baseline) or oracle_seconds))
+            # Tests that did not pass on the original code hold a fix to nothing: not run again
+            # (one slow failing test can cost more than all the others).
+            skip = sorted(t for t, o in baseline.record.outcomes.items() if o in ("failed", "error") and "::" in t)
+            deselect = [arg for t in skip[:_MAX_DESELECT] for arg in ("--deselect", t)]
+            regression = suite_spec.model_copy(update={"coverage": False, "wall_s": clock,
+                                                       "argv": [*suite_spec.argv, *deselect]})
+        held = narrowed(repro, before, baseline, analyzed.analysis, provisional=not settled)
+        candidate_spec = repro_spec.model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)})
+        if held is not None and settled:
+            others = len([t for t in before.record.outcomes if selects(repro.test_ids, t)]) - len(held.test_ids)
+            events.emit("oracle", f"Candidates run the {len(held.test_ids)} test(s) that failed as reported; the "
+                                  f"reproduction's {others - len(otherwise)} passing tests are held by the regression "
+                                  "oracle" + (f"; {len(otherwise)} other failing test(s) failed otherwise before any fix "
+                                              f"({', '.join(otherwise[:2])}): not required of a fix" if otherwise else ""))
+        if held is not None:
+            candidate_spec = candidate_spec.model_copy(update={"only": held.test_ids})
+        checks = Checks(repro=held or repro, analysis=analysis, before=_as_far_as(before, held) if held else before,
+                        baseline=baseline, protected=req.protected, repro_spec=candidate_spec, regression_spec=regression,
+                        regression_shards=_regression_shards(selection, baseline))
+        return Reproduced(ok=True, why=why, before=before, baseline=baseline, analysis=analysis, checks=checks,
+                          spectrum=spectrum_, **picked)
+
+    async def settle() -> Reproduced:
+        return finish(await baseline_task, True)
+
+    if baseline_task.done():  # no suite, or a baseline from the cache: nothing to wait for
+        return finish(baseline_task.result(), True), None
+    return finish(None, False), asyncio.ensure_future(settle())
 
 
 async def _trace(repro: Reproduction, failing: list[str], otherwise: list[str], script_traced: RunResult | None, analysis: Analysis | None,
@@ -179,17 +209,20 @@ def _as_far_as(before: RunResult, held: Reproduction) -> RunResult:
 
 
 def narrowed(repro: Reproduction, before: RunResult, baseline: RunResult | None,
-             analysis: Analysis | None) -> Reproduction | None:
+             analysis: Analysis | None, *, provisional: bool = False) -> Reproduction | None:
     """The reproduction as candidates run it: only its tests that failed as reported, when it is
     more than those (a whole test file or class) and every test in it that passed is in the
     regression baseline, which holds a fix to them anyway. A fix is then not paying for a
     600-test file on every try, nor held to another failure that was there before."""
-    if repro.kind is not ReproKind.PYTEST or baseline is None:
+    if repro.kind is not ReproKind.PYTEST or (baseline is None and not provisional):
         return None
     inside = {t: o for t, o in before.record.outcomes.items() if selects(repro.test_ids, t)}
     failing = failing_tests(before, repro, analysis)[0]
     if not failing or len(failing) == len(inside) or any("::" not in t for t in failing):
         return None  # nothing to narrow, or a collection error (a file node) is the failure
+    if provisional:  # the baseline is still running: validate runs the whole reproduction if it cannot hold them
+        return repro.model_copy(update={"test_ids": failing})
+    assert baseline is not None
     if {t for t, o in inside.items() if o == "passed"} - set(baseline.record.outcomes):
         return None  # some of its passing tests are not in the oracle: the reproduction keeps them
     # (one that passed here and not in the baseline is flaky: neither run holds a fix to it)

@@ -21,8 +21,10 @@ from pve.models import (
     BRAIN_MODES,
     Analyzed,
     BrainReport,
+    Checks,
     Conclusion,
     Found,
+    Reproduced,
     ReproKind,
     Session,
     VerifyRequest,
@@ -34,8 +36,9 @@ from statemachine import cache
 from statemachine.analyze import analyze, importable_folders
 from statemachine.conclude import conclude, dependencies_failed, not_reproduced, nothing_to_fix
 from statemachine.offline_search import offline_search
+from statemachine.pending import PendingOracle
 from statemachine.prove import prove
-from statemachine.reproduce import reproduce
+from statemachine.reproduce import reproduce_first
 from statemachine.search_context import SearchContext
 from statemachine.services import Services
 
@@ -114,24 +117,51 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
         return dependencies_failed(exc.message)
     session.timings_ms["environment"] = (time.monotonic() - t1) * 1000
     t1 = time.monotonic()
-    reproduced = await reproduce(analyzed, req, py_files, svc.sandbox, staged, events, slots=svc.settings.slots,
-                                 oracle_seconds=svc.settings.oracle_seconds,
-                                 baseline_cache=svc.settings.home / "baselines" if req.cache else None)
-    session.before, session.baseline, session.analysis = reproduced.before, reproduced.baseline, reproduced.analysis
-    session.oracle_note = reproduced.oracle_note
-    session.oracle_files, session.oracle_left_out = reproduced.oracle_files, reproduced.oracle_left_out
+    reproduced, later = await reproduce_first(analyzed, req, py_files, svc.sandbox, staged, events,
+                                              slots=svc.settings.slots, oracle_seconds=svc.settings.oracle_seconds,
+                                              baseline_cache=svc.settings.home / "baselines" if req.cache else None)
+    pending = PendingOracle(later) if later is not None else None
+    _record(session, reproduced)
     session.timings_ms["reproduce"] = (time.monotonic() - t1) * 1000
-    if not reproduced.ok:
-        return not_reproduced(reproduced.why)
-    if reproduced.checks is None:
-        return nothing_to_fix()
+    try:
+        if not reproduced.ok:
+            return not_reproduced(reproduced.why)
+        if reproduced.checks is None:
+            if pending is not None:
+                _record(session, await pending.result())
+            return nothing_to_fix()
+        checks = reproduced.checks.model_copy(update={"declarations": declarations})
+        signature, report = await _search(req, svc, session, staged, events, t0, checks, reproduced, py_files, pending)
+        if pending is not None:  # the search ran beside the baseline: the session records it as it ended
+            final = await pending.result()
+            _record(session, final)
+            checks = pending.latest(checks)
+            session.timings_ms["baseline"] = (time.monotonic() - t1) * 1000
+    finally:
+        if pending is not None:
+            await pending.cancel()
+    repro = checks.repro
+    conclusion = conclude(session.verdicts, repro, checks.analysis, checks.baseline,
+                          repro_source=repro.script or _script_text(staged, repro.kind, repro.files), brain=req.brain,
+                          stop=session.search.stop if session.search else None)
+    fix = next((c for c in session.candidates if c.id == conclusion.winner), None)
+    if signature is not None and fix is not None and req.cache:
+        cache.remember(svc.store, signature, fix, staged, session.id)
+        if not report.cache.startswith("hit, re-verified"):
+            report.cache = (report.cache + "; " if report.cache else "") + "stored"
+    return conclusion
 
-    checks = reproduced.checks.model_copy(update={"declarations": declarations})
+
+async def _search(req: VerifyRequest, svc: Services, session: Session, staged: StagedProject, events: Fanout,
+                  t0: float, checks: Checks, reproduced: Reproduced, py_files: list[str],
+                  pending: PendingOracle | None) -> tuple[str | None, BrainReport]:
+    """The cache, then the engines in turn, until one has a verified fix."""
     report = session.brain or BrainReport()
     report.mode, report.models = req.brain, svc.models.describe()
     session.brain = report
     ctx = SearchContext(req=req, checks=checks, spectrum=reproduced.spectrum, py_files=py_files, sandbox=svc.sandbox,
-                        staged=staged, events=events, settings=svc.settings, models=svc.models, started=t0)
+                        staged=staged, events=events, settings=svc.settings, models=svc.models, started=t0,
+                        pending=pending)
     signature = error_signature(checks.analysis, staged.read_text)
     report.signature = signature or ""
     if signature is not None and req.cache:
@@ -149,17 +179,14 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
             from statemachine.model_search import model_search
 
             _fold(session, await model_search(ctx, first_id=len(session.candidates) + 1))
+    return signature, report
 
-    repro = checks.repro
-    conclusion = conclude(session.verdicts, repro, checks.analysis, checks.baseline,
-                          repro_source=repro.script or _script_text(staged, repro.kind, repro.files), brain=req.brain,
-                          stop=session.search.stop if session.search else None)
-    fix = next((c for c in session.candidates if c.id == conclusion.winner), None)
-    if signature is not None and fix is not None and req.cache:
-        cache.remember(svc.store, signature, fix, staged, session.id)
-        if not report.cache.startswith("hit, re-verified"):
-            report.cache = (report.cache + "; " if report.cache else "") + "stored"
-    return conclusion
+
+def _record(session: Session, reproduced: Reproduced) -> None:
+    """What the reproduce step found, as the session keeps it (again once the baseline is in)."""
+    session.before, session.baseline, session.analysis = reproduced.before, reproduced.baseline, reproduced.analysis
+    session.oracle_note = reproduced.oracle_note
+    session.oracle_files, session.oracle_left_out = reproduced.oracle_files, reproduced.oracle_left_out
 
 
 async def _model_reproduction(analyzed: Analyzed, req: VerifyRequest, svc: Services, session: Session,

@@ -11,6 +11,7 @@ from pve.layout import is_test_path
 from pve.models import Checks, Spectrum, VerifyRequest
 from pve.settings import Settings
 from sandbox.backend import SandboxBackend, StagedProject
+from statemachine.pending import PendingOracle
 from statemachine.preflight import is_protected
 
 
@@ -26,6 +27,7 @@ class SearchContext:
     settings: Settings
     models: BrainConfig
     started: float  # the session's start (time.monotonic()), for time-to-fix figures
+    pending: PendingOracle | None = None  # the regression baseline, while it still runs
 
     def editable(self, path: str) -> bool:
         """May a fix touch ``path``? Never a protected path, a test, or the reproduction itself

@@ -12,11 +12,14 @@ from pve.models import Candidate, Checks, RunResult, Verdict
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine import oracle
 from statemachine.decide import judge
+from statemachine.pending import PendingOracle
 from statemachine.preflight import preflight
 
 
 async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject, checks: Checks,
-                   events: Fanout) -> Verdict:
+                   events: Fanout, pending: PendingOracle | None = None) -> Verdict:
+    if pending is not None:
+        checks = pending.latest(checks)
     pre = preflight(c, staged.read_text, checks.analysis, checks.repro, marker=checks.marker, protected=checks.protected,
                     declarations=checks.declarations)
     if not pre.ok:
@@ -28,6 +31,16 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
         # A reproduction PVE wrote travels as a patch of its own: the candidate's edits never replace it.
         update={"patches": {**patches, **checks.repro_spec.patches}, "label": f"candidate {c.id}"}))
     verdict = judge(c, pre, run, None, checks.repro, checks.before, None)
+    if verdict.verified and pending is not None:
+        # It passed the reproduction: now it needs the regression baseline, which may still run.
+        ran = checks.repro_spec
+        checks = await pending.settled(checks)
+        if checks.repro_spec.only != ran.only:
+            # It ran the failing tests alone while the baseline was out, and the baseline does not
+            # hold the rest of the reproduction: the whole reproduction, then.
+            run = await sandbox.run(staged, checks.repro_spec.model_copy(
+                update={"patches": {**patches, **checks.repro_spec.patches}, "label": f"candidate {c.id}"}))
+            verdict = judge(c, pre, run, None, checks.repro, checks.before, None)
     model_run = None
     if verdict.verified and checks.model_repro_spec is not None:
         spec = checks.model_repro_spec

@@ -204,3 +204,24 @@ def test_a_candidates_regression_shards_are_balanced_by_the_baselines_timings():
     assert shards is not None and ["t.py::slow"] in shards  # the 11 s test alone; the 9 s of others beside it
     assert sorted(t for s in shards for t in s) == sorted(t for t, o in outcomes.items() if o == "passed")
     assert oracle.balanced(baseline, 1) is None
+
+
+@pytest.mark.sandbox
+def test_the_search_runs_beside_the_baseline_and_a_plausible_fix_waits_for_it(tmp_path):
+    """Candidates start as soon as the failure reproduced; the one that passes the reproduction
+    is held to the baseline once it is in (never verified without it)."""
+    project = write(tmp_path / "slowsuite", {
+        "calc.py": "def half(x):\n    return x / 3\n",
+        "tests/test_calc.py": "from calc import half\n\n\ndef test_half():\n    assert half(4) == 2\n",
+        "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(3)\n"})
+    svc = bootstrap.services(replace(Settings.from_env({}), home=tmp_path / "home"))
+    session = asyncio.run(verify(VerifyRequest(path=project, test="tests/test_calc.py::test_half", cache=False), svc))
+    assert session.status is SessionStatus.VERIFIED, session.message
+    baseline = session.baseline
+    assert baseline is not None and session.oracle is Oracle.EXISTING_TESTS
+    first_candidate = min(v.run.started_at for v in session.verdicts if v.run is not None)
+    assert first_candidate < baseline.started_at + baseline.duration_ms / 1000  # the search did not wait for it
+    winner = session.winning_verdict()
+    assert winner.regression is not None and winner.regression.record.outcomes["tests/test_slow.py::test_slow"] == "passed"
+    assert winner.regression.started_at >= baseline.started_at + baseline.duration_ms / 1000 - 0.05
+    assert session.oracle_note.startswith("1 tests that passed before the fix")
