@@ -32,7 +32,7 @@ from statemachine.decide import under
 from statemachine.testmap import TestUnit, count_tests, file_unit, is_test_module, units
 
 WHOLE_SUITE_FILES = 30  # up to this many test files ...
-WHOLE_SUITE_TESTS = 2000  # ... and test functions, the whole suite is the oracle
+WHOLE_SUITE_TESTS = 1000  # ... and test functions, the whole suite is the oracle
 MAX_ORACLE_TESTS = 800  # test functions selected at most from a large suite
 SPLIT_FILE_TESTS = 200  # a test file with more than this is chosen class by class
 

@@ -8,10 +8,10 @@ exit cleanly and print the session's marker line, checked here, outside the sand
 from __future__ import annotations
 
 from pve.events import Fanout
-from pve.models import Candidate, Checks, RunResult, Verdict
+from pve.models import Candidate, Checks, RunResult, RunSpec, Verdict
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine import oracle
-from statemachine.decide import judge
+from statemachine.decide import judge, passing_tests
 from statemachine.pending import PendingOracle
 from statemachine.preflight import preflight
 
@@ -55,14 +55,42 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
     if verdict.verified and checks.baseline is not None and checks.regression_spec is not None:
         regression = await oracle.run(sandbox, staged, checks.regression_spec.model_copy(
             update={"patches": patches, "label": f"candidate {c.id} regression"}), checks.regression_shards)
+    baseline, flaky = checks.baseline, list[str]()
+    if regression is not None and baseline is not None and checks.regression_spec is not None:
+        baseline, flaky = await _without_flaky(sandbox, staged, checks.regression_spec, baseline, regression)
     if verdict.model_repro is None:  # not already failed by the model's reproduction
-        verdict = judge(c, pre, run, regression, checks.repro, checks.before, checks.baseline)
+        verdict = judge(c, pre, run, regression, checks.repro, checks.before, baseline)
+        if verdict.verified and flaky:
+            verdict.reason = (f"verified; {len(flaky)} test(s) that broke failed on the original code too when run "
+                              f"again (flaky, not held): {', '.join(flaky[:3])}")
         verdict.model_repro = model_run
         if model_run is not None:
             verdict.duration_ms += model_run.duration_ms
     status = f"PASSED - {verdict.duration_ms:.0f} ms" if verdict.verified else f"FAILED - {short(verdict.reason)}"
     events.emit("run", f"Running candidate {c.id}...", status, candidate=c.id, rule=c.rule, reason=verdict.reason)
     return verdict
+
+
+_FLAKY_CHECK = 5  # broken tests re-run on the original code at most; more is a real regression
+
+
+async def _without_flaky(sandbox: SandboxBackend, staged: StagedProject, spec: RunSpec, baseline: RunResult,
+                         regression: RunResult) -> tuple[RunResult, list[str]]:
+    """A test that passed in the baseline and failed with the fix is run once more on the
+    original code: if it fails there too, it is flaky (a thread limit, a clock under load) and
+    holds a fix to nothing. Returns the baseline without such tests, and their ids."""
+    broken = sorted(passing_tests(baseline) - passing_tests(regression))
+    if not broken or len(broken) > _FLAKY_CHECK:
+        return baseline, []
+    again = await sandbox.run(staged, oracle.shard_spec(spec.model_copy(update={"patches": {}}),
+                                                        broken, "original code again (flaky?)"))
+    if not again.nonce_ok:
+        return baseline, []
+    flaky = [t for t in broken if again.record.outcomes.get(t) != "passed"]
+    if not flaky:
+        return baseline, []
+    outcomes = {t: ("flaky" if t in flaky else o) for t, o in baseline.record.outcomes.items()}
+    return baseline.model_copy(update={"record": baseline.record.model_copy(update={"outcomes": outcomes})}), flaky
 
 
 def _model_repro_problem(run: RunResult, checks: Checks) -> str | None:

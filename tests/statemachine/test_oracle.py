@@ -225,3 +225,33 @@ def test_the_search_runs_beside_the_baseline_and_a_plausible_fix_waits_for_it(tm
     assert winner.regression is not None and winner.regression.record.outcomes["tests/test_slow.py::test_slow"] == "passed"
     assert winner.regression.started_at >= baseline.started_at + baseline.duration_ms / 1000 - 0.05
     assert session.oracle_note.startswith("1 tests that passed before the fix")
+
+
+class _Again:
+    """A sandbox whose every run reports the given outcomes (the decision, not the sandbox, is tested)."""
+
+    def __init__(self, outcomes):
+        self.outcomes, self.specs = outcomes, []
+
+    async def run(self, staged, spec):
+        self.specs.append(spec)
+        return RunResult(sandbox_id="again", command="pytest", exit_code=0, duration_ms=1.0, nonce_ok=True,
+                         record=HarnessRecord(outcomes=self.outcomes))
+
+
+def test_a_test_that_broke_and_fails_on_the_original_again_is_flaky_not_a_regression():
+    from statemachine.validate import _without_flaky
+
+    def result(outcomes):
+        return RunResult(sandbox_id="s", command="pytest", exit_code=0, duration_ms=1.0, nonce_ok=True,
+                         record=HarnessRecord(outcomes=outcomes))
+    baseline = result({"t.py::a": "passed", "t.py::threads": "passed"})
+    regression = result({"t.py::a": "passed", "t.py::threads": "failed"})
+    spec = RunSpec(mode=RunMode.PYTEST, argv=["-q"])
+    again = _Again({"t.py::threads": "failed"})
+    held, flaky = asyncio.run(_without_flaky(again, None, spec, baseline, regression))
+    assert flaky == ["t.py::threads"] and held.record.outcomes["t.py::threads"] == "flaky"
+    assert again.specs[0].only == ["t.py::threads"] and again.specs[0].patches == {}  # the original code, that test
+    # it passes on the original again: the fix broke it
+    held, flaky = asyncio.run(_without_flaky(_Again({"t.py::threads": "passed"}), None, spec, baseline, regression))
+    assert flaky == [] and held is baseline
