@@ -101,7 +101,19 @@ def split(text: str) -> list[str]:
         argv = argv[1:]
     if not argv:
         raise CommandError("the command is empty", code="empty-command")
-    return argv
+    return _rejoin_parameters(argv)
+
+
+def _rejoin_parameters(argv: list[str]) -> list[str]:
+    """A node id as pytest prints it, parameters with spaces unquoted
+    (``test_x[a BETWEEN .03 AND .06]``), is one word, not five."""
+    out: list[str] = []
+    for word in argv:
+        if out and "::" in out[-1] and out[-1].count("[") > out[-1].count("]"):
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    return out
 
 
 def strip_prefix(argv: list[str], prefixes: tuple[list[str], ...]) -> list[str] | None:

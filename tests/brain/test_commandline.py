@@ -125,3 +125,12 @@ def test_test_files_pytest_would_not_collect_by_name_are_added_to_its_patterns()
         ["-o", "python_files=check_*.py test.py"]
     assert collect_too(files_of({}), set(), ["tests/test_x.py", "x_test.py"]) == []
     assert collect_too(files_of({}), set(), ["tests.py"]) == ["-o", "python_files=test_*.py *_test.py tests.py"]
+
+
+def test_a_node_id_whose_parameters_hold_spaces_is_one_target():
+    from brain.commandline import split
+    assert split("pytest tests/test_r.py::test_between[a BETWEEN .03 AND .06] -q") == [
+        "pytest", "tests/test_r.py::test_between[a BETWEEN .03 AND .06]", "-q"]
+    assert split("tests/test_r.py::test_between[a BETWEEN .03 AND .06]") == [
+        "tests/test_r.py::test_between[a BETWEEN .03 AND .06]"]
+    assert split("pytest -k 'a and b' tests") == ["pytest", "-k", "a and b", "tests"]
