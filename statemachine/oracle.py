@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -55,11 +56,13 @@ def select(py_files: list[str], repro: Reproduction, analysis: Analysis | None, 
         return Selection(shards=[list(configured)], why="the tests the repository's configuration names")
     tests = sorted({p for p in py_files if is_test_module(p)} | {f for f in repro.files if f in py_files
                                                                    and is_test_path(f)})
-    counts = {t: _test_count(t, read) for t in tests}
+    read = functools.cache(read)  # each file is read by several of the rules below
     if len(tests) <= WHOLE_SUITE_FILES:  # few files: read them properly (inherited tests count)
         counts = {t: file_unit(t, read).size for t in tests}
         if sum(counts.values()) <= WHOLE_SUITE_TESTS:
             return _whole_suite(counts, slots)
+    else:
+        counts = {t: _test_count(t, read) for t in tests}
     own = [f for f in repro.files if f in tests]
     # What the failure runs through: the reported frames when a log gave them, and always what
     # the failing tests import (before anything ran, that is all there is to go on).
@@ -165,39 +168,28 @@ def _project_imports(tests: list[str], py_files: list[str], read: Callable[[str]
     """The project modules (not tests) that ``tests`` import, as dotted names."""
     folders = ProjectIndex(None, files=py_files).importable_folders()
     known = {_dotted(p, folders) for p in py_files if p.endswith(".py") and not is_test_path(p)}
-    out: set[str] = set()
-    for test in tests:
-        try:
-            tree = ast.parse(read(test))
-        except (SyntaxError, ValueError, FileNotFoundError, UnicodeDecodeError):
-            continue
-        for node in ast.walk(tree):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            out |= {n for n in names if n in known}
-    return out
+    return {n for test in tests for n in _imported_names(test, read) if n in known}
 
 
 def _imports_any(test: str, modules: set[str], read: Callable[[str], str]) -> bool:
-    if not modules:
-        return False
+    return bool(modules) and any(name == m or m.startswith(name + ".") or name.startswith(m + ".")
+                                 for name in _imported_names(test, read) for m in modules)
+
+
+def _imported_names(path: str, read: Callable[[str], str]) -> set[str]:
+    """What a file imports (absolute imports): ``a.b`` for ``import a.b``; ``a``, ``a.x`` for
+    ``from a import x``."""
     try:
-        tree = ast.parse(read(test))
+        tree = ast.parse(read(path))
     except (SyntaxError, ValueError, FileNotFoundError, UnicodeDecodeError):
-        return False
+        return set()
+    names: set[str] = set()
     for node in ast.walk(tree):
-        names: list[str] = []
         if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
+            names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        for name in names:
-            if any(name == m or m.startswith(name + ".") or name.startswith(m + ".") for m in modules):
-                return True
-    return False
+            names.update([node.module, *(f"{node.module}.{a.name}" for a in node.names)])
+    return names
 
 
 def _test_count(path: str, read: Callable[[str], str]) -> int:
@@ -207,15 +199,15 @@ def _test_count(path: str, read: Callable[[str], str]) -> int:
         return 1
 
 
-def _shards(files: list[str], count_of: Callable[[str], float], slots: int) -> list[list[str]]:
+def _shards(nodes: list[str], weight_of: Callable[[str], float], slots: int) -> list[list[str]]:
     """Nodes spread over ``slots`` shards, heaviest first onto the lightest shard."""
-    k = min(slots, len(files))
+    k = min(slots, len(nodes))
     shards: list[list[str]] = [[] for _ in range(k)]
     weight = [0.0] * k
-    for f in sorted(files, key=lambda f: (-count_of(f), f)):
+    for node in sorted(nodes, key=lambda n: (-weight_of(n), n)):
         i = weight.index(min(weight))
-        shards[i].append(f)
-        weight[i] += count_of(f)
+        shards[i].append(node)
+        weight[i] += weight_of(node)
     return [sorted(s) for s in shards]
 
 

@@ -57,7 +57,8 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
     """The step up to the point the search can start: (the answer so far, the answer once the
     baseline has finished, or None when it already has). The search runs candidates against the
     reproduction while the baseline is still running; a candidate that passes it waits for the
-    baseline (``statemachine.pending``). Until then the reproduction is not narrowed."""
+    baseline (``statemachine.pending``). Until then the reproduction is narrowed provisionally
+    (validate runs it whole if the settled baseline cannot hold the rest)."""
     repro = analyzed.reproduction
     if repro is None:
         raise ValueError("reproduce needs a reproduction (the runner asks a model for one first)")

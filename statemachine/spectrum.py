@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pve.models import Reproduction, ReproKind, RunMode, RunResult, RunSpec, Spectrum
+from statemachine import oracle
 from statemachine.decide import passing_tests
 from statemachine.testmap import is_test_module, units
 
@@ -50,9 +51,9 @@ def sample_files(py_files: list[str], oracle_nodes: list[str], failing: list[str
 
 def coverage_spec(nodes: list[str], repro: Reproduction, seconds: float, label: str = "coverage") -> RunSpec:
     """A traced pytest run of exactly ``nodes`` (their files are collected, only they run)."""
-    files = list(dict.fromkeys(n.split("::")[0] for n in nodes))
-    return RunSpec(mode=RunMode.PYTEST, argv=[*files, *repro.pytest_options], only=list(nodes), coverage=True,
-                   label=label, pythonpath=repro.pythonpath, wall_s=seconds)
+    traced = RunSpec(mode=RunMode.PYTEST, argv=list(repro.pytest_options), coverage=True, pythonpath=repro.pythonpath,
+                     wall_s=seconds)
+    return oracle.shard_spec(traced, nodes, label)
 
 
 def build(repro: Reproduction, traced: RunResult | None, sample: RunResult | None,
