@@ -194,7 +194,7 @@ def save(cases: list[Case]) -> None:
 # --------------------------------------------------------------------------- running
 
 
-async def run_case(case: Case, repo: Path, tmp: Path, home: Path) -> Outcome:
+async def run_case(case: Case, repo: Path, tmp: Path, home: Path, sessions: Path | None = None) -> Outcome:
     from entrypoints import bootstrap
     from pve.models import RunMode, RunSpec, SessionStatus, VerifyRequest
     from pve.settings import Settings
@@ -206,6 +206,9 @@ async def run_case(case: Case, repo: Path, tmp: Path, home: Path) -> Outcome:
     started = time.monotonic()
     session = await verify(VerifyRequest(path=root, test=case.failing[0], cache=False), svc)
     out.session_s = round(time.monotonic() - started, 1)
+    if sessions is not None:  # the whole session (candidates, runs, timings) for a closer look
+        sessions.mkdir(parents=True, exist_ok=True)
+        (sessions / (case.name.replace("/", "+") + ".json")).write_text(session.model_dump_json(indent=1))
     out.status = session.status.value
     out.message = (session.message or "")[:300]
     out.reproduced = session.before is not None and session.status not in (
@@ -246,7 +249,8 @@ async def run(args: argparse.Namespace) -> None:
         repo = mirror(Path(args.mirrors), case.repo)
         with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
             try:
-                out = await run_case(case, repo, Path(tmp), Path(tmp) / "home")
+                out = await run_case(case, repo, Path(tmp), Path(tmp) / "home",
+                                     Path(args.sessions) if args.sessions else None)
             except Exception as exc:  # one broken case must not hide the others' figures
                 out = Outcome(name=case.name, status="crash", message=f"{type(exc).__name__}: {exc}"[:300])
         outcomes.append(out)
@@ -285,6 +289,7 @@ def main() -> None:
     r = sub.add_parser("run", help="run PVE on the cases")
     r.add_argument("--only", nargs="*")
     r.add_argument("--out", default=str(HERE / "realworld.json"))
+    r.add_argument("--sessions", help="write each session's JSON (candidates, runs, timings) into this folder")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(args.pve).resolve() if args.pve else HERE.parent))
     asyncio.run(mine(args) if args.command == "mine" else run(args))

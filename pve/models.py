@@ -226,6 +226,9 @@ class RunResult(BaseModel):
     killed_reason: str | None = None  # "timeout" | "output flood" | ...
     nonce_ok: bool = False
     record: HarnessRecord = Field(default_factory=HarnessRecord)
+    # Run in a warm screening sandbox (a forked child of a prepared server): it can reject a
+    # candidate; a run that passes is run again fresh, and only a fresh run verifies.
+    screened: bool = False
 
     def outcome_text(self) -> str:
         if self.killed_reason:

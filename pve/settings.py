@@ -34,6 +34,18 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
+def env_switch(env: Mapping[str, str], name: str, default: bool = True) -> bool:
+    """An on/off setting: 0, false, no or off turn it off; 1, true, yes or on turn it on."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise BadInput(f"{name} must be on or off (1/0, true/false, yes/no), got {raw!r}")
+
+
 def env_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
     """A whole-number setting within bounds; a bad value is one clear line."""
     raw = env.get(name)
@@ -88,6 +100,10 @@ class SandboxSettings:
     output_kill_bytes: int = 16 << 20  # a stream past this is a flood: the run is stopped
     uid_base: int = 61000  # slot n runs as uid/gid uid_base + n
     python: str | None = None  # interpreter inside the sandbox; None = auto-detect
+    screening: bool = True  # reject failing candidates in a warm sandbox per slot (PVE_SCREENING=0: off)
+    # A project's first candidates run fresh: starting a server per slot costs about two fresh runs,
+    # so a search that ends within a few candidates is faster without (None: 2 per slot).
+    screen_after: int | None = None
     environments: EnvironmentSettings = field(default_factory=EnvironmentSettings)
 
 
@@ -116,13 +132,14 @@ class Settings:
             cgroup_memory_bytes=env_int(env, "PVE_SANDBOX_CGROUP_MEMORY_MB", 1536, 64, 262144) << 20,
             uid_base=env_int(env, "PVE_SANDBOX_UID_BASE", 61000, 1000, 4_000_000_000),
             python=env.get("PVE_SANDBOX_PYTHON") or None,
+            screening=env_switch(env, "PVE_SCREENING"),
             environments=EnvironmentSettings(
                 root=Path(env["PVE_ENV_DIR"]).expanduser() if env.get("PVE_ENV_DIR") else None,
                 build_seconds=env_number(env, "PVE_ENV_BUILD_SECONDS", 300.0, 10, 7200),
                 max_bytes=env_int(env, "PVE_ENV_MAX_MB", 2048, 16, 1 << 20) << 20,
                 store_bytes=env_int(env, "PVE_ENV_STORE_MB", 10240, 64, 1 << 24) << 20,
                 failed_ttl_s=env_number(env, "PVE_ENV_FAILED_TTL", 600.0, 0, 86400),
-                network=env.get("PVE_ENV_NETWORK", "1").strip().lower() not in ("0", "false", "no", "off"),
+                network=env_switch(env, "PVE_ENV_NETWORK"),
                 index_url=env.get("PVE_INDEX_URL") or None,
                 find_links=env.get("PVE_FIND_LINKS") or None,
             ),

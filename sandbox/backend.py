@@ -46,4 +46,13 @@ class SandboxBackend(Protocol):
 
     async def run(self, staged: StagedProject, spec: RunSpec) -> RunResult: ...
 
+    async def screen(self, staged: StagedProject, spec: RunSpec) -> RunResult | None:
+        """The same run in a warm sandbox, cheaper, to reject a candidate with (``screened``);
+        None when this backend or this run cannot be screened. A pass decides nothing."""
+        ...
+
+    async def release(self, staged: StagedProject) -> None:
+        """Stop what is kept warm for ``staged`` (screening servers) and wait for it to end."""
+        ...
+
     def cleanup(self, staged: StagedProject) -> None: ...

@@ -34,6 +34,7 @@ from sandbox.capture import Capture
 from sandbox.cgroup import SlotCgroups, cgroup_name
 from sandbox.environments import RUN_PATH, EnvironmentStore
 from sandbox.runtime import Interpreter, find_interpreter, stage_runtime, staging_root, system_binds
+from sandbox.screening import Screener
 from sandbox.seccomp import build_filter
 
 INSTALL_HINT = "install it with: sudo apt-get install bubblewrap"
@@ -42,6 +43,7 @@ NAMESPACE_HINT = ("allow unprivileged user namespaces (sysctl kernel.unprivilege
 MAX_STAGE_FILES = 20_000
 MAX_STAGE_BYTES = 200 << 20
 _RESULT_CAP = 4 << 20
+_SCREEN_REPLY_LIMIT = 32 << 20  # one reply line: two capped streams and a capped record
 _GRACE_S = 0.5
 _MAX_WALL_S = 3600.0
 
@@ -73,6 +75,8 @@ class BubblewrapSandbox:
         self.cgroups = _cgroups(self.settings, self.slot_numbers)
         self._environments: EnvironmentStore | None = None  # made on the first project that needs one
         self._held: dict[str, int] = {}  # staged key -> the lock that keeps its environment from eviction
+        self._screeners: dict[int, Screener] = {}  # slot -> its warm screening server (one project at a time)
+        self._screen_asked: dict[str, int] = {}  # staged key -> candidates asked to be screened so far
 
     # ------------------------------------------------------------------ identity
 
@@ -150,7 +154,18 @@ class BubblewrapSandbox:
             raise
         return StagedProject(key=key, root=dest, source=source, files=files)
 
+    async def release(self, staged: StagedProject) -> None:
+        for slot, screener in list(self._screeners.items()):
+            if screener.key == staged.key:
+                del self._screeners[slot]
+                await screener.aclose()
+
     def cleanup(self, staged: StagedProject) -> None:
+        self._screen_asked.pop(staged.key, None)
+        for slot, screener in list(self._screeners.items()):
+            if screener.key == staged.key:
+                screener.close()
+                del self._screeners[slot]
         shutil.rmtree(staged.root, ignore_errors=True)
         fd = self._held.pop(staged.key, None)
         if fd is not None:
@@ -195,8 +210,10 @@ class BubblewrapSandbox:
         return self._queue
 
     def _args(self, staged: StagedProject, patch_dir: Path | None, spec_json: str, seccomp_fd: int,
-              info_fd: int, command: list[str] | None = None, block_fd: int | None = None) -> list[str]:
-        """The full bwrap command line; ``command`` replaces the harness (benchmarks only)."""
+              info_fd: int, command: list[str] | None = None, block_fd: int | None = None,
+              script: str = "/pve/harness.py") -> list[str]:
+        """The full bwrap command line; ``command`` replaces the harness (benchmarks only), ``script``
+        is what the sandbox's interpreter runs (the harness, or the warm screening server)."""
         s = self.settings
         # --as-pid-1: no bwrap init inside. With an init, bwrap's monitor returns on the init's
         # eventfd report without reaping it, leaving a zombie per run that counts against the
@@ -240,7 +257,7 @@ class BubblewrapSandbox:
                  "--seccomp", str(seccomp_fd),
                  "--info-fd", str(info_fd),  # tells us the sandbox's PID 1, so a kill hits it first
                  *(["--block-fd", str(block_fd)] if block_fd is not None else []),  # held until in its cgroup
-                 "--", *(command or [python, "-I", "-S", "/pve/harness.py", spec_json])]
+                 "--", *(command or [python, "-I", "-S", script, spec_json])]
         return args
 
     def bare_command(self, staged: StagedProject, command: list[str]) -> tuple[list[str], dict[str, Any], tuple[int, ...]]:
@@ -295,12 +312,128 @@ class BubblewrapSandbox:
             if patch_dir is not None:
                 shutil.rmtree(patch_dir, ignore_errors=True)
 
-    async def _run_in_slot(self, staged: StagedProject, spec: RunSpec, slot: int, patch_dir: Path | None) -> RunResult:
+    def _timeout(self, spec: RunSpec) -> float:
         s = self.settings
         if spec.wall_s:  # a run with its own clock (the regression oracle), bounded all the same
-            timeout = min(spec.wall_s, _MAX_WALL_S)
+            return min(spec.wall_s, _MAX_WALL_S)
+        return min(s.timeout_s, spec.timeout_s) if spec.timeout_s else s.timeout_s
+
+    def _limits(self, cpu_s: float) -> dict[str, int]:
+        s = self.settings
+        return {"as": s.memory_bytes, "cpu": int(cpu_s) + 1, "nproc": s.max_procs, "fsize": s.max_file_bytes, "nofile": 1024}
+
+    # ------------------------------------------------------------------ warm screening
+
+    async def screen(self, staged: StagedProject, spec: RunSpec) -> RunResult | None:
+        """A candidate's run in the slot's warm screening server (sandbox/screen_server.py): the
+        same harness and limits as ``run``, without a new interpreter, pytest import and project
+        copy. For rejecting candidates only: a run that passes is run again by ``run``. None
+        when it cannot be screened (not pytest, traced, screening off, the server failed)."""
+        if not self.settings.screening or spec.mode.value != "pytest" or spec.coverage or spec.wall_s:
+            return None
+        after = self.settings.screen_after if self.settings.screen_after is not None else 2 * self.slots
+        seen = self._screen_asked.get(staged.key, 0)
+        self._screen_asked[staged.key] = seen + 1
+        if seen < after:
+            return None
+        for rel in spec.patches:
+            parts = Path(rel).parts
+            if Path(rel).is_absolute() or ".." in parts or not parts:
+                raise BadInput(f"a candidate tried to write outside the project: {rel!r}")
+        queue = await self._slot()
+        slot = await queue.get()
+        try:
+            screener = self._screeners.get(slot)
+            if screener is not None and (screener.key != staged.key or not screener.alive
+                                         or screener.loop is not asyncio.get_running_loop()):
+                screener.close("another project" if screener.key != staged.key else "not running")
+                del self._screeners[slot]
+                screener = None
+            if screener is None:
+                screener = await self._start_screener(staged, slot)
+                if screener is None:
+                    return None
+                self._screeners[slot] = screener
+            timeout = self._timeout(spec)
+            nonce = secrets.token_hex(16)
+            # Python's own tracebacks: pytest's long and short formats parse every file in a
+            # traceback again (~150 ms a failure on a 10,000-line test module), and a screened
+            # run is judged by its recorded outcomes and exceptions, never by its text.
+            request = {"mode": spec.mode.value, "target": spec.target, "argv": [*spec.argv, "--tb=native"], "nonce": nonce,
+                       "coverage": False, "pythonpath": spec.pythonpath, "only": spec.only, "part": spec.part,
+                       "environment": staged.env is not None, "patches": spec.patches}
+            ooms_before = self.cgroups.oom_kills(slot) if self.cgroups.available else 0
+            reply = await screener.screen(request, timeout)
+            if reply is None or not reply.get("screened"):
+                return None
+            if reply.get("signal") is not None or (self.cgroups.available and self.cgroups.oom_kills(slot) > ooms_before):
+                return None  # killed by something else than its clock or output (memory): a fresh run decides
+            return self._screened(spec, reply, nonce)
+        finally:
+            queue.put_nowait(slot)
+
+    async def _start_screener(self, staged: StagedProject, slot: int) -> Screener | None:
+        s = self.settings
+        control_r, control_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        info_r, info_w = os.pipe()
+        block_r, block_w = os.pipe() if self.cgroups.available else (None, None)
+        seccomp_fd = os.memfd_create("pve-seccomp", 0)
+        os.write(seccomp_fd, _seccomp_program())
+        os.lseek(seccomp_fd, 0, os.SEEK_SET)
+        setup = {"control_fd": control_r, "reply_fd": reply_w, "environment": staged.env is not None,
+                 # the server's own CPU limit spans its life; each candidate's child lowers its own
+                 "limits": self._limits(_MAX_WALL_S),
+                 "screen_limits": {"output_cap": s.output_cap_bytes, "output_kill": s.output_kill_bytes,
+                                   "result_cap": _RESULT_CAP}}
+        args = self._args(staged, None, json.dumps(setup), seccomp_fd, info_w, block_fd=block_r, script="/pve/screen.py")
+        pass_fds = (control_r, reply_w, seccomp_fd, info_w) + ((block_r,) if block_r is not None else ())
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env={}, pass_fds=pass_fds, start_new_session=True, **self.slot_ids(slot))
+        except BaseException:
+            for fd in (control_w, reply_r, info_r, block_w):
+                if fd is not None:
+                    os.close(fd)
+            raise
+        finally:
+            for fd in (control_r, reply_w, info_w, seccomp_fd, block_r):
+                if fd is not None:
+                    os.close(fd)
+        loop = asyncio.get_running_loop()
+        replies = asyncio.StreamReader(limit=_SCREEN_REPLY_LIMIT)
+        reply_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(replies),
+                                                          os.fdopen(reply_r, "rb", 0))
+        info_reader, info_transport = await _pipe_reader(loop, info_r)
+        info = Capture(1 << 12)
+        if block_w is not None:
+            await self._enter_cgroup(slot, info_reader, info, block_w)
         else:
-            timeout = min(s.timeout_s, spec.timeout_s) if spec.timeout_s else s.timeout_s
+            await _read_info(info_reader, info)
+        control_transport, control_protocol = await loop.connect_write_pipe(
+            lambda: asyncio.streams.FlowControlMixin(loop=loop), os.fdopen(control_w, "wb", 0))
+        control = asyncio.StreamWriter(control_transport, control_protocol, None, loop)
+        screener = Screener(staged.key, proc, control, replies, [reply_transport, info_transport], _child_pid(info))
+        return screener if await screener.ready() else None
+
+    def _screened(self, spec: RunSpec, reply: dict[str, Any], nonce: str) -> RunResult:
+        s = self.settings
+        out, err, res = (_restored(reply.get(k), cap) for k, cap in
+                         (("stdout", s.output_cap_bytes), ("stderr", s.output_cap_bytes), ("result", _RESULT_CAP * 2)))
+        record, nonce_ok = _parse_record(res, nonce)
+        killed = reply.get("killed_reason")
+        duration = float(reply.get("duration_ms") or 0.0)
+        return RunResult(
+            label=f"{spec.label} (screened)" if spec.label else "screened", sandbox_id=f"scr-{secrets.token_hex(2)}",
+            command=_display(spec), exit_code=reply.get("exit_code"), duration_ms=duration,
+            started_at=time.monotonic() - duration / 1000, stdout=out.text(), stderr=err.text(),
+            stdout_bytes=out.total, stderr_bytes=err.total, timed_out=bool(killed and killed.startswith("timeout")),
+            killed_reason=killed, nonce_ok=nonce_ok, record=record, screened=True)
+
+    async def _run_in_slot(self, staged: StagedProject, spec: RunSpec, slot: int, patch_dir: Path | None) -> RunResult:
+        s = self.settings
+        timeout = self._timeout(spec)
         nonce = secrets.token_hex(16)
         result_r, result_w = os.pipe()
         info_r, info_w = os.pipe()
@@ -314,8 +447,7 @@ class BubblewrapSandbox:
             "result_fd": result_w, "coverage": spec.coverage, "pythonpath": spec.pythonpath,
             "only": spec.only, "part": spec.part,
             "environment": staged.env is not None,
-            "limits": {"as": s.memory_bytes, "cpu": int(timeout) + 1, "nproc": s.max_procs,
-                       "fsize": s.max_file_bytes, "nofile": 1024},
+            "limits": self._limits(timeout),
         }
         args = self._args(staged, patch_dir, json.dumps(harness_spec), seccomp_fd, info_w, block_fd=block_r)
         pass_fds = (result_w, seccomp_fd, info_w) + ((block_r,) if block_r is not None else ())
@@ -485,6 +617,16 @@ def _parse_record(res: Capture, nonce: str) -> tuple[HarnessRecord, bool]:
     except (ValueError, TypeError):
         return HarnessRecord(), False
     return record, ok
+
+
+def _restored(part: Any, cap: int) -> Capture:
+    """A stream as the screening server kept it (head, tail, total), as a Capture."""
+    out = Capture(cap)
+    if isinstance(part, dict):
+        out.head = bytearray(str(part.get("head", "")).encode("latin-1"))[: out.half]
+        out.tail = bytearray(str(part.get("tail", "")).encode("latin-1"))[-out.half:] if part.get("tail") else bytearray()
+        out.total = max(int(part.get("total") or 0), len(out.head) + len(out.tail))
+    return out
 
 
 def _kill_if_running(proc: asyncio.subprocess.Process) -> None:

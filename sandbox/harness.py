@@ -20,9 +20,7 @@ import threading
 import traceback
 
 SRC = "/work/src"
-SPEC = json.loads(sys.argv[1])
-_RESULT = os.fdopen(SPEC["result_fd"], "w", encoding="utf-8")
-os.set_inheritable(SPEC["result_fd"], False)  # child processes of user code do not get it
+SPEC: dict = {}  # this run's spec (the warm screening server sets it again for each candidate)
 _HARNESS_FILES = (os.path.abspath(__file__), "<frozen runpy>")
 
 
@@ -304,12 +302,15 @@ def _cpu_seconds():
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def main():
-    _apply_limits(SPEC.get("limits", {}))
+def prepare(spec):
+    """Once per sandbox: limits, the project copy, the interpreter's paths."""
+    SPEC.clear()
+    SPEC.update(spec)
+    _apply_limits(spec.get("limits", {}))
     sys.dont_write_bytecode = True
     _stage_project()
     os.chdir(SRC)
-    if SPEC.get("environment"):
+    if spec.get("environment"):
         # The project's environment (this interpreter's prefix): its site-packages and .pth
         # files (editable installs), processed now that the project is in place. Its pytest
         # runs the tests.
@@ -318,15 +319,22 @@ def main():
         site.main()
     else:
         sys.path.append("/pve/site")
+
+
+def execute(spec, result):
+    """One run in a prepared sandbox: the record goes to ``result`` with the nonce; returns the
+    exit code."""
+    SPEC.clear()
+    SPEC.update(spec)
     record: dict[str, object] = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "durations": {},
               "collected": 0}
-    mode = SPEC["mode"]
-    coverage = _Coverage() if SPEC.get("coverage") else None
+    mode = spec["mode"]
+    coverage = _Coverage() if spec.get("coverage") else None
     cpu_before = _cpu_seconds()
     if mode == "pytest":
-        code = _run_pytest(SPEC.get("argv", []), record, coverage)
+        code = _run_pytest(spec.get("argv", []), record, coverage)
     else:
-        code = _run_python(mode, SPEC.get("target", ""), SPEC.get("argv", []), record, coverage)
+        code = _run_python(mode, spec.get("target", ""), spec.get("argv", []), record, coverage)
     record["cpu_ms"] = (_cpu_seconds() - cpu_before) * 1000
     if coverage is not None:
         record["coverage"] = coverage.export()
@@ -334,13 +342,23 @@ def main():
         with contextlib.suppress(Exception):
             stream.flush()
     record["exit_code"] = code
-    record["nonce"] = SPEC["nonce"]
+    record["nonce"] = spec["nonce"]
     try:
-        _RESULT.write(json.dumps(record))
-        _RESULT.flush()
+        result.write(json.dumps(record))
+        result.flush()
     except Exception:
         pass
+    return code
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    result = os.fdopen(spec["result_fd"], "w", encoding="utf-8")
+    os.set_inheritable(spec["result_fd"], False)  # child processes of user code do not get it
+    prepare(spec)
+    code = execute(spec, result)
     os._exit(code & 0xFF if code >= 0 else 1)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -31,6 +31,9 @@ from pve.errors import SandboxUnavailable
 
 RUNTIME_DISTRIBUTIONS = ("pytest",)  # and their requirements, resolved below
 HARNESS = Path(__file__).with_name("harness.py")
+# What runs inside besides pytest: name in the runtime -> source here (stdlib only, all of them)
+RUNTIME_FILES = {"harness.py": HARNESS, "screen.py": HARNESS.with_name("screen_server.py"),
+                 "capture.py": HARNESS.with_name("capture.py")}
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,8 @@ def _runtime_key(dists: list[metadata.Distribution]) -> str:
     """Versions and harness source: cheap to compute on every start (no RECORD files read)."""
     digest = hashlib.sha256()
     digest.update("\n".join(sorted(f"{d.metadata['Name']}=={d.version}" for d in dists)).encode())
-    digest.update(HARNESS.read_bytes())
+    for source in RUNTIME_FILES.values():
+        digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -165,8 +169,9 @@ def _install_fingerprint(interpreter: Interpreter) -> str:
     for entry in sys.path:
         if entry.endswith(("site-packages", "dist-packages")) and os.path.isdir(entry):
             digest.update(f"{entry}:{os.stat(entry).st_mtime_ns}".encode())
-    st = os.stat(HARNESS)
-    digest.update(f"{st.st_mtime_ns}:{st.st_size}".encode())
+    for source in RUNTIME_FILES.values():
+        st = os.stat(source)
+        digest.update(f"{st.st_mtime_ns}:{st.st_size}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -199,7 +204,8 @@ def stage_runtime(interpreter: Interpreter) -> Path:
             shutil.copytree(src, site / src.name, ignore=ignore)
         elif src.exists():
             shutil.copy2(src, site / src.name)
-    shutil.copy2(HARNESS, tmp / "harness.py")
+    for name, source in RUNTIME_FILES.items():
+        shutil.copy2(source, tmp / name)
     (tmp / "etc").mkdir()
     (tmp / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/false\npve:x:1000:1000:pve sandbox:/tmp:/bin/false\n"
                                         "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")

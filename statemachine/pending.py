@@ -33,6 +33,9 @@ class PendingOracle:
         """Wait for the baseline (shielded: one candidate's cancellation does not stop it)."""
         return _apply(checks, await asyncio.shield(self.task))
 
+    def done(self) -> bool:
+        return self.task.done()
+
     async def result(self) -> Reproduced:
         return await asyncio.shield(self.task)
 

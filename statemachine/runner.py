@@ -8,6 +8,7 @@ into the ``Session``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import time
@@ -81,6 +82,8 @@ async def verify(req: VerifyRequest, svc: Services) -> Session:
         return prove(session, signer=svc.signer, store=svc.store, sandbox=svc.sandbox.describe(), events=events,
                      started=t0)
     finally:
+        with contextlib.suppress(Exception):  # nothing to keep: the session's answer stands either way
+            await svc.sandbox.release(staged)
         svc.sandbox.cleanup(staged)
 
 
@@ -132,7 +135,14 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
             return nothing_to_fix()
         checks = reproduced.checks.model_copy(update={"declarations": declarations})
         signature, report = await _search(req, svc, session, staged, events, t0, checks, reproduced, py_files, pending)
-        if pending is not None:  # the search ran beside the baseline: the session records it as it ended
+        if pending is not None and not pending.done():
+            # The search ended while the baseline still ran: no candidate passed the reproduction
+            # (one that did would have waited for it), so no verdict needs it. It is stopped,
+            # not awaited: on a large suite it would add half a minute to a session that is over.
+            await pending.cancel()
+            session.oracle_note = ("none: not needed (no candidate passed the reproduction; the baseline was "
+                                   f"stopped after {time.monotonic() - t1:.0f} s, unfinished)")
+        elif pending is not None:  # the search ran beside the baseline: the session records it as it ended
             final = await pending.result()
             _record(session, final)
             checks = pending.latest(checks)

@@ -27,9 +27,16 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
         events.emit("run", f"Candidate {c.id} rejected by preflight", "REJECTED", candidate=c.id, reason=v.reason)
         return v
     patches = {e.path: e.new_text for e in c.edits}
-    run = await sandbox.run(staged, checks.repro_spec.model_copy(
-        # A reproduction PVE wrote travels as a patch of its own: the candidate's edits never replace it.
-        update={"patches": {**patches, **checks.repro_spec.patches}, "label": f"candidate {c.id}"}))
+    # A reproduction PVE wrote travels as a patch of its own: the candidate's edits never replace it.
+    spec = checks.repro_spec.model_copy(update={"patches": {**patches, **checks.repro_spec.patches}, "label": f"candidate {c.id}"})
+    screened = await sandbox.screen(staged, spec)
+    if screened is not None:
+        # Most candidates fail here, for a fraction of a fresh run's cost. One that passes
+        # proves nothing yet: it runs again, fresh, below.
+        verdict = judge(c, pre, screened, None, checks.repro, checks.before, None)
+        if not verdict.verified:
+            return _said(events, c, verdict)
+    run = await sandbox.run(staged, spec)
     verdict = judge(c, pre, run, None, checks.repro, checks.before, None)
     if verdict.verified and pending is not None:
         # It passed the reproduction: now it needs the regression baseline, which may still run.
@@ -66,6 +73,12 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
         verdict.model_repro = model_run
         if model_run is not None:
             verdict.duration_ms += model_run.duration_ms
+    if screened is not None:
+        verdict.duration_ms += screened.duration_ms
+    return _said(events, c, verdict)
+
+
+def _said(events: Fanout, c: Candidate, verdict: Verdict) -> Verdict:
     status = f"PASSED - {verdict.duration_ms:.0f} ms" if verdict.verified else f"FAILED - {short(verdict.reason)}"
     events.emit("run", f"Running candidate {c.id}...", status, candidate=c.id, rule=c.rule, reason=verdict.reason)
     return verdict

@@ -114,9 +114,27 @@ def test_end_to_end_the_selection_is_the_baseline_and_the_proof_names_it(tmp_pat
 
 
 @pytest.mark.sandbox
-def test_a_suite_that_does_not_finish_is_no_oracle_and_it_is_said(tmp_path):
+def test_a_search_that_ends_with_nothing_plausible_does_not_wait_for_the_baseline(tmp_path):
     project = write(tmp_path / "slow", {
-        "calc.py": "def half(x):\n    return x / 0\n",
+        "calc.py": "def half(x):\n    return x / 0\n",  # no operator of the engine's makes it x / 2
+        "tests/test_calc.py": "from calc import half\n\n\ndef test_half():\n    assert half(4) == 2\n",
+        "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(30)\n"})
+    settings = replace(Settings.from_env({}), home=tmp_path / "home", oracle_seconds=60.0)
+    session = asyncio.run(verify(VerifyRequest(path=project, test="tests/test_calc.py::test_half", cache=False),
+                                 bootstrap.services(settings)))
+    assert session.status is SessionStatus.NO_FIX and session.search.plausible == 0
+    assert session.baseline is None
+    assert session.oracle_note.startswith("none: not needed (no candidate passed the reproduction; the baseline was "
+                                          "stopped after")
+    assert session.timings_ms["total"] < 25_000  # the baseline's 30 s test was not waited for
+    assert "no candidate passed the reproduction" in Path(session.proof_path).read_text()
+
+
+@pytest.mark.sandbox
+def test_a_suite_that_does_not_finish_is_no_oracle_and_it_is_said(tmp_path):
+    # fixable (>= -> >), so a candidate passes the reproduction and waits for the baseline
+    project = write(tmp_path / "slow", {
+        "calc.py": "def half(x):\n    if x >= 4:\n        raise ValueError(x)\n    return x / 2\n",
         "tests/test_calc.py": "from calc import half\n\n\ndef test_half():\n    assert half(4) == 2\n",
         "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(30)\n"})
     settings = replace(Settings.from_env({}), home=tmp_path / "home", oracle_seconds=2.0)
@@ -124,8 +142,8 @@ def test_a_suite_that_does_not_finish_is_no_oracle_and_it_is_said(tmp_path):
                                  bootstrap.services(settings)))
     assert session.baseline is None
     assert session.oracle_note.startswith("none: the whole test suite did not finish in 2 s")
-    if session.status is SessionStatus.VERIFIED:
-        assert session.oracle is Oracle.FAILING_TESTS
+    assert session.status is SessionStatus.VERIFIED, session.message
+    assert session.oracle is Oracle.FAILING_TESTS
     assert "== regression oracle\nnone: the whole test suite did not finish" in Path(session.proof_path).read_text()
 
 

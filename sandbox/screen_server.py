@@ -1,0 +1,307 @@
+"""The warm screening server. It runs INSIDE bubblewrap, as the sandbox's PID 1, in place of the
+harness (copied into the runtime as /pve/screen.py; standard library only).
+
+A fresh run pays for an interpreter, pytest's import and the project's copy before the first
+test; most candidates fail their reproduction in a few milliseconds after that. This server
+prepares once (limits, project copy, pytest and its built-in plugins imported), then for each
+candidate: writes the candidate's files into the project copy, forks a child that runs the
+harness's own ``execute`` exactly as a fresh run would, collects its output and record, kills
+every process the child left, and puts the project back as it was before the next candidate.
+
+What keeps one candidate from changing the next one's run (../shared/SANDBOX.md, "Screening"):
+the child is a separate process (copy-on-write memory; nothing it does reaches the server's
+memory); it cannot reach the server's pipes (the server is not dumpable, so /proc/1/fd is
+closed to it, and it closes its copies before any user code); every other process in the
+sandbox is killed after each candidate; the project copy is compared (names, sizes, mtimes)
+with its prepared state and copied afresh when anything changed, and /tmp and /dev/shm are
+emptied when anything is left in them. A screening result only ever rejects a candidate: a
+candidate that passes is run again in a fresh sandbox, which alone decides a verdict.
+
+Protocol: one JSON request per line on the control fd, one JSON reply per line on the reply
+fd, in order; the first reply says the server is ready (or why it is not).
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import sys
+import time
+
+sys.path.insert(0, "/pve")  # -I leaves the script's folder off sys.path
+import harness
+from capture import Capture
+
+SRC = harness.SRC
+_SCRATCH = ("/tmp", "/dev/shm")
+# Bytecode made by the children (importlib's, and pytest's rewritten test modules), shared by
+# later children: compiling pyparsing's core and its 10,000-line test module costs more than
+# the test. Outside the project copy, so a cache written is not a change to the project.
+_PYCACHE = "/work/pyc"
+_STAMPS = int(time.time()) + 10_000_000  # candidates' files get mtimes no real file has
+
+
+def _not_dumpable():
+    """Without this, a child (same uid) could open /proc/1/fd/N: the server's pipes."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def _tree_state():
+    """What the project copy holds: path -> (size, mtime) for files, None for folders."""
+    state: dict = {}
+    for folder, dirs, files in os.walk(SRC):
+        for name in dirs:
+            state[os.path.join(folder, name)] = None
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            state[path] = (st.st_size, st.st_mtime_ns, st.st_mode)
+    return state
+
+
+def _clear(folder):
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+    return bool(names)
+
+
+def _restage():
+    os.chdir("/")
+    shutil.rmtree(SRC, ignore_errors=True)
+    harness._stage_project()
+    os.chdir(SRC)
+
+
+def _inside(rel):
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or ".." in parts:
+        return None
+    path = os.path.join(SRC, rel)
+    folder = SRC
+    for part in parts[:-1]:  # a link on the way could lead anywhere: not screened
+        folder = os.path.join(folder, part)
+        if os.path.islink(folder):
+            return None
+    return None if os.path.islink(path) else path
+
+
+def _write_patches(patches, stamp):
+    """Write the candidate's files; returns how to undo it, or None when they cannot be screened.
+
+    Each written file gets ``stamp`` as its mtime, unique to this candidate: bytecode caches
+    (importlib's and pytest's rewritten test modules) are keyed by a source's mtime and size,
+    so a cache made from another candidate's text, or from the original, can never match."""
+    undo: list = []
+    for rel, text in patches.items():
+        path = _inside(rel)
+        if path is None:
+            _undo(undo)
+            return None
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                undo.append((path, f.read(), os.stat(path)))
+        else:
+            undo.append((path, None, None))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.utime(path, (stamp, stamp))
+    return undo
+
+
+def _undo(undo):
+    for path, data, st in reversed(undo):
+        if data is None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            continue
+        with open(path, "wb") as f:
+            f.write(data)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.chmod(path, st.st_mode & 0o7777)
+
+
+def _kill_others():
+    """Every process but this one: the sandbox is a PID namespace with the server as PID 1."""
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != me:
+            with contextlib.suppress(OSError):
+                os.kill(int(name), signal.SIGKILL)
+    while True:  # reap them (orphans are ours as PID 1)
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.001)
+
+
+def _child(spec, fds, result_w, cpu):
+    """In the forked child: from here on it is a fresh run's harness."""
+    try:
+        os.setsid()
+        out_w, err_w, keep = fds
+        for fd in keep:
+            os.close(fd)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.close(out_w)
+        os.close(err_w)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as the interpreter set it at start
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        sys.dont_write_bytecode = False  # into _PYCACHE (see there); a fresh run writes none
+        result = os.fdopen(result_w, "w", encoding="utf-8")
+        code = harness.execute(spec, result)
+    except BaseException:
+        code = 1
+    os._exit(code & 0xFF if code >= 0 else 1)
+
+
+def screen(request, control_fds, limits):
+    spec = request["spec"]
+    timeout = float(request["timeout_s"])
+    undo = _write_patches(spec.pop("patches", {}), _STAMPS + int(request["id"]))
+    if undo is None:
+        return {"id": request["id"], "screened": False, "why": "a candidate's path runs through a link"}
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    res_r, res_w = os.pipe()
+    spec["result_fd"] = res_w
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _child(spec, (out_w, err_w, (*control_fds, out_r, err_r, res_r)), res_w, int(timeout) + 1)
+    for fd in (out_w, err_w, res_w):
+        os.close(fd)
+    cap = int(limits["output_cap"])
+    streams = {out_r: Capture(cap), err_r: Capture(cap), res_r: Capture(int(limits["result_cap"]) * 2)}
+    sel = selectors.DefaultSelector()
+    for fd in streams:
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ)
+    killed = None
+    deadline = started + timeout
+    while sel.get_map():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            killed = f"timeout after {timeout:g} s"
+            break
+        for key, _ in sel.select(min(left, 1.0)):
+            try:
+                data = os.read(key.fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not data:
+                sel.unregister(key.fd)
+                continue
+            stream = streams[key.fd]
+            stream.feed(data)
+            if key.fd != res_r and stream.total > limits["output_kill"]:
+                killed = "output flood (" + ("stdout" if key.fd == out_r else "stderr") + ")"
+            elif key.fd == res_r and stream.total > limits["result_cap"]:
+                killed = "result too large"
+        if killed:
+            break
+    if killed:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    ended = time.monotonic()
+    _kill_others()
+    sel.close()
+    for fd in streams:
+        os.close(fd)
+    _undo(undo)
+    signalled = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    return {
+        "id": request["id"], "screened": True, "duration_ms": (ended - started) * 1000,
+        "exit_code": None if killed or signalled else os.WEXITSTATUS(status),
+        "signal": None if killed else signalled, "killed_reason": killed,
+        "stdout": _export(streams[out_r]), "stderr": _export(streams[err_r]), "result": _export(streams[res_r]),
+    }
+
+
+def _export(cap):
+    return {"head": cap.head.decode("latin-1"), "tail": cap.tail.decode("latin-1"), "total": cap.total}
+
+
+def _reset(prepared):
+    """Back to the prepared state: the project copy as staged, scratch folders empty."""
+    dirty = _tree_state() != prepared
+    if dirty:
+        _restage()
+    cleared = [_clear(folder) for folder in _SCRATCH]
+    return dirty or any(cleared)
+
+
+def main():
+    setup = json.loads(sys.argv[1])
+    control = os.fdopen(setup["control_fd"], "rb", 0)
+    reply = os.fdopen(setup["reply_fd"], "wb", 0)
+    control_fds = (setup["control_fd"], setup["reply_fd"])
+
+    def answer(message):
+        reply.write((json.dumps(message) + "\n").encode())
+
+    if not _not_dumpable():
+        answer({"ready": False, "why": "cannot make the server undumpable"})
+        return
+    harness.prepare(setup)
+    sys.pycache_prefix = _PYCACHE
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:  # what every pytest run imports first: pytest and its built-in plugins
+        import importlib
+
+        import pytest  # noqa: F401
+        from _pytest.config import default_plugins
+
+        for name in default_plugins:
+            with contextlib.suppress(Exception):  # a plugin this pytest lacks is imported by no run either
+                importlib.import_module(f"_pytest.{name}")
+    except Exception as exc:
+        answer({"ready": False, "why": f"pytest did not import: {type(exc).__name__}: {exc}"})
+        return
+    prepared = _tree_state()
+    answer({"ready": True})
+    buffered = b""
+    while True:
+        chunk = control.read(1 << 16)
+        if not chunk:
+            return
+        buffered += chunk
+        while b"\n" in buffered:
+            line, buffered = buffered.split(b"\n", 1)
+            request = json.loads(line)
+            message = screen(request, control_fds, setup["screen_limits"])
+            message["reset"] = _reset(prepared)
+            if message["reset"]:
+                prepared = _tree_state()
+            answer(message)
+
+
+if __name__ == "__main__":
+    main()
