@@ -300,6 +300,7 @@ class Verdict(BaseModel):
     exec_ms: float | None = None  # execution time of the reproduction's own code: the "fastest" tie-break
     diff_lines: int = 0
     model_repro: RunResult | None = None  # a model candidate's run of the model's own reproduction
+    own_tests: RunResult | None = None  # a pull request's own (added or changed) tests, run on its head
 
 
 class SearchSummary(BaseModel):
@@ -388,6 +389,7 @@ class Session(BaseModel):
     error_log_sha256: str | None = None
     notes: list[str] = Field(default_factory=list)  # intake: other failures in the report, dropped options, ...
     environment: EnvironmentInfo | None = None  # the project's dependencies, when it declares any
+    judged: JudgeTree | None = None  # the fix judged, when the session judged one instead of searching
     oracle_note: str = ""  # the regression oracle: which tests formed it (and which not), or why none ran
     oracle_files: list[str] = Field(default_factory=list)
     oracle_left_out: list[str] = Field(default_factory=list)
@@ -423,6 +425,16 @@ class Session(BaseModel):
 BRAIN_MODES: tuple[str, ...] = ("offline", "models", "auto")
 
 
+class JudgeTree(BaseModel):
+    """Someone else's fix, judged as the one candidate instead of a search: a pull request's head.
+    The request's ``path`` is its base."""
+
+    path: Path
+    label: str  # "pull request #7": the console and the proof name it so
+    base_commit: str = ""
+    head_commit: str = ""
+
+
 class VerifyRequest(BaseModel):
     """What one verification is asked: where the code is, the failure, how to reproduce it."""
 
@@ -441,6 +453,7 @@ class VerifyRequest(BaseModel):
     protected: tuple[str, ...] = ()  # globs of paths no fix may touch
     timeout_s: float | None = None  # wall clock per sandboxed run, if tighter than the sandbox's
     install: dict[str, Any] | None = None  # the repository's own install section (.github/pve.yml)
+    judge: JudgeTree | None = None  # judge someone else's fix instead of searching for one
 
 
 class Analyzed(BaseModel):

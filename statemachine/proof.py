@@ -223,6 +223,15 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
         if session.oracle_left_out:
             lines += [f"left out ({len(session.oracle_left_out)}):", *(f"  {f}" for f in session.oracle_left_out[:200])]
         lines.append("")
+    if session.judged:
+        j = session.judged
+        changed = next((c for c in session.candidates if c.rule == "pull-request"), None)
+        lines += [f"== judged: {j.label} (someone else's fix, run as the one candidate)",
+                  *([f"base commit: {j.base_commit}"] if j.base_commit else []),
+                  *([f"head commit: {j.head_commit}"] if j.head_commit else []),
+                  "files the head changes (sha256 of the head's version):",
+                  *(f"  {hashlib.sha256(e.new_text.encode()).hexdigest()}  {e.path}" for e in (changed.edits if changed else [])),
+                  ""]
     if session.before:
         lines += _run_block("before: original code", session.before)
     if session.baseline:
@@ -237,7 +246,15 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
             lines += _run_block("after: the model's reproduction", verdict_w.model_repro)
         if verdict_w.regression:
             lines += _run_block("after: regression suite", verdict_w.regression)
-    if session.search:
+    judged = session.verdicts[0] if session.judged and session.verdicts else None
+    if judged is not None and not judged.verified:  # how the head failed: both runs are the proof
+        if judged.run:
+            lines += _run_block(f"after: {session.judged.label if session.judged else 'head'} applied", judged.run)
+        if judged.regression:
+            lines += _run_block("after: regression suite", judged.regression)
+    if judged is not None and judged.own_tests:
+        lines += _run_block("after: the pull request's own tests", judged.own_tests)
+    if session.search and not session.judged:
         sr = session.search
         lines += ["== search (offline repair engine)",
                   f"localization: {sr.spectra}",

@@ -36,6 +36,7 @@ from sandbox.environments import DependencyError
 from statemachine import cache
 from statemachine.analyze import analyze, importable_folders
 from statemachine.conclude import conclude, dependencies_failed, not_reproduced, nothing_to_fix
+from statemachine.judge import judge_tree
 from statemachine.offline_search import offline_search
 from statemachine.pending import PendingOracle
 from statemachine.prove import prove
@@ -134,7 +135,14 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
                 _record(session, await pending.result())
             return nothing_to_fix()
         checks = reproduced.checks.model_copy(update={"declarations": declarations})
-        signature, report = await _search(req, svc, session, staged, events, t0, checks, reproduced, py_files, pending)
+        if req.judge is not None:  # someone else's fix: judged, not searched for
+            signature, report = None, session.brain or BrainReport(mode="judge")
+            session.brain = report
+            session.judged = req.judge
+            _fold(session, await judge_tree(req.judge.path, req.judge.label, svc.sandbox, staged, checks, events, pending))
+        else:
+            signature, report = await _search(req, svc, session, staged, events, t0, checks, reproduced, py_files,
+                                              pending)
         if pending is not None and not pending.done():
             # The search ended while the baseline still ran: no candidate passed the reproduction
             # (one that did would have waited for it), so no verdict needs it. It is stopped,
