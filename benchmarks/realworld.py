@@ -18,6 +18,7 @@ runs another checkout of PVE on the same cases (the before/after comparison).
 
     uv run python benchmarks/realworld.py mine more-itertools/more-itertools --commits 400
     uv run python benchmarks/realworld.py run [--only NAME] [--pve /tmp/pve-before] [--out FILE]
+    uv run python benchmarks/realworld.py judge [--wrong]   # the maintainers' fixes judged as pull requests
 """
 
 from __future__ import annotations
@@ -261,6 +262,53 @@ async def run(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps({"summary": summary, "cases": [asdict(o) for o in outcomes]}, indent=1) + "\n")
 
 
+async def judge_case(case: Case, repo: Path, tmp: Path, *, wrong: bool) -> dict[str, object]:
+    """The maintainers' own fix (or, ``wrong``, a change that only adds a comment) judged as a pull
+    request would be: the case's base, its failing test as the issue's reproduction."""
+    from entrypoints import bootstrap
+    from pve.models import JudgeTree, VerifyRequest
+    from pve.settings import Settings
+    from statemachine.github.pull_request import verdict_of
+    from statemachine.runner import verify
+
+    base = tree(repo, case, tmp / "base")
+    head = tree(repo, case, tmp / "head", fixed=not wrong)
+    if wrong:
+        source = head / case.source
+        source.write_text(source.read_text() + "\n# reworded\n")
+    svc = bootstrap.services(replace(Settings.from_env(dict(os.environ)), home=tmp / "home"))
+    started = time.monotonic()
+    session = await verify(VerifyRequest(path=base, test=case.failing[0], cache=False, judge=JudgeTree(
+        path=head, label="the maintainers' fix" if not wrong else "a comment-only change",
+        base_commit=f"{case.commit}^", head_commit=case.commit if not wrong else "")), svc)
+    verdict = verdict_of(0, session)
+    return {"name": case.name, "head": "comment only" if wrong else "maintainers' fix", "verdict": verdict.kind.value,
+            "detail": verdict.detail[:300], "session_s": round(time.monotonic() - started, 1),
+            "oracle": session.oracle_note[:120]}
+
+
+async def judge(args: argparse.Namespace) -> None:
+    cases = [c for c in load() if not args.only or any(o in c.name for o in args.only)]
+    rows = []
+    for case in cases:
+        for wrong in (False, True) if args.wrong else (False,):
+            with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+                try:
+                    row = await judge_case(case, mirror(Path(args.mirrors), case.repo), Path(tmp), wrong=wrong)
+                except Exception as exc:  # one broken case must not hide the others' figures
+                    row = {"name": case.name, "head": "comment only" if wrong else "maintainers' fix", "verdict": "crash",
+                           "detail": f"{type(exc).__name__}: {exc}"[:300]}
+            rows.append(row)
+            print(f"{row['name']:48} {row['head']:16} {row['verdict']:24} {row.get('session_s', '-')} s  "
+                  f"{str(row['detail'])[:90]}", flush=True)
+    counts: dict[str, int] = {}
+    for row in rows:
+        key = f"{row['head']}: {row['verdict']}"
+        counts[key] = counts.get(key, 0) + 1
+    print(json.dumps(counts, indent=1))
+    Path(args.out).write_text(json.dumps({"summary": counts, "cases": rows}, indent=1) + "\n")
+
+
 def summarize(outcomes: list[Outcome]) -> dict[str, object]:
     verified = [o for o in outcomes if o.verified]
     oracles = [o.oracle_s for o in outcomes if o.oracle_s is not None]
@@ -290,9 +338,14 @@ def main() -> None:
     r.add_argument("--only", nargs="*")
     r.add_argument("--out", default=str(HERE / "realworld.json"))
     r.add_argument("--sessions", help="write each session's JSON (candidates, runs, timings) into this folder")
+    j = sub.add_parser("judge", help="judge the maintainers' own fixes as pull requests (issue 17's verdicts)")
+    j.add_argument("--only", nargs="*")
+    j.add_argument("--wrong", action="store_true", help="also judge a comment-only change per case (must not fix)")
+    j.add_argument("--out", default=str(HERE / "realworld-judge.json"))
     args = parser.parse_args()
     sys.path.insert(0, str(Path(args.pve).resolve() if args.pve else HERE.parent))
-    asyncio.run(mine(args) if args.command == "mine" else run(args))
+    commands = {"mine": mine, "run": run, "judge": judge}
+    asyncio.run(commands[args.command](args))
 
 
 if __name__ == "__main__":

@@ -172,7 +172,13 @@ class RepoAPI:
     async def react(self, comment_id: int, content: str) -> None:
         await _call(self.rest.reactions.async_create_for_issue_comment(self.owner, self.name, comment_id, content=content))
 
+    async def issue(self, number: int) -> dict[str, Any]:
+        return await _json(self.rest.issues.async_get(self.owner, self.name, number))
+
     # pull requests and reviews
+
+    def pull_commits(self, number: int) -> AsyncIterator[dict[str, Any]]:
+        return self._pages(self.rest.pulls.async_list_commits, number)
 
     async def pull(self, number: int) -> dict[str, Any]:
         return await _json(self.rest.pulls.async_get(self.owner, self.name, number))

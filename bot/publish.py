@@ -58,24 +58,26 @@ class Reply:
 
 
 class CheckRun:
-    """The "PVE verification" check run for one trigger on one commit."""
+    """PVE's check run for one trigger on one commit ("PVE verification"; a pull request's claim to
+    fix an issue gets one per issue, named for it)."""
 
-    def __init__(self, api: RepoAPI, sha: str, key: str) -> None:
+    def __init__(self, api: RepoAPI, sha: str, key: str, name: str = render.CHECK_NAME) -> None:
         self.api = api
         self.sha = sha
         self.key = key
+        self.name = name
         self.id: int | None = None
         self._last_summary: str | None = None
 
     async def start(self, details_url: str | None) -> None:
-        for run in await self.api.check_runs(self.sha, render.CHECK_NAME):
+        for run in await self.api.check_runs(self.sha, self.name):
             if run.get("external_id") == self.key:
                 self.id = run["id"]
         fields: dict[str, Any] = {"status": "in_progress", "output": render.check_in_progress([])}
         if details_url:
             fields["details_url"] = details_url
         if self.id is None:
-            run = await self.api.create_check(name=render.CHECK_NAME, head_sha=self.sha, external_id=self.key, **fields)
+            run = await self.api.create_check(name=self.name, head_sha=self.sha, external_id=self.key, **fields)
             self.id = run["id"]
         else:
             await self.api.update_check(self.id, **fields)

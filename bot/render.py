@@ -54,7 +54,9 @@ in an isolated sandbox, and post only a fix that passed: a fix pull request for 
 - `/pve verify tests/test_x.py::test_y`: the same, reproducing with that test (a path or test id).
 - `/pve help`: this message.
 
-On a pull request whose CI fails, PVE checks the failed jobs' logs by itself. Every result comes with an \
+On a pull request whose CI fails, PVE checks the failed jobs' logs by itself. On a pull request that says it fixes \
+an issue (`Fixes #12` in its description or a commit), PVE checks the claim: the issue's reproduction must fail on \
+the base and pass on the head, with nothing that passed before broken (`/pve verify` on it checks again). Every result comes with an \
 execution proof (signed; `pve proof verify` checks it). Settings: `.github/pve.yml`."""
 
 
@@ -263,3 +265,49 @@ def no_failure_in_logs(workflow: str, jobs: int) -> str:
 def ci_result(workflow: str, lines: list[str], quota: Quota) -> str:
     return "\n".join([f"PVE checked the failures of **{workflow}** on this pull request:", "", *lines, "",
                       quota_line(quota)])
+
+
+# --------------------------------------------------------------------------- a pull request's claim
+
+_MARK = {"success": "✅", "failure": "❌", "neutral": "⚠️"}
+
+
+def pull_check_name(issue: int) -> str:
+    return f"PVE: does it fix #{issue}?"
+
+
+def pull_working(number: int, head_sha: str, issues: tuple[int, ...] | list[int]) -> str:
+    which = ", ".join(f"#{i}" for i in issues)
+    return (f"⏳ PVE is checking whether this pull request fixes {which} at `{head_sha[:7]}`: each issue's "
+            "reproduction must fail on the base and pass on the head, and the tests that passed on the base must "
+            "still pass.")
+
+
+def pull_check(kind: str, issue: int, detail: str, session: Session | None, lines: list[str], link: str | None,
+               proof: str = "") -> dict[str, Any]:
+    """The check run for one linked issue, once judged."""
+    title = f"{kind} #{issue}" if kind in ("fixes", "does not fix") else f"{kind} (#{issue})"
+    parts = [f"**This pull request {kind} #{issue}**: {detail}." if kind.startswith(("fixes", "does not"))
+             else f"**{kind[:1].upper() + kind[1:]} #{issue}**: {detail}."]
+    if session is not None:
+        parts.append(f"Regression oracle: {session.oracle_note}." if session.oracle_note else "")
+        parts += [_session_ref(session, link), "", console(lines[-120:])]
+    out: dict[str, Any] = {"title": title[:200], "summary": fit("\n".join(parts), CHECK_MAX, link)}
+    if proof:
+        out["text"] = fit(_block(proof), CHECK_MAX, link)
+    return out
+
+
+def pull_result(number: int, head_sha: str, rows: list[tuple[int, str, str, str, bool, str | None]], left: list[str],
+                quota: Quota) -> str:
+    """The one comment on the pull request: a line per linked issue, edited in place on each push."""
+    lines = [f"PVE checked whether this pull request fixes the issues it links, at `{head_sha[:7]}`:", ""]
+    for issue, kind, detail, conclusion, offered, link in rows:
+        ref = f" ([session and proof]({link}))" if link else ""
+        lines.append(f"- {_MARK.get(conclusion, '')} **{kind} #{issue}**: {detail}{ref}"
+                     + (" A verified fix on top of this head is in the review below as suggestions." if offered else ""))
+    if left:
+        lines += ["", f"Not checked: {', '.join(left)} (another repository's issue, or past `max_failures`)."]
+    lines += ["", "Each verdict ran in a sandbox: the issue's reproduction on the base and on the head, and the "
+                  "regression oracle on both. A new push checks again.", quota_line(quota)]
+    return "\n".join(lines)

@@ -4,6 +4,7 @@
 triggers:
   comment: true        # /pve verify on issues and pull requests
   ci: true             # failing workflow runs on pull requests
+  pull_request: true   # a pull request that says it fixes an issue ("Fixes #12"): does it?
 allow:
   associations: [OWNER, MEMBER, COLLABORATOR]   # who may run /pve verify by association
   permission: write    # or anyone with at least this permission (none: associations only)
@@ -11,7 +12,7 @@ tests: [tests/]        # pytest arguments for the regression suite (default: the
 ignore: ["docs/**"]    # paths a fix may never touch (globs)
 candidates: 150        # candidates tried at most
 timeout: 10            # seconds per sandboxed run
-max_failures: 3        # distinct CI failures verified per workflow run
+max_failures: 3        # distinct CI failures verified per workflow run (and linked issues per pull request)
 install:               # how the project's environment is built (default: detected from its files)
   files: [requirements/ci.txt]   # requirement files (-r/-c inside them are followed)
   extras: [test]       # the project's extras, installed with it
@@ -49,6 +50,7 @@ class _Strict(BaseModel):
 class Triggers(_Strict):
     comment: bool = True
     ci: bool = True
+    pull_request: bool = True
 
 
 class Allow(_Strict):

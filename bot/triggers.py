@@ -153,7 +153,53 @@ class InstallationChange:
         return None
 
 
-Trigger = CommentCommand | FailedWorkflowRun | CheckRunButton | InstallationChange
+@dataclass(frozen=True)
+class PullRequestChange:
+    """A pull request opened, reopened, pushed to (``synchronize``) or with its body edited: work
+    when it says it fixes an issue (its body or commits; the handler reads both)."""
+
+    repo: Repo
+    action: str
+    number: int
+    body: str
+    head_sha: str
+    base_sha: str
+    head_repo: str  # the head's repository ("" when a fork was deleted)
+    author: str
+    by_bot: bool
+    state: str | None
+    body_changed: bool  # ``edited``: whether the body is what changed
+    payload: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, payload: dict[str, Any]) -> PullRequestChange:
+        pull = _get(payload, "pull_request") or {}
+        return cls(repo=Repo.of(payload), action=_str(payload.get("action")) or "",
+                   number=_int(_get(pull, "number")) or _int(payload.get("number")) or 0,
+                   body=_str(_get(pull, "body")) or "", head_sha=_str(_get(pull, "head", "sha")) or "",
+                   base_sha=_str(_get(pull, "base", "sha")) or "",
+                   head_repo=_str(_get(pull, "head", "repo", "full_name")) or "",
+                   author=_str(_get(pull, "user", "login")) or "", by_bot=_get(pull, "user", "type") == "Bot",
+                   state=_str(_get(pull, "state")), body_changed=isinstance(_get(payload, "changes", "body"), dict),
+                   payload=payload)
+
+    @property
+    def fork(self) -> bool:
+        return self.head_repo.lower() != self.repo.full_name.lower()
+
+    def ignored(self) -> str | None:
+        if self.state not in (None, "open"):
+            return f"the pull request is {self.state}"
+        if self.by_bot:
+            return "pull requests by bots are ignored"  # PVE's own fix PRs say "Fix #12" too
+        if self.action == "edited" and not self.body_changed:
+            return "the pull request was edited, but not its body"
+        if not self.head_sha or not self.base_sha or not self.number:
+            return "the payload has no pull request head, base or number"
+        return None
+
+
+Trigger = CommentCommand | FailedWorkflowRun | CheckRunButton | InstallationChange | PullRequestChange
 
 # (event, action) -> how to read the payload. The one table: intake and dispatch both read it.
 ROUTES: dict[tuple[str, str], Callable[[dict[str, Any]], Trigger]] = {
@@ -161,6 +207,10 @@ ROUTES: dict[tuple[str, str], Callable[[dict[str, Any]], Trigger]] = {
     ("workflow_run", "completed"): FailedWorkflowRun.parse,
     ("check_run", "requested_action"): CheckRunButton.parse,
     ("check_run", "rerequested"): CheckRunButton.parse,
+    ("pull_request", "opened"): PullRequestChange.parse,
+    ("pull_request", "reopened"): PullRequestChange.parse,
+    ("pull_request", "synchronize"): PullRequestChange.parse,
+    ("pull_request", "edited"): PullRequestChange.parse,
     ("installation", "created"): InstallationChange.parse,
     ("installation", "deleted"): InstallationChange.parse,
 }

@@ -67,7 +67,8 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
     # One sandbox stays free beside the baseline's shards: the reproduction, then its coverage.
     selection = oracle.select(py_files, repro, analyzed.analysis, staged.read_text, slots=max(1, slots - 1),
                               configured=req.suite) if suite_spec is not None else None
-    script_coverage = coverage_run_spec(repro)
+    # Coverage is for localizing a fix; judging someone else's (req.judge) needs none.
+    script_coverage = coverage_run_spec(repro) if req.judge is None else None
     if req.timeout_s:  # the repository's own (tighter) limit per run
         repro_spec = repro_spec.model_copy(update={"timeout_s": req.timeout_s})
         script_coverage = script_coverage.model_copy(update={"timeout_s": req.timeout_s}) if script_coverage else None
@@ -109,8 +110,8 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
                 events.emit("analyze", f"Observed {analysis.headline()}")
         failing, otherwise = failing_tests(before, repro, analyzed.analysis) if repro.kind is ReproKind.PYTEST else ([], [])
         failing = failing[:spectrum.MAX_FAILING]
-        traced, sample_run = await _trace(repro, failing, otherwise, script_traced, analysis, py_files, selection, staged,
-                                          sandbox, oracle_seconds)
+        traced, sample_run = (await _trace(repro, failing, otherwise, script_traced, analysis, py_files, selection,
+                                           staged, sandbox, oracle_seconds)) if req.judge is None else (None, None)
         handed_over = True
     finally:
         if not handed_over and not baseline_task.done():

@@ -160,6 +160,15 @@ class GitHubAPI:
         repo.pulls[number] = pull
         return pull
 
+    def push(self, repo: Repo, number: int, files: dict[str, str], message: str) -> str:
+        """A new commit on a PR's head (its branch moves; a fork's is only in the PR's ref)."""
+        pull = repo.pulls[number]
+        sha = self.commit(repo, files, parents=[pull["head"]["sha"]], message=message)
+        pull["head"]["sha"] = sha
+        if not pull["head"]["repo"]["fork"]:
+            repo.refs[f"heads/{pull['head']['ref']}"] = sha
+        return sha
+
     def pull_patches(self, repo: Repo, number: int) -> dict[str, str]:
         pull = repo.pulls[number]
         before = repo.trees[repo.commits[pull["base"]["sha"]]["tree"]]
@@ -370,6 +379,18 @@ class GitHubAPI:
         state = query.get("state", ["open"])[0]
         pulls = [p for p in pulls if state == "all" or p["state"] == state]
         return 200, {}, self._page(pulls, query)
+
+    def op_pulls_list_commits(self, op, repo, query, data):
+        pull = repo.pulls.get(int(op.params["pull_number"]))
+        if pull is None:
+            return 404, {}, {"message": "Not Found"}
+        chain, sha = [], pull["head"]["sha"]
+        while sha and sha != pull["base"]["sha"]:
+            commit = repo.commits[sha]
+            chain.append({"sha": sha, "commit": {"message": commit["message"], "tree": {"sha": commit["tree"]}},
+                          "parents": [{"sha": p} for p in commit["parents"]]})
+            sha = commit["parents"][0] if commit["parents"] else ""
+        return 200, {}, self._page(list(reversed(chain)), query)
 
     def op_pulls_list_files(self, op, repo, query, data):
         number = int(op.params["pull_number"])

@@ -12,10 +12,11 @@ from typing import Any
 from bot import render
 from bot.github import GitHubError
 from bot.publish import Reply, apply_to_branch, fix_pull_request
-from bot.triggers import CheckRunButton, CommentCommand, FailedWorkflowRun
+from bot.triggers import CheckRunButton, CommentCommand, FailedWorkflowRun, PullRequestChange
 from pve.models import Session, SessionStatus
 from statemachine.github import verification
 from statemachine.github.comment import on_comment
+from statemachine.github.pull_request import on_pull_request
 from statemachine.github.runtime import AppRuntime
 from statemachine.github.workflow_run import on_workflow_run
 
@@ -91,3 +92,5 @@ async def on_rerun(rt: AppRuntime, button: CheckRunButton, delivery: str, *, las
         await on_comment(rt, CommentCommand.parse(payload), delivery, last_attempt=last_attempt, key=new_key)
     elif trigger["event"] == "workflow_run":
         await on_workflow_run(rt, FailedWorkflowRun.parse(payload), delivery, last_attempt=last_attempt, key=new_key)
+    elif trigger["event"] == "pull_request":  # its one comment per pull request is edited, not repeated
+        await on_pull_request(rt, PullRequestChange.parse(payload), delivery, last_attempt=last_attempt)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from bot import render, repoconfig
 from bot.checkout import checkout
-from bot.commands import input_text, parse_command
+from bot.commands import has_failure, input_text, parse_command
 from bot.publish import fix_pull_request, suggestion_review
 from bot.triggers import CommentCommand
 from pve.errors import BadInput
 from pve.models import SessionStatus, VerifyRequest
-from statemachine.github import verification
+from statemachine.github import pull_request, verification
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
 from store.base import Quota
@@ -97,6 +97,16 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
     earlier = [c.get("body") or "" for c in thread
                if c["id"] != cmd.comment_id and (c.get("user") or {}).get("type") != "Bot"]
     body = cmd.body.split("\n", 1)[1] if "\n" in cmd.body else ""
+    if cmd.is_pr and not plan.test and not has_failure(body):
+        # No failure of its own in the command: a pull request that says it fixes issues is
+        # checked against them (does it fix them?); otherwise its thread is read as usual.
+        claim = await api.pull(number)
+        links = await pull_request.linked(api, number, claim.get("body") or "")
+        if links.numbers:
+            head_repo = ((claim.get("head") or {}).get("repo") or {}).get("full_name") or ""
+            return await pull_request.verify_pull(
+                rt, talk, config, installation, number, claim["base"]["sha"], claim["head"]["sha"], links, delivery,
+                fork=head_repo.lower() != api.full_name.lower(), event="issue_comment", payload=cmd.payload)
     text = input_text(body, cmd.issue_body, earlier, title=cmd.issue_title)
     if not text and not plan.test:
         return await talk.say(render.no_traceback())

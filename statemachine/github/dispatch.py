@@ -19,11 +19,13 @@ from bot.triggers import (
     CommentCommand,
     FailedWorkflowRun,
     InstallationChange,
+    PullRequestChange,
     parse,
 )
 from statemachine.github.buttons import on_button
 from statemachine.github.comment import on_comment
 from statemachine.github.installation import on_installation
+from statemachine.github.pull_request import on_pull_request
 from statemachine.github.runtime import AppRuntime
 from statemachine.github.workflow_run import on_workflow_run
 from store.base import MAX_ATTEMPTS, Job
@@ -36,6 +38,7 @@ HANDLERS: dict[type, Callable[..., Awaitable[None]]] = {
     FailedWorkflowRun: on_workflow_run,
     CheckRunButton: on_button,
     InstallationChange: on_installation,
+    PullRequestChange: on_pull_request,
 }
 
 
@@ -44,7 +47,7 @@ async def handle(job: Job, rt: AppRuntime) -> None:
     if isinstance(trigger, str):
         log.info("job %s: %s", job.id, trigger)
         return
-    if isinstance(trigger, CommentCommand | FailedWorkflowRun) and trigger.repo.installation is None:
+    if isinstance(trigger, CommentCommand | FailedWorkflowRun | PullRequestChange) and trigger.repo.installation is None:
         log.info("job %s: %s not from an installation of the app", job.id, job.event)
         return
     await HANDLERS[type(trigger)](rt, trigger, job.delivery, last_attempt=job.attempts >= MAX_ATTEMPTS)

@@ -34,9 +34,10 @@ def console_line(e: Event) -> str:
     return f"{e.text} [{e.status}]" if e.status else e.text
 
 
-async def run(rt: AppRuntime, check: CheckRun, config: repoconfig.RepoConfig, req: VerifyRequest,
+async def run(rt: AppRuntime, check: CheckRun | None, config: repoconfig.RepoConfig, req: VerifyRequest,
               lines: list[str], reply: Reply | None = None, header: str = "") -> Session:
-    """Verify under the repository's settings; ``lines`` collects the console."""
+    """Verify under the repository's settings; ``lines`` collects the console (live into ``check``
+    when there is one)."""
     milestones: list[str] = []
 
     def watch(e: Event) -> None:
@@ -49,7 +50,8 @@ async def run(rt: AppRuntime, check: CheckRun, config: repoconfig.RepoConfig, re
                                  "timeout_s": config.timeout,
                                  "install": config.install.model_dump() if config.install else None})
     services = dataclasses.replace(rt.services, settings=settings, watchers=(*rt.services.watchers, watch))
-    ticker = asyncio.create_task(_tick(check, lines, rt.progress_every_s, reply, header, milestones))
+    ticker = asyncio.create_task(_tick(check, lines, rt.progress_every_s, reply, header, milestones)
+                                 if check is not None else asyncio.sleep(0))
     try:
         return await verify(req, services)
     finally:

@@ -19,7 +19,11 @@ from webhooks.setup import create_setup_app
 def test_app_yml_has_the_permissions_and_events_pve_needs():
     data = manifest.load()
     assert data["default_permissions"] == manifest.REQUIRED_PERMISSIONS
-    assert set(data["default_events"]) == {"issue_comment", "workflow_run", "check_run"}
+    # every event the routing table reads, and no other (``installation`` reaches every app unasked)
+    from bot.triggers import ROUTES
+
+    assert set(data["default_events"]) == {event for event, _ in ROUTES} - {"installation"}
+    assert set(data["default_events"]) == {"issue_comment", "workflow_run", "check_run", "pull_request"}
     assert {"name", "url", "description", "public", "hook_attributes"} <= set(data)
 
 

@@ -55,7 +55,11 @@ def post(client, event, payload, *, delivery="d-1", secret=SECRET, content_type=
     ("check_run", example("check_run", "rerequested")),
     ("installation", example("installation", "created")),
     ("installation", example("installation", "deleted")),
-], ids=["issue", "pr", "help", "ci-failure", "apply-fix", "rerun", "installed", "uninstalled"])
+    ("pull_request", example("pull_request", "opened")),
+    ("pull_request", example("pull_request", "synchronize")),
+    ("pull_request", example("pull_request", "reopened")),
+], ids=["issue", "pr", "help", "ci-failure", "apply-fix", "rerun", "installed", "uninstalled", "pr-opened", "pr-pushed",
+        "pr-reopened"])
 def test_handled_events_are_queued_once(app, event, payload):
     client, store, woken = app
     r = post(client, event, payload)
@@ -74,7 +78,8 @@ def test_handled_events_are_queued_once(app, event, payload):
     ("issue_comment", example("issue_comment", "edited"), "issue_comment.edited is not an event PVE handles"),
     ("workflow_run", successful_workflow_run(), "concluded 'success'"),
     ("push", example("push"), "push is not an event PVE handles"),
-    ("pull_request", example("pull_request", "opened"), "pull_request.opened is not an event"),
+    ("pull_request", example("pull_request", "closed"), "pull_request.closed is not an event"),
+    ("pull_request", example("pull_request", "labeled"), "pull_request.labeled is not an event"),
 ])
 def test_other_events_get_202_with_a_reason_and_no_job(app, event, payload, reason):
     client, store, _ = app

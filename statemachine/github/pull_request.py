@@ -1,0 +1,194 @@
+"""A pull request that says it fixes an issue ("Fixes #12"): does it? (``pull_request`` opened,
+reopened, synchronize, body edited; and ``/pve verify`` on such a pull request).
+
+The conversation: read the issues it links (body and commit messages); check the repository
+allows it and the quota; for each issue (up to ``max_failures``), build the reproduction from
+the issue as intake does, run it on the base (it must fail as reported) and judge the head as
+the one candidate (statemachine/judge.py: reproduction, regression oracle, the PR's own tests).
+One check run per issue on the head commit, named for the issue; one comment on the pull
+request, edited in place on every push. When the head does not fix it and PVE finds a verified
+fix on top of the head, it is offered as suggestions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from bot import render, repoconfig
+from bot.checkout import checkout
+from bot.commands import input_text
+from bot.github import RepoAPI
+from bot.links import Linked, linked_issues
+from bot.publish import CheckRun, suggestion_review
+from bot.triggers import PullRequestChange
+from pve.errors import BadInput
+from pve.models import JudgeTree, Session, SessionStatus, VerifyRequest
+from statemachine.github import verification
+from statemachine.github.conversation import Conversation
+from statemachine.github.runtime import AppRuntime
+
+log = logging.getLogger("pve.app")
+
+
+class Kind(StrEnum):
+    FIXES = "fixes"
+    BREAKS = "fixes, but breaks tests"
+    DOES_NOT_FIX = "does not fix"
+    NOT_REPRODUCED = "could not reproduce"
+    UNVERIFIED = "could not verify"
+
+
+@dataclass(frozen=True)
+class PullVerdict:
+    issue: int
+    kind: Kind
+    detail: str  # how it still fails, which tests break, why it was not reproduced
+    session: Session | None = None
+    offered: str | None = None  # the session whose verified fix on top of the head was offered as suggestions
+
+    @property
+    def conclusion(self) -> str:
+        """The check run's conclusion: only "fixes" is a success; "could not" is neither."""
+        return {Kind.FIXES: "success", Kind.BREAKS: "failure", Kind.DOES_NOT_FIX: "failure"}.get(self.kind, "neutral")
+
+
+def verdict_of(issue: int, session: Session) -> PullVerdict:
+    """Pure: what a judged session says about the pull request and one issue."""
+    if session.status is SessionStatus.VERIFIED:
+        return PullVerdict(issue, Kind.FIXES, f"oracle: {session.oracle.value if session.oracle else 'none'}", session)
+    if session.status is SessionStatus.NOT_REPRODUCED:
+        return PullVerdict(issue, Kind.NOT_REPRODUCED, session.message.removeprefix("could not reproduce: "), session)
+    judged = session.verdicts[0] if session.verdicts else None
+    if judged is None or judged.run is None:
+        return PullVerdict(issue, Kind.UNVERIFIED, session.message or session.status.value, session)
+    if judged.regressions:
+        return PullVerdict(issue, Kind.BREAKS, f"breaks {len(judged.regressions)} test(s): "
+                                               + ", ".join(judged.regressions[:10]), session)
+    return PullVerdict(issue, Kind.DOES_NOT_FIX, judged.reason, session)
+
+
+async def linked(api: RepoAPI, number: int, body: str) -> Linked:
+    messages = [(c.get("commit") or {}).get("message") or "" async for c in api.pull_commits(number)]
+    return linked_issues([body, *messages], api.full_name)
+
+
+async def on_pull_request(rt: AppRuntime, pr: PullRequestChange, delivery: str, *, last_attempt: bool,
+                          key: str | None = None) -> None:
+    installation = pr.repo.installation
+    assert installation is not None  # dispatch passes on only deliveries from an installation
+    api = rt.app.repo(installation, pr.repo.full_name)
+    links = await linked(api, pr.number, pr.body)
+    if not links.numbers:
+        log.info("pull request #%s links no issue of %s", pr.number, pr.repo.full_name)
+        return
+    default_branch = pr.repo.default_branch or (await api.get())["default_branch"]
+    async with Conversation(api, pr.number, key or pull_key(pr.number), await rt.me(), last_attempt=last_attempt) as talk:
+        config = await verification.repo_config(api, default_branch)
+        if isinstance(config, repoconfig.ConfigError):
+            return await talk.say(render.config_error(str(config)))
+        if not config.triggers.pull_request:
+            log.info("pull request #%s: the pull_request trigger is off in %s", pr.number, repoconfig.PATH)
+            return
+        await verify_pull(rt, talk, config, installation, pr.number, pr.base_sha, pr.head_sha, links, delivery,
+                          fork=pr.fork, event="pull_request", payload=pr.payload)
+
+
+def _derived(session_id: str, what: str) -> str:
+    """Another session id from one (stable on a retry, unguessable like the first)."""
+    return hashlib.sha256(f"{session_id}:{what}".encode()).hexdigest()[:32]
+
+
+def pull_key(number: int) -> str:
+    """One comment per pull request, whatever its pushes: found again and edited in place."""
+    return f"pull-{number}"
+
+
+async def verify_pull(rt: AppRuntime, talk: Conversation, config: repoconfig.RepoConfig, installation: int,
+                      number: int, base_sha: str, head_sha: str, links: Linked, delivery: str, *, fork: bool,
+                      event: str, payload: dict[str, Any]) -> None:
+    """``event`` and ``payload``: the trigger, kept for each check run's "Re-run" button."""
+    api = talk.api
+    quota = rt.store.quota(installation, rt.daily_credits)
+    if quota.remaining <= 0:
+        return await talk.say(render.quota_exhausted(quota))
+    issues = links.numbers[: config.max_failures]
+    await talk.say(render.pull_working(number, head_sha, issues))
+    base = await checkout(api, base_sha, rt.settings.home)
+    head = await checkout(api, head_sha, rt.settings.home)
+    verdicts: list[PullVerdict] = []
+    for n, issue in enumerate(issues):
+        check = CheckRun(api, head_sha, f"{pull_key(number)}-{issue}-{head_sha[:12]}", name=render.pull_check_name(issue))
+        await check.start(rt.link(rt.session_id(delivery, n)))
+        verdict = await _one(rt, api, check, config, installation, number, issue, base, head, base_sha, head_sha,
+                             rt.session_id(delivery, n), fork=fork)
+        verdicts.append(verdict)
+        rt.store.put_trigger(check.key, verification.trigger_record(
+            api, installation, number, is_pr=True, sha=head_sha, sessions=[verdict.offered] if verdict.offered else [],
+            event=event, payload=payload))
+    left = [f"#{i}" for i in links.numbers[len(issues):]] + list(links.elsewhere)
+    await talk.say(render.pull_result(number, head_sha, [(v.issue, v.kind.value, v.detail, v.conclusion, bool(v.offered),
+                                                          rt.link(v.session.id) if v.session else None) for v in verdicts],
+                                      left, rt.store.quota(installation, rt.daily_credits)))
+
+
+async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig.RepoConfig, installation: int,
+               number: int, issue: int, base: Path, head: Path, base_sha: str, head_sha: str, session_id: str, *,
+               fork: bool) -> PullVerdict:
+    data = await api.issue(issue)
+    if data.get("pull_request"):
+        verdict = PullVerdict(issue, Kind.UNVERIFIED, f"#{issue} is a pull request, not an issue")
+        await check.finish("neutral", render.pull_check(verdict.kind.value, issue, verdict.detail, None, [], None))
+        return verdict
+    thread = [c.get("body") or "" async for c in api.comments(issue) if (c.get("user") or {}).get("type") != "Bot"]
+    text = input_text("", data.get("body"), thread, title=data.get("title"))
+    if not text:
+        verdict = PullVerdict(issue, Kind.NOT_REPRODUCED, f"#{issue} holds no traceback or failing test to reproduce")
+        await check.finish("neutral", render.pull_check(verdict.kind.value, issue, verdict.detail, None, [], None))
+        return verdict
+    req = VerifyRequest(path=base, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
+                        session_id=session_id, cache=False,
+                        judge=JudgeTree(path=head, label=f"pull request #{number}", base_commit=base_sha,
+                                        head_commit=head_sha))
+    lines: list[str] = []
+    try:
+        session = await verification.run(rt, check, config, req, lines)
+    except BadInput as exc:
+        verdict = PullVerdict(issue, Kind.UNVERIFIED, render.problem(exc))
+        await check.finish("neutral", render.pull_check(verdict.kind.value, issue, verdict.detail, None, [], None))
+        return verdict
+    verdict = verdict_of(issue, session)
+    if verdict.kind is Kind.FIXES:  # one credit per verified verdict (given even when the quota ran out meanwhile)
+        rt.store.spend_credit(installation, session.id, rt.daily_credits)
+    elif verdict.kind is Kind.DOES_NOT_FIX:
+        verdict = await _offer(rt, api, config, installation, number, issue, head, head_sha, text, session_id, verdict,
+                               fork=fork)
+    await check.finish(verdict.conclusion, render.pull_check(verdict.kind.value, issue, verdict.detail, session, lines,
+                                                             rt.link(session.id),
+                                                             proof=verification.proof_text(rt, session)),
+                       apply_button=verdict.offered is not None)  # "Apply fix" commits the offered fix
+    return verdict
+
+
+async def _offer(rt: AppRuntime, api: RepoAPI, config: repoconfig.RepoConfig, installation: int, number: int,
+                 issue: int, head: Path, head_sha: str, text: str, session_id: str, verdict: PullVerdict, *,
+                 fork: bool) -> PullVerdict:
+    """The head does not fix it: search for a fix on top of the head, and offer a verified one.
+    A fork's pull request gets the offline engine only: its code never goes to a model provider
+    on the repository's keys."""
+    req = VerifyRequest(path=head, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
+                        session_id=_derived(session_id, "offer"), cache=False, brain="offline" if fork else "auto")
+    session = await verification.run(rt, None, config, req, [])
+    blocked, _ = verification.spend(rt, installation, session)
+    if session.status is not SessionStatus.VERIFIED or blocked is not None:
+        return verdict
+    winner = session.winning_candidate()
+    assert winner is not None
+    link = rt.link(session.id)
+    await suggestion_review(api, number=number, head_sha=head_sha, key=f"{pull_key(number)}-{issue}-{head_sha[:12]}",
+                            diff=winner.diff, body_for=lambda outside: render.review_body(session, outside, link))
+    return PullVerdict(verdict.issue, verdict.kind, verdict.detail, verdict.session, offered=session.id)
