@@ -264,9 +264,9 @@ async def run(args: argparse.Namespace) -> None:
 
 async def judge_case(case: Case, repo: Path, tmp: Path, *, wrong: bool) -> dict[str, object]:
     """The maintainers' own fix (or, ``wrong``, a change that only adds a comment) judged as a pull
-    request would be: the case's base, its failing test as the issue's reproduction."""
+    request would be: the case's base, and an issue holding the failing test's pytest output."""
     from entrypoints import bootstrap
-    from pve.models import JudgeTree, VerifyRequest
+    from pve.models import JudgeTree, RunMode, RunSpec, VerifyRequest
     from pve.settings import Settings
     from statemachine.github.pull_request import verdict_of
     from statemachine.runner import verify
@@ -277,8 +277,16 @@ async def judge_case(case: Case, repo: Path, tmp: Path, *, wrong: bool) -> dict[
         source = head / case.source
         source.write_text(source.read_text() + "\n# reworded\n")
     svc = bootstrap.services(replace(Settings.from_env(dict(os.environ)), home=tmp / "home"))
+    # The issue: what its reporter would paste, the failing test's pytest output on the base
+    # (run in the sandbox); PVE reads the reproduction from it as from any issue.
+    staged = svc.sandbox.stage(base)
+    try:
+        report = await svc.sandbox.run(staged, RunSpec(mode=RunMode.PYTEST, argv=[case.failing[0]], label="report"))
+    finally:
+        svc.sandbox.cleanup(staged)
+    text = f"{case.subject}\n\n```\n{report.stdout}\n```\n"
     started = time.monotonic()
-    session = await verify(VerifyRequest(path=base, test=case.failing[0], cache=False, judge=JudgeTree(
+    session = await verify(VerifyRequest(path=base, error_log=text.encode(), issue_text=text, cache=False, judge=JudgeTree(
         path=head, label="the maintainers' fix" if not wrong else "a comment-only change",
         base_commit=f"{case.commit}^", head_commit=case.commit if not wrong else "")), svc)
     verdict = verdict_of(0, session)

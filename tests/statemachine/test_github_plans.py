@@ -180,3 +180,28 @@ def test_every_route_has_a_handler():
 
     kinds = {type(reader({"action": action})) for (_event, action), reader in ROUTES.items()}
     assert kinds == set(HANDLERS), kinds ^ set(HANDLERS)
+
+
+def _judged(status: SessionStatus, message: str = "", verdicts=()):
+    return Session(id="s", created_at="now", status=status, trigger="pull_request", project="p", message=message,
+                   verdicts=list(verdicts))
+
+
+def test_what_a_judged_session_says_about_a_pull_request():
+    from pve.models import Preflight, RunResult, Verdict
+    from statemachine.github.pull_request import Kind, verdict_of
+
+    ran = RunResult(sandbox_id="x", command="pytest", exit_code=1, duration_ms=1.0)
+    ok = Preflight(ok=True)
+    fixes = verdict_of(12, _judged(SessionStatus.VERIFIED))
+    assert (fixes.kind, fixes.conclusion) == (Kind.FIXES, "success")
+    still = verdict_of(12, _judged(SessionStatus.NO_FIX, verdicts=[Verdict(
+        candidate_id=1, verified=False, reason="t.py::test_x failed (ValueError: 4)", preflight=ok, run=ran)]))
+    assert (still.kind, still.conclusion, still.detail) == (Kind.DOES_NOT_FIX, "failure", "t.py::test_x failed (ValueError: 4)")
+    breaks = verdict_of(12, _judged(SessionStatus.NO_FIX, verdicts=[Verdict(
+        candidate_id=1, verified=False, reason="breaks", preflight=ok, run=ran, regressions=["t.py::a", "t.py::b"])]))
+    assert (breaks.kind, breaks.conclusion) == (Kind.BREAKS, "failure") and breaks.detail == "breaks 2 test(s): t.py::a, t.py::b"
+    absent = verdict_of(12, _judged(SessionStatus.NOT_REPRODUCED, "could not reproduce: it passed"))
+    assert (absent.kind, absent.conclusion, absent.detail) == (Kind.NOT_REPRODUCED, "neutral", "it passed")
+    stopped = verdict_of(12, _judged(SessionStatus.DEPENDENCIES, "could not install the dependencies: no wheel"))
+    assert (stopped.kind, stopped.conclusion) == (Kind.UNVERIFIED, "neutral")
