@@ -275,11 +275,9 @@ class BubblewrapSandbox:
         if not patches:
             return None
         pdir = staged.root / f"p-{secrets.token_hex(8)}"
+        _inside_project(patches)
         for rel, text in patches.items():
-            parts = Path(rel).parts
-            if Path(rel).is_absolute() or ".." in parts or not parts:
-                raise BadInput(f"a candidate tried to write outside the project: {rel!r}")
-            target = pdir.joinpath(*parts)
+            target = pdir.joinpath(*Path(rel).parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         for folder, _dirs, names in os.walk(pdir):
@@ -336,10 +334,7 @@ class BubblewrapSandbox:
         self._screen_asked[staged.key] = seen + 1
         if seen < after:
             return None
-        for rel in spec.patches:
-            parts = Path(rel).parts
-            if Path(rel).is_absolute() or ".." in parts or not parts:
-                raise BadInput(f"a candidate tried to write outside the project: {rel!r}")
+        _inside_project(spec.patches)
         queue = await self._slot()
         slot = await queue.get()
         try:
@@ -617,6 +612,14 @@ def _parse_record(res: Capture, nonce: str) -> tuple[HarnessRecord, bool]:
     except (ValueError, TypeError):
         return HarnessRecord(), False
     return record, ok
+
+
+def _inside_project(patches: dict[str, str]) -> None:
+    """Every patched path is relative and stays inside the project (fresh runs and screens alike)."""
+    for rel in patches:
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or ".." in parts or not parts:
+            raise BadInput(f"a candidate tried to write outside the project: {rel!r}")
 
 
 def _restored(part: Any, cap: int) -> Capture:

@@ -142,14 +142,12 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
     data = await api.issue(issue)
     if data.get("pull_request"):
         verdict = PullVerdict(issue, Kind.UNVERIFIED, f"#{issue} is a pull request, not an issue")
-        await check.finish("neutral", render.pull_check(verdict.kind.value, issue, verdict.detail, None, [], None))
-        return verdict
+        return await _unjudged(check, verdict)
     thread = [c.get("body") or "" async for c in api.comments(issue) if (c.get("user") or {}).get("type") != "Bot"]
     text = input_text("", data.get("body"), thread, title=data.get("title"))
     if not text:
         verdict = PullVerdict(issue, Kind.NOT_REPRODUCED, f"#{issue} holds no traceback or failing test to reproduce")
-        await check.finish("neutral", render.pull_check(verdict.kind.value, issue, verdict.detail, None, [], None))
-        return verdict
+        return await _unjudged(check, verdict)
     req = VerifyRequest(path=base, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
                         session_id=session_id, cache=False,
                         judge=JudgeTree(path=head, label=f"pull request #{number}", base_commit=base_sha,
@@ -159,8 +157,7 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
         session = await verification.run(rt, check, config, req, lines)
     except BadInput as exc:
         verdict = PullVerdict(issue, Kind.UNVERIFIED, render.problem(exc))
-        await check.finish("neutral", render.pull_check(verdict.kind.value, issue, verdict.detail, None, [], None))
-        return verdict
+        return await _unjudged(check, verdict)
     verdict = verdict_of(issue, session)
     if verdict.kind is Kind.FIXES:  # one credit per verified verdict (given even when the quota ran out meanwhile)
         rt.store.spend_credit(installation, session.id, rt.daily_credits)
@@ -171,6 +168,12 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
                                                              rt.link(session.id),
                                                              proof=verification.proof_text(rt, session)),
                        apply_button=verdict.offered is not None)  # "Apply fix" commits the offered fix
+    return verdict
+
+
+async def _unjudged(check: CheckRun, verdict: PullVerdict) -> PullVerdict:
+    """A verdict given before any run (nothing to reproduce, not an issue, bad input): neutral."""
+    await check.finish("neutral", render.pull_check(verdict.kind.value, verdict.issue, verdict.detail, None, [], None))
     return verdict
 
 
