@@ -187,6 +187,10 @@ class RunSpec(BaseModel):
     # files in argv are still collected whole. [] runs everything argv selects.
     only: list[str] = Field(default_factory=list)
     part: list[int] = Field(default_factory=list)  # [k, n]: run the k-th (from 0) of n equal slices of what is collected
+    reach: bool = False  # pytest: record which project functions each test runs (the baseline; sandbox/reach.py)
+    # Work nobody waits for yet (the baseline): a slot of its own at the lowest CPU priority,
+    # raised when someone starts waiting for it (SandboxBackend.hurry).
+    background: bool = False
 
 
 class Coverage(BaseModel):
@@ -195,6 +199,19 @@ class Coverage(BaseModel):
 
     shared: dict[str, list[int]] = Field(default_factory=dict)
     tests: dict[str, dict[str, list[int]]] = Field(default_factory=dict)
+
+
+class Reach(BaseModel):
+    """Which project functions each test ran on the original code (sandbox/reach.py): what
+    regression test selection reads (statemachine/impact.py). A function is
+    ``"path.py:<line of its def>"``; tests and ``shared`` hold indexes into ``functions``."""
+
+    functions: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)  # the project files it could see into
+    tests: dict[str, list[int]] = Field(default_factory=dict)  # node id -> functions its call phase ran
+    shared: list[int] = Field(default_factory=list)  # ran outside any test's call (imports, fixtures)
+    spawned: list[str] = Field(default_factory=list)  # tests that ran code it could not see
+    whole: bool = False  # something ran that it could not see outside a test: select everything
 
 
 class HarnessRecord(BaseModel):
@@ -209,6 +226,7 @@ class HarnessRecord(BaseModel):
     collected: int = 0
     cpu_ms: float | None = None  # CPU time of the user code, measured in the sandbox
     coverage: Coverage | None = None  # only when the spec asked for it (and it fitted)
+    reach: Reach | None = None  # only when the spec asked for it
 
 
 class RunResult(BaseModel):
@@ -296,6 +314,8 @@ class Verdict(BaseModel):
     run: RunResult | None = None
     regression: RunResult | None = None
     regressions: list[str] = Field(default_factory=list)
+    regression_scope: str = ""  # which of the tests that passed before were run again, and why (statemachine/impact.py)
+    regression_selected: int | None = None  # how many of them, when not all (None: the whole suite)
     duration_ms: float = 0.0  # wall time of the candidate's runs
     exec_ms: float | None = None  # execution time of the reproduction's own code: the "fastest" tie-break
     diff_lines: int = 0

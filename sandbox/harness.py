@@ -283,16 +283,51 @@ def _run_pytest(argv, record, coverage=None):
 
     sys.argv = ["pytest", *argv]
     args = [*argv, "-p", "no:cacheprovider", "--color=no", "-q", "--rootdir", SRC]
+    plugins: list = [_Recorder(record, coverage)]
+    reach = None
+    if SPEC.get("reach"):  # the baseline: which functions each test runs (sandbox/reach.py)
+        reach = _load_beside("reach").Reach(SRC)
+        reach.install()
+        plugins.append(_reach_plugin(reach, pytest))
     if coverage is not None:
         coverage.start()
     try:
-        code = pytest.main(args, plugins=[_Recorder(record, coverage)])
+        code = pytest.main(args, plugins=plugins)
     except SystemExit as exc:
         return _exit_code(exc.code)
     finally:
         if coverage is not None:
             coverage.stop()
+        if reach is not None:
+            record["reach"] = reach.export()
     return int(code)
+
+
+def _load_beside(name):
+    """A module from the harness's own folder, without putting that folder on sys.path (where
+    it would shadow a project module of the same name)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_pve_{name}", os.path.join(os.path.dirname(__file__), f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _reach_plugin(reach, pytest):
+    """A test's call phase is its own; everything else (setup, teardown, collection) is shared."""
+
+    class ReachPlugin:
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_call(self, item):
+            reach.begin(item.nodeid)
+            try:
+                yield
+            finally:
+                reach.end()
+
+    return ReachPlugin()
 
 
 def _cpu_seconds():
@@ -329,7 +364,12 @@ def execute(spec, result):
     record: dict[str, object] = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "durations": {},
               "collected": 0}
     mode = spec["mode"]
-    coverage = _Coverage() if spec.get("coverage") else None
+    coverage = None
+    if spec.get("coverage"):
+        # pytest: the project's statements marked as it imports them (sandbox/reach.py, several
+        # times faster on a parse-heavy suite); a script or module run is traced line by line
+        # (it runs the reproduction's own file, which no import brings in).
+        coverage = _load_beside("reach").Lines(SRC) if mode == "pytest" else _Coverage()
     cpu_before = _cpu_seconds()
     if mode == "pytest":
         code = _run_pytest(spec.get("argv", []), record, coverage)

@@ -58,6 +58,10 @@ def _oracle_passed(repro: Reproduction, winner: Verdict) -> str:
         parts.append(f"failing tests ({len(repro.test_ids)} target{'s' if len(repro.test_ids) != 1 else ''})")
     else:
         parts.append(f"reproduction ({repro.display()})")
-    if winner.regression is not None:
+    if winner.regression is not None and winner.regression_selected is None:
         parts.append(f"whole test suite ({len(passing_tests(winner.regression))} passed)")
+    elif winner.regression is not None:
+        parts.append(f"the {len(passing_tests(winner.regression))} tests that run the changed code (all passed before)")
+    elif winner.regression_selected == 0:
+        parts.append("no test that passed before runs the changed code")
     return " + ".join(parts)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from brain.traceback import ProjectIndex
 from pve.layout import is_test_path
-from pve.models import Analysis, Coverage, HarnessRecord, Reproduction, RunResult, RunSpec
+from pve.models import Analysis, Coverage, HarnessRecord, Reach, Reproduction, RunResult, RunSpec
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine.decide import under
 from statemachine.testmap import TestUnit, count_tests, file_unit, is_test_module, units
@@ -222,6 +222,18 @@ def balanced(baseline: RunResult, n: int) -> list[list[str]] | None:
     return _shards(sorted(passed), lambda t: passed[t] + 1.0, n)  # +1 ms: setup and teardown
 
 
+def balanced_subset(baseline: RunResult, tests: set[str], n: int) -> list[list[str]] | None:
+    """``tests`` in as few of up to ``n`` shards as keep each about ``_MIN_SHARD_MS`` of the
+    baseline's own time (a shard costs a sandbox and a collection); [] for no tests. None when
+    they would not fit a command line."""
+    times = {t: baseline.record.durations.get(t, 0.0) + 1.0 for t in tests}
+    k = max(1, min(n, int(sum(times.values()) // _MIN_SHARD_MS)))
+    if sum(len(t) + 4 for t in times) > _MAX_NODE_TEXT * k:
+        return None
+    return _shards(sorted(times), times.__getitem__, k)
+
+
+_MIN_SHARD_MS = 2000.0
 _MAX_NODE_TEXT = 64 << 10  # node ids per shard, in characters (a run's spec travels as one argument)
 
 
@@ -292,6 +304,25 @@ def shard_spec(spec: RunSpec, nodes: list[str], label: str) -> RunSpec:
     return spec.model_copy(update={"argv": [*files, *spec.argv], "only": only, "label": label})
 
 
+def merge_reach(parts: list[Reach | None]) -> Reach | None:
+    """The shards' records as one (each numbered the functions in its own import order); None
+    when any shard has none: its tests could not be selected safely."""
+    present = [p for p in parts if p is not None]
+    if not parts or len(present) < len(parts):
+        return None
+    functions = sorted({name for p in present for name in p.functions})
+    index = {name: k for k, name in enumerate(functions)}
+    merged = Reach(functions=functions, files=sorted({f for p in present for f in p.files}),
+                   spawned=sorted({t for p in present for t in p.spawned}), whole=any(p.whole for p in present))
+    shared: set[int] = set()
+    for p in present:
+        shared.update(index[p.functions[k]] for k in p.shared)
+        for test, ks in p.tests.items():
+            merged.tests[test] = sorted(index[p.functions[k]] for k in ks)
+    merged.shared = sorted(shared)
+    return merged
+
+
 def merge(runs: list[RunResult], label: str) -> RunResult:
     record = HarnessRecord(completed=all(r.record.completed for r in runs))
     coverage: Coverage | None = Coverage() if all(r.record.coverage is not None for r in runs) else None
@@ -306,6 +337,7 @@ def merge(runs: list[RunResult], label: str) -> RunResult:
                 coverage.shared[path] = sorted(set(coverage.shared.get(path, [])) | set(lines))
             coverage.tests.update(r.record.coverage.tests)
     record.coverage = coverage
+    record.reach = merge_reach([r.record.reach for r in runs])
     codes = [r.exit_code for r in runs]
     record.exit_code = next((c for c in codes if c), 0) if None not in codes else None
     killed = next((r.killed_reason for r in runs if r.killed_reason), None)

@@ -244,12 +244,16 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
             lines += _run_block("after: candidate applied", verdict_w.run)
         if verdict_w.model_repro:
             lines += _run_block("after: the model's reproduction", verdict_w.model_repro)
+        if verdict_w.regression_scope:
+            lines += ["== regression scope", verdict_w.regression_scope, ""]
         if verdict_w.regression:
             lines += _run_block("after: regression suite", verdict_w.regression)
     judged = session.verdicts[0] if session.judged and session.verdicts else None
     if judged is not None and not judged.verified:  # how the head failed: both runs are the proof
         if judged.run:
             lines += _run_block(f"after: {session.judged.label if session.judged else 'head'} applied", judged.run)
+        if judged.regression_scope:
+            lines += ["== regression scope", judged.regression_scope, ""]
         if judged.regression:
             lines += _run_block("after: regression suite", judged.regression)
     if judged is not None and judged.own_tests:

@@ -48,7 +48,10 @@ async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
     """The whole step, the baseline included."""
     first, later = await reproduce_first(analyzed, req, py_files, sandbox, staged, events, slots=slots,
                                          oracle_seconds=oracle_seconds, baseline_cache=baseline_cache)
-    return await later if later is not None else first
+    if later is None:
+        return first
+    sandbox.hurry(staged)  # waited for right away: no background priority
+    return await later
 
 
 async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], sandbox: SandboxBackend,
@@ -73,7 +76,10 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
         repro_spec = repro_spec.model_copy(update={"timeout_s": req.timeout_s})
         script_coverage = script_coverage.model_copy(update={"timeout_s": req.timeout_s}) if script_coverage else None
     if suite_spec is not None:  # the baseline has its own clock: it is not a candidate's run
-        suite_spec = suite_spec.model_copy(update={"wall_s": oracle_seconds})
+        # ... and records which project functions each test runs: a candidate's regression run
+        # is then only the tests that run what it changed (statemachine/impact.py).
+        # It is background work until a candidate waits for it (statemachine/pending.py).
+        suite_spec = suite_spec.model_copy(update={"wall_s": oracle_seconds, "reach": True, "background": True})
 
     async def nothing() -> None:
         return None
@@ -148,7 +154,7 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
             # (one slow failing test can cost more than all the others).
             skip = sorted(t for t, o in baseline.record.outcomes.items() if o in ("failed", "error") and "::" in t)
             deselect = [arg for t in skip[:_MAX_DESELECT] for arg in ("--deselect", t)]
-            regression = suite_spec.model_copy(update={"coverage": False, "wall_s": clock,
+            regression = suite_spec.model_copy(update={"coverage": False, "wall_s": clock, "reach": False, "background": False,
                                                        "argv": [*suite_spec.argv, *deselect]})
         held = narrowed(repro, before, baseline, analyzed.analysis, provisional=not settled)
         candidate_spec = repro_spec.model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pve.events import Fanout
 from pve.models import Candidate, Checks, Preflight, RunResult, RunSpec, Verdict
 from sandbox.backend import SandboxBackend, StagedProject
-from statemachine import oracle
+from statemachine import impact, oracle
 from statemachine.decide import judge, passing_tests
 from statemachine.pending import PendingOracle
 from statemachine.preflight import preflight
@@ -60,15 +60,22 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
             verdict.verified = False
             verdict.reason = f"model reproduction: {problem}"
             verdict.model_repro = model_run
-    regression = None
-    if verdict.verified and checks.baseline is not None and checks.regression_spec is not None:
-        regression = await oracle.run(sandbox, staged, checks.regression_spec.model_copy(
-            update={"patches": patches, "label": f"candidate {c.id} regression"}), checks.regression_shards)
+    regression, scope, selected = None, "", None
     baseline, flaky = checks.baseline, list[str]()
+    if verdict.verified and baseline is not None and checks.regression_spec is not None:
+        shards, baseline, scope, selected = _selected(baseline, staged, patches, checks.regression_shards)
+        if shards:
+            spec = checks.regression_spec
+            clock = _scoped_clock(checks.baseline, shards, spec.wall_s) if baseline is not checks.baseline else spec.wall_s
+            regression = await oracle.run(sandbox, staged, spec.model_copy(
+                update={"patches": patches, "label": f"candidate {c.id} regression", "wall_s": clock}), shards)
+        else:  # no test that passed before runs the changed code: nothing to run again
+            baseline = None
     if regression is not None and baseline is not None and checks.regression_spec is not None:
         baseline, flaky = await _without_flaky(sandbox, staged, checks.regression_spec, baseline, regression)
     if verdict.model_repro is None:  # not already failed by the model's reproduction
         verdict = judge(c, pre, run, regression, checks.repro, checks.before, baseline)
+        verdict.regression_scope, verdict.regression_selected = scope, selected
         if verdict.verified and flaky:
             verdict.reason = (f"verified; {len(flaky)} test(s) that broke failed on the original code too when run "
                               f"again (flaky, not held): {', '.join(flaky[:3])}")
@@ -78,6 +85,44 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
     if screened is not None:
         verdict.duration_ms += screened.duration_ms
     return _said(events, c, verdict)
+
+
+def _selected(baseline: RunResult, staged: StagedProject, patches: dict[str, str],
+              shards: list[list[str]]) -> tuple[list[list[str]], RunResult, str, int | None]:
+    """The regression run for these patches: (its shards, the baseline it is compared with, its
+    scope in words, how many tests it selected; None: all). Only the tests that passed before and ran a changed function are run again
+    (statemachine/impact.py); without the baseline's record of that, all of them."""
+    reach = baseline.record.reach
+    passed = passing_tests(baseline)
+    if reach is None:
+        return shards, baseline, "", None
+    result = impact.affected(reach, staged.read_text, patches)
+    if result.tests is None:
+        return shards, baseline, impact.described(result, len(passed), len(passed)), None
+    keep = result.tests & passed
+    picked = oracle.balanced_subset(baseline, keep, len(shards))
+    if picked is None:  # too many node ids for a command line: the whole selection, compared on these
+        picked = shards
+    outcomes = {t: o for t, o in baseline.record.outcomes.items() if t in keep or o != "passed"}
+    held = baseline.model_copy(update={"record": baseline.record.model_copy(update={"outcomes": outcomes})})
+    return picked, held, impact.described(result, len(passed), len(keep)), len(keep)
+
+
+def _scoped_clock(baseline: RunResult | None, shards: list[list[str]], clock: float | None) -> float | None:
+    """A selected regression run's wall clock: a generous multiple of what its tests and a
+    sandbox's start and collection took on the original (the whole suite's clock would let a
+    candidate that loops in one test cost 40 s), never more than the whole run's."""
+    if baseline is None or clock is None:
+        return clock
+    durations = baseline.record.durations
+    tests_ms = sum(durations.values())
+    shards_then = max(1, baseline.sandbox_id.count("+") + 1)
+    outside_ms = max(0.0, baseline.duration_ms - tests_ms / shards_then)  # start, collection
+    longest_ms = max(sum(durations.get(t, 0.0) for t in shard) for shard in shards)
+    return min(clock, max(_MIN_SCOPED_S, _CANDIDATE_SLOWDOWN * (outside_ms + longest_ms) / 1000))
+
+
+_MIN_SCOPED_S = 5.0
 
 
 def _said(events: Fanout, c: Candidate, verdict: Verdict) -> Verdict:

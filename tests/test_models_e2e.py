@@ -92,7 +92,9 @@ def test_auto_offline_finds_nothing_then_gemini_fix_is_verified(tmp_path, server
     assert any(n.startswith("gemini:gemini-2.5-flash reproduction verified") for n in b.notes)
     verdict = session.winning_verdict()
     assert verdict.model_repro is not None and verdict.model_repro.exit_code == 0
-    assert verdict.regression is not None  # the whole suite ran on the fix too
+    # test_cheapest, the one test that passed before, never enters _highest: nothing to run again
+    assert verdict.regression is None
+    assert verdict.regression_scope.startswith("0 of 1 tests that passed before run the changed code (shop/report.py")
     proof = (tmp_path / "home").rglob("proof.txt").__next__().read_text()
     assert "== brains" in proof and "generate   gemini:gemini-2.5-flash  ok" in proof
     assert "after: the model's reproduction" in proof

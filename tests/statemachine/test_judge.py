@@ -99,3 +99,45 @@ def test_what_a_run_cannot_carry_is_said(tmp_path):
         "calc.py": BUGGY, "tests/test_calc.py": TESTS, "notes.txt": "old\n"})
     (v,) = session.verdicts
     assert "deletes 1 file(s) (notes.txt)" in v.reason
+
+
+SCOPED_BASE = {
+    "calc.py": BUGGY + "\n\nRATE = 3\n\n\ndef triple(x):\n    return x * RATE\n",
+    "tests/test_calc.py": TESTS,
+    "tests/test_triple.py": "from calc import triple\n\n\ndef test_triple():\n    assert triple(2) == 6\n",
+}
+
+
+def test_only_the_tests_that_run_the_changed_function_are_run_again(tmp_path):
+    """The head changes half(): test_triple never ran it, so it is not run again (it cannot
+    behave differently); test_small did, runs again, and its failure is caught."""
+    broken = SCOPED_BASE["calc.py"].replace(BUGGY, "def half(x):\n    return 2 if x == 4 else 0\n")
+    session = judge(tmp_path, {"calc.py": broken}, base=SCOPED_BASE)
+    (v,) = session.verdicts
+    assert session.baseline is not None and session.baseline.record.reach is not None
+    assert set(session.baseline.record.outcomes) == {"tests/test_calc.py::test_half", "tests/test_calc.py::test_small",
+                                                     "tests/test_triple.py::test_triple"}
+    assert v.regression is not None and set(v.regression.record.outcomes) == {"tests/test_calc.py::test_small"}
+    assert v.regressions == ["tests/test_calc.py::test_small"] and not v.verified
+    assert v.regression_scope.startswith("1 of 2 tests that passed before run the changed code (calc.py: half)")
+
+
+def test_a_change_to_what_runs_at_import_runs_every_test_again(tmp_path):
+    changed = SCOPED_BASE["calc.py"].replace(BUGGY, FIXED).replace("RATE = 3", "RATE = 4")
+    session = judge(tmp_path, {"calc.py": changed}, base=SCOPED_BASE)
+    (v,) = session.verdicts
+    assert v.regression is not None
+    assert set(v.regression.record.outcomes) == {"tests/test_calc.py::test_small", "tests/test_triple.py::test_triple"}
+    assert v.regressions == ["tests/test_triple.py::test_triple"] and not v.verified
+    assert v.regression_scope == "all 2 tests that passed before (calc.py changes what runs at import (module or class level))"
+
+
+def test_a_fix_no_passing_test_runs_needs_no_regression_run_and_says_why(tmp_path):
+    base = {**SCOPED_BASE, "tests/test_calc.py": TESTS.split("\n\n\ndef test_small")[0] + "\n"}
+    session = judge(tmp_path, {"calc.py": SCOPED_BASE["calc.py"].replace(BUGGY, FIXED)}, base=base)
+    assert session.status is SessionStatus.VERIFIED, session.message
+    (v,) = session.verdicts
+    assert v.verified and v.regression is None
+    assert v.regression_scope.startswith("0 of 1 tests that passed before run the changed code (calc.py: half); "
+                                         "the other 1 never entered it")
+    assert "== regression scope" in Path(session.proof_path).read_text()

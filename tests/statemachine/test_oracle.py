@@ -108,9 +108,12 @@ def test_end_to_end_the_selection_is_the_baseline_and_the_proof_names_it(tmp_pat
     proof = Path(session.proof_path).read_text()
     assert "== regression oracle" in proof and "  tests/test_geo_0.py" in proof and "left out (20):" in proof
     winner = session.winning_verdict()
-    # the same tests, less the one that failed on the original code (it holds a fix to nothing)
-    assert set(winner.regression.record.outcomes) == set(session.baseline.record.outcomes) - {
-        "tests/test_square.py::test_square"}
+    # The fix changes square(), which none of the 20 tests that passed before runs (they call
+    # rect()): none can behave differently, none runs again, and the proof says so.
+    assert winner.regression is None
+    assert winner.regression_scope.startswith("0 of 20 tests that passed before run the changed code "
+                                              "(geo/area.py: square)")
+    assert "== regression scope\n0 of 20 tests" in proof
 
 
 @pytest.mark.sandbox
@@ -210,7 +213,9 @@ def test_end_to_end_the_slices_together_are_the_whole_suite(tmp_path):
     outcomes = session.baseline.record.outcomes
     assert len(outcomes) == 601 and "+" in session.baseline.sandbox_id  # 300 + 300 + the failing test, in 2 slices
     assert session.oracle_note.startswith("600 tests that passed before the fix (the whole test suite)")
-    assert len(session.winning_verdict().regression.record.outcomes) == 600  # less the test that failed before
+    # every slice's record of what its tests ran, merged: none of the 600 runs half()
+    assert session.baseline.record.reach is not None and len(session.baseline.record.reach.tests) == 601
+    assert session.winning_verdict().regression_scope.startswith("0 of 600 tests that passed before run the changed code")
 
 
 def test_a_candidates_regression_shards_are_balanced_by_the_baselines_timings():
@@ -231,7 +236,8 @@ def test_the_search_runs_beside_the_baseline_and_a_plausible_fix_waits_for_it(tm
     project = write(tmp_path / "slowsuite", {
         "calc.py": "def half(x):\n    return x / 3\n",
         "tests/test_calc.py": "from calc import half\n\n\ndef test_half():\n    assert half(4) == 2\n",
-        "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(3)\n"})
+        "tests/test_slow.py": "import time\n\nfrom calc import half\n\n\ndef test_slow():\n    time.sleep(3)\n"
+                              "    assert half(0) == 0\n"})
     svc = bootstrap.services(replace(Settings.from_env({}), home=tmp_path / "home"))
     session = asyncio.run(verify(VerifyRequest(path=project, test="tests/test_calc.py::test_half", cache=False), svc))
     assert session.status is SessionStatus.VERIFIED, session.message

@@ -1,0 +1,158 @@
+"""Regression test selection: which of the tests that passed before a candidate's change can
+behave differently with it.
+
+The baseline recorded which project functions each test ran (``sandbox/reach.py``). A test
+that never entered a function the candidate changes runs exactly the same code with the
+candidate, so it passes again; only the others are run again (the safe criterion of
+Rothermel and Harrold). A function's identity is its place in the original file (the line of
+its ``def``); it is changed when its body is (nested functions' bodies are their own), or it is
+gone. Everything executed at import (module and class bodies, decorators, default values,
+signatures) is the module's own part: a change there, to a function that ran outside any test's
+call (imports, fixtures), or to a file that is not plain Python source the record saw into,
+selects every test; so does a record that saw a test start a process or run project code it
+could not see (those tests are always selected).
+
+Not covered (said in the README): a test that depends on state an earlier test left (a cache
+filled by a call in another test) while not calling the changed function itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pve.layout import is_test_path
+from pve.models import Reach
+
+
+@dataclass
+class Affected:
+    """The tests to run again (None: every test), what changed, and why in words."""
+
+    tests: set[str] | None
+    changed: list[str] = field(default_factory=list)  # "path: qualified name" of the changed functions
+    why: str = ""
+
+
+@dataclass
+class _Scopes:
+    module: str  # what runs at import, with every function's body left out
+    functions: dict[str, tuple[int, str]]  # qualified name (#k for a repeat) -> (def line, body)
+
+
+def affected(reach: Reach, read_original: Callable[[str], str], patches: dict[str, str]) -> Affected:
+    """The tests (node ids, from ``reach``) that can behave differently with ``patches``."""
+    if reach.whole:
+        return Affected(None, why="the baseline ran project code it could not see into outside a test")
+    index = {name: k for k, name in enumerate(reach.functions)}
+    seen = set(reach.files)
+    changed: list[int] = []
+    names: list[str] = []
+    for path, new_text in sorted(patches.items()):
+        try:
+            old_text = read_original(path)
+        except (OSError, UnicodeDecodeError):
+            old_text = None
+        if old_text == new_text:
+            continue
+        if not path.endswith(".py") or is_test_path(path):
+            return Affected(None, why=f"{path} is not a project source module")
+        if old_text is None:
+            return Affected(None, why=f"{path} is a new file")
+        if path not in seen:
+            # Never imported by a test (an import by any other loader would have been seen as
+            # unseen code): no test ran it.
+            continue
+        old, new = _scopes(old_text), _scopes(new_text)
+        if old is None or new is None:
+            return Affected(None, why=f"{path} does not parse")
+        if old.module != new.module:
+            return Affected(None, why=f"{path} changes what runs at import (module or class level)")
+        for qualname, (line, body) in old.functions.items():
+            if qualname in new.functions and new.functions[qualname][1] == body:
+                continue
+            k = index.get(f"{path}:{line}")
+            if k is None:
+                return Affected(None, why=f"{path}:{line} ({qualname}) is not in the baseline's record")
+            changed.append(k)
+            names.append(f"{path}: {qualname.split('#')[0]}")
+    shared = set(reach.shared).intersection(changed)
+    if shared:
+        first = reach.functions[min(shared)]
+        return Affected(None, names, f"{first} runs outside a test's call (at import or in a fixture)")
+    hit = set(changed)
+    tests = {t for t, fs in reach.tests.items() if hit.intersection(fs)} | set(reach.spawned)
+    return Affected(tests, names)
+
+
+@functools.lru_cache(maxsize=16)  # the original file again for every candidate that gets this far
+def _scopes(text: str) -> _Scopes | None:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    functions: dict[str, tuple[int, str]] = {}
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for node in _defs(body):
+            if isinstance(node, ast.ClassDef):
+                visit(node.body, f"{prefix}{node.name}.")
+                continue
+            name = f"{prefix}{node.name}"
+            key, k = name, 1
+            while key in functions:
+                k += 1
+                key = f"{name}#{k}"
+            functions[key] = (node.lineno, _dump(node.body))
+            visit(node.body, f"{name}.<locals>.")
+
+    visit(tree.body, "")
+    return _Scopes(module=_dump(tree.body), functions=functions)
+
+
+def _defs(body: list[ast.stmt]) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
+    """The functions and classes defined in a body, however deep in its ``if``/``try``/``with``
+    blocks (not inside another function or class: those are visited from there)."""
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = []
+    stack = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.append(node)
+            continue
+        stack.extend(reversed([c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt)]))
+    return found
+
+
+class _Stub(ast.NodeTransformer):
+    """Every function's body replaced by ``pass``: its signature, decorators and defaults stay
+    (they run where the function is defined)."""
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        for part in (*node.decorator_list, node.args, *([node.returns] if node.returns else [])):
+            self.visit(part)
+        node.body = [ast.Pass()]
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+
+def _dump(body: list[ast.stmt]) -> str:
+    module = ast.Module(body=copy.deepcopy(body), type_ignores=[])
+    return ast.dump(_Stub().visit(module))
+
+
+def described(result: Affected, passed: int, selected: int) -> str:
+    """The oracle's scope for one candidate, for the verdict and the proof."""
+    if result.tests is None:
+        return f"all {passed} tests that passed before" + (f" ({result.why})" if result.why else "")
+    what = ", ".join(dict.fromkeys(result.changed)) or "nothing any test ran"
+    return (f"{selected} of {passed} tests that passed before run the changed code ({_short(what)}); the other "
+            f"{passed - selected} never entered it and cannot behave differently")
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
