@@ -101,6 +101,7 @@ class SandboxSettings:
     uid_base: int = 61000  # slot n runs as uid/gid uid_base + n
     python: str | None = None  # interpreter inside the sandbox; None = auto-detect
     screening: bool = True  # reject failing candidates in a warm sandbox per slot (PVE_SCREENING=0: off)
+    background: bool = True  # the baseline in slots of its own at low CPU priority until awaited (PVE_BACKGROUND=0: off)
     # A project's first candidates run fresh: starting a server per slot costs about two fresh runs,
     # so a search that ends within a few candidates is faster without (None: 2 per slot).
     screen_after: int | None = None
@@ -133,6 +134,7 @@ class Settings:
             uid_base=env_int(env, "PVE_SANDBOX_UID_BASE", 61000, 1000, 4_000_000_000),
             python=env.get("PVE_SANDBOX_PYTHON") or None,
             screening=env_switch(env, "PVE_SCREENING"),
+            background=env_switch(env, "PVE_BACKGROUND"),
             environments=EnvironmentSettings(
                 root=Path(env["PVE_ENV_DIR"]).expanduser() if env.get("PVE_ENV_DIR") else None,
                 build_seconds=env_number(env, "PVE_ENV_BUILD_SECONDS", 300.0, 10, 7200),

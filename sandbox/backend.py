@@ -55,4 +55,9 @@ class SandboxBackend(Protocol):
         """Stop what is kept warm for ``staged`` (screening servers) and wait for it to end."""
         ...
 
+    def hurry(self, staged: StagedProject) -> None:
+        """Someone waits for ``staged``'s background runs now: they go first, running and to
+        come. A backend without priorities has nothing to do."""
+        ...
+
     def cleanup(self, staged: StagedProject) -> None: ...

@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import time
+import weakref
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,6 @@ class BubblewrapSandbox:
     def __init__(self, settings: SandboxSettings | None = None, slots: int = 3) -> None:
         self.settings = settings or SandboxSettings()
         self.slots = slots
-        self._queue: asyncio.Queue[int] | None = None
         self._queue_loop: asyncio.AbstractEventLoop | None = None
         self.bwrap = shutil.which("bwrap")
         if self.bwrap is None:
@@ -70,9 +70,27 @@ class BubblewrapSandbox:
         self.runtime = stage_runtime(self.interpreter)
         self.root = staging_root()
         self.drop_privileges = os.geteuid() == 0
+        # Background runs (the baseline) get slots of their own, beside the candidates', at the
+        # lowest CPU weight until someone waits for them, then at ten times the default: a
+        # search that ends without a plausible fix never needed the baseline, and it had the CPU
+        # meanwhile; a plausible fix cannot be judged before it. Only where the slots have
+        # cgroups with a cpu controller (started as root).
         # Slot ids (and so uids and cgroups) are exclusive to this process while it lives.
-        self.slot_numbers, self._slot_locks = _claim_slots(self.root, slots)
+        background = max(1, slots - 1) if self.settings.background else 0
+        self.slot_numbers, self._slot_locks = _claim_slots(self.root, slots + background)
+        # A sandbox nobody holds any more frees its slot ids at once, not at exit: a long-lived
+        # process (the server, a test session) makes many and would otherwise run out of ids.
+        weakref.finalize(self, _release, self._slot_locks)
         self.cgroups = _cgroups(self.settings, self.slot_numbers)
+        if not self.cgroups.weighted:  # no CPU weights here: background slots would only compete
+            self.background_slots = 0
+            _release(self._slot_locks[slots:])
+            del self._slot_locks[slots:], self.slot_numbers[slots:]
+        else:
+            self.background_slots = background
+        self._queues: dict[bool, asyncio.Queue[int]] = {}
+        self._background: dict[int, str] = {}  # background slot -> the staged key it runs for
+        self._hurried: set[str] = set()  # staged keys whose background runs someone waits for
         self._environments: EnvironmentStore | None = None  # made on the first project that needs one
         self._held: dict[str, int] = {}  # staged key -> the lock that keeps its environment from eviction
         self._screeners: dict[int, Screener] = {}  # slot -> its warm screening server (one project at a time)
@@ -106,6 +124,8 @@ class BubblewrapSandbox:
             "cgroups": self.cgroups.describe(),
             "output": f"{s.output_cap_bytes >> 10} KiB kept per stream (head + tail); run stopped past {s.output_kill_bytes >> 20} MiB",
             "slots": self.slots,
+            "background slots": (f"{self.background_slots} (the baseline, at the lowest CPU weight until awaited)"
+                                 if self.background_slots else "none"),
             "environments": f"{self.environments_root()} (built once per declaration; least recently used evicted past "
                             f"{s.environments.store_bytes >> 20} MiB, PVE_ENV_STORE_MB)",
         }
@@ -162,6 +182,7 @@ class BubblewrapSandbox:
 
     def cleanup(self, staged: StagedProject) -> None:
         self._screen_asked.pop(staged.key, None)
+        self._hurried.discard(staged.key)
         for slot, screener in list(self._screeners.items()):
             if screener.key == staged.key:
                 screener.close()
@@ -200,14 +221,23 @@ class BubblewrapSandbox:
 
     # ------------------------------------------------------------------ running
 
-    async def _slot(self) -> asyncio.Queue[int]:
+    async def _slot(self, background: bool = False) -> asyncio.Queue[int]:
         loop = asyncio.get_running_loop()
-        if self._queue is None or self._queue_loop is not loop:
-            self._queue = asyncio.Queue()
-            for n in self.slot_numbers:
-                self._queue.put_nowait(n)
+        if self._queue_loop is not loop:
+            fg, bg = asyncio.Queue[int](), asyncio.Queue[int]()
+            for n in self.slot_numbers[:self.slots]:
+                fg.put_nowait(n)
+            for n in self.slot_numbers[self.slots:]:
+                bg.put_nowait(n)
+            self._queues = {False: fg, True: bg}
             self._queue_loop = loop
-        return self._queue
+        return self._queues[background and self.background_slots > 0]
+
+    def hurry(self, staged: StagedProject) -> None:
+        self._hurried.add(staged.key)
+        for slot, key in list(self._background.items()):
+            if key == staged.key:
+                self.cgroups.weigh(slot, "urgent")
 
     def _args(self, staged: StagedProject, patch_dir: Path | None, spec_json: str, seccomp_fd: int,
               info_fd: int, command: list[str] | None = None, block_fd: int | None = None,
@@ -299,13 +329,17 @@ class BubblewrapSandbox:
             os.close(block_w)
 
     async def run(self, staged: StagedProject, spec: RunSpec) -> RunResult:
-        queue = await self._slot()
+        queue = await self._slot(spec.background)
         slot = await queue.get()
+        background = slot in self.slot_numbers[self.slots:]
+        if background:
+            self._background[slot] = staged.key
         patch_dir = None
         try:
             patch_dir = self._write_patches(staged, spec.patches)
-            return await self._run_in_slot(staged, spec, slot, patch_dir)
+            return await self._run_in_slot(staged, spec, slot, patch_dir, background=background)
         finally:
+            self._background.pop(slot, None)
             queue.put_nowait(slot)
             if patch_dir is not None:
                 shutil.rmtree(patch_dir, ignore_errors=True)
@@ -426,7 +460,8 @@ class BubblewrapSandbox:
             stdout_bytes=out.total, stderr_bytes=err.total, timed_out=bool(killed and killed.startswith("timeout")),
             killed_reason=killed, nonce_ok=nonce_ok, record=record, screened=True)
 
-    async def _run_in_slot(self, staged: StagedProject, spec: RunSpec, slot: int, patch_dir: Path | None) -> RunResult:
+    async def _run_in_slot(self, staged: StagedProject, spec: RunSpec, slot: int, patch_dir: Path | None, *,
+                           background: bool = False) -> RunResult:
         s = self.settings
         timeout = self._timeout(spec)
         nonce = secrets.token_hex(16)
@@ -440,7 +475,7 @@ class BubblewrapSandbox:
         harness_spec = {
             "mode": spec.mode.value, "target": spec.target, "argv": spec.argv, "nonce": nonce,
             "result_fd": result_w, "coverage": spec.coverage, "pythonpath": spec.pythonpath,
-            "only": spec.only, "part": spec.part,
+            "only": spec.only, "part": spec.part, "reach": spec.reach and spec.mode.value == "pytest",
             "environment": staged.env is not None,
             "limits": self._limits(timeout),
         }
@@ -456,6 +491,8 @@ class BubblewrapSandbox:
                 *args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 env={}, pass_fds=pass_fds, start_new_session=True, **self.slot_ids(slot),
             )
+            if background:  # before it is let run (--block-fd)
+                self.cgroups.weigh(slot, "urgent" if staged.key in self._hurried else "background")
         except BaseException:
             for fd in (result_r, info_r, block_w):
                 if fd is not None:
@@ -585,6 +622,12 @@ def _claim_slots(root: Path, count: int) -> tuple[list[int], list[int]]:
             os.close(fd)
         raise SandboxUnavailable(f"all {MAX_SLOT_IDS} sandbox slots are taken by other PVE processes")
     return taken, fds
+
+
+def _release(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # closing the lock file drops its flock
 
 
 async def _pipe_reader(loop: asyncio.AbstractEventLoop, fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:

@@ -29,6 +29,7 @@ class SlotCgroups:
         self.reason = ""
         self._dirs: dict[int, list[Path]] = {}  # per slot: the cgroup dirs to join
         self._memory: dict[int, Path] = {}  # per slot: the dir holding memory stats
+        self._cpu: dict[int, Path] = {}  # per slot: the dir holding its CPU weight, where there is a cpu controller
         try:
             if (root / "cgroup.controllers").exists() and {"memory", "pids"} <= set((root / "cgroup.controllers").read_text().split()):
                 self._setup_v2(root / name)
@@ -64,10 +65,24 @@ class SlotCgroups:
             self._dirs[slot] = [mem, pids]
             self._memory[slot] = mem
         self.version = 1
+        if (root / "cpu" / "cpu.shares").exists():
+            with contextlib.suppress(OSError):  # without it, slots just share the CPU equally
+                for slot in self.slots:
+                    cpu = root / "cpu" / name / f"slot-{slot}"
+                    cpu.mkdir(parents=True, exist_ok=True)
+                    (cpu / "cpu.shares").write_text(str(_V1_SHARES["normal"]))
+                    self._cpu[slot] = cpu
+                for slot, cpu in self._cpu.items():
+                    self._dirs[slot].append(cpu)
 
     def _setup_v2(self, base: Path) -> None:
         base.mkdir(exist_ok=True)
         (base / "cgroup.subtree_control").write_text("+memory +pids")
+        cpu = False
+        if "cpu" in (base.parent / "cgroup.controllers").read_text().split():
+            with contextlib.suppress(OSError):
+                (base / "cgroup.subtree_control").write_text("+cpu")
+                cpu = True
         for slot in self.slots:
             d = base / f"slot-{slot}"
             d.mkdir(exist_ok=True)
@@ -77,12 +92,33 @@ class SlotCgroups:
             (d / "pids.max").write_text(str(self.max_procs))
             self._dirs[slot] = [d]
             self._memory[slot] = d
+            if cpu and (d / "cpu.weight").exists():
+                self._cpu[slot] = d
         self.version = 2
 
     def attach(self, slot: int, pid: int) -> None:
         """Move ``pid`` (the blocked sandbox child) into the slot's cgroups."""
         for d in self._dirs[slot]:
             (d / "cgroup.procs").write_text(str(pid))
+
+    @property
+    def weighted(self) -> bool:
+        """Whether slots can be given a CPU weight (a cpu controller we may write)."""
+        return bool(self._cpu)
+
+    def weigh(self, slot: int, weight: str) -> None:
+        """The slot's processes at a CPU weight: ``background`` (the least there is), ``normal``
+        or ``urgent`` (what others wait for). A weight, not a nice value: with the kernel's
+        session autogroups (every sandbox is a session of its own) a nice value only counts
+        against the same session's processes."""
+        d = self._cpu.get(slot)
+        if d is None:
+            return
+        with contextlib.suppress(OSError):
+            if self.version == 2:
+                (d / "cpu.weight").write_text(str(_V2_WEIGHT[weight]))
+            else:
+                (d / "cpu.shares").write_text(str(_V1_SHARES[weight]))
 
     def oom_kills(self, slot: int) -> int:
         """How many processes the kernel has killed for memory in this slot so far."""
@@ -101,7 +137,12 @@ class SlotCgroups:
         if not self.available:
             return f"none ({self.reason}); per-process limits only"
         return (f"cgroup v{self.version} per slot: memory {self.memory_bytes >> 20} MiB for all processes together "
-                f"(tmpfs included), {self.max_procs} processes")
+                f"(tmpfs included), {self.max_procs} processes" + (", a CPU weight" if self._cpu else ""))
+
+
+# cpu.shares (v1) and cpu.weight (v2): the least a group can have, the default, ten times it
+_V1_SHARES = {"background": 2, "normal": 1024, "urgent": 10240}
+_V2_WEIGHT = {"background": 1, "normal": 100, "urgent": 1000}
 
 
 def cgroup_name(uid_base: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from pve.models import Checks, Reproduced
 
@@ -20,8 +21,10 @@ _SETTLED_FIELDS = ("repro", "before", "baseline", "repro_spec", "regression_spec
 
 
 class PendingOracle:
-    def __init__(self, task: asyncio.Task[Reproduced]) -> None:
+    def __init__(self, task: asyncio.Task[Reproduced], hurry: Callable[[], None] | None = None) -> None:
         self.task = task
+        # The baseline runs as background work until someone waits for it: then at full speed.
+        self._hurry = hurry or (lambda: None)
 
     def latest(self, checks: Checks) -> Checks:
         """``checks`` with the baseline's decisions when it has settled, else as they are."""
@@ -31,12 +34,16 @@ class PendingOracle:
 
     async def settled(self, checks: Checks) -> Checks:
         """Wait for the baseline (shielded: one candidate's cancellation does not stop it)."""
+        if not self.task.done():
+            self._hurry()
         return _apply(checks, await asyncio.shield(self.task))
 
     def done(self) -> bool:
         return self.task.done()
 
     async def result(self) -> Reproduced:
+        if not self.task.done():
+            self._hurry()
         return await asyncio.shield(self.task)
 
     async def cancel(self) -> None:

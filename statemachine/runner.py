@@ -124,7 +124,7 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
     reproduced, later = await reproduce_first(analyzed, req, py_files, svc.sandbox, staged, events,
                                               slots=svc.settings.slots, oracle_seconds=svc.settings.oracle_seconds,
                                               baseline_cache=svc.settings.home / "baselines" if req.cache else None)
-    pending = PendingOracle(later) if later is not None else None
+    pending = PendingOracle(later, lambda: svc.sandbox.hurry(staged)) if later is not None else None
     _record(session, reproduced)
     session.timings_ms["reproduce"] = (time.monotonic() - t1) * 1000
     try:

@@ -323,13 +323,15 @@ def test_describe_names_every_defence(sandbox):
         assert f"one uid/gid per parallel slot ({uids})" in d["identity"]
         assert f"memory {s.cgroup_memory_bytes >> 20} MiB for all processes together" in d["cgroups"]
     assert f"{s.output_cap_bytes >> 10} KiB kept per stream" in d["output"]
-    assert d["slots"] == len(sandbox.slot_numbers) == 2
+    # two slots for candidates, plus one for the background baseline where CPU weights exist
+    assert d["slots"] == 2 and len(sandbox.slot_numbers) == 2 + sandbox.background_slots
+    assert (d["background slots"] == "none") == (sandbox.background_slots == 0)
 
 
 def test_each_pve_process_gets_its_own_slots(sandbox):
     other = BubblewrapSandbox(SandboxSettings(timeout_s=CEILING), slots=2)
     assert not set(other.slot_numbers) & set(sandbox.slot_numbers)
-    assert len(set(other.slot_numbers)) == 2
+    assert len(set(other.slot_numbers)) == 2 + other.background_slots
 
 
 def test_bwrap_without_namespaces_stops_with_the_fix(staged):
