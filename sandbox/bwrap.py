@@ -460,6 +460,35 @@ class BubblewrapSandbox:
             stdout_bytes=out.total, stderr_bytes=err.total, timed_out=bool(killed and killed.startswith("timeout")),
             killed_reason=killed, nonce_ok=nonce_ok, record=record, screened=True)
 
+    async def _launch(self, staged: StagedProject, slot: int, args: list[str], pass_fds: tuple[int, ...],
+                      fds: tuple[int, int, int, int, int | None, int | None, int], info: Capture, *,
+                      background: bool) -> tuple[asyncio.subprocess.Process, asyncio.StreamReader, asyncio.BaseTransport,
+                                                 asyncio.StreamReader, asyncio.BaseTransport]:
+        """Start bwrap, connect its pipes, put its child in the slot's cgroups and let it run."""
+        result_r, result_w, info_r, info_w, block_r, block_w, seccomp_fd = fds
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env={}, pass_fds=pass_fds, start_new_session=True, **self.slot_ids(slot),
+            )
+            if background:  # before it is let run (--block-fd)
+                self.cgroups.weigh(slot, "urgent" if staged.key in self._hurried else "background")
+        except BaseException:
+            for fd in (result_r, info_r, block_w):
+                if fd is not None:
+                    os.close(fd)
+            raise
+        finally:
+            for fd in (result_w, info_w, seccomp_fd, block_r):
+                if fd is not None:
+                    os.close(fd)
+        loop = asyncio.get_running_loop()
+        result_reader, result_transport = await _pipe_reader(loop, result_r)
+        info_reader, info_transport = await _pipe_reader(loop, info_r)
+        if block_w is not None:
+            await self._enter_cgroup(slot, info_reader, info, block_w)
+        return proc, result_reader, result_transport, info_reader, info_transport
+
     async def _run_in_slot(self, staged: StagedProject, spec: RunSpec, slot: int, patch_dir: Path | None, *,
                            background: bool = False) -> RunResult:
         s = self.settings
@@ -486,27 +515,32 @@ class BubblewrapSandbox:
         info = Capture(1 << 12)
         killed: list[str] = []
         started = time.monotonic()
+        # The launch (spawn, pipes, cgroup, release) is never cut off halfway: cancelled inside
+        # create_subprocess_exec before its pipes are connected, asyncio 3.11 waits forever for
+        # them to close, and the sandbox's PID 1, orphaned and blocked on --block-fd, holds them
+        # open. A cancellation waits for the launch, then takes the sandbox down.
+        launch = asyncio.ensure_future(self._launch(
+            staged, slot, args, pass_fds, (result_r, result_w, info_r, info_w, block_r, block_w, seccomp_fd),
+            info, background=background))
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env={}, pass_fds=pass_fds, start_new_session=True, **self.slot_ids(slot),
-            )
-            if background:  # before it is let run (--block-fd)
-                self.cgroups.weigh(slot, "urgent" if staged.key in self._hurried else "background")
-        except BaseException:
-            for fd in (result_r, info_r, block_w):
-                if fd is not None:
-                    os.close(fd)
+            proc, result_reader, result_transport, info_reader, info_transport = await asyncio.shield(launch)
+        except asyncio.CancelledError:
+            while not launch.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(launch)
+            if not launch.cancelled() and launch.exception() is None:
+                proc, result_reader, result_transport, info_reader, info_transport = launch.result()
+                child = _child_pid(info)
+                if child is not None:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(child, signal.SIGKILL)  # PID 1 of the sandbox: its namespace goes with it
+                _kill_if_running(proc)
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(proc.wait(), timeout=_GRACE_S * 4)
+                result_transport.close()
+                info_transport.close()
             raise
-        finally:
-            for fd in (result_w, info_w, seccomp_fd, block_r):
-                if fd is not None:
-                    os.close(fd)
         loop = asyncio.get_running_loop()
-        result_reader, result_transport = await _pipe_reader(loop, result_r)
-        info_reader, info_transport = await _pipe_reader(loop, info_r)
-        if block_w is not None:
-            await self._enter_cgroup(slot, info_reader, info, block_w)
 
         def signal_sandbox(sig: int) -> None:
             if proc.returncode is not None:

@@ -393,3 +393,25 @@ def test_a_cancelled_run_takes_its_sandbox_down(sandbox, staged):
         time.sleep(0.05)
     assert slot_processes(sandbox) == []
     assert run(sandbox, staged, "print('next')\n").stdout == "next\n"  # the slot works again
+
+
+def test_a_run_cancelled_at_any_moment_of_its_start_leaves_nothing_running(sandbox, staged):
+    """Cancelled while bwrap is being spawned, its pipes connected or its child released: the
+    cancellation finishes (asyncio alone would wait forever for pipes the blocked child holds)
+    and no process of the sandbox is left."""
+    endless = RunSpec(mode=RunMode.SCRIPT, target="spin.py", patches={"spin.py": "import time\nwhile True:\n    time.sleep(0.01)\n"})
+
+    async def cancel_after(delay: float) -> None:
+        task = asyncio.create_task(sandbox.run(staged, endless))
+        await asyncio.sleep(delay)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=15)
+        assert done, f"a run cancelled after {delay * 1000:.0f} ms did not end"
+
+    for k in range(12):
+        asyncio.run(cancel_after(k * 0.003))
+        deadline = time.monotonic() + 5
+        while slot_processes(sandbox) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert slot_processes(sandbox) == [], f"left running after a cancellation at {k * 3} ms"
+    assert run(sandbox, staged, "print('next')\n").stdout == "next\n"
