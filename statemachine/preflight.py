@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from pve.layout import is_test_path
 from pve.models import Analysis, Candidate, Preflight, Reproduction
@@ -58,28 +60,27 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
             reasons.append(f"{path} contains the reproduction's success marker")
             continue
         try:
-            new_tree = ast.parse(edit.new_text, filename=path)
-        except (SyntaxError, ValueError) as exc:
-            reasons.append(f"{path} does not compile: {exc}")
-            continue
-        try:
             old_text = original(path)
         except FileNotFoundError:
             old_text = ""
         try:
-            old_tree = ast.parse(old_text)
-        except (SyntaxError, ValueError):
-            old_tree = None  # fixing a SyntaxError: compare against nothing
-        old = _Facts(old_tree)
-        new = _Facts(new_tree)
-        for name in sorted(new.calls - old.calls):
+            change = _change(_original(old_text), edit.new_text, path)
+        except (SyntaxError, ValueError) as exc:
+            reasons.append(f"{path} does not compile: {exc}")
+            continue
+        # Outside the changed region the candidate is the original, so what it adds is what
+        # the region adds: its calls not in the original, its counts above the region's before.
+        orig = change.original
+        old = orig.facts if change.old is orig.tree else _Facts(change.old)
+        new = _Facts(change.new)
+        for name in sorted(new.calls - orig.facts.calls):
             if name in _EXIT_CALLS:
                 reasons.append(f"adds a call to {name}()")
             elif name in _DANGEROUS_CALLS:
                 reasons.append(f"adds {name}() (not in the original)")
             elif name in _SKIP_CALLS:
                 reasons.append(f"adds {name}() to skip the check")
-        for mod in sorted(new.imports - old.imports):
+        for mod in sorted(new.imports - orig.facts.imports):
             if mod in _DANGEROUS_MODULES or mod == "pytest":
                 reasons.append(f"adds an import of {mod}")
         if new.broad_handlers > old.broad_handlers:
@@ -88,10 +89,11 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
             reasons.append("adds contextlib.suppress() around code")
         if new.builtins_writes > old.builtins_writes:
             reasons.append("rebinds builtins")
-        if path in repro_files and old_tree is not None and _top_level(old_tree) != _top_level(new_tree):
+        if path in repro_files and orig.tree is not None and isinstance(change.new, ast.Module) and \
+                _top_level(orig.tree) != _top_level(change.new):
             reasons.append(f"changes the top-level code of {path} (the reproduction)")
-        if analysis is not None and old_tree is not None:
-            reasons.extend(_deleted_calls(path, analysis, old_tree, new_tree))
+        if analysis is not None and orig.tree is not None:
+            reasons.extend(_deleted_calls(path, analysis, change))
     return Preflight(ok=not reasons, reasons=reasons)
 
 
@@ -124,6 +126,116 @@ class _Facts:
                 self.builtins_writes += 1
 
 
+@dataclass(eq=False)
+class _Original:
+    """The original file, parsed and read once for every candidate that edits it."""
+
+    text: str
+    tree: ast.Module | None  # None: it does not parse (a fix for a SyntaxError)
+    facts: _Facts
+    defs: list[tuple[int, int, ast.FunctionDef | ast.AsyncFunctionDef]]  # (first line with decorators, last line, def)
+    functions: dict[str, ast.AST]
+    def_names: Counter[str]
+    # per scope (by id: the nodes live as long as this object), counted once for all candidates
+    _calls: dict[int, Counter[str]] = field(default_factory=dict)
+    _lines: dict[int, dict[int, set[str]]] = field(default_factory=dict)
+
+    def called_names(self, scope: ast.AST) -> Counter[str]:
+        if id(scope) not in self._calls:
+            self._calls[id(scope)] = _called_names(scope)
+        return self._calls[id(scope)]
+
+    def line_calls(self, scope: ast.AST, line: int) -> set[str]:
+        """The dotted names called on ``line`` inside ``scope``."""
+        if id(scope) not in self._lines:
+            lines: dict[int, set[str]] = {}
+            for n in ast.walk(scope):
+                if isinstance(n, ast.Call) and (name := dotted(n.func)):
+                    lines.setdefault(getattr(n, "lineno", 0), set()).add(name)
+            self._lines[id(scope)] = lines
+        return self._lines[id(scope)].get(line, set())
+
+
+@functools.lru_cache(maxsize=16)
+def _original(text: str) -> _Original:
+    try:
+        tree: ast.Module | None = ast.parse(text)
+    except (SyntaxError, ValueError):
+        tree = None
+    defs = [(_first_line(n), n.end_lineno or n.lineno, n) for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)] if tree is not None else []
+    return _Original(text=text, tree=tree, facts=_Facts(tree), defs=defs,
+                     functions=_functions(tree) if tree is not None else {},
+                     def_names=Counter(d.name for _, _, d in defs))
+
+
+@dataclass(eq=False)
+class _Change:
+    """The smallest function of the original that holds every changed line (or the whole
+    module), and what stands in its place in the candidate."""
+
+    original: _Original
+    old: ast.AST | None
+    new: ast.AST
+
+
+def _change(orig: _Original, new_text: str, path: str) -> _Change:
+    """Raises SyntaxError when the candidate does not parse. A large module is parsed and walked
+    once per original, not once per candidate: only the changed function is (a 7,000-line
+    module costs about 70 ms per candidate otherwise, on the host's CPU the sandboxes share)."""
+    old_lines, new_lines = orig.text.splitlines(keepends=True), new_text.splitlines(keepends=True)
+    head = 0
+    for a, b in zip(old_lines, new_lines, strict=False):
+        if a != b:
+            break
+        head += 1
+    tail = 0
+    limit = min(len(old_lines), len(new_lines)) - head
+    while tail < limit and old_lines[-1 - tail] == new_lines[-1 - tail]:
+        tail += 1
+    # the original's changed lines (1-based); an insertion lies between two lines and needs both
+    first, last = head + 1, len(old_lines) - tail
+    if last < first:
+        first, last = max(1, head), min(len(old_lines), head + 1)
+    region = _innermost(orig.defs, first, last) if orig.tree is not None else None
+    if region is not None:
+        start, end, node = region
+        shift = len(new_lines) - len(old_lines)
+        block = _dedent(new_lines[start - 1:end + shift], node.col_offset)
+        if block is not None:
+            try:
+                tree = ast.parse(block, filename=path)
+            except (SyntaxError, ValueError):
+                tree = None  # parsed again whole below, for the error's true line
+            if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef):
+                return _Change(orig, node, tree.body[0])
+    return _Change(orig, orig.tree, ast.parse(new_text, filename=path))
+
+
+def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    return min([node.lineno, *(d.lineno for d in node.decorator_list)])
+
+
+def _innermost(defs: list[tuple[int, int, ast.FunctionDef | ast.AsyncFunctionDef]], first: int,
+               last: int) -> tuple[int, int, ast.FunctionDef | ast.AsyncFunctionDef] | None:
+    holding = [d for d in defs if d[0] <= first and last <= d[1]]
+    return max(holding, key=lambda d: d[0]) if holding else None
+
+
+def _dedent(lines: list[str], col: int) -> str | None:
+    """The block moved ``col`` columns left, or None when a line has less indentation than that
+    (a continuation or a string's text: then the whole file is parsed instead)."""
+    out = []
+    for line in lines:
+        if not line.strip():
+            out.append("\n")
+        elif line[:col].strip():
+            return None
+        else:
+            out.append(line[col:])
+    return "".join(out)
+
+
 def dotted(node: ast.AST) -> str | None:
     parts = []
     while isinstance(node, ast.Attribute):
@@ -149,29 +261,62 @@ def _called_names(node: ast.AST) -> Counter[str]:
     return Counter(dotted(n.func) or "" for n in ast.walk(node) if isinstance(n, ast.Call))
 
 
-def _deleted_calls(path: str, analysis: Analysis, old_tree: ast.AST, new_tree: ast.AST) -> list[str]:
+def _deleted_calls(path: str, analysis: Analysis, change: _Change) -> list[str]:
     """The traceback's call chain through this file must survive: no deleting the failing call."""
     reasons: list[str] = []
     frames = [f for f in analysis.project_frames if f.project_path == path and f.line]
     if not frames:
         return reasons
-    old_funcs, new_funcs = _functions(old_tree), _functions(new_tree)
+    orig = change.original
+    assert orig.tree is not None and change.old is not None
+    gone = orig.def_names if change.old is orig.tree else _def_names(change.old)
+    added = _def_names(change.new)
+    new_functions: dict[str, ast.AST] | None = None  # the candidate's, when a frame needs them
     innermost = analysis.project_frames[-1] if analysis.project_frames else None
     for frame in frames:
-        func = frame.function
-        if func and func != "<module>" and func in old_funcs and func not in new_funcs:
+        func = frame.function or "<module>"
+        module = func == "<module>"
+        if not module and orig.def_names[func] and not orig.def_names[func] - gone[func] + added[func]:
             reasons.append(f"deletes {func}(), a frame of the failure")
             continue
         if frame is innermost:
             continue  # the failing line itself may change (that is the fix)
-        old_scope = old_funcs.get(func or "") if func and func != "<module>" else old_tree
-        new_scope = new_funcs.get(func or "") if func and func != "<module>" else new_tree
-        if old_scope is None or new_scope is None:
+        old_scope = orig.tree if module else orig.functions.get(func)
+        if old_scope is None:
             continue
-        line_calls = {dotted(n.func) for n in ast.walk(old_scope) if isinstance(n, ast.Call)
-                      and getattr(n, "lineno", None) == frame.line and dotted(n.func)}
-        before, after = _called_names(old_scope), _called_names(new_scope)
-        for name in sorted(n for n in line_calls if n):
+        line_calls = orig.line_calls(old_scope, frame.line or 0)
+        if not line_calls:
+            continue
+        before = orig.called_names(old_scope)
+        if old_scope is change.old:
+            after = _called_names(change.new)
+        elif _holds(old_scope, change.old):  # the change is inside this frame's function
+            after = before - orig.called_names(change.old) + _called_names(change.new)
+        elif _holds(change.old, old_scope):  # this frame's function is inside the change
+            if new_functions is None:
+                new_functions = _functions(change.new)
+            scope = new_functions.get(func)
+            if scope is None:
+                continue
+            after = _called_names(scope)
+        else:
+            continue  # untouched
+        for name in sorted(line_calls):
             if after[name] < before[name]:
                 reasons.append(f"removes the call to {name}() on {path}:{frame.line}, which is on the failure's path")
     return reasons
+
+
+def _def_names(node: ast.AST) -> Counter[str]:
+    return Counter(n.name for n in ast.walk(node) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+
+
+def _holds(outer: ast.AST, inner: ast.AST) -> bool:
+    """Does ``outer`` (a node of the original) contain ``inner`` (another)?"""
+    if isinstance(outer, ast.Module):
+        return True
+    if isinstance(inner, ast.Module):
+        return False
+    o_first = _first_line(outer) if isinstance(outer, ast.FunctionDef | ast.AsyncFunctionDef) else getattr(outer, "lineno", 0)
+    i_first = _first_line(inner) if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef) else getattr(inner, "lineno", 0)
+    return o_first <= i_first and (getattr(inner, "end_lineno", 0) or 0) <= (getattr(outer, "end_lineno", 0) or 0)

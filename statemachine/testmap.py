@@ -10,6 +10,7 @@ prefix (``RunSpec.only``), never by passing ids pytest might refuse.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,9 +56,20 @@ def units(path: str, read: Callable[[str], str], *, functions: bool = False) -> 
     every test function, also those inside classes, as a unit of its own); [] when the file
     does not parse: pytest will say why when it runs."""
     try:
-        tree = ast.parse(read(path))
-    except (SyntaxError, ValueError, FileNotFoundError, UnicodeDecodeError):
+        text = read(path)
+    except (FileNotFoundError, UnicodeDecodeError):
         return []
+    return list(_units(path, text, functions))
+
+
+# The oracle's selection and localization's sample each ask for the same files several times;
+# a 10,000-line test module costs about 100 ms to parse and walk.
+@functools.lru_cache(maxsize=64)
+def _units(path: str, text: str, functions: bool) -> tuple[TestUnit, ...]:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return ()
     out: list[TestUnit] = []
     classes: dict[str, dict[str, ast.FunctionDef | ast.AsyncFunctionDef]] = {}  # this file's classes' tests
     for node in tree.body:
@@ -81,7 +93,7 @@ def units(path: str, read: Callable[[str], str], *, functions: bool = False) -> 
                 out.append(TestUnit(node=f"{path}::{node.name}", tests=tests, names=names))
         elif _is_test_def(node):
             out.append(TestUnit(node=f"{path}::{node.name}", tests=(f"{path}::{node.name}",), names=_names(node)))
-    return out
+    return tuple(out)
 
 
 def _is_test_def(node: ast.stmt) -> TypeGuard[ast.FunctionDef | ast.AsyncFunctionDef]:

@@ -93,3 +93,82 @@ def test_paths_the_repository_protects_are_refused(globs, refused):
     pre = preflight(cand, lambda p: ORIGINAL[p], analysis, REPRO, protected=globs)
     assert pre.ok is not refused
     assert refused == any("configuration protects" in r for r in pre.reasons)
+
+
+# ---------------------------------------------------------------- the changed region alone
+
+def _edits_of(text: str) -> list[str]:
+    """Edits of every kind a candidate makes, at every function of ``text``: a guard, a cheat,
+    a deleted call, a renamed or removed def, a nested def, a broken line, a decorator."""
+    import ast as _ast
+
+    lines = text.splitlines(keepends=True)
+    out = []
+    for node in _ast.walk(_ast.parse(text)):
+        if not isinstance(node, _ast.FunctionDef | _ast.AsyncFunctionDef) or not node.body:
+            continue
+        first = node.body[0]
+        at, pad = first.lineno - 1, " " * first.col_offset
+        dedent = " " * node.col_offset
+        variants = [
+            [f"{pad}if not args:\n", f"{pad}    return None\n"],  # an honest guard
+            [f"{pad}import sys; sys.exit(0)\n"],
+            [f"{pad}try:\n", f"{pad}    pass\n", f"{pad}except Exception:\n", f"{pad}    return None\n"],
+            [f"{pad}def helper():\n", f"{pad}    eval('1')\n"],
+            [f"{pad}x = (\n", "1)\n"],  # a continuation at column 0: the block cannot be cut out
+            [f"{pad}return (\n"],  # does not parse
+        ]
+        for extra in variants:
+            out.append("".join(lines[:at] + extra + lines[at:]))
+        end = node.end_lineno or node.lineno
+        out.append("".join(lines[:node.lineno - 1] + lines[end:]))  # the def removed
+        out.append("".join([*lines[:node.lineno - 1], lines[node.lineno - 1].replace(node.name, node.name + "_x", 1), *lines[node.lineno:]]))  # renamed
+        out.append("".join([*lines[:node.lineno - 1], f"{dedent}@staticmethod\n", *lines[node.lineno - 1:]]))
+        calls = [n for n in _ast.walk(node) if isinstance(n, _ast.Call) and n.lineno == n.end_lineno]
+        for call in calls[:1] + calls[-1:]:  # a call's line emptied (a deleted call on the failure's path)
+            k = call.lineno - 1
+            indent = lines[k][:len(lines[k]) - len(lines[k].lstrip())]
+            out.append("".join([*lines[:k], f"{indent}pass\n", *lines[k + 1:]]))
+    out.append(text + "\nimport subprocess\nsubprocess.run(['true'])\n")  # module level
+    return out
+
+
+def test_checking_the_changed_region_alone_says_what_checking_the_whole_file_says(monkeypatch):
+    """Every edit above, at every function of a real module (this project's own sandbox harness:
+    classes, nested functions and classes, decorators), judged twice: from the changed function
+    alone (the fast path) and from the whole file. The reasons must be the same."""
+    import statemachine.preflight as pf
+    from pve.models import Analysis, Category, ExceptionInfo, Frame
+
+    path = "sandbox/harness.py"
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / path).read_text()
+    import ast as _ast
+
+    defs = [n for n in _ast.walk(_ast.parse(text)) if isinstance(n, _ast.FunctionDef | _ast.AsyncFunctionDef)]
+    # frames through every function of the module, at its first and its last call (the last is
+    # often in a nested function: the frame's function then holds the change), and at a call
+    # the module makes at import
+    frames = []
+    for d in defs:
+        calls = [n for n in _ast.walk(d) if isinstance(n, _ast.Call)]
+        for call in calls[:1] + calls[-1:]:
+            frames.append(Frame(file=path, line=call.lineno, function=d.name, project_path=path))
+    top = next(n for n in _ast.parse(text).body if not isinstance(n, _ast.FunctionDef | _ast.ClassDef)
+               and any(isinstance(c, _ast.Call) for c in _ast.walk(n)))
+    frames.append(Frame(file=path, line=top.lineno, function="<module>", project_path=path))
+    analysis = Analysis(exception=ExceptionInfo(type="E", qualified_type="E", frames=frames), category=Category.RUNTIME,
+                        failing_frame=frames[-1], project_frames=frames)
+    edits = _edits_of(text)
+    assert len(edits) > 250
+    fast, whole = [], []
+    for k, new in enumerate(edits):
+        cand = Candidate(id=k, rule="r", rationale="", edits=[FileEdit(path=path, new_text=new)])
+        fast.append(preflight(cand, lambda p: text, analysis, REPRO).reasons)
+    monkeypatch.setattr(pf, "_innermost", lambda *a: None)  # every change taken as the whole module's
+    for k, new in enumerate(edits):
+        cand = Candidate(id=k, rule="r", rationale="", edits=[FileEdit(path=path, new_text=new)])
+        whole.append(preflight(cand, lambda p: text, analysis, REPRO).reasons)
+    assert fast == whole
+    assert sum(1 for r in fast if not r) > 20 and sum(1 for r in fast if r) > 100  # both kinds were judged
