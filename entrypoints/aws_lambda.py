@@ -4,10 +4,10 @@
 Configuration comes from the same sources as ``pve serve`` (environment, then Secrets Manager
 via ``PVE_AWS_SECRET_ID`` and SSM via ``PVE_SSM_PATH``), read once per cold start.
 
-Scale-out status: deliveries are verified, deduplicated and queued exactly as on one machine,
-but into the SQLite store under ``PVE_HOME`` (``/tmp`` on Lambda), which is per instance. The
-DynamoDB store and the Step Functions hand-off replace it in the scale-out issue; until then
-this handler is for trying the edge on Lambda, not for production.
+With ``PVE_TABLE`` and ``PVE_BUCKET`` set (the AWS stack sets them), deliveries are verified,
+deduplicated and queued in DynamoDB, shared by every instance; without them, in SQLite under
+``PVE_HOME`` (``/tmp`` on Lambda: per instance, for trying the edge only). The Step Functions
+hand-off in place of the queue comes with the AWS deployment.
 """
 
 from __future__ import annotations

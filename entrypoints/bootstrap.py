@@ -20,6 +20,7 @@ from pve.settings import GitHubAppSettings, Settings, env_int, env_number
 from sandbox.bwrap import BubblewrapSandbox
 from statemachine.proof import ProofSigner
 from statemachine.services import Services, Watcher
+from store.base import Store
 from store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -28,11 +29,25 @@ if TYPE_CHECKING:
     from statemachine.github.runtime import AppRuntime
     from statemachine.worker import WorkerPool
 
-__all__ = ["GitHubService", "Services", "github_runtime", "github_service", "services", "webhook_edge"]
+__all__ = ["GitHubService", "Services", "github_runtime", "github_service", "make_store", "services", "webhook_edge"]
+
+
+def make_store(env: Mapping[str, str]) -> Store:
+    """SQLite under ``PVE_HOME``; DynamoDB (``PVE_TABLE``) and S3 (``PVE_BUCKET``) when the
+    table is named, as the AWS stack does: one store every instance of every function shares."""
+    if env.get("PVE_TABLE"):
+        from pve.errors import BadInput
+        from store.dynamo import DynamoStore
+
+        if not env.get("PVE_BUCKET"):
+            raise BadInput("PVE_TABLE is set but PVE_BUCKET is not: the DynamoDB store keeps proofs and large "
+                           "items in S3", code="bad-setting")
+        return DynamoStore.from_env(env)
+    return SQLiteStore(Settings.from_config(env).home)
 
 
 def services(settings: Settings, *, models: BrainConfig | None = None, watchers: Iterable[Watcher] = (),
-             store: SQLiteStore | None = None) -> Services:
+             store: Store | None = None) -> Services:
     """What one verification uses: a bubblewrap sandbox with ``settings.slots`` slots, the
     SQLite store and proof key under ``settings.home``, and the model chain (off without keys)."""
     return Services(sandbox=BubblewrapSandbox(settings.sandbox, slots=settings.slots),
@@ -49,7 +64,7 @@ class GitHubService:
     runtime: AppRuntime
 
 
-def github_runtime(env: Mapping[str, str], store: SQLiteStore | None = None) -> AppRuntime:
+def github_runtime(env: Mapping[str, str], store: Store | None = None) -> AppRuntime:
     """What the GitHub jobs use, from one merged configuration (``pve.config.load``). A missing
     or invalid setting raises ``BadInput`` with one clear line."""
     from bot.github import GitHubApp
@@ -72,7 +87,7 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     from web import permalinks
     from webhooks.app import create_app
 
-    store = SQLiteStore(Settings.from_config(env).home)  # one store plays every role: queue, sessions, quotas
+    store = make_store(env)  # one store plays every role: queue, sessions, quotas
     runtime = github_runtime(env, store)
     pool = WorkerPool(store, lambda job: handle(job, runtime), workers=env_int(env, "PVE_WORKERS", 2, 1, 32),
                       lease_s=float(env_int(env, "PVE_JOB_LEASE_SECONDS", 900, 5, 86_400)))
@@ -86,4 +101,4 @@ def webhook_edge(env: Mapping[str, str]) -> FastAPI:
     from webhooks.app import create_app
 
     github = GitHubAppSettings.from_config(env)
-    return create_app(github.webhook_secret, SQLiteStore(Settings.from_config(env).home))
+    return create_app(github.webhook_secret, make_store(env))

@@ -6,12 +6,23 @@ Keys follow ARCHITECTURE.md's single table (``SESSION#<id>`` / ``META``, ``FIX#<
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pve.events import Event
-from pve.models import Candidate, Session, Solution, Verdict
+from pve.models import Candidate, Session, Solution, Verdict, is_session_id
+
+_BLOB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def blob_key(session_id: str, name: str) -> str:
+    """``sessions/<id>/<name>``: where a session's artifact lives (a folder here, an S3 key on
+    AWS). Anything that could leave the session's own place is refused."""
+    if not is_session_id(session_id) or not _BLOB_NAME.match(name) or name.startswith("."):
+        raise ValueError(f"bad blob key {session_id!r}/{name!r}")
+    return f"sessions/{session_id}/{name}"
 
 
 def session_pk(session_id: str) -> str:

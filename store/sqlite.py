@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -13,12 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pve.events import Event
-from pve.models import Candidate, Session, Solution, Verdict, is_session_id
+from pve.models import Candidate, Session, Solution, Verdict
 from store.base import (
     MAX_ATTEMPTS,
     Job,
     Quota,
     backoff_s,
+    blob_key,
     delivery_pk,
     event_sk,
     fix_sk,
@@ -54,7 +54,6 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, run_after);
 """
-_BLOB_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def _today() -> str:
@@ -65,7 +64,6 @@ class SQLiteStore:
     def __init__(self, home: Path) -> None:
         self.home = home
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.blobs = home / "sessions"
         self.path = home / "pve.sqlite3"
         self._local = threading.local()
         # One writer at a time inside this process: threads queue on a mutex instead of SQLite's
@@ -337,9 +335,7 @@ class SQLiteStore:
     # blobs -----------------------------------------------------------------
 
     def _blob_path(self, session_id: str, name: str) -> Path:
-        if not is_session_id(session_id) or not _BLOB_NAME.match(name) or name.startswith("."):
-            raise ValueError(f"bad blob key {session_id!r}/{name!r}")
-        return self.blobs / session_id / name
+        return self.home / blob_key(session_id, name)
 
     def put_blob(self, session_id: str, name: str, data: bytes) -> str:
         path = self._blob_path(session_id, name)

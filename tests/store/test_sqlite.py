@@ -1,10 +1,9 @@
-"""The SQLite store keeps sessions, fixes, console events and blobs under the single-table keys."""
+"""The SQLite store keeps sessions, fixes, console events and blobs under the single-table keys
+(what every store does is in test_contract.py)."""
 
 from __future__ import annotations
 
 import sqlite3
-
-import pytest
 
 from pve.events import Fanout
 from pve.models import Candidate, FileEdit, Preflight, Session, SessionStatus, Verdict
@@ -33,47 +32,3 @@ def test_round_trip_and_keys(tmp_path):
     assert ("SESSION#" + sid, "EVENT#00000001") in keys
     assert sqlite3.connect(tmp_path / "pve.sqlite3").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert [s.id for s in store.recent_sessions()] == [sid]
-
-
-def test_blob_keys_cannot_escape(tmp_path):
-    store = SQLiteStore(tmp_path)
-    for sid, name in (("../../etc", "x"), ("f" * 32, "../passwd"), ("f" * 32, ".hidden")):
-        with pytest.raises(ValueError):
-            store.put_blob(sid, name, b"")
-    assert store.get_session("0" * 32) is None
-
-
-def test_delivery_dedup_and_job_queue_lifecycle(tmp_path, monkeypatch):
-    import store.sqlite as mod
-
-    clock = [1000.0]
-    monkeypatch.setattr(mod.time, "time", lambda: clock[0])
-    store = SQLiteStore(tmp_path)
-    first = store.enqueue_delivery("guid-1", "issue_comment", '{"a": 1}')
-    assert first is not None and store.enqueue_delivery("guid-1", "issue_comment", '{"a": 1}') is None  # redelivery
-    second = store.enqueue_delivery("guid-2", "ping", "{}")
-    job = store.claim_job("w1", lease_s=30)
-    assert (job.id, job.status, job.attempts) == (first, "running", 1)
-    assert store.claim_job("w2", lease_s=30).id == second  # the leased job is not handed out twice
-    assert store.claim_job("w2", lease_s=30) is None
-    assert store.finish_job(second) == "done"
-
-    # a crash: back in the queue after a backoff (2 s), then claimed again
-    assert store.finish_job(first, error="boom") == "queued"
-    assert store.claim_job("w1", lease_s=30) is None
-    clock[0] += 2.1
-    assert store.claim_job("w1", lease_s=30).attempts == 2
-
-    # the worker dies (no finish): the lease runs out and another worker takes it over
-    clock[0] += 31
-    taken = store.claim_job("w3", lease_s=30)
-    assert taken.id == first and taken.attempts == 3
-    for _ in range(2):
-        store.finish_job(first, error="boom")
-        clock[0] += 100
-        store.claim_job("w3", lease_s=30)
-    assert store.get_job(first).attempts == 5
-    assert store.finish_job(first, error="still boom") == "failed"
-    failed = store.get_job(first)
-    assert failed.status == "failed" and failed.error == "still boom"
-    assert [j.id for j in store.jobs("failed")] == [first]

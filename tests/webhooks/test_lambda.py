@@ -64,3 +64,33 @@ def test_a_bad_signature_through_mangum_is_401(lambda_env):
     response = aws_lambda.handler(http_api_event(raw, headers, b64=False), None)
     assert response["statusCode"] == 401
     assert SQLiteStore(lambda_env).jobs() == []
+
+
+def test_with_a_table_named_the_lambda_queues_into_dynamodb_once_across_instances(lambda_env, monkeypatch):
+    """The AWS stack names its table and bucket: every instance of the webhook function then
+    shares one dedup and one queue (the SQLite file under /tmp would be one per instance)."""
+    from store.dynamo import DynamoStore
+    from tests.aws import BUCKET, aws
+
+    with aws(monkeypatch) as (ddb, s3):
+        monkeypatch.setenv("PVE_TABLE", "PVE_Main")
+        monkeypatch.setenv("PVE_BUCKET", BUCKET)
+        raw = json.dumps(comment_on_issue("/pve verify")).encode()
+        headers = {"X-GitHub-Event": "issue_comment", "X-GitHub-Delivery": "lambda-3",
+                   "Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRET.encode(), raw)}
+        first = aws_lambda.handler(http_api_event(raw, headers, b64=False), None)
+        assert json.loads(first["body"])["status"] == "queued"
+        monkeypatch.setattr(aws_lambda, "_handler", None)  # a second instance (a cold start elsewhere)
+        again = aws_lambda.handler(http_api_event(raw, headers, b64=True), None)
+        assert json.loads(again["body"])["status"] == "duplicate"
+        (job,) = DynamoStore(ddb, s3, bucket=BUCKET).jobs()
+        assert (job.delivery, job.event, job.payload) == ("lambda-3", "issue_comment", raw.decode())
+    assert SQLiteStore(lambda_env).jobs() == []  # nothing went to the instance's own disk
+
+
+def test_a_table_without_a_bucket_is_a_clear_error(lambda_env, monkeypatch):
+    from entrypoints import bootstrap
+    from pve.errors import BadInput
+
+    with pytest.raises(BadInput, match="PVE_BUCKET is not"):
+        bootstrap.make_store({"PVE_TABLE": "PVE_Main"})
