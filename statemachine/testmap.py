@@ -72,6 +72,13 @@ def _units(path: str, text: str, functions: bool) -> tuple[TestUnit, ...]:
         return ()
     out: list[TestUnit] = []
     classes: dict[str, dict[str, ast.FunctionDef | ast.AsyncFunctionDef]] = {}  # this file's classes' tests
+    seen: dict[int, frozenset[str]] = {}  # id(node) -> its names: each def is walked once, not once per subclass
+
+    def names_of(node: ast.AST) -> frozenset[str]:
+        if id(node) not in seen:
+            seen[id(node)] = _names(node)
+        return seen[id(node)]
+
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
             # pytest runs a base class's tests again in every subclass (one suite per
@@ -84,12 +91,14 @@ def _units(path: str, text: str, functions: bool) -> tuple[TestUnit, ...]:
             classes[node.name] = defs
             if functions:
                 out += [TestUnit(node=f"{path}::{node.name}::{name}", tests=(f"{path}::{node.name}::{name}",),
-                                 names=_names(d)) for name, d in defs.items()]
+                                 names=names_of(d)) for name, d in defs.items()]
                 continue
             tests = tuple(f"{path}::{node.name}::{name}" for name in defs)
             inherits = any(not (isinstance(b, ast.Name) and b.id == "object") for b in node.bases)
             if tests or (inherits and "test" in node.name.lower()):  # tests may come from a base class elsewhere
-                names = frozenset().union(_names(node), *(_names(d) for d in defs.values()))
+                # the class's own statements (its defs among them) and the tests it inherits
+                names = frozenset().union(_names_of_header(node), *(names_of(b) for b in node.body),
+                                          *(names_of(d) for d in defs.values()))
                 out.append(TestUnit(node=f"{path}::{node.name}", tests=tests, names=names))
         elif _is_test_def(node):
             out.append(TestUnit(node=f"{path}::{node.name}", tests=(f"{path}::{node.name}",), names=_names(node)))
@@ -98,6 +107,11 @@ def _units(path: str, text: str, functions: bool) -> tuple[TestUnit, ...]:
 
 def _is_test_def(node: ast.stmt) -> TypeGuard[ast.FunctionDef | ast.AsyncFunctionDef]:
     return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
+
+
+def _names_of_header(node: ast.ClassDef) -> frozenset[str]:
+    """What a class statement names outside its body: its bases, keywords and decorators."""
+    return frozenset().union(*(_names(n) for n in (*node.bases, *node.keywords, *node.decorator_list)))
 
 
 def _names(node: ast.AST) -> frozenset[str]:

@@ -142,3 +142,11 @@ def test_a_base_classs_tests_run_again_in_each_subclass():
     assert "run_a" in parts[1].names and "run_b" in parts[1].names  # what it inherits it runs
     assert "tests/test_cfg.py::TestCached::test_a" in [u.node for u in units("tests/test_cfg.py", lambda p: source,
                                                                                    functions=True)]
+
+
+def test_a_class_unit_names_what_its_helpers_header_and_class_body_name():
+    source = ("import pytest\n\n\n@pytest.mark.usefixtures('db')\nclass TestShop(Base, metaclass=Meta):\n"
+              "    RATE = tax_rate()\n\n    def helper(self):\n        return load_prices()\n\n"
+              "    def test_total(self):\n        assert total(self.helper()) == 3\n")
+    (unit,) = units("tests/test_shop.py", lambda p: source)
+    assert {"usefixtures", "Base", "Meta", "tax_rate", "load_prices", "total"} <= unit.names
