@@ -189,13 +189,9 @@ class DynamoStore:
     def recent_sessions(self, limit: int = 50) -> list[Session]:
         items = self._query(IndexName=INDEX, KeyConditionExpression="gsi1pk = :p",
                             ExpressionAttributeValues=_encode({":p": _SESSIONS}), ScanIndexForward=False, Limit=limit)
-        # the index holds the keys only for listing: the session's META is read from the table
-        out = []
-        for item in items:
-            raw = self._get_data(item["pk"], "META")
-            if raw is not None:
-                out.append(Session.model_validate_json(raw))
-        return out
+        # the index projects every attribute: a listing is one query (eventually consistent,
+        # as a listing may be), not one read per session
+        return [Session.model_validate_json(self._text(item)) for item in items]
 
     def put_fix(self, session_id: str, candidate: Candidate, verdict: Verdict | None) -> None:
         data = {"candidate": candidate.model_dump(mode="json"),
