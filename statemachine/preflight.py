@@ -156,7 +156,7 @@ class _Original:
         return self._lines[id(scope)].get(line, set())
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)  # parsed trees are large: the few files a search edits
 def _original(text: str) -> _Original:
     try:
         tree: ast.Module | None = ast.parse(text)

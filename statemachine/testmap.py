@@ -64,7 +64,7 @@ def units(path: str, read: Callable[[str], str], *, functions: bool = False) -> 
 
 # The oracle's selection and localization's sample each ask for the same files several times;
 # a 10,000-line test module costs about 100 ms to parse and walk.
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def _units(path: str, text: str, functions: bool) -> tuple[TestUnit, ...]:
     try:
         tree = ast.parse(text)
