@@ -11,6 +11,7 @@ carrying the per-run nonce. The nonce is written only when the harness reaches i
 """
 
 import contextlib
+import functools
 import json
 import os
 import resource
@@ -303,6 +304,7 @@ def _run_pytest(argv, record, coverage=None):
     return int(code)
 
 
+@functools.cache  # one module object per run, whichever probe asks first
 def _load_beside(name):
     """A module from the harness's own folder, without putting that folder on sys.path (where
     it would shadow a project module of the same name)."""

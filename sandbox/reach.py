@@ -84,7 +84,9 @@ class _Probe:
         return len(self.hits) - 1
 
     def instrument(self, tree, rel):
-        raise NotImplementedError
+        """Put this probe's marks into a module's tree (each subclass marks its own unit:
+        ``Reach`` function entries, ``Lines`` statements)."""
+        raise NotImplementedError  # abstract: only the subclasses are ever installed
 
     def _flush(self, into):
         hits = self.hits

@@ -165,7 +165,7 @@ def _original(text: str) -> _Original:
     defs = [(_first_line(n), n.end_lineno or n.lineno, n) for n in ast.walk(tree)
             if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)] if tree is not None else []
     return _Original(text=text, tree=tree, facts=_Facts(tree), defs=defs,
-                     functions=_functions(tree) if tree is not None else {},
+                     functions={d.name: d for _, _, d in defs},  # as _functions: the last of a name wins
                      def_names=Counter(d.name for _, _, d in defs))
 
 
