@@ -584,6 +584,10 @@ class BubblewrapSandbox:
             kill("cancelled")
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=_GRACE_S * 4)
+            # Its pipes end with it: read to their end, so the transport closes inside this
+            # event loop (left to the garbage collector, it would close after the loop did).
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(pumps), timeout=_GRACE_S * 4)
             pumps.cancel()
             result_transport.close()
             info_transport.close()

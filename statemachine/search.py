@@ -56,14 +56,22 @@ async def search(candidates: list[Candidate], validate: Callable[[Candidate], Co
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in sorted(done, key=lambda t: running[t]):
                 i = running.pop(task)
+                if task.cancelled():  # past the window (below): never counted
+                    continue
                 verdict = task.result()
                 results[i] = verdict
                 if verdict.verified:
                     if first_s is None:
                         first_s = time.monotonic() - t0
                     bound = min(bound, i + budget.window)
+            # Runs started before the window closed on them are no longer needed: cancelled,
+            # their sandboxes go down at once (a cancelled run kills its sandbox and waits for
+            # it, sandbox/bwrap.py) instead of holding the session for a verdict never counted.
+            for task, i in running.items():
+                if i > bound:
+                    task.cancel()
     finally:
-        # Never cancel a run: a cancelled wait would leave its sandbox running unobserved.
+        # Every run is awaited to its end: none is left running unobserved.
         if running:
             await asyncio.gather(*running, return_exceptions=True)
     verdicts = [results[i] for i in sorted(results) if i <= bound]
