@@ -67,8 +67,9 @@ async def search(candidates: list[Candidate], validate: Callable[[Candidate], Co
             # Runs started before the window closed on them are no longer needed: cancelled,
             # their sandboxes go down at once (a cancelled run kills its sandbox and waits for
             # it, sandbox/bwrap.py) instead of holding the session for a verdict never counted.
+            # Once each: a second cancel() would cut short the sandbox's own wait for its end.
             for task, i in running.items():
-                if i > bound:
+                if i > bound and not task.cancelling():
                     task.cancel()
     finally:
         # Every run is awaited to its end: none is left running unobserved.
