@@ -76,12 +76,39 @@ async def search(candidates: list[Candidate], validate: Callable[[Candidate], Co
         if running:
             await asyncio.gather(*running, return_exceptions=True)
     verdicts = [results[i] for i in sorted(results) if i <= bound]
-    if any(v.verified for v in verdicts):
-        stop = "verified fix found"
-    elif out_of_time:
-        stop = f"time budget ({budget.max_seconds:.0f} s)"
-    elif len(candidates) > budget.max_candidates:
-        stop = f"candidate budget ({budget.max_candidates})"
-    else:
-        stop = "all candidates tried"
-    return Outcome(verdicts, stop, first_s, next_i)
+    return Outcome(verdicts, stop_reason(any(v.verified for v in verdicts), out_of_time, len(candidates), budget),
+                   first_s, next_i)
+
+
+def stop_reason(verified: bool, out_of_time: bool, ranked: int, budget: Budget) -> str:
+    if verified:
+        return "verified fix found"
+    if out_of_time:
+        return f"time budget ({budget.max_seconds:.0f} s)"
+    if ranked > budget.max_candidates:
+        return f"candidate budget ({budget.max_candidates})"
+    return "all candidates tried"
+
+
+@dataclass(frozen=True)
+class Batch:
+    ranks: list[int]  # the next ranks to run, all at once; empty: the search is over
+    counted: int  # ranks [0, counted) are the search's tried set
+    stop: str  # why it is over ("" while it goes on)
+
+
+def next_batch(verified: list[bool], ranked: int, budget: Budget, size: int, elapsed_s: float) -> Batch:
+    """The same search in lock-step batches, for an engine that runs a batch and then decides
+    (Step Functions: a Map of ``size`` runs, then this): ``verified`` holds the outcomes of
+    ranks ``[0, len(verified))``. The tried set and the winner are those of ``search`` for the
+    same ranking, as the window is counted in ranks, not in finishing order."""
+    bound = min(ranked, budget.max_candidates) - 1
+    first = next((i for i, ok in enumerate(verified) if ok), None)
+    if first is not None:
+        bound = min(bound, first + budget.window)
+    start = len(verified)
+    if start > bound:
+        return Batch([], bound + 1, stop_reason(first is not None, False, ranked, budget))
+    if elapsed_s > budget.max_seconds:
+        return Batch([], start, stop_reason(first is not None, True, ranked, budget))
+    return Batch(list(range(start, min(bound, start + max(1, size) - 1) + 1)), start, "")

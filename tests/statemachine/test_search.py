@@ -6,7 +6,7 @@ import asyncio
 import random
 
 from pve.models import Candidate, FileEdit, Preflight, Verdict
-from statemachine.search import Budget, search
+from statemachine.search import Budget, next_batch, search
 
 
 def cands(n: int) -> list[Candidate]:
@@ -81,3 +81,36 @@ def test_time_budget_stops_new_runs_but_finishes_started_ones():
 def test_window_zero_stops_at_the_first_verified_rank():
     out = run(cands(10), FakeRuns(verified={1}), window=0)
     assert [v.candidate_id for v in out.verdicts] == [1]
+
+
+def lockstep(n: int, verified: set[int], size: int, budget: Budget) -> tuple[list[list[int]], int, str]:
+    """The search as Step Functions runs it: a batch of ``size``, then ``next_batch``."""
+    outcomes: list[bool] = []
+    batches = []
+    while (batch := next_batch(outcomes, n, budget, size, elapsed_s=0.0)).ranks:
+        batches.append(batch.ranks)
+        outcomes += [r + 1 in verified for r in batch.ranks]
+    return batches, batch.counted, batch.stop
+
+
+def test_batches_try_the_same_ranks_and_stop_for_the_same_reason_as_the_streaming_search():
+    rng = random.Random(7)
+    for _ in range(60):
+        n, size = rng.randint(0, 40), rng.randint(1, 4)
+        verified = {i for i in range(1, n + 1) if rng.random() < 0.08}
+        budget = Budget(max_candidates=rng.randint(1, 45), max_seconds=60, window=rng.randint(0, 4))
+        batches, counted, stop = lockstep(n, verified, size, budget)
+        streamed = asyncio.run(search(cands(n), FakeRuns(verified, delay=0.001), size, budget))
+        assert counted == len(streamed.verdicts) and stop == streamed.stop, (n, size, verified, budget)
+        assert all(len(b) <= size for b in batches)
+        assert [r for b in batches for r in b][:counted] == list(range(counted))
+
+
+def test_batches_end_on_the_time_budget_with_what_was_tried():
+    budget = Budget(max_candidates=100, max_seconds=30, window=3)
+    late = next_batch([False] * 6, 50, budget, 3, elapsed_s=31.0)
+    assert (late.ranks, late.counted, late.stop) == ([], 6, "time budget (30 s)")
+    found = next_batch([False, True, False], 50, budget, 3, elapsed_s=0.0)
+    assert (found.ranks, found.stop) == ([3, 4], "")  # the window: ranks 2..4 after rank 1
+    over = next_batch([False, True, False, False, False], 50, budget, 3, elapsed_s=0.0)
+    assert (over.ranks, over.counted, over.stop) == ([], 5, "verified fix found")
