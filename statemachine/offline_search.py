@@ -7,13 +7,15 @@ import time
 
 from brain import repair
 from brain.localize import Spectra, localize, spectra_from
-from pve.models import Found, SearchSummary, Spectrum
+from pve.events import Fanout
+from pve.models import Candidate, Found, SearchSummary, Spectrum, Verdict
 from statemachine.search import Budget, search
 from statemachine.search_context import SearchContext
 from statemachine.validate import validate
 
 
-async def offline_search(ctx: SearchContext, first_id: int) -> Found:
+def offline_plan(ctx: SearchContext, first_id: int) -> tuple[list[Candidate], Found]:
+    """Localize and rank the engine's candidates (ids from ``first_id``), and say so."""
     events, settings, staged = ctx.events, ctx.settings, ctx.staged
     t0 = time.monotonic()
     spectra, note = spectra_of(ctx.spectrum)
@@ -32,20 +34,37 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
                             f"(offline engine, {len(suspects)} suspicious lines)")
     if not candidates:
         summary.stop = "no candidates"
+    return candidates, found
+
+
+async def offline_search(ctx: SearchContext, first_id: int) -> Found:
+    candidates, found = offline_plan(ctx, first_id)
+    if not candidates:
         return found
+    settings = ctx.settings
     t1 = time.monotonic()
     outcome = await search(
-        candidates, lambda c: validate(c, ctx.sandbox, staged, ctx.checks, events, ctx.pending), parallel=settings.slots,
-        budget=Budget(settings.max_candidates, settings.search_seconds, settings.search_window))
-    found.verdicts = outcome.verdicts
-    found.candidates = candidates[: len(outcome.verdicts)]
-    found.timings_ms["validate"] = (time.monotonic() - t1) * 1000
-    summary.tried = len(outcome.verdicts)
-    summary.rejected = sum(1 for v in outcome.verdicts if not v.preflight.ok)
-    summary.plausible = sum(1 for v in outcome.verdicts if v.verified or v.regression is not None)
-    summary.stop = outcome.stop
-    if outcome.first_verified_s is not None:
-        summary.first_verified_ms = (t1 - ctx.started + outcome.first_verified_s) * 1000  # from the session's start
+        candidates, lambda c: validate(c, ctx.sandbox, ctx.staged, ctx.checks, ctx.events, ctx.pending),
+        parallel=settings.slots, budget=Budget(settings.max_candidates, settings.search_seconds, settings.search_window))
+    first_ms = (t1 - ctx.started + outcome.first_verified_s) * 1000 if outcome.first_verified_s is not None else None
+    return searched(found, candidates, outcome.verdicts, outcome.stop, (time.monotonic() - t1) * 1000, first_ms,
+                    ctx.events)
+
+
+def searched(found: Found, candidates: list[Candidate], verdicts: list[Verdict], stop: str, validate_ms: float,
+             first_verified_ms: float | None, events: Fanout) -> Found:
+    """The tried prefix of the ranking and its verdicts into ``found``, with the search's account
+    (one place for both engines: in-process and Step Functions)."""
+    summary = found.summary
+    assert summary is not None
+    found.verdicts = verdicts
+    found.candidates = candidates[: len(verdicts)]
+    found.timings_ms["validate"] = validate_ms
+    summary.tried = len(verdicts)
+    summary.rejected = sum(1 for v in verdicts if not v.preflight.ok)
+    summary.plausible = sum(1 for v in verdicts if v.verified or v.regression is not None)
+    summary.stop = stop
+    summary.first_verified_ms = first_verified_ms  # from the session's start
     events.emit("search", f"Tried {summary.tried} of {summary.ranked} candidates ({summary.rejected} rejected by "
                           f"preflight, {summary.plausible} passed the reproduction); stopped: {summary.stop}")
     return found

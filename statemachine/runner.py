@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from brain.logtext import decode_log
@@ -75,11 +76,7 @@ async def verify(req: VerifyRequest, svc: Services) -> Session:
     t0 = time.monotonic()
     staged = svc.sandbox.stage(path.resolve(), single_file=snippet)
     try:
-        conclusion = await _steps(req, svc, session, staged, log_text, events, t0)
-        session.status, session.message = conclusion.status, conclusion.message
-        session.winner, session.oracle = conclusion.winner, conclusion.oracle
-        if session.search is not None and conclusion.oracle_passed:
-            session.search.oracle = conclusion.oracle_passed
+        settle(session, await _steps(req, svc, session, staged, log_text, events, t0))
         return prove(session, signer=svc.signer, store=svc.store, sandbox=svc.sandbox.describe(), events=events,
                      started=t0)
     finally:
@@ -88,8 +85,21 @@ async def verify(req: VerifyRequest, svc: Services) -> Session:
         svc.sandbox.cleanup(staged)
 
 
-async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: StagedProject, log_text: str | None,
-                 events: Fanout, t0: float) -> Conclusion:
+@dataclass
+class Prepared:
+    """Where a session stands when the search may begin (``prepare``)."""
+
+    reproduced: Reproduced
+    pending: PendingOracle | None  # the regression baseline, while it still runs
+    declarations: tuple[str, ...]  # files that declare the project's environment
+    py_files: list[str]
+    reproduce_started: float  # time.monotonic() when the reproduction (and the baseline) started
+
+
+async def prepare(req: VerifyRequest, svc: Services, session: Session, staged: StagedProject, log_text: str | None,
+                  events: Fanout, t0: float) -> Prepared | Conclusion:
+    """Analyze, the environment, reproduce: the steps before the search, shared by the local
+    runner and the Step Functions controller. A conclusion when the session ends here."""
     session.input_sha256 = dict(staged.files)
     if req.error_log is not None:
         session.error_log_sha256 = hashlib.sha256(req.error_log).hexdigest()
@@ -125,21 +135,32 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
                                               slots=svc.settings.slots, oracle_seconds=svc.settings.oracle_seconds,
                                               baseline_cache=svc.settings.home / "baselines" if req.cache else None)
     pending = PendingOracle(later, lambda: svc.sandbox.hurry(staged)) if later is not None else None
-    _record(session, reproduced)
+    record(session, reproduced)
     session.timings_ms["reproduce"] = (time.monotonic() - t1) * 1000
+    return Prepared(reproduced, pending, declarations, py_files, t1)
+
+
+async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: StagedProject, log_text: str | None,
+                 events: Fanout, t0: float) -> Conclusion:
+    prepared = await prepare(req, svc, session, staged, log_text, events, t0)
+    if isinstance(prepared, Conclusion):
+        return prepared
+    reproduced, pending, declarations, py_files = (prepared.reproduced, prepared.pending, prepared.declarations,
+                                                   prepared.py_files)
+    t1 = prepared.reproduce_started
     try:
         if not reproduced.ok:
             return not_reproduced(reproduced.why)
         if reproduced.checks is None:
             if pending is not None:
-                _record(session, await pending.result())
+                record(session, await pending.result())
             return nothing_to_fix()
         checks = reproduced.checks.model_copy(update={"declarations": declarations})
         if req.judge is not None:  # someone else's fix: judged, not searched for
             signature, report = None, session.brain or BrainReport(mode="judge")
             session.brain = report
             session.judged = req.judge
-            _fold(session, await judge_tree(req.judge.path, req.judge.label, svc.sandbox, staged, checks, events, pending))
+            fold(session, await judge_tree(req.judge.path, req.judge.label, svc.sandbox, staged, checks, events, pending))
         else:
             signature, report = await _search(req, svc, session, staged, events, t0, checks, reproduced, py_files,
                                               pending)
@@ -152,12 +173,19 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
                                    f"stopped after {time.monotonic() - t1:.0f} s, unfinished)")
         elif pending is not None:  # the search ran beside the baseline: the session records it as it ended
             final = await pending.result()
-            _record(session, final)
+            record(session, final)
             checks = pending.latest(checks)
             session.timings_ms["baseline"] = (time.monotonic() - t1) * 1000
     finally:
         if pending is not None:
             await pending.cancel()
+    return decided(req, svc, session, staged, checks, signature, report)
+
+
+def decided(req: VerifyRequest, svc: Services, session: Session, staged: StagedProject, checks: Checks,
+            signature: str | None, report: BrainReport) -> Conclusion:
+    """The verdicts in, the conclusion out (winner, oracle, words); a verified fix is remembered
+    for its error signature."""
     repro = checks.repro
     conclusion = conclude(session.verdicts, repro, checks.analysis, checks.baseline,
                           repro_source=repro.script or _script_text(staged, repro.kind, repro.files), brain=req.brain,
@@ -168,6 +196,14 @@ async def _steps(req: VerifyRequest, svc: Services, session: Session, staged: St
         if not report.cache.startswith("hit, re-verified"):
             report.cache = (report.cache + "; " if report.cache else "") + "stored"
     return conclusion
+
+
+def settle(session: Session, conclusion: Conclusion) -> None:
+    """The conclusion into the session, before it is proven."""
+    session.status, session.message = conclusion.status, conclusion.message
+    session.winner, session.oracle = conclusion.winner, conclusion.oracle
+    if session.search is not None and conclusion.oracle_passed:
+        session.search.oracle = conclusion.oracle_passed
 
 
 async def _search(req: VerifyRequest, svc: Services, session: Session, staged: StagedProject, events: Fanout,
@@ -184,23 +220,23 @@ async def _search(req: VerifyRequest, svc: Services, session: Session, staged: S
     report.signature = signature or ""
     if signature is not None and req.cache:
         found, report.cache = await cache.cache_search(ctx, svc.store, signature, first_id=1)
-        _fold(session, found)
+        fold(session, found)
     for engine in ENGINES[req.brain]:
         if any(v.verified for v in session.verdicts):
             break
         if engine == "offline":
-            _fold(session, await offline_search(ctx, first_id=len(session.candidates) + 1))
+            fold(session, await offline_search(ctx, first_id=len(session.candidates) + 1))
         elif svc.models.off_reason:
             report.notes.append(svc.models.off_reason)  # the CLI says it once, at the start
         else:
             # Imported here: the model step and its SDK glue cost start-up time only when a key is set.
             from statemachine.model_search import model_search
 
-            _fold(session, await model_search(ctx, first_id=len(session.candidates) + 1))
+            fold(session, await model_search(ctx, first_id=len(session.candidates) + 1))
     return signature, report
 
 
-def _record(session: Session, reproduced: Reproduced) -> None:
+def record(session: Session, reproduced: Reproduced) -> None:
     """What the reproduce step found, as the session keeps it (again once the baseline is in)."""
     session.before, session.baseline, session.analysis = reproduced.before, reproduced.baseline, reproduced.analysis
     session.oracle_note = reproduced.oracle_note
@@ -249,7 +285,7 @@ async def _environment(req: VerifyRequest, svc: Services, session: Session, stag
     return tuple(plan.files)
 
 
-def _fold(session: Session, found: Found) -> None:
+def fold(session: Session, found: Found) -> None:
     """A search's answer into the session."""
     session.candidates.extend(found.candidates)
     session.verdicts.extend(found.verdicts)
