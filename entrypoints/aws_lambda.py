@@ -1,17 +1,21 @@
-"""The webhook app on AWS Lambda behind API Gateway (HTTP API), through Mangum.
+"""The AWS Lambda handlers: thin adapters from an event to one step (Powertools style: the
+event parsed into a model, the step called, a model returned).
 
-``lifespan="off"``: with "auto", Mangum would run start-up and shutdown on every invocation.
+- ``handler``: the webhook app behind API Gateway (HTTP API) through Mangum. ``lifespan="off"``:
+  with "auto", Mangum would run start-up and shutdown on every invocation. With ``PVE_TABLE`` and
+  ``PVE_BUCKET``, deliveries are deduplicated and queued in DynamoDB; with ``PVE_STATE_MACHINE``,
+  each queued job starts its Step Functions execution.
+- ``controller``, ``validate``, ``notifier``: the state machine's steps
+  (``statemachine/verify.asl.json``, ``statemachine/stepfunctions``).
+- ``sandbox``: the sandbox function (``sandbox/function.py``).
+
 Configuration comes from the same sources as ``pve serve`` (environment, then Secrets Manager
 via ``PVE_AWS_SECRET_ID`` and SSM via ``PVE_SSM_PATH``), read once per cold start.
-
-With ``PVE_TABLE`` and ``PVE_BUCKET`` set (the AWS stack sets them), deliveries are verified,
-deduplicated and queued in DynamoDB, shared by every instance; without them, in SQLite under
-``PVE_HOME`` (``/tmp`` on Lambda: per instance, for trying the edge only). The Step Functions
-hand-off in place of the queue comes with the AWS deployment.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from mangum import Mangum
@@ -20,6 +24,7 @@ from entrypoints import bootstrap
 from pve import config
 
 _handler: Mangum | None = None
+_engine: Any = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -29,3 +34,44 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         _handler = Mangum(bootstrap.webhook_edge(env), lifespan="off",
                           api_gateway_base_path=env.get("PVE_API_BASE_PATH") or "/")
     return _handler(event, context)
+
+
+def _steps_engine() -> Any:
+    global _engine
+    if _engine is None:
+        _engine = bootstrap.aws_engine(config.load())
+    return _engine
+
+
+def controller(event: dict[str, Any], context: Any, engine: Any = None) -> dict[str, Any]:
+    from statemachine.stepfunctions import steps
+
+    step = event.get("step")
+    if step == "tally":
+        return steps.tally(dict(event["flow"])).model_dump(mode="json")
+    if step == "start":
+        return asyncio.run(steps.start(engine or _steps_engine(), event)).model_dump(mode="json")
+    raise ValueError(f"the controller has no step {step!r}")
+
+
+def validate(event: dict[str, Any], context: Any, engine: Any = None) -> dict[str, Any]:
+    from statemachine.stepfunctions import steps
+
+    return asyncio.run(steps.validate_rank(engine or _steps_engine(), event))
+
+
+def notifier(event: dict[str, Any], context: Any, engine: Any = None) -> dict[str, Any]:
+    from statemachine.stepfunctions import steps
+
+    step = event.get("step")
+    if step == "notify":
+        return asyncio.run(steps.notify(engine or _steps_engine(), dict(event["flow"]))).model_dump(mode="json")
+    if step == "failed":
+        return asyncio.run(steps.failed(engine or _steps_engine(), dict(event["flow"])))
+    raise ValueError(f"the notifier has no step {step!r}")
+
+
+def sandbox(event: dict[str, Any], context: Any, backend: Any = None) -> dict[str, Any]:
+    from sandbox.function import handle, lambda_backend
+
+    return handle(event, backend or lambda_backend())

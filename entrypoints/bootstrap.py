@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from brain.providers import BrainConfig
 from pve.settings import GitHubAppSettings, Settings, env_int, env_number
+from sandbox.backend import SandboxBackend
 from sandbox.bwrap import BubblewrapSandbox
 from statemachine.proof import ProofSigner
 from statemachine.services import Services, Watcher
@@ -27,9 +28,10 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from statemachine.github.runtime import AppRuntime
+    from statemachine.stepfunctions.steps import Engine
     from statemachine.worker import WorkerPool
 
-__all__ = ["GitHubService", "Services", "github_runtime", "github_service", "make_store", "services", "webhook_edge"]
+__all__ = ["GitHubService", "Services", "aws_engine", "github_runtime", "github_service", "make_store", "proof_signer", "services", "webhook_edge"]
 
 
 def make_store(env: Mapping[str, str]) -> Store:
@@ -47,12 +49,24 @@ def make_store(env: Mapping[str, str]) -> Store:
 
 
 def services(settings: Settings, *, models: BrainConfig | None = None, watchers: Iterable[Watcher] = (),
-             store: Store | None = None) -> Services:
+             store: Store | None = None, sandbox: SandboxBackend | None = None,
+             env: Mapping[str, str] | None = None) -> Services:
     """What one verification uses: a bubblewrap sandbox with ``settings.slots`` slots, the
     SQLite store and proof key under ``settings.home``, and the model chain (off without keys)."""
-    return Services(sandbox=BubblewrapSandbox(settings.sandbox, slots=settings.slots),
-                    store=store or SQLiteStore(settings.home), signer=ProofSigner(settings.home),
+    return Services(sandbox=sandbox or BubblewrapSandbox(settings.sandbox, slots=settings.slots),
+                    store=store or SQLiteStore(settings.home), signer=proof_signer(settings, env or {}),
                     settings=settings, watchers=tuple(watchers), models=models or BrainConfig())
+
+
+def proof_signer(settings: Settings, env: Mapping[str, str]) -> ProofSigner:
+    """The proof key under ``settings.home``; with ``PVE_PROOF_KEY`` (an Ed25519 private key in
+    PEM, from Secrets Manager on AWS), that key: every function instance signs with the one
+    key whose public half people check proofs against, not a key of its own."""
+    signer = ProofSigner(settings.home)
+    pem = env.get("PVE_PROOF_KEY")
+    if pem and not signer.key_path.exists():
+        signer.install(pem.encode())
+    return signer
 
 
 @dataclass
@@ -64,7 +78,8 @@ class GitHubService:
     runtime: AppRuntime
 
 
-def github_runtime(env: Mapping[str, str], store: Store | None = None) -> AppRuntime:
+def github_runtime(env: Mapping[str, str], store: Store | None = None,
+                   sandbox: SandboxBackend | None = None) -> AppRuntime:
     """What the GitHub jobs use, from one merged configuration (``pve.config.load``). A missing
     or invalid setting raises ``BadInput`` with one clear line."""
     from bot.github import GitHubApp
@@ -73,7 +88,8 @@ def github_runtime(env: Mapping[str, str], store: Store | None = None) -> AppRun
     github = GitHubAppSettings.from_config(env)
     settings = Settings.from_config(env)
     return AppRuntime(
-        app=GitHubApp(github), services=services(settings, models=BrainConfig.from_env(dict(env)), store=store),
+        app=GitHubApp(github), services=services(settings, models=BrainConfig.from_env(dict(env)), store=store,
+                                                 sandbox=sandbox, env=env),
         secret=github.webhook_secret, public_url=(env.get("PVE_PUBLIC_URL") or "").rstrip("/") or None,
         daily_credits=env_int(env, "PVE_DAILY_VERIFICATIONS", 50, 0, 1_000_000),
         progress_every_s=env_number(env, "PVE_PROGRESS_SECONDS", 5.0, 0.05, 600))
@@ -91,14 +107,52 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     runtime = github_runtime(env, store)
     pool = WorkerPool(store, lambda job: handle(job, runtime), workers=env_int(env, "PVE_WORKERS", 2, 1, 32),
                       lease_s=float(env_int(env, "PVE_JOB_LEASE_SECONDS", 900, 5, 86_400)))
-    web = create_app(runtime.secret, store, on_queued=lambda _job: pool.wake())
+    web = create_app(runtime.secret, store, on_queued=lambda _job, _delivery: pool.wake())
     web.include_router(permalinks.router(store))
     return GitHubService(web=web, pool=pool, runtime=runtime)
 
 
-def webhook_edge(env: Mapping[str, str]) -> FastAPI:
-    """The webhook app alone (signature, dedup, queue), as the Lambda handler serves it."""
+def webhook_edge(env: Mapping[str, str], sfn: Any = None) -> FastAPI:
+    """The webhook app alone (signature, dedup, queue), as the Lambda handler serves it. With
+    ``PVE_STATE_MACHINE`` (the AWS stack sets it), each queued job starts its execution, named
+    for the delivery: a delivery GitHub sends again cannot start a second one."""
     from webhooks.app import create_app
 
     github = GitHubAppSettings.from_config(env)
-    return create_app(github.webhook_secret, make_store(env))
+    machine = env.get("PVE_STATE_MACHINE")
+    on_queued = None
+    if machine:
+        import json
+        import re
+
+        import boto3
+
+        client = sfn or boto3.client("stepfunctions")
+
+        def on_queued(job: int, delivery: str) -> None:
+            name = re.sub(r"[^A-Za-z0-9_-]", "-", delivery)[:80] or f"job-{job}"
+            client.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"job": job}))
+    return create_app(github.webhook_secret, make_store(env), on_queued=on_queued)
+
+
+def aws_engine(env: Mapping[str, str]) -> Engine:
+    """What the AWS engine's steps use (controller, validate, notifier): the DynamoDB + S3
+    store, the sandbox function behind ``RemoteSandbox`` (``PVE_SANDBOX_FUNCTION``), and the
+    GitHub runtime over both."""
+    import tempfile
+    from pathlib import Path
+
+    import boto3
+
+    from pve.errors import BadInput
+    from sandbox.remote import RemoteSandbox, lambda_invoker
+    from statemachine.stepfunctions.steps import Engine
+    from store.dynamo import DynamoStore
+
+    function = env.get("PVE_SANDBOX_FUNCTION")
+    if not env.get("PVE_TABLE") or not env.get("PVE_BUCKET") or not function:
+        raise BadInput("the AWS engine needs PVE_TABLE, PVE_BUCKET and PVE_SANDBOX_FUNCTION", code="bad-setting")
+    store = DynamoStore.from_env(env)
+    sandbox = RemoteSandbox(lambda_invoker(boto3.client("lambda"), function), depot=store,
+                            root=Path(tempfile.gettempdir()) / "pve-staging")
+    return Engine(runtime=github_runtime(env, store, sandbox=sandbox), sandbox=sandbox, jobs=store)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import secrets
@@ -27,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from pve.errors import BadInput, SandboxUnavailable
-from pve.layout import walk
 from pve.models import EnvironmentInfo, HarnessRecord, InstallPlan, RunResult, RunSpec
 from pve.settings import SandboxSettings
+from sandbox import snapshot
 from sandbox.backend import StagedProject
 from sandbox.capture import Capture
 from sandbox.cgroup import SlotCgroups, cgroup_name
@@ -41,8 +40,6 @@ from sandbox.seccomp import build_filter
 INSTALL_HINT = "install it with: sudo apt-get install bubblewrap"
 NAMESPACE_HINT = ("allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu "
                   "kernel.apparmor_restrict_unprivileged_userns=0), or run PVE where they are allowed")
-MAX_STAGE_FILES = 20_000
-MAX_STAGE_BYTES = 200 << 20
 _RESULT_CAP = 4 << 20
 _SCREEN_REPLY_LIMIT = 32 << 20  # one reply line: two capped streams and a capped record
 _GRACE_S = 0.5
@@ -134,45 +131,7 @@ class BubblewrapSandbox:
 
     def stage(self, source: Path, *, single_file: bool = False) -> StagedProject:
         """Snapshot the project (or one file) into the staging root; hash every file."""
-        key = secrets.token_hex(16)
-        dest = self.root / f"s-{key}"
-        orig = dest / "orig"
-        orig.mkdir(parents=True)
-        os.chmod(dest, 0o755)
-        files: dict[str, str] = {}
-        total = 0
-        try:
-            if single_file:
-                data = source.read_bytes()
-                (orig / source.name).write_bytes(data)
-                files[source.name] = hashlib.sha256(data).hexdigest()
-            else:
-                for path in walk(source):
-                    rel = path.relative_to(source).as_posix()
-                    target = orig / rel
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    if path.is_symlink():
-                        # Kept as a link: inside the sandbox it can only point at sandbox paths.
-                        os.symlink(os.readlink(path), target)
-                        continue
-                    data = path.read_bytes()
-                    total += len(data)
-                    if len(files) >= MAX_STAGE_FILES or total > MAX_STAGE_BYTES:
-                        raise BadInput(f"{source} is too large to verify (over {MAX_STAGE_FILES} files or "
-                                       f"{MAX_STAGE_BYTES >> 20} MiB after skipping .git, venvs and caches)",
-                                       code="too-large", limit=f"over {MAX_STAGE_FILES} files or {MAX_STAGE_BYTES >> 20} MiB")
-                    target.write_bytes(data)
-                    files[rel] = hashlib.sha256(data).hexdigest()
-            for folder, _dirs, names in os.walk(dest):
-                os.chmod(folder, 0o755)
-                for name in names:
-                    p = os.path.join(folder, name)
-                    if not os.path.islink(p):
-                        os.chmod(p, 0o644)
-        except BaseException:
-            shutil.rmtree(dest, ignore_errors=True)
-            raise
-        return StagedProject(key=key, root=dest, source=source, files=files)
+        return snapshot.stage(self.root, source, single_file=single_file)
 
     async def release(self, staged: StagedProject) -> None:
         for slot, screener in list(self._screeners.items()):

@@ -54,6 +54,18 @@ class ProofSigner:
                 self.pub_path.write_bytes(public_pem(self._key.public_key()))
         return self._key
 
+    def install(self, pem: bytes) -> None:
+        """Use this key (PEM, Ed25519) from now on: written beside where a new one would be."""
+        loaded = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise ProofInvalid("PVE_PROOF_KEY is not an Ed25519 private key in PEM")
+        self.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        self.pub_path.write_bytes(public_pem(loaded.public_key()))
+        self._key = loaded
+
     def public_key(self) -> Ed25519PublicKey:
         return self.private_key().public_key()
 

@@ -14,6 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from brain.logtext import decode_log
 from brain.signature import error_signature
@@ -54,8 +55,9 @@ def new_session_id() -> str:
     return secrets.token_hex(16)  # 128 bits: permalinks are unguessable
 
 
-async def verify(req: VerifyRequest, svc: Services) -> Session:
-    """Run the whole flow. Raises BadInput for unusable input; otherwise returns a finished session."""
+def admit(req: VerifyRequest) -> tuple[Session, Path, str | None]:
+    """A request checked before anything is staged (bad input should cost nothing): the new
+    session, the project's resolved path and the decoded log. Raises BadInput."""
     if req.brain not in BRAIN_MODES:
         raise BadInput(f"unknown brain {req.brain!r} (use {', '.join(BRAIN_MODES)})", code="unknown-brain")
     path = req.path.expanduser()
@@ -66,15 +68,19 @@ async def verify(req: VerifyRequest, svc: Services) -> Session:
         raise BadInput(f"{path} is not a Python file or a project folder", code="not-python")
     if snippet and (req.test or (req.cmd and not req.cmd.strip().startswith(("python", "pytest")))):
         raise BadInput("a single .py file is its own reproduction; --test does not apply", code="snippet-with-test")
-    # Decode the log before staging anything: bad input should cost nothing.
     log_text = decode_log(req.error_log) if req.error_log is not None else None
-
     session = Session(id=req.session_id or new_session_id(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                       trigger=req.trigger, project=str(path.resolve()), snippet=snippet)
+    return session, path.resolve(), log_text
+
+
+async def verify(req: VerifyRequest, svc: Services) -> Session:
+    """Run the whole flow. Raises BadInput for unusable input; otherwise returns a finished session."""
+    session, path, log_text = admit(req)
     # This session's own console: its watchers, and the store under this session's id only.
     events = Fanout(*svc.watchers, lambda e: svc.store.append_event(session.id, e))
     t0 = time.monotonic()
-    staged = svc.sandbox.stage(path.resolve(), single_file=snippet)
+    staged = svc.sandbox.stage(path, single_file=session.snippet)
     try:
         settle(session, await _steps(req, svc, session, staged, log_text, events, t0))
         return prove(session, signer=svc.signer, store=svc.store, sandbox=svc.sandbox.describe(), events=events,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -471,6 +472,31 @@ class DynamoStore:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 return None
             raise
+
+    # snapshots ---------------------------------------------------------------------
+    # The AWS engine's project snapshots, by the archive's SHA-256 (the same project staged
+    # twice is stored once). The sandbox function reads one through a presigned GET only.
+
+    def put_snapshot(self, sha256: str, archive: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=_snapshot_key(sha256), Body=archive, ContentType="application/gzip")
+
+    def get_snapshot(self, sha256: str) -> bytes | None:
+        try:
+            return bytes(self.s3.get_object(Bucket=self.bucket, Key=_snapshot_key(sha256))["Body"].read())
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def snapshot_url(self, sha256: str, expires_s: int = 900) -> str:
+        return str(self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": _snapshot_key(sha256)},
+                                                  ExpiresIn=expires_s))
+
+
+def _snapshot_key(sha256: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError(f"bad snapshot id {sha256!r}")
+    return f"snapshots/{sha256}.tar.gz"
 
 
 def _job_pk(job_id: int) -> str:

@@ -32,8 +32,9 @@ def _answer(code: int, log_reason: str, delivery: str | None, **body: Any) -> JS
     return JSONResponse(body, status_code=code)
 
 
-def create_app(secret: bytes, store: JobQueue, *, on_queued: Callable[[int], None] | None = None) -> FastAPI:
-    """The webhook app. ``on_queued`` wakes the worker pool (the queue is durable either way)."""
+def create_app(secret: bytes, store: JobQueue, *, on_queued: Callable[[int, str], None] | None = None) -> FastAPI:
+    """The webhook app. ``on_queued(job, delivery)`` hands the job on: it wakes the worker pool
+    (the queue is durable either way), or starts the job's Step Functions execution on AWS."""
     if not secret:
         raise ValueError("a webhook secret is required")
     app = FastAPI(title="PVE webhooks", docs_url=None, redoc_url=None, openapi_url=None)
@@ -73,7 +74,7 @@ def create_app(secret: bytes, store: JobQueue, *, on_queued: Callable[[int], Non
         if job is None:
             return _answer(202, "duplicate delivery", delivery, status="duplicate")
         if on_queued is not None:
-            on_queued(job)
+            on_queued(job, delivery)
         return _answer(202, f"queued job {job}", delivery, status="queued", job=job)
 
     # A plain Starlette route: it takes nothing but the raw request, and skipping FastAPI's

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from bot.github import GitHubApp
+from pve.models import Session, VerifyRequest
 from pve.settings import Settings
+from statemachine.runner import verify
 from statemachine.services import Services
 from store.base import Blobs, Quotas, SessionLog, Triggers
 
@@ -26,6 +29,9 @@ class AppRuntime:
     public_url: str | None = None  # where permalinks point (the web view); None: no links
     daily_credits: int = 50
     progress_every_s: float = 5.0  # live console updates of the check run (content-creating limit: 80/min)
+    # How a verification runs: here, in this process (the local runner); on AWS, the Step
+    # Functions engine's replay verifier (statemachine/stepfunctions/replay.py).
+    verify: Callable[[VerifyRequest, Services], Awaitable[Session]] = field(default=verify)
 
     @property
     def store(self) -> GitHubStore:

@@ -15,7 +15,6 @@ from bot.suggestions import change_blocks
 from pve.events import Event
 from pve.models import Session, SessionStatus, VerifyRequest
 from statemachine.github.runtime import AppRuntime
-from statemachine.runner import verify
 from store.base import Quota
 
 MILESTONES = ("reproduce", "generate")  # the steps the trigger's comment reports while it runs
@@ -53,7 +52,7 @@ async def run(rt: AppRuntime, check: CheckRun | None, config: repoconfig.RepoCon
     ticker = asyncio.create_task(_tick(check, lines, rt.progress_every_s, reply, header, milestones)
                                  if check is not None else asyncio.sleep(0))
     try:
-        return await verify(req, services)
+        return await rt.verify(req, services)
     finally:
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -35,7 +35,7 @@ def test_signature_matches_githubs_test_vector():
 def app(tmp_path):
     store = SQLiteStore(tmp_path)
     woken: list[int] = []
-    client = TestClient(create_app(SECRET, store, on_queued=woken.append))
+    client = TestClient(create_app(SECRET, store, on_queued=lambda job, _delivery: woken.append(job)))
     return client, store, woken
 
 

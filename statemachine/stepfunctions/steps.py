@@ -1,0 +1,325 @@
+"""The Lambda steps of the AWS engine (see the package's docstring for the machine).
+
+Each step is a function of a ``Flow`` (the state: which job, which session, which ranks) and an
+``Engine`` (what it may use); everything bigger is a blob of the session's (``Context``, the
+verdicts) or a snapshot in the depot. The functions are the same steps the local runner calls:
+``runner.prepare``, ``offline_plan``, ``validate``, ``runner.decided``, ``prove``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from brain.signature import error_signature
+from pve.events import Fanout
+from pve.models import (
+    BrainReport,
+    Candidate,
+    Checks,
+    Conclusion,
+    Found,
+    Session,
+    SessionStatus,
+    Verdict,
+    VerifyRequest,
+)
+from sandbox.remote import RemoteSandbox
+from statemachine import cache, runner
+from statemachine.conclude import not_reproduced, nothing_to_fix
+from statemachine.github.dispatch import handle
+from statemachine.github.runtime import AppRuntime
+from statemachine.judge import judge_tree
+from statemachine.offline_search import offline_plan, searched
+from statemachine.prove import prove
+from statemachine.search import Budget, next_batch
+from statemachine.search_context import SearchContext
+from statemachine.services import Services
+from statemachine.stepfunctions.replay import NeedsVerification, StepFailed, replay_verifier
+from statemachine.validate import validate
+from store.base import MAX_ATTEMPTS, Job
+
+log = logging.getLogger("pve.stepfunctions")
+CONTEXT = "stepfn-context.json"
+
+
+def verdict_blob(rank: int) -> str:
+    return f"stepfn-verdict-{rank}.json"
+
+
+class Flow(BaseModel):
+    """The state between steps (a few hundred bytes, far below the 256 KB limit)."""
+
+    job: int
+    session: str = ""  # the verification in progress ("" when none)
+    batch: list[int] = Field(default_factory=list)  # the ranks the next Map runs
+    outcomes: list[bool] = Field(default_factory=list)  # verified? for ranks 0..n-1, tried so far
+    ranked: int = 0
+    size: int = 3  # ranks per batch: the Map's MaxConcurrency
+    search_started: float = 0.0  # epoch seconds
+    first_verified_s: float | None = None  # from the session's start
+    counted: int = 0  # ranks [0, counted) form the tried set once the search is over
+    stop: str = ""  # why the search ended
+    budget: tuple[int, float, int] = (150, 60.0, 3)  # candidates, seconds, window
+    done: bool = False  # the job is over
+
+
+class Context(BaseModel):
+    """What ``prepare`` leaves for the later steps of one verification (a blob of the session)."""
+
+    request: VerifyRequest
+    session: Session  # as prepared: analysis, reproduction, baseline, notes, timings
+    started: float  # the session's start, epoch seconds
+    snapshot: str  # the depot's archive (SHA-256)
+    files: dict[str, str]  # the snapshot's files and hashes
+    checks: Checks | None = None
+    candidates: list[Candidate] = Field(default_factory=list)  # the ranking the batches run
+    found: Found | None = None  # the offline engine's account before its search
+    conclusion: Conclusion | None = None  # the session ended before any search
+    signature: str | None = None
+    budget: tuple[int, float, int] = (150, 60.0, 3)  # candidates, seconds, window
+
+
+class JobSource(Protocol):
+    def get_job(self, job_id: int) -> Job | None: ...
+
+
+@dataclass
+class Engine:
+    """What the steps use: the GitHub runtime (its services hold the remote sandbox and the
+    DynamoDB + S3 store), the sandbox again with its type, and the job table."""
+
+    runtime: AppRuntime
+    sandbox: RemoteSandbox
+    jobs: JobSource
+
+    @property
+    def services(self) -> Services:
+        return self.runtime.services
+
+
+def _events(engine: Engine, session_id: str) -> Fanout:
+    return Fanout(*engine.services.watchers, lambda e: engine.services.store.append_event(session_id, e))
+
+
+def _put(engine: Engine, session_id: str, name: str, model: BaseModel) -> None:
+    engine.services.store.put_blob(session_id, name, model.model_dump_json().encode())
+
+
+def _context(engine: Engine, session_id: str) -> Context:
+    data = engine.services.store.get_blob(session_id, CONTEXT)
+    if data is None:
+        raise LookupError(f"session {session_id}: no context (was it prepared?)")
+    return Context.model_validate_json(data)
+
+
+# ---------------------------------------------------------------------------- the handler
+
+
+async def _replay(engine: Engine, job_id: int, failure: str | None = None) -> Flow:
+    """Run the job's handler until it is over (done) or needs a verification (prepared)."""
+    job = engine.jobs.get_job(job_id)
+    if job is None:
+        raise LookupError(f"job {job_id} is not in the store")
+    rt = engine.runtime
+    rt.verify = replay_verifier(rt.store, failure)
+    if failure is not None:  # the handler's last attempt: its conversation tells the user
+        job = dataclasses.replace(job, attempts=max(job.attempts, MAX_ATTEMPTS))
+    try:
+        await handle(job, rt)
+    except NeedsVerification as need:
+        return await prepare(engine, job_id, need.req, need.services)
+    return Flow(job=job_id, done=True)
+
+
+async def start(engine: Engine, event: dict[str, Any]) -> Flow:
+    """Start (controller): the job's handler, up to its first verification, prepared."""
+    return await _replay(engine, int(event["job"]))
+
+
+# ---------------------------------------------------------------------------- prepare
+
+
+async def prepare(engine: Engine, job_id: int, req: VerifyRequest, svc: Services) -> Flow:
+    """The local runner's opening, then the offline engine's ranking; the baseline is awaited
+    here (no candidate is judged before the Map), so every validate step has it."""
+    session, path, log_text = runner.admit(req)
+    settings = svc.settings
+    events = Fanout(*svc.watchers, lambda e: svc.store.append_event(session.id, e))
+    t0, wall0 = time.monotonic(), time.time()
+    staged = engine.sandbox.stage(path, single_file=session.snippet)
+    ctx = Context(request=req, session=session, started=wall0, snapshot=engine.sandbox.archive_of(staged),
+                  files=dict(staged.files),
+                  budget=(settings.max_candidates, settings.search_seconds, settings.search_window))
+    try:
+        prepared = await runner.prepare(req, svc, session, staged, log_text, events, t0)
+        if isinstance(prepared, Conclusion):
+            ctx.conclusion = prepared
+        elif not prepared.reproduced.ok:
+            ctx.conclusion = not_reproduced(prepared.reproduced.why)
+        else:
+            pending, reproduced = prepared.pending, prepared.reproduced
+            if pending is not None:
+                runner.record(session, await pending.result())
+                session.timings_ms["baseline"] = (time.monotonic() - prepared.reproduce_started) * 1000
+            if reproduced.checks is None:
+                ctx.conclusion = nothing_to_fix()
+            else:
+                checks = (pending.latest(reproduced.checks) if pending is not None else reproduced.checks).model_copy(
+                    update={"declarations": prepared.declarations})
+                ctx.checks = checks
+                await _search_setup(engine, ctx, req, svc, staged, events, t0, checks, reproduced.spectrum,
+                                    prepared.py_files)
+    finally:
+        engine.sandbox.cleanup(staged)
+    ctx.session = session
+    _put(engine, session.id, CONTEXT, ctx)
+    flow = Flow(job=job_id, session=session.id, ranked=len(ctx.candidates), size=max(1, settings.slots),
+                search_started=time.time(), budget=ctx.budget)
+    return _next(flow)
+
+
+async def _search_setup(engine: Engine, ctx: Context, req: VerifyRequest, svc: Services, staged: Any, events: Fanout,
+                        t0: float, checks: Checks, spectrum: Any, py_files: list[str]) -> None:
+    """A judged pull request, the cache's re-verified fix, or the ranking for the batches."""
+    session = ctx.session
+    if req.judge is not None:  # someone else's fix: judged here (two runs), not searched for
+        session.brain = BrainReport(mode="judge")
+        session.judged = req.judge
+        runner.fold(session, await judge_tree(req.judge.path, req.judge.label, engine.sandbox, staged, checks, events,
+                                              None))
+        return
+    report = session.brain or BrainReport()
+    report.mode, report.models = req.brain, svc.models.describe()
+    report.notes.append("AWS engine: the offline engine's candidates (the model brain runs with `pve serve`)")
+    session.brain = report
+    search = SearchContext(req=req, checks=checks, spectrum=spectrum, py_files=py_files, sandbox=engine.sandbox,
+                           staged=staged, events=events, settings=svc.settings, models=svc.models, started=t0)
+    ctx.signature = error_signature(checks.analysis, staged.read_text)
+    report.signature = ctx.signature or ""
+    if ctx.signature is not None and req.cache:
+        found, report.cache = await cache.cache_search(search, svc.store, ctx.signature, first_id=1)
+        runner.fold(session, found)
+        if found.verified():
+            return
+    ctx.candidates, ctx.found = offline_plan(search, first_id=len(session.candidates) + 1)
+
+
+def _next(flow: Flow) -> Flow:
+    batch = next_batch(flow.outcomes, flow.ranked, Budget(*flow.budget), flow.size, time.time() - flow.search_started)
+    return flow.model_copy(update={"batch": batch.ranks, "counted": batch.counted, "stop": batch.stop})
+
+
+# ---------------------------------------------------------------------------- validate, tally
+
+
+async def validate_rank(engine: Engine, event: dict[str, Any]) -> dict[str, Any]:
+    """Validate (one Map iteration): one ranked candidate, its verdict stored under its rank."""
+    session_id, rank = str(event["session"]), int(event["rank"])
+    ctx = _context(engine, session_id)
+    if ctx.checks is None or not 0 <= rank < len(ctx.candidates):
+        raise ValueError(f"session {session_id} has no candidate at rank {rank}")
+    staged = engine.sandbox.restore(ctx.snapshot, ctx.files)
+    try:
+        verdict = await validate(ctx.candidates[rank], engine.sandbox, staged, ctx.checks, _events(engine, session_id))
+    finally:
+        engine.sandbox.cleanup(staged)
+    _put(engine, session_id, verdict_blob(rank), verdict)
+    return {"rank": rank, "verified": verdict.verified}
+
+
+def tally(event: dict[str, Any]) -> Flow:
+    """Tally (controller): the batch's outcomes in rank order, then the next batch or none."""
+    results = sorted(event.pop("results", []) or [], key=lambda r: int(r["rank"]))
+    flow = Flow.model_validate(event)
+    if [int(r["rank"]) for r in results] != flow.batch:
+        raise ValueError(f"the batch ran ranks {[r['rank'] for r in results]}, not {flow.batch}")
+    outcomes = flow.outcomes + [bool(r["verified"]) for r in results]
+    first = flow.first_verified_s
+    if first is None and any(r["verified"] for r in results):
+        first = time.time() - flow.search_started
+    return _next(flow.model_copy(update={"outcomes": outcomes, "first_verified_s": first}))
+
+
+# ---------------------------------------------------------------------------- notify, failed
+
+
+async def notify(engine: Engine, event: dict[str, Any]) -> Flow:
+    """Notify (notifier): the verdicts decided and proven, the session stored; then the handler
+    again, which publishes it or asks for the next verification."""
+    flow = Flow.model_validate(event)
+    ctx = _context(engine, flow.session)
+    session, store = ctx.session, engine.services.store
+    events = _events(engine, session.id)
+    staged = engine.sandbox.restore(ctx.snapshot, ctx.files)
+    try:
+        if ctx.conclusion is not None:
+            conclusion = ctx.conclusion
+        else:
+            if ctx.found is not None:
+                verdicts = [_verdict(engine, session.id, rank) for rank in range(flow.counted)]
+                first_ms = None
+                if flow.first_verified_s is not None:
+                    first_ms = (flow.search_started - ctx.started + flow.first_verified_s) * 1000
+                runner.fold(session, searched(ctx.found, ctx.candidates, verdicts, flow.stop,
+                                              (time.time() - flow.search_started) * 1000, first_ms, events))
+            assert ctx.checks is not None
+            conclusion = runner.decided(ctx.request, engine.services, session, staged, ctx.checks, ctx.signature,
+                                        session.brain or BrainReport())
+        runner.settle(session, conclusion)
+        started = time.monotonic() - (time.time() - ctx.started)
+        prove(session, signer=engine.services.signer, store=store, sandbox=engine.sandbox.describe(), events=events,
+              started=started)
+    finally:
+        engine.sandbox.cleanup(staged)
+    return await _replay(engine, flow.job)
+
+
+def _verdict(engine: Engine, session_id: str, rank: int) -> Verdict:
+    data = engine.services.store.get_blob(session_id, verdict_blob(rank))
+    if data is None:
+        raise LookupError(f"session {session_id}: no verdict for rank {rank}")
+    return Verdict.model_validate_json(data)
+
+
+async def failed(engine: Engine, event: dict[str, Any]) -> dict[str, Any]:
+    """The Catch path: the session in progress is stored as failed (with the error), and the
+    handler's last attempt tells the user; the machine then fails, so the execution shows it."""
+    error = event.get("error") or {}
+    said = f"{error.get('Error', 'States.TaskFailed')}: {_cause(error.get('Cause'))}"[:500]
+    session_id = str(event.get("session") or "")
+    if session_id:
+        store = engine.services.store
+        data = store.get_blob(session_id, CONTEXT)
+        session = (Context.model_validate_json(data).session if data is not None else
+                   Session(id=session_id, created_at=datetime.now(UTC).isoformat(timespec="seconds"), project=""))
+        session.status, session.message = SessionStatus.FAILED, f"the AWS engine failed: {said}"
+        store.put_session(session)
+    try:
+        # The stored failed session is published like any other; before any session, the
+        # handler's conversation says it gave up. Best effort: GitHub may be what failed.
+        await _replay(engine, int(event["job"]), failure=said)
+    except StepFailed:
+        pass
+    except Exception:
+        log.exception("job %s: telling the user of the failure failed too", event["job"])
+    return {"job": event["job"], "session": session_id, "error": said}
+
+
+def _cause(cause: Any) -> str:
+    """A Lambda error's cause is JSON with ``errorMessage``; anything else, as it came."""
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            return cause
+        if isinstance(parsed, dict):
+            return str(parsed.get("errorMessage") or parsed)
+    return str(cause)
