@@ -26,9 +26,10 @@ class Event(BaseModel):
 class Fanout:
     """Numbers events and hands each to every listener, in order."""
 
-    def __init__(self, *listeners: Callable[[Event], None]) -> None:
+    def __init__(self, *listeners: Callable[[Event], None], after: int = 0) -> None:
+        """``after``: the last number already used (a step that continues a session's console)."""
         self._listeners = list(listeners)
-        self._seq = 0
+        self._seq = after
         self.events: list[Event] = []
 
     def listen(self, listener: Callable[[Event], None]) -> None:

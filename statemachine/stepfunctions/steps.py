@@ -105,8 +105,15 @@ class Engine:
         return self.runtime.services
 
 
-def _events(engine: Engine, session_id: str) -> Fanout:
-    return Fanout(*engine.services.watchers, lambda e: engine.services.store.append_event(session_id, e))
+# The console's numbers by step: steps run in separate functions (validate steps at once), so
+# each writes its own range: prepare from 1, the candidate at rank r from (r + 1) * 1000, notify from
+# 99,000,000. On this engine a session's console reads in step and rank order.
+RANK_EVENTS = 1000
+NOTIFY_EVENTS = 99_000_000  # below EVENT#<8 digits>: ranks up to 98,999
+
+
+def _events(engine: Engine, session_id: str, after: int) -> Fanout:
+    return Fanout(*engine.services.watchers, lambda e: engine.services.store.append_event(session_id, e), after=after)
 
 
 def _put(engine: Engine, session_id: str, name: str, model: BaseModel) -> None:
@@ -128,7 +135,9 @@ async def _replay(engine: Engine, job_id: int, failure: str | None = None) -> Fl
     job = engine.jobs.get_job(job_id)
     if job is None:
         raise LookupError(f"job {job_id} is not in the store")
-    rt = engine.runtime
+    # A copy: steps of other executions may share this engine (one per Lambda instance here,
+    # but the tests and the replay benchmark run several executions in one process).
+    rt = dataclasses.replace(engine.runtime)
     rt.verify = replay_verifier(rt.store, failure)
     if failure is not None:  # the handler's last attempt: its conversation tells the user
         job = dataclasses.replace(job, attempts=max(job.attempts, MAX_ATTEMPTS))
@@ -228,7 +237,7 @@ async def validate_rank(engine: Engine, event: dict[str, Any]) -> dict[str, Any]
         raise ValueError(f"session {session_id} has no candidate at rank {rank}")
     staged = engine.sandbox.restore(ctx.snapshot, ctx.files)
     try:
-        verdict = await validate(ctx.candidates[rank], engine.sandbox, staged, ctx.checks, _events(engine, session_id))
+        verdict = await validate(ctx.candidates[rank], engine.sandbox, staged, ctx.checks, _events(engine, session_id, (rank + 1) * RANK_EVENTS))
     finally:
         engine.sandbox.cleanup(staged)
     _put(engine, session_id, verdict_blob(rank), verdict)
@@ -257,7 +266,7 @@ async def notify(engine: Engine, event: dict[str, Any]) -> Flow:
     flow = Flow.model_validate(event)
     ctx = _context(engine, flow.session)
     session, store = ctx.session, engine.services.store
-    events = _events(engine, session.id)
+    events = _events(engine, session.id, NOTIFY_EVENTS)
     staged = engine.sandbox.restore(ctx.snapshot, ctx.files)
     try:
         if ctx.conclusion is not None:
