@@ -7,7 +7,7 @@ event parsed into a model, the step called, a model returned).
   each queued job starts its Step Functions execution.
 - ``controller``, ``validate``, ``notifier``: the state machine's steps
   (``statemachine/verify.asl.json``, ``statemachine/stepfunctions``).
-- ``sandbox``: the sandbox function (``sandbox/function.py``).
+- ``sandbox``: the sandbox function (``sandbox/function.py``; ``aws_lambda_sandbox`` in its image).
 
 Configuration comes from the same sources as ``pve serve`` (environment, then Secrets Manager
 via ``PVE_AWS_SECRET_ID`` and SSM via ``PVE_SSM_PATH``), read once per cold start.
@@ -72,6 +72,7 @@ def notifier(event: dict[str, Any], context: Any, engine: Any = None) -> dict[st
 
 
 def sandbox(event: dict[str, Any], context: Any, backend: Any = None) -> dict[str, Any]:
-    from sandbox.function import handle, lambda_backend
+    """The sandbox function (its image uses ``entrypoints.aws_lambda_sandbox`` directly)."""
+    from entrypoints import aws_lambda_sandbox
 
-    return handle(event, backend or lambda_backend())
+    return aws_lambda_sandbox.handler(event, context, backend)

@@ -69,7 +69,7 @@ def test_a_broken_template_is_caught_by_the_translation(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     broken = load(TEMPLATE)
     broken["Resources"]["WebhookFunction"]["Properties"]["Events"]["GitHub"]["Properties"]["Methd"] = "POST"
-    with pytest.raises(Exception, match="Methd|property"):
+    with pytest.raises(Exception, match=r"Methd|property"):
         translated(broken)
 
 
@@ -98,3 +98,33 @@ def test_the_table_is_the_one_the_store_creates():
     assert sorted(props["AttributeDefinitions"], key=str) == sorted(code["AttributeDefinitions"], key=str)
     assert props["GlobalSecondaryIndexes"] == code["GlobalSecondaryIndexes"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+
+
+def test_the_sandbox_image_copies_only_what_its_handler_imports():
+    """No Docker here: the Dockerfile is checked by reading. Its handler's imports, followed
+    through our packages, stay inside what it copies (pve, sandbox, the handler)."""
+    import ast
+
+    dockerfile = (ROOT / "infra" / "sandbox.Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "FROM public.ecr.aws/lambda/python:3.12" in dockerfile
+    for package in ("numpy", "pandas", "scipy", "scikit-learn", "pytest"):
+        assert f'"{package}==' in dockerfile
+    assert 'CMD ["entrypoints.aws_lambda_sandbox.handler"]' in dockerfile
+    copied = ("pve/", "sandbox/", "entrypoints/aws_lambda_sandbox.py", "entrypoints/__init__.py")
+    seen, todo = set(), [ROOT / "entrypoints" / "aws_lambda_sandbox.py"]
+    while todo:
+        path = todo.pop()
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        assert rel.startswith(copied), f"the sandbox image does not hold {rel}"
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in ("pve", "sandbox", "entrypoints", "brain", "store", "bot", "statemachine", "webhooks", "web"):
+                    target = ROOT / (name.replace(".", "/") + ".py")
+                    todo.append(target if target.exists() else ROOT / name.replace(".", "/") / "__init__.py")
+    assert "sandbox/function.py" in seen
