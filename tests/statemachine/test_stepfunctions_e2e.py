@@ -35,11 +35,11 @@ def issue_command(gh, repo, log: str):
     return payload
 
 
-def deliver(monkeypatch, payload) -> tuple[str, dict]:
+def deliver(monkeypatch, payload, event: str = "issue_comment") -> tuple[str, dict]:
     """POST the delivery as API Gateway hands it to the webhook function; (delivery id, answer)."""
     raw = json.dumps(payload).encode()
     delivery = str(uuid.uuid4())
-    headers = {"X-GitHub-Event": "issue_comment", "X-GitHub-Delivery": delivery, "Content-Type": "application/json",
+    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "Content-Type": "application/json",
                "X-Hub-Signature-256": sign(SECRET, raw), "Content-Length": str(len(raw))}
     monkeypatch.setattr(aws_lambda, "_handler", None)  # a cold start: the settings are read again
     answer = aws_lambda.handler(api_gateway_event(raw, headers), None)
@@ -66,12 +66,16 @@ def store() -> DynamoStore:
 def run_issue(monkeypatch, engine, github, example, log_name):
     repo = github.add_repo(f"octo/{example.name}", files_of(example), installation=INSTALLATION)
     payload = issue_command(github, repo, (example / log_name).read_text(encoding="utf-8-sig"))
-    delivery, answer = deliver(monkeypatch, payload)
+    return (repo, *run_delivery(monkeypatch, engine, payload, "issue_comment"))
+
+
+def run_delivery(monkeypatch, engine, payload, event):
+    delivery, answer = deliver(monkeypatch, payload, event)
     assert answer["statusCode"] == 202, answer
     assert json.loads(answer["body"])["status"] == "queued"
     (execution,) = [e for e in engine.sfn.list_executions(stateMachineArn=engine.machine)["executions"]
                     if e["name"] == delivery]
-    return repo, engine.wait(execution["executionArn"]), engine.history(execution["executionArn"])
+    return engine.wait(execution["executionArn"]), engine.history(execution["executionArn"])
 
 
 def test_asl_passes_both_validators():
@@ -175,3 +179,25 @@ def test_a_failing_step_is_caught_recorded_and_told(monkeypatch, engine, github)
     assert "⏳" not in reply.splitlines()[0], reply  # never left at "verifying"
     (run,) = repo.check_runs.values()
     assert run["status"] == "completed"
+
+
+def test_a_pull_request_that_does_not_fix_its_issue_runs_two_verifications_in_one_execution(monkeypatch, engine,
+                                                                                              github):
+    """The handler asks for a judgement (the issue's reproduction on base and head), then, as the
+    head does not fix it, for a fix to offer: Notify hands the second one back to Prepare."""
+    from tests.bot.test_pull_fixes_e2e import REWORDED, bot_comments, checks_for, pull_event, setup
+
+    repo, issue = setup(github)
+    pull = github.add_pull(repo, "Change mean", {**files_of(STATS), "stats/core.py": REWORDED}, body="Fixes #1")
+    done, history = run_delivery(monkeypatch, engine, pull_event(repo, pull), "pull_request")
+    assert done["status"] == "SUCCEEDED", done
+    entered = states(history, "TaskStateEntered")
+    assert entered.count("Notify") == 2 and entered[0] == "Start", entered
+    (run,) = checks_for(repo, issue)
+    assert run["conclusion"] == "failure" and run["output"]["title"] == f"does not fix #{issue}"
+    (comment,) = bot_comments(repo, pull["number"])
+    assert f"❌ **does not fix #{issue}**" in comment["body"]
+    (review,) = repo.reviews
+    assert "if not values" in str(review)
+    sessions = store().recent_sessions()
+    assert len(sessions) == 2 and {s.status for s in sessions} >= {SessionStatus.VERIFIED}
