@@ -74,7 +74,13 @@ def create_app(secret: bytes, store: JobQueue, *, on_queued: Callable[[int, str]
         if job is None:
             return _answer(202, "duplicate delivery", delivery, status="duplicate")
         if on_queued is not None:
-            on_queued(job, delivery)
+            try:
+                on_queued(job, delivery)
+            except Exception as exc:  # the job is stored; what starts it failed (Step Functions throttled, ...)
+                log.exception("delivery %s: job %s queued, but its hand-off failed", delivery, job)
+                return _answer(502, f"job {job} queued, hand-off failed: {type(exc).__name__}", delivery,
+                               error="the delivery was recorded but its verification could not be started; "
+                                     "a new trigger (another /pve verify, a re-run) starts a new one", job=job)
         return _answer(202, f"queued job {job}", delivery, status="queued", job=job)
 
     # A plain Starlette route: it takes nothing but the raw request, and skipping FastAPI's

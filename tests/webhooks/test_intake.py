@@ -135,3 +135,15 @@ def test_payload_over_25_mb_is_refused(app):
     client, _store, _ = app
     r = post(client, "issue_comment", None, body=b"{" + b" " * (26 * 1024 * 1024) + b"}")
     assert r.status_code == 413
+
+
+def test_a_failed_hand_off_is_a_502_with_the_job_kept(tmp_path):
+    store = SQLiteStore(tmp_path)
+
+    def throttled(job, delivery):
+        raise RuntimeError("StartExecution throttled")
+
+    client = TestClient(create_app(SECRET, store, on_queued=throttled))
+    answer = post(client, "issue_comment", comment_on_issue("/pve verify"), delivery="d-9")
+    assert answer.status_code == 502 and "could not be started" in answer.json()["error"]
+    assert store.get_job(answer.json()["job"]) is not None  # nothing lost: the job is in the store
