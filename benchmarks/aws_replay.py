@@ -67,8 +67,7 @@ def main() -> int:
                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     with tempfile.TemporaryDirectory() as home, GitHubAPI(APP_ID, pub) as github, pytest.MonkeyPatch.context() as mp:
         env = app_env(Path(home), github, pem, PVE_SLOTS="3")
-        with deployed(mp, env, sandboxes=args.sandboxes) as engine:
-            engine.steps.runtime.bot_login = f"{github.slug}[bot]"
+        with deployed(mp, env, sandboxes=args.sandboxes, bot_login=f"{github.slug}[bot]") as engine:
             repo = github.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
             log = (STATS / "ci.log").read_text(encoding="utf-8-sig")
             payloads = [issue_command(github, repo, log) for _ in range(args.deliveries)]
@@ -104,6 +103,9 @@ def main() -> int:
         "lambda_invocations": dict(Counter(f for f, _ in engine.calls)),
         "slowest_step": {"state": slowest[0], "seconds": round(slowest[1], 2)},
         "step_seconds_median": {k: round(statistics.median(v), 2) for k, v in sorted(by_state.items())},
+        "failures": [{"error": d["taskFailedEventDetails"].get("error"), "cause": d["taskFailedEventDetails"].get("cause", "")[:400]}
+                     for h in histories.values() for e in h if e["type"] == "TaskFailed"
+                     for d in [e]],
         "verified_replies": sum(1 for c in repo.comments.values()
                                 if c["user"]["type"] == "Bot" and "Verified fix" in c["body"]),
     }

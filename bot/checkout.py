@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import shutil
 import tarfile
 import time
@@ -37,8 +38,8 @@ def extract(archive: bytes, dest: Path) -> int:
     if len(archive) > MAX_ARCHIVE_BYTES:
         raise BadInput(f"the repository archive is {len(archive) >> 20} MB; PVE handles up to {MAX_ARCHIVE_BYTES >> 20} MB",
                        code="too-large", limit=f"archive over {MAX_ARCHIVE_BYTES >> 20} MB")
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    # Unique per call: two workers (threads, or tasks extracting in threads) may fetch one sha at once.
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     tmp.mkdir(parents=True)
     files = total = 0
     try:
@@ -68,7 +69,11 @@ def extract(archive: bytes, dest: Path) -> int:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    os.replace(tmp, dest)
+    try:
+        os.replace(tmp, dest)
+    except OSError:  # another worker's copy got there first: the caller finds it
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return files
 
 

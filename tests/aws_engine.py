@@ -112,8 +112,12 @@ class Engine:
 
 
 @contextlib.contextmanager
-def deployed(monkeypatch: Any, env: dict[str, str], sandboxes: int = 3) -> Iterator[Engine]:
-    """Table, bucket, the four functions, the state machine; the handlers wired to the invokes."""
+def deployed(monkeypatch: Any, env: dict[str, str], sandboxes: int = 3, bot_login: str | None = None) -> Iterator[Engine]:
+    """Table, bucket, the four functions, the state machine; the handlers wired to the invokes.
+
+    Like Lambda, each function instance serves one invocation at a time and is reused: a pool of
+    step engines (``bootstrap.aws_engine``), one taken per invocation (their GitHub clients are
+    bound to the event loop of the invocation that uses them)."""
     from moto.awslambda_simple import models as lambda_models
     from moto.core.exceptions import JsonRESTError
 
@@ -139,7 +143,27 @@ def deployed(monkeypatch: Any, env: dict[str, str], sandboxes: int = 3) -> Itera
         for k, v in full_env.items():
             monkeypatch.setenv(k, v)
         engine = Engine(env=full_env, machine=machine, sfn=sfn)
-        steps_engine = engine.steps = bootstrap.aws_engine(full_env)
+        instances: queue.Queue[Any] = queue.Queue()
+
+        def new_instance() -> Any:
+            built = bootstrap.aws_engine(full_env)
+            built.runtime.bot_login = bot_login  # saves asking the local GitHub
+            return built
+
+        engine.steps = new_instance()
+        instances.put(engine.steps)
+
+        def step(handler: Callable[..., dict[str, Any]]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+            def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+                try:
+                    instance = instances.get_nowait()
+                except queue.Empty:
+                    instance = new_instance()  # a cold start
+                try:
+                    return handler(event, context, engine=instance)
+                finally:
+                    instances.put(instance)
+            return run
         # One bubblewrap backend per concurrent sandbox invocation, as each Lambda instance
         # serves one invocation at a time.
         pool: queue.Queue[BubblewrapSandbox] = queue.Queue()
@@ -154,9 +178,9 @@ def deployed(monkeypatch: Any, env: dict[str, str], sandboxes: int = 3) -> Itera
                 pool.put(backend)
 
         handlers: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {
-            "controller": lambda e, c: aws_lambda.controller(e, c, engine=steps_engine),
-            "validate": lambda e, c: aws_lambda.validate(e, c, engine=steps_engine),
-            "notifier": lambda e, c: aws_lambda.notifier(e, c, engine=steps_engine),
+            "controller": step(aws_lambda.controller),
+            "validate": step(aws_lambda.validate),
+            "notifier": step(aws_lambda.notifier),
             "sandbox": sandbox,
         }
 

@@ -54,3 +54,32 @@ def test_limits_and_garbage_are_clear_errors_and_leave_nothing(tmp_path, monkeyp
     with pytest.raises(BadInput, match="too large"):
         checkout.extract(many, tmp_path / "b")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_workers_extracting_one_sha_at_once_leave_one_whole_copy(tmp_path):
+    """Two AWS step instances (or server workers) fetching the same commit at the same moment:
+    each extracts into a folder of its own; one wins the rename, the other's is removed."""
+    import threading
+
+    archive = tarball([("top", None, "dir")] + [(f"top/pkg/m{i}.py", b"x = 1\n" * 200, "file") for i in range(300)])
+    dest = tmp_path / "octo" / "stats" / "abc"
+    dest.parent.mkdir(parents=True)
+    outcomes: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def work() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(checkout.extract(archive, dest))
+        except OSError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 300 in outcomes
+    assert all(o == 300 or isinstance(o, OSError) for o in outcomes)
+    assert len(list((dest / "pkg").iterdir())) == 300
+    assert [p.name for p in dest.parent.iterdir()] == ["abc"]  # no half-extracted folder left

@@ -54,8 +54,7 @@ def states(history, kind: str) -> list[str]:
 @pytest.fixture
 def engine(monkeypatch, tmp_path, github, app_key):
     env = app_env(tmp_path / "home", github, app_key[0], PVE_SLOTS="3")
-    with deployed(monkeypatch, env) as eng:
-        eng.steps.runtime.bot_login = f"{github.slug}[bot]"
+    with deployed(monkeypatch, env, bot_login=f"{github.slug}[bot]") as eng:
         yield eng
 
 
@@ -137,8 +136,7 @@ def test_a_fix_found_in_a_later_batch_and_the_window_after_it(monkeypatch, engin
 
 def test_no_fix_within_the_candidate_budget(monkeypatch, tmp_path, github, app_key):
     env = app_env(tmp_path / "home", github, app_key[0], PVE_SLOTS="3", PVE_MAX_CANDIDATES="5")
-    with deployed(monkeypatch, env) as eng:
-        eng.steps.runtime.bot_login = f"{github.slug}[bot]"
+    with deployed(monkeypatch, env, bot_login=f"{github.slug}[bot]") as eng:
         repo, done, history = run_issue(monkeypatch, eng, github, CALC, "ci.log")
         assert done["status"] == "SUCCEEDED", done
         assert sum(1 for e in history if e["type"] == "MapStateStarted") == 2  # ranks 0-2, then 3-4
