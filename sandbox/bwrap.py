@@ -25,14 +25,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pve.errors import BadInput, SandboxUnavailable
-from pve.models import EnvironmentInfo, HarnessRecord, InstallPlan, RunResult, RunSpec
+from pve.errors import SandboxUnavailable
+from pve.models import EnvironmentInfo, InstallPlan, RunResult, RunSpec
 from pve.settings import SandboxSettings
 from sandbox import snapshot
 from sandbox.backend import StagedProject
 from sandbox.capture import Capture
 from sandbox.cgroup import SlotCgroups, cgroup_name
 from sandbox.environments import RUN_PATH, EnvironmentStore
+from sandbox.runs import RESULT_CAP, display, inside_project, parse_record
 from sandbox.runtime import Interpreter, find_interpreter, stage_runtime, staging_root, system_binds
 from sandbox.screening import Screener
 from sandbox.seccomp import build_filter
@@ -40,7 +41,6 @@ from sandbox.seccomp import build_filter
 INSTALL_HINT = "install it with: sudo apt-get install bubblewrap"
 NAMESPACE_HINT = ("allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu "
                   "kernel.apparmor_restrict_unprivileged_userns=0), or run PVE where they are allowed")
-_RESULT_CAP = 4 << 20
 _SCREEN_REPLY_LIMIT = 32 << 20  # one reply line: two capped streams and a capped record
 _GRACE_S = 0.5
 _MAX_WALL_S = 3600.0
@@ -264,7 +264,7 @@ class BubblewrapSandbox:
         if not patches:
             return None
         pdir = staged.root / f"p-{secrets.token_hex(8)}"
-        _inside_project(patches)
+        inside_project(patches)
         for rel, text in patches.items():
             target = pdir.joinpath(*Path(rel).parts)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -327,7 +327,7 @@ class BubblewrapSandbox:
         self._screen_asked[staged.key] = seen + 1
         if seen < after:
             return None
-        _inside_project(spec.patches)
+        inside_project(spec.patches)
         queue = await self._slot()
         slot = await queue.get()
         try:
@@ -373,7 +373,7 @@ class BubblewrapSandbox:
                  # the server's own CPU limit spans its life; each candidate's child lowers its own
                  "limits": self._limits(_MAX_WALL_S),
                  "screen_limits": {"output_cap": s.output_cap_bytes, "output_kill": s.output_kill_bytes,
-                                   "result_cap": _RESULT_CAP}}
+                                   "result_cap": RESULT_CAP}}
         args = self._args(staged, None, json.dumps(setup), seccomp_fd, info_w, block_fd=block_r, script="/pve/screen.py")
         pass_fds = (control_r, reply_w, seccomp_fd, info_w) + ((block_r,) if block_r is not None else ())
         try:
@@ -408,13 +408,13 @@ class BubblewrapSandbox:
     def _screened(self, spec: RunSpec, reply: dict[str, Any], nonce: str) -> RunResult:
         s = self.settings
         out, err, res = (_restored(reply.get(k), cap) for k, cap in
-                         (("stdout", s.output_cap_bytes), ("stderr", s.output_cap_bytes), ("result", _RESULT_CAP * 2)))
-        record, nonce_ok = _parse_record(res, nonce)
+                         (("stdout", s.output_cap_bytes), ("stderr", s.output_cap_bytes), ("result", RESULT_CAP * 2)))
+        record, nonce_ok = parse_record(res, nonce)
         killed = reply.get("killed_reason")
         duration = float(reply.get("duration_ms") or 0.0)
         return RunResult(
             label=f"{spec.label} (screened)" if spec.label else "screened", sandbox_id=f"scr-{secrets.token_hex(2)}",
-            command=_display(spec), exit_code=reply.get("exit_code"), duration_ms=duration,
+            command=display(spec), exit_code=reply.get("exit_code"), duration_ms=duration,
             started_at=time.monotonic() - duration / 1000, stdout=out.text(), stderr=err.text(),
             stdout_bytes=out.total, stderr_bytes=err.total, timed_out=bool(killed and killed.startswith("timeout")),
             killed_reason=killed, nonce_ok=nonce_ok, record=record, screened=True)
@@ -470,7 +470,7 @@ class BubblewrapSandbox:
         args = self._args(staged, patch_dir, json.dumps(harness_spec), seccomp_fd, info_w, block_fd=block_r)
         pass_fds = (result_w, seccomp_fd, info_w) + ((block_r,) if block_r is not None else ())
         sandbox_id = f"sbx-{secrets.token_hex(2)}"
-        out, err, res = Capture(s.output_cap_bytes), Capture(s.output_cap_bytes), Capture(_RESULT_CAP * 2)
+        out, err, res = Capture(s.output_cap_bytes), Capture(s.output_cap_bytes), Capture(RESULT_CAP * 2)
         info = Capture(1 << 12)
         killed: list[str] = []
         started = time.monotonic()
@@ -529,7 +529,7 @@ class BubblewrapSandbox:
         pumps = asyncio.gather(
             pump(proc.stdout, out, s.output_kill_bytes, "output flood (stdout)"),
             pump(proc.stderr, err, s.output_kill_bytes, "output flood (stderr)"),
-            pump(result_reader, res, _RESULT_CAP, "result too large"),
+            pump(result_reader, res, RESULT_CAP, "result too large"),
             pump(info_reader, info, 1 << 12, "bad info"),
         )
         try:
@@ -561,7 +561,7 @@ class BubblewrapSandbox:
             info_transport.close()
         if self.cgroups.available and self.cgroups.oom_kills(slot) > ooms_before:
             killed.insert(0, f"out of memory (sandbox limit {s.cgroup_memory_bytes >> 20} MiB)")
-        record, nonce_ok = _parse_record(res, nonce)
+        record, nonce_ok = parse_record(res, nonce)
         exit_code = proc.returncode
         if killed or (exit_code is not None and exit_code < 0):
             exit_code = None  # killed: bwrap's 128+signal says nothing about the program
@@ -569,7 +569,7 @@ class BubblewrapSandbox:
         if exit_code == 1 and not res.total and err_text.startswith("bwrap:"):
             raise SandboxUnavailable(f"bubblewrap cannot create its sandbox here: {err_text.strip()}", hint=NAMESPACE_HINT)
         return RunResult(
-            label=spec.label, sandbox_id=sandbox_id, command=_display(spec),
+            label=spec.label, sandbox_id=sandbox_id, command=display(spec),
             exit_code=exit_code, duration_ms=(ended - started) * 1000, started_at=started,
             stdout=out.text(), stderr=err_text, stdout_bytes=out.total, stderr_bytes=err.total,
             timed_out=bool(killed and killed[0].startswith("timeout")),
@@ -642,26 +642,6 @@ def _child_pid(info: Capture) -> int | None:
     return pid if isinstance(pid, int) and pid > 1 else None
 
 
-def _parse_record(res: Capture, nonce: str) -> tuple[HarnessRecord, bool]:
-    if not res.total or res.truncated:
-        return HarnessRecord(), False
-    try:
-        raw = json.loads(bytes(res.head + res.tail))
-        ok = secrets.compare_digest(str(raw.pop("nonce", "")), nonce)
-        record = HarnessRecord.model_validate({**raw, "completed": ok})
-    except (ValueError, TypeError):
-        return HarnessRecord(), False
-    return record, ok
-
-
-def _inside_project(patches: dict[str, str]) -> None:
-    """Every patched path is relative and stays inside the project (fresh runs and screens alike)."""
-    for rel in patches:
-        parts = Path(rel).parts
-        if Path(rel).is_absolute() or ".." in parts or not parts:
-            raise BadInput(f"a candidate tried to write outside the project: {rel!r}")
-
-
 def _restored(part: Any, cap: int) -> Capture:
     """A stream as the screening server kept it (head, tail, total), as a Capture."""
     out = Capture(cap)
@@ -680,16 +660,6 @@ def _kill_if_running(proc: asyncio.subprocess.Process) -> None:
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-
-
-def _display(spec: RunSpec) -> str:
-    if spec.mode.value == "pytest":
-        only = f" (only {len(spec.only)} node ids)" if spec.only else ""
-        only += f" (part {spec.part[0] + 1} of {spec.part[1]})" if spec.part else ""
-        return " ".join(["pytest", *spec.argv]) + only
-    if spec.mode.value == "module":
-        return " ".join(["python", "-m", spec.target, *spec.argv])
-    return " ".join(["python", spec.target, *spec.argv])
 
 
 @cache

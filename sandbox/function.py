@@ -7,7 +7,7 @@ and staged by the backend, run, and removed. Nothing is kept between invocations
 that ran in this instance before may have written anywhere it could.
 
 Which backend runs the spec is the caller's choice: inside Lambda, ``lambda_backend()``; in
-the tests, bubblewrap (the same contract), since that backend refuses to run anywhere else.
+the tests, bubblewrap (the same contract), since the Lambda one refuses to run anywhere else.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from pve.errors import SandboxUnavailable
 from pve.models import RunSpec
 from sandbox import snapshot
 from sandbox.backend import SandboxBackend
@@ -68,15 +67,8 @@ def in_lambda() -> bool:
 
 
 def lambda_backend() -> SandboxBackend:
-    """The backend of the sandbox function inside Lambda, where namespaces are unavailable and
-    the microVM is the boundary. Refuses anywhere else: PVE never runs code unsandboxed.
+    """The backend of the sandbox function inside Lambda (``sandbox/lambda_runner.py``: no
+    namespaces there, the microVM is the boundary). Refuses anywhere else."""
+    from sandbox.lambda_runner import LambdaSandbox
 
-    NOT BUILT YET (issue 14): the in-Lambda runner (empty environment, its own process group
-    killed afterwards, /tmp wiped, output capped, the nonce checked outside the candidate) is
-    not written; until it is, this refuses inside Lambda too, and the AWS engine's sandbox
-    function cannot run candidates. The tests drive ``handle`` with bubblewrap."""
-    if not in_lambda():
-        raise SandboxUnavailable("the Lambda sandbox backend runs only inside AWS Lambda (the microVM is its "
-                                 "boundary); elsewhere PVE uses bubblewrap")
-    raise SandboxUnavailable("the in-Lambda sandbox runner is not built yet (issue 14): deploy the stack only to try "
-                             "the edge and the state machine")
+    return LambdaSandbox()

@@ -20,6 +20,10 @@ import sys
 import threading
 import traceback
 
+# Where things are: bubblewrap's mounts by default; the AWS sandbox function, which has no
+# mounts, gives its own folders in the spec (``layout``).
+LAYOUT = {"orig": "/orig", "overlay": "/overlay", "patch": "/patch", "work": "/work", "runtime": "/pve",
+          "site": "/pve/site"}
 SRC = "/work/src"
 SPEC: dict = {}  # this run's spec (the warm screening server sets it again for each candidate)
 _HARNESS_FILES = (os.path.abspath(__file__), "<frozen runpy>")
@@ -40,11 +44,17 @@ def _apply_limits(limits):
     _limit(resource.RLIMIT_CORE, 0)
 
 
+def _set_layout(layout):
+    global SRC
+    LAYOUT.update(layout or {})
+    SRC = LAYOUT["work"] + "/src"
+
+
 def _stage_project():
-    shutil.copytree("/orig", SRC, symlinks=True)
+    shutil.copytree(LAYOUT["orig"], SRC, symlinks=True)
     # What the environment's build wrote into the project (a C extension's .so, a generated
     # _version.py), then the candidate's files on top.
-    for layer in ("/overlay", "/patch"):
+    for layer in (LAYOUT["overlay"], LAYOUT["patch"]):
         _overlay(layer)
 
 
@@ -66,7 +76,7 @@ def _overlay(layer):
 def _frames(tb):
     out = []
     for fs in traceback.extract_tb(tb):
-        if fs.filename in _HARNESS_FILES or fs.filename.startswith("/pve/"):
+        if fs.filename in _HARNESS_FILES or fs.filename.startswith(LAYOUT["runtime"] + "/"):
             continue
         out.append(_frame(fs.filename, fs.lineno, fs.name, fs.line))
     return out
@@ -343,6 +353,7 @@ def prepare(spec):
     """Once per sandbox: limits, the project copy, the interpreter's paths."""
     SPEC.clear()
     SPEC.update(spec)
+    _set_layout(spec.get("layout"))
     _apply_limits(spec.get("limits", {}))
     sys.dont_write_bytecode = True
     _stage_project()
@@ -355,7 +366,7 @@ def prepare(spec):
 
         site.main()
     else:
-        sys.path.append("/pve/site")
+        sys.path.append(LAYOUT["site"])
 
 
 def execute(spec, result):

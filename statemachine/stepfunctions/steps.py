@@ -71,6 +71,25 @@ class Flow(BaseModel):
     done: bool = False  # the job is over
 
 
+class StartEvent(BaseModel):
+    job: int = Field(ge=1)
+
+
+class RankEvent(BaseModel):
+    """One Map iteration's input."""
+
+    session: str = Field(pattern=r"^[0-9a-f]{32}$")
+    rank: int = Field(ge=0)
+
+
+class FailedEvent(BaseModel):
+    """The Catch's input: the state's input (a ``Flow``, or Start's ``{"job"}``) and the error."""
+
+    job: int
+    session: str = ""
+    error: dict[str, Any] = Field(default_factory=dict)
+
+
 class Context(BaseModel):
     """What ``prepare`` leaves for the later steps of one verification (a blob of the session)."""
 
@@ -150,7 +169,7 @@ async def _replay(engine: Engine, job_id: int, failure: str | None = None) -> Fl
 
 async def start(engine: Engine, event: dict[str, Any]) -> Flow:
     """Start (controller): the job's handler, up to its first verification, prepared."""
-    return await _replay(engine, int(event["job"]))
+    return await _replay(engine, StartEvent.model_validate(event).job)
 
 
 # ---------------------------------------------------------------------------- prepare
@@ -231,7 +250,8 @@ def _next(flow: Flow) -> Flow:
 
 async def validate_rank(engine: Engine, event: dict[str, Any]) -> dict[str, Any]:
     """Validate (one Map iteration): one ranked candidate, its verdict stored under its rank."""
-    session_id, rank = str(event["session"]), int(event["rank"])
+    parsed = RankEvent.model_validate(event)
+    session_id, rank = parsed.session, parsed.rank
     ctx = _context(engine, session_id)
     if ctx.checks is None or not 0 <= rank < len(ctx.candidates):
         raise ValueError(f"session {session_id} has no candidate at rank {rank}")
@@ -301,9 +321,9 @@ def _verdict(engine: Engine, session_id: str, rank: int) -> Verdict:
 async def failed(engine: Engine, event: dict[str, Any]) -> dict[str, Any]:
     """The Catch path: the session in progress is stored as failed (with the error), and the
     handler's last attempt tells the user; the machine then fails, so the execution shows it."""
-    error = event.get("error") or {}
+    parsed = FailedEvent.model_validate(event)
+    error, session_id = parsed.error, parsed.session
     said = f"{error.get('Error', 'States.TaskFailed')}: {_cause(error.get('Cause'))}"[:500]
-    session_id = str(event.get("session") or "")
     if session_id:
         store = engine.services.store
         data = store.get_blob(session_id, CONTEXT)
@@ -314,12 +334,12 @@ async def failed(engine: Engine, event: dict[str, Any]) -> dict[str, Any]:
     try:
         # The stored failed session is published like any other; before any session, the
         # handler's conversation says it gave up. Best effort: GitHub may be what failed.
-        await _replay(engine, int(event["job"]), failure=said)
+        await _replay(engine, parsed.job, failure=said)
     except StepFailed:
         pass
     except Exception:
-        log.exception("job %s: telling the user of the failure failed too", event["job"])
-    return {"job": event["job"], "session": session_id, "error": said}
+        log.exception("job %s: telling the user of the failure failed too", parsed.job)
+    return {"job": parsed.job, "session": session_id, "error": said}
 
 
 def _cause(cause: Any) -> str:

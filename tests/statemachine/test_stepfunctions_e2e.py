@@ -199,3 +199,21 @@ def test_a_pull_request_that_does_not_fix_its_issue_runs_two_verifications_in_on
     assert "if not values" in str(review)
     sessions = store().recent_sessions()
     assert len(sessions) == 2 and {s.status for s in sessions} >= {SessionStatus.VERIFIED}
+
+
+def test_a_sandbox_function_that_fails_once_is_retried_through_its_validate_task(monkeypatch, engine, github):
+    failed: list[str] = []
+
+    def once(event):
+        label = (event.get("spec") or {}).get("label", "")
+        if label.startswith("candidate") and not failed:
+            failed.append(label)
+            raise MemoryError("the instance ran out of memory")
+
+    engine.broken["sandbox"] = once
+    _, done, history = run_issue(monkeypatch, engine, github, STATS, "ci.log")
+    assert done["status"] == "SUCCEEDED", done
+    (failure,) = [e["taskFailedEventDetails"] for e in history if e["type"] == "TaskFailed"]
+    assert failure["error"] == "SandboxUnavailable" and "MemoryError" in failure["cause"], failure
+    session = next(x for x in store().recent_sessions() if x.trigger == "issue_comment")
+    assert session.status is SessionStatus.VERIFIED and failed

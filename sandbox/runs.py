@@ -1,0 +1,44 @@
+"""What every backend does around one run, whatever isolates it: the patch paths checked, the
+harness's record read and its nonce checked (outside the run), the command shown."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from pve.errors import BadInput
+from pve.models import HarnessRecord, RunSpec
+from sandbox.capture import Capture
+
+RESULT_CAP = 4 << 20  # the harness's record (outcomes, coverage): more is a run gone wrong
+
+
+def parse_record(res: Capture, nonce: str) -> tuple[HarnessRecord, bool]:
+    if not res.total or res.truncated:
+        return HarnessRecord(), False
+    try:
+        raw = json.loads(bytes(res.head + res.tail))
+        ok = secrets.compare_digest(str(raw.pop("nonce", "")), nonce)
+        record = HarnessRecord.model_validate({**raw, "completed": ok})
+    except (ValueError, TypeError):
+        return HarnessRecord(), False
+    return record, ok
+
+
+def inside_project(patches: dict[str, str]) -> None:
+    """Every patched path is relative and stays inside the project (fresh runs and screens alike)."""
+    for rel in patches:
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or ".." in parts or not parts:
+            raise BadInput(f"a candidate tried to write outside the project: {rel!r}")
+
+
+def display(spec: RunSpec) -> str:
+    if spec.mode.value == "pytest":
+        only = f" (only {len(spec.only)} node ids)" if spec.only else ""
+        only += f" (part {spec.part[0] + 1} of {spec.part[1]})" if spec.part else ""
+        return " ".join(["pytest", *spec.argv]) + only
+    if spec.mode.value == "module":
+        return " ".join(["python", "-m", spec.target, *spec.argv])
+    return " ".join(["python", spec.target, *spec.argv])
