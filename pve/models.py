@@ -417,6 +417,7 @@ class Session(BaseModel):
     reproduction: Reproduction | None = None
     before: RunResult | None = None
     baseline: RunResult | None = None  # the regression suite on the original code
+    localization_runs: list[RunResult] = Field(default_factory=list)  # coverage for localization (no verdict rests on them)
     candidates: list[Candidate] = Field(default_factory=list)  # the candidates tried, in rank order
     verdicts: list[Verdict] = Field(default_factory=list)
     search: SearchSummary | None = None
@@ -524,6 +525,7 @@ class Reproduced(BaseModel):
     analysis: Analysis | None = None  # as reported, or observed when no log was given
     checks: Checks | None = None  # None when there is nothing to search for
     spectrum: Spectrum = Field(default_factory=Spectrum)
+    traced: list[RunResult] = Field(default_factory=list)  # localization's coverage runs (their coverage in spectrum)
     oracle_note: str = ""  # which tests form the regression oracle, or why there is none
     oracle_files: list[str] = Field(default_factory=list)  # the test files chosen ([]: the whole suite)
     oracle_left_out: list[str] = Field(default_factory=list)  # test files of a large suite not chosen

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from pve.errors import SandboxUnavailable
 
@@ -82,14 +83,10 @@ def find_interpreter(configured: str | None = None) -> Interpreter:
         real = Path(exe).resolve()
         if not world_traversable(real):
             continue
-        probe = subprocess.run(
-            [str(real), "-I", "-S", "-c",
-             "import sys,json; print(json.dumps([sys.base_prefix, '%d.%d.%d' % sys.version_info[:3], sys.version_info >= (3, 9)]))"],
-            capture_output=True, text=True, env={}, timeout=30,
-        )
-        if probe.returncode != 0:
+        probed = _probe(real)
+        if probed is None:
             continue
-        prefix, version, ok = json.loads(probe.stdout)
+        prefix, version, ok = probed
         if not ok or not world_traversable(Path(prefix)):
             continue
         return Interpreter(executable=str(real), prefix=prefix, version=version)
@@ -99,6 +96,36 @@ def find_interpreter(configured: str | None = None) -> Interpreter:
         hint="install Debian's python3 (apt-get install python3) or set PVE_SANDBOX_PYTHON "
              "to an interpreter outside private home folders",
     )
+
+
+def _probe(real: Path) -> list[Any] | None:
+    """[base prefix, version, >= 3.9] of an interpreter, asked once per binary (a new process per
+    ``pve verify`` would pay ~15 ms for it each time): remembered in the staging root, which only
+    we can write, under the binary's identity (path, size, mtime)."""
+    st = real.stat()
+    key = f"{real}:{st.st_size}:{st.st_mtime_ns}"
+    memo = staging_root() / "interpreters.json"
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known, dict) and isinstance(known.get(key), list):
+        return list(known[key])
+    probe = subprocess.run(
+        [str(real), "-I", "-S", "-c",
+         "import sys,json; print(json.dumps([sys.base_prefix, '%d.%d.%d' % sys.version_info[:3], sys.version_info >= (3, 9)]))"],
+        capture_output=True, text=True, env={}, timeout=30,
+    )
+    if probe.returncode != 0:
+        return None
+    answer = json.loads(probe.stdout)
+    known = {k: v for k, v in known.items() if not k.startswith(f"{real}:")} if isinstance(known, dict) else {}
+    known[key] = answer
+    tmp = memo.with_name(f".interpreters.{os.getpid()}.tmp")
+    with contextlib.suppress(OSError):
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, memo)
+    return list(answer)
 
 
 def staging_root() -> Path:

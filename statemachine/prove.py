@@ -38,7 +38,8 @@ def prove(session: Session, *, signer: ProofSigner, store: SessionStore, sandbox
 def busy_ms(session: Session) -> float:
     """Wall time during which at least one sandboxed program was running."""
     spans = []
-    for run in [session.before, session.baseline] + [r for v in session.verdicts for r in (v.run, v.regression)]:
+    runs = [session.before, session.baseline, *session.localization_runs]
+    for run in runs + [r for v in session.verdicts for r in (v.run, v.regression, v.model_repro)]:
         if run is not None and run.started_at:
             spans.append((run.started_at, run.started_at + run.duration_ms / 1000))
     spans.sort()

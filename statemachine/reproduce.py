@@ -96,6 +96,16 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
     # The baseline runs beside everything else; it is awaited last (and dropped when the
     # failure does not reproduce: nobody will need it).
     baseline_task = asyncio.ensure_future(baseline_run())
+    # Localization's trace of a pytest failure starts beside the reproduction when the log names
+    # the failing tests exactly (the usual case): it is taken if they failed as reported, else
+    # stopped and traced again on the tests that did. It would otherwise start only when the
+    # reproduction ends (one run's time on every session's way to its first candidate).
+    early = None
+    named = [t for t in repro.test_ids if "::" in t]
+    if (req.judge is None and repro.kind is ReproKind.PYTEST and analyzed.analysis is not None and named
+            and len(named) == len(repro.test_ids) <= spectrum.MAX_FAILING):
+        nodes = [*named, *_sample(named, [], analyzed.analysis, py_files, selection, staged)]
+        early = (nodes, asyncio.ensure_future(sandbox.run(staged, spectrum.coverage_spec(nodes, repro, oracle_seconds))))
     handed_over = False
     try:
         before, script_traced = await asyncio.gather(
@@ -103,6 +113,8 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
         analysis = analyzed.analysis
         ok, why = check_reproduction(before, repro, analysis)
         if not ok:
+            if early is not None:
+                await _stop(early[1])
             events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...", "NOT REPRODUCED", detail=why)
             _tail(events, before)
             return Reproduced(ok=False, why=why, before=before, analysis=analysis,
@@ -117,9 +129,11 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
         failing, otherwise = failing_tests(before, repro, analyzed.analysis) if repro.kind is ReproKind.PYTEST else ([], [])
         failing = failing[:spectrum.MAX_FAILING]
         traced, sample_run = (await _trace(repro, failing, otherwise, script_traced, analysis, py_files, selection,
-                                           staged, sandbox, oracle_seconds)) if req.judge is None else (None, None)
+                                           staged, sandbox, oracle_seconds, early)) if req.judge is None else (None, None)
         handed_over = True
     finally:
+        if early is not None and not handed_over:
+            await _stop(early[1])
         if not handed_over and not baseline_task.done():
             baseline_task.cancel()
             with contextlib.suppress(BaseException):
@@ -128,6 +142,8 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
     for run in (before, traced, sample_run):
         if run is not None:
             run.record.coverage = None  # now in the spectrum; the session and proof need not carry it
+    # Kept (without their coverage): they are sandbox time like any other run.
+    localization = [r for r in (traced, sample_run) if r is not None and r is not before]
 
     def finish(suite: RunResult | None, settled: bool) -> Reproduced:
         """The answer with the baseline (``settled``), or before it, with no oracle yet."""
@@ -144,6 +160,7 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
                                   "oracle_left_out": selection.left_out if selection else []}
         if settled:
             events.emit("oracle", f"Regression oracle: {note}")
+        picked["traced"] = localization
         if analysis is None:
             return Reproduced(ok=True, why=why, before=before, baseline=baseline, spectrum=spectrum_, **picked)
         regression = None
@@ -180,17 +197,30 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
     return finish(None, False), asyncio.ensure_future(settle())
 
 
+def _sample(failing: list[str], otherwise: list[str], analysis: Analysis | None, py_files: list[str],
+            selection: oracle.Selection | None, staged: StagedProject) -> list[str]:
+    """The passing tests traced beside the failure (a project with tests)."""
+    if selection is None:
+        return []
+    files = spectrum.sample_files(py_files, selection.files, failing)
+    return spectrum.passing_sample(files, [*failing, *otherwise], oracle.failure_names(analysis), staged.read_text)
+
+
 async def _trace(repro: Reproduction, failing: list[str], otherwise: list[str], script_traced: RunResult | None, analysis: Analysis | None,
                  py_files: list[str], selection: oracle.Selection | None, staged: StagedProject,
-                 sandbox: SandboxBackend, seconds: float) -> tuple[RunResult | None, RunResult | None]:
+                 sandbox: SandboxBackend, seconds: float,
+                 early: tuple[list[str], asyncio.Future[RunResult]] | None = None) -> tuple[RunResult | None, RunResult | None]:
     """The coverage runs for localization, once the failure is known: (the failing run traced,
     a script's passing sample traced). A pytest reproduction traces its failing tests and the
-    sample in one run; a script was traced beside its reproduction."""
-    names = oracle.failure_names(analysis)
-    sample: list[str] = []
-    if selection is not None:  # a project with tests
-        files = spectrum.sample_files(py_files, selection.files, failing)
-        sample = spectrum.passing_sample(files, [*failing, *otherwise], names, staged.read_text)
+    sample in one run; a script was traced beside its reproduction. ``early``: the pytest trace
+    started beside the reproduction on the tests the log named (its nodes, its run), taken when
+    it holds every test that failed as reported."""
+    if early is not None:
+        nodes, run = early
+        if failing and set(failing) <= set(nodes):
+            return await run, None
+        await _stop(run)
+    sample = _sample(failing, otherwise, analysis, py_files, selection, staged)
     if repro.kind is ReproKind.PYTEST:
         if not failing:
             return None, None
@@ -198,6 +228,14 @@ async def _trace(repro: Reproduction, failing: list[str], otherwise: list[str], 
     if not sample or script_traced is None:
         return script_traced, None
     return script_traced, await sandbox.run(staged, spectrum.coverage_spec(sample, repro, seconds, "coverage sample"))
+
+
+async def _stop(run: asyncio.Future[Any]) -> None:
+    """A run nobody needs any more: cancelled (its sandbox killed) and awaited to its end."""
+    if not run.done():
+        run.cancel()
+    with contextlib.suppress(BaseException):
+        await run
 
 
 def _regression_shards(selection: oracle.Selection | None, baseline: RunResult | None) -> list[list[str]]:

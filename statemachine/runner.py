@@ -247,6 +247,7 @@ def record(session: Session, reproduced: Reproduced) -> None:
     session.before, session.baseline, session.analysis = reproduced.before, reproduced.baseline, reproduced.analysis
     session.oracle_note = reproduced.oracle_note
     session.oracle_files, session.oracle_left_out = reproduced.oracle_files, reproduced.oracle_left_out
+    session.localization_runs = reproduced.traced
 
 
 async def _model_reproduction(analyzed: Analyzed, req: VerifyRequest, svc: Services, session: Session,

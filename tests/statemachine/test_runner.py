@@ -41,3 +41,41 @@ def test_two_sessions_on_one_services_keep_their_own_console(tmp_path):
     assert one[0].kind == two[0].kind == "analyze" and one[-1].kind == two[-1].kind == "verified"
     assert sum(e.kind == "verified" for e in one) == sum(e.kind == "verified" for e in two) == 1
     assert len(seen) == len(one) + len(two)  # the watcher saw each session's events once
+
+
+def _services(tmp_path):
+    return bootstrap.services(replace(Settings.from_env({}), home=tmp_path / "home"))
+
+
+def test_localization_traces_the_named_failing_test_beside_the_reproduction(tmp_path):
+    """The log names the failing test exactly: its coverage run starts with the reproduction,
+    not after it, and counts as sandbox time (``localization_runs``)."""
+    stats = EXAMPLES / "stats"
+    req = VerifyRequest(path=stats, error_log=(stats / "ci.log").read_bytes(), cache=False)
+    session = asyncio.run(verify(req, _services(tmp_path)))
+    assert session.status is SessionStatus.VERIFIED
+    (traced,) = session.localization_runs
+    before = session.before
+    assert traced.started_at < before.started_at + before.duration_ms / 1000  # they overlapped
+    assert session.search is not None and "1 failing" in session.search.spectra
+
+
+def test_a_named_test_that_fails_as_a_parametrization_is_traced_again_on_what_failed(tmp_path):
+    """The log names ``test_x``; what fails is ``test_x[2]``: the early trace does not hold it,
+    so it is stopped and the failing parametrization traced after the reproduction."""
+    project = tmp_path / "proj"
+    (project / "tests").mkdir(parents=True)
+    (project / "calc.py").write_text("def half(n):\n    return n // 2 if n != 2 else n / 0\n")
+    (project / "tests" / "test_calc.py").write_text(
+        "import pytest\nfrom calc import half\n\n\n@pytest.mark.parametrize('n', [1, 2, 4])\n"
+        "def test_x(n):\n    assert half(n) == n // 2\n\n\ndef test_other():\n    assert half(4) == 2\n")
+    log = (b"Traceback (most recent call last):\n"
+           b'  File "/home/u/proj/tests/test_calc.py", line 7, in test_x\n    assert half(n) == n // 2\n'
+           b'  File "/home/u/proj/calc.py", line 2, in half\n    return n // 2 if n != 2 else n / 0\n'
+           b"ZeroDivisionError: division by zero\n")
+    req = VerifyRequest(path=project, test="pytest tests/test_calc.py::test_x", error_log=log, cache=False)
+    session = asyncio.run(verify(req, _services(tmp_path)))
+    assert session.status is SessionStatus.VERIFIED, session.message
+    (traced,) = session.localization_runs  # the stopped early trace is not kept
+    assert traced.started_at >= session.before.started_at + session.before.duration_ms / 1000 - 0.05
+    assert "tests/test_calc.py::test_x[2]" in traced.record.outcomes
