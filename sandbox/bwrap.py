@@ -33,7 +33,7 @@ from sandbox.backend import StagedProject
 from sandbox.capture import Capture
 from sandbox.cgroup import SlotCgroups, cgroup_name
 from sandbox.environments import RUN_PATH, EnvironmentStore
-from sandbox.runs import RESULT_CAP, display, inside_project, parse_record
+from sandbox.runs import RESULT_CAP, display, inside_project, parse_record, pump
 from sandbox.runtime import Interpreter, find_interpreter, stage_runtime, staging_root, system_binds
 from sandbox.screening import Screener
 from sandbox.seccomp import build_filter
@@ -518,19 +518,11 @@ class BubblewrapSandbox:
                 loop.call_later(_GRACE_S, signal_sandbox, signal.SIGKILL)
                 loop.call_later(_GRACE_S * 3, _kill_if_running, proc)
 
-        async def pump(stream: asyncio.StreamReader | None, cap: Capture, limit: int, what: str) -> None:
-            if stream is None:
-                return
-            while chunk := await stream.read(1 << 16):
-                cap.feed(chunk)
-                if cap.total > limit:
-                    kill(what)
-                    # keep draining so the child is never blocked on a full pipe while it dies
         pumps = asyncio.gather(
-            pump(proc.stdout, out, s.output_kill_bytes, "output flood (stdout)"),
-            pump(proc.stderr, err, s.output_kill_bytes, "output flood (stderr)"),
-            pump(result_reader, res, RESULT_CAP, "result too large"),
-            pump(info_reader, info, 1 << 12, "bad info"),
+            pump(proc.stdout, out, s.output_kill_bytes, kill, "output flood (stdout)"),
+            pump(proc.stderr, err, s.output_kill_bytes, kill, "output flood (stderr)"),
+            pump(result_reader, res, RESULT_CAP, kill, "result too large"),
+            pump(info_reader, info, 1 << 12, kill, "bad info"),
         )
         try:
             await asyncio.wait_for(proc.wait(), timeout=timeout)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import shutil
 import tempfile
 import urllib.request
@@ -58,12 +57,6 @@ def fetch(url: str) -> bytes:
     if len(data) > MAX_ARCHIVE:
         raise ValueError(f"the snapshot archive is over {MAX_ARCHIVE >> 20} MiB")
     return data
-
-
-def in_lambda() -> bool:
-    """Inside AWS Lambda (its runtime sets these; a developer's machine does not)."""
-    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get("LAMBDA_TASK_ROOT")
-                and os.environ.get("AWS_LAMBDA_RUNTIME_API"))
 
 
 def lambda_backend() -> SandboxBackend:

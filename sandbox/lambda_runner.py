@@ -18,7 +18,7 @@ So each run gets what the microVM cannot give it by itself:
   every entry of ``/tmp`` that was not there before the run is removed;
 - its output capped as in bubblewrap; the nonce checked here, outside the run.
 
-It refuses to start anywhere but inside Lambda (``sandbox.function.in_lambda``): on any other
+It refuses to start anywhere but inside Lambda (``in_lambda``): on any other
 machine PVE runs code in bubblewrap, never like this. For that reason no test runs it; the tests
 drive the sandbox function's handler with the bubblewrap backend, which meets the same contract.
 """
@@ -46,18 +46,22 @@ from pve.settings import SandboxSettings
 from sandbox import snapshot
 from sandbox.backend import StagedProject
 from sandbox.capture import Capture
-from sandbox.runs import RESULT_CAP, display, inside_project, parse_record
+from sandbox.runs import RESULT_CAP, display, inside_project, parse_record, pump
 
 RUNTIME = Path(__file__).resolve().parent  # harness.py and reach.py, read by the harness
 _GRACE_S = 0.5
+
+
+def in_lambda() -> bool:
+    """Inside AWS Lambda (its runtime sets these; a developer's machine does not)."""
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get("LAMBDA_TASK_ROOT")
+                and os.environ.get("AWS_LAMBDA_RUNTIME_API"))
 
 
 class LambdaSandbox:
     name = "aws-lambda"
 
     def __init__(self, settings: SandboxSettings | None = None, scratch: Path | None = None) -> None:
-        from sandbox.function import in_lambda
-
         if not in_lambda():
             raise SandboxUnavailable("the Lambda sandbox backend runs only inside AWS Lambda (the microVM is its "
                                      "boundary); elsewhere PVE uses bubblewrap")
@@ -166,17 +170,10 @@ class LambdaSandbox:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
 
-        async def pump(stream: asyncio.StreamReader | None, cap: Capture, limit: int, what: str) -> None:
-            if stream is None:
-                return
-            while chunk := await stream.read(1 << 16):
-                cap.feed(chunk)
-                if cap.total > limit:
-                    kill(what)
 
-        pumps = asyncio.gather(pump(proc.stdout, out, s.output_kill_bytes, "output flood (stdout)"),
-                               pump(proc.stderr, err, s.output_kill_bytes, "output flood (stderr)"),
-                               pump(reader, res, RESULT_CAP, "result too large"))
+        pumps = asyncio.gather(pump(proc.stdout, out, s.output_kill_bytes, kill, "output flood (stdout)"),
+                               pump(proc.stderr, err, s.output_kill_bytes, kill, "output flood (stderr)"),
+                               pump(reader, res, RESULT_CAP, kill, "result too large"))
         try:
             await asyncio.wait_for(proc.wait(), timeout=timeout)
         except TimeoutError:

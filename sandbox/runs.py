@@ -3,8 +3,10 @@ harness's record read and its nonce checked (outside the run), the command shown
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from pve.errors import BadInput
@@ -42,3 +44,15 @@ def display(spec: RunSpec) -> str:
     if spec.mode.value == "module":
         return " ".join(["python", "-m", spec.target, *spec.argv])
     return " ".join(["python", spec.target, *spec.argv])
+
+
+async def pump(stream: asyncio.StreamReader | None, cap: Capture, limit: int, over: Callable[[str], None],
+               what: str) -> None:
+    """A run's stream read to its end into ``cap``; past ``limit`` bytes, ``over(what)`` (the run
+    is killed), and the stream is still drained so the child never blocks on a full pipe while it dies."""
+    if stream is None:
+        return
+    while chunk := await stream.read(1 << 16):
+        cap.feed(chunk)
+        if cap.total > limit:
+            over(what)

@@ -12,11 +12,10 @@ import pytest
 from entrypoints import aws_lambda_sandbox
 from pve.errors import SandboxUnavailable
 from sandbox import lambda_runner
-from sandbox.function import in_lambda
 
 
 def test_it_refuses_to_start_outside_lambda(monkeypatch):
-    assert not in_lambda()
+    assert not lambda_runner.in_lambda()
     with pytest.raises(SandboxUnavailable, match="only inside AWS Lambda"):
         lambda_runner.LambdaSandbox()
     with pytest.raises(SandboxUnavailable):
