@@ -100,7 +100,7 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     same app serves the permalinks the App posts."""
     from statemachine.github.dispatch import handle
     from statemachine.worker import WorkerPool
-    from web import permalinks
+    from web import permalinks, shell
     from webhooks.app import create_app
 
     store = make_store(env)  # one store plays every role: queue, sessions, quotas
@@ -109,6 +109,7 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
                       lease_s=float(env_int(env, "PVE_JOB_LEASE_SECONDS", 900, 5, 86_400)))
     web = create_app(runtime.secret, store, on_queued=lambda _job, _delivery: pool.wake())
     web.include_router(permalinks.router(store))
+    web.include_router(shell.assets())
     return GitHubService(web=web, pool=pool, runtime=runtime)
 
 

@@ -1,48 +1,77 @@
-"""Session permalinks: ``/s/<session>`` (result, fix, console) and ``/s/<session>/proof.txt``
-(the signed execution proof, byte for byte, for ``pve proof verify``).
+"""Session permalinks: ``/s/<session>`` (result, fix side by side, candidates, console),
+``/s/<session>/events`` (the console as Server-Sent Events, live while the session runs) and
+``/s/<session>/proof.txt`` (the signed execution proof, byte for byte, for ``pve proof verify``).
 
-The first piece of the web view: what the GitHub App's links point to. Session ids are 128-bit
-random (or keyed by the webhook secret), so a permalink is unguessable; anything that is not
-one is a 404 without touching the store.
+Session ids are 128-bit random (or keyed by the webhook secret), so a permalink is unguessable;
+anything that is not one is a 404 without touching the store. A session is stored when it ends;
+while it runs, its console events are already there, and the page shows them live.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
+import json
+import time
+from collections.abc import AsyncIterator
 from typing import Protocol
+from urllib.parse import quote
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from pve.models import is_session_id
+from pve.events import Event
+from pve.models import Oracle, Session, SessionStatus, is_session_id
 from store.base import Blobs, SessionLog
+from web import highlight
+from web.diff import side_by_side
+from web.shell import SECURITY_HEADERS, error_page, page
+
+POLL_S = 0.5  # how often a live stream looks for new console lines
+STREAM_LIMIT_S = 15 * 60  # a stream ends after this; the browser reconnects where it left off
+ORACLE_WORDS = {
+    Oracle.EXISTING_TESTS: "Strong: the failure reproduced on the original code, the fix makes it pass, and the "
+                           "tests that passed before still pass.",
+    Oracle.FAILING_TESTS: "The failing tests pass with the fix; no regression baseline ran, so the other tests "
+                          "were not checked.",
+    Oracle.REPRO_ASSERTIONS: "The reproduction's own assertions pass with the fix.",
+    Oracle.NO_CRASH: "Weak: the reproduction no longer crashes; nothing checks what it computes.",
+}
 
 
 class PermalinkStore(SessionLog, Blobs, Protocol):
     """What the pages read: sessions and their console, and the proof."""
 
 
+def _not_found() -> Response:
+    return error_page(404, "No such session", "This link names no session PVE knows. Session links are long and "
+                                              "exact: check that it was copied whole.")
+
+
 def router(store: PermalinkStore) -> APIRouter:
     r = APIRouter()
 
-    @r.get("/s/{session_id}", response_class=HTMLResponse)
+    @r.get("/s/{session_id}")
     def session_page(session_id: str) -> Response:
-        session = store.get_session(session_id) if is_session_id(session_id) else None
-        if session is None:
-            return HTMLResponse("<h1>No such session</h1>", status_code=404)
-        winner = session.winning_candidate()
-        head = session.analysis.headline() if session.analysis else "the failure"
-        console = "\n".join(f"> {e.text}" + (f" [{e.status}]" if e.status else "") for e in store.events(session_id))
-        parts = [f"<h1>{html.escape(session.status.value.capitalize())}: {html.escape(head)}</h1>",
-                 f"<p>Session <code>{session.id}</code>, {html.escape(session.created_at)}, oracle: "
-                 f"{html.escape(session.oracle.value if session.oracle else 'none')}. "
-                 f"<a href='/s/{session.id}/proof.txt'>Signed execution proof</a> "
-                 "(check it with <code>pve proof verify proof.txt</code>).</p>"]
-        if winner:
-            parts.append(f"<h2>Fix</h2><pre>{html.escape(winner.diff)}</pre>")
-        parts.append(f"<h2>Console</h2><pre>{html.escape(console)}</pre>")
-        return HTMLResponse("<!doctype html><html><head><meta charset='utf-8'><title>PVE session</title></head>"
-                            f"<body>{''.join(parts)}</body></html>")
+        if not is_session_id(session_id):
+            return _not_found()
+        session = store.get_session(session_id)
+        events = store.events(session_id)
+        if session is None and not events:
+            return _not_found()
+        return page(_title(session), _body(session_id, session, events), scripts=("console.js",))
+
+    @r.get("/s/{session_id}/events")
+    async def stream(session_id: str, request: Request) -> Response:
+        if not is_session_id(session_id):
+            return _not_found()
+        known = await asyncio.to_thread(lambda: store.get_session(session_id) is not None or bool(store.events(session_id)))
+        if not known:  # the page it belongs to is a 404 too
+            return _not_found()
+        after = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+        start = int(after) if after.isdigit() else 0
+        return StreamingResponse(_events(store, session_id, start, request), media_type="text/event-stream",
+                                 headers={**SECURITY_HEADERS, "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @r.get("/s/{session_id}/proof.txt")
     def proof(session_id: str) -> Response:
@@ -53,3 +82,151 @@ def router(store: PermalinkStore) -> APIRouter:
                         headers={"Content-Disposition": f'attachment; filename="pve-proof-{session_id}.txt"'})
 
     return r
+
+
+def sse(event: Event) -> str:
+    """One console line as a Server-Sent Event (the format the AWS engine will push too)."""
+    data = json.dumps({"seq": event.seq, "ts": event.ts, "kind": event.kind, "text": event.text,
+                       "status": event.status})
+    return f"id: {event.seq}\nevent: console\ndata: {data}\n\n"
+
+
+async def _events(store: PermalinkStore, session_id: str, after: int, request: Request) -> AsyncIterator[str]:
+    """Console lines after ``after``, as they come, until the session is stored as ended."""
+    deadline = time.monotonic() + STREAM_LIMIT_S
+    quiet = 0.0
+    yield "retry: 2000\n\n"
+    while time.monotonic() < deadline:
+        new = await asyncio.to_thread(store.events, session_id, after)
+        for e in new:
+            after = max(after, e.seq)
+            yield sse(e)
+        session = await asyncio.to_thread(store.get_session, session_id)
+        if session is not None and session.status is not SessionStatus.RUNNING:
+            for e in await asyncio.to_thread(store.events, session_id, after):  # written just before it was stored
+                yield sse(e)
+            yield f"event: done\ndata: {json.dumps({'status': session.status.value})}\n\n"
+            return
+        if await request.is_disconnected():
+            return
+        quiet = 0.0 if new else quiet + POLL_S
+        if quiet >= 15:  # a comment keeps proxies from closing a quiet stream
+            quiet = 0.0
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(POLL_S)
+
+
+def _title(session: Session | None) -> str:
+    if session is None:
+        return "Verifying…"
+    head = session.analysis.headline() if session.analysis else "session"
+    return f"{session.status.value.capitalize()}: {head}"
+
+
+def _body(session_id: str, session: Session | None, events: list[Event]) -> str:
+    live = session is None or session.status is SessionStatus.RUNNING
+    parts = []
+    if session is None:
+        parts.append("<h1><span class=\"status\">verifying</span> Verifying…</h1><p>PVE is running this session now; "
+                     "the console below shows each step as it happens.</p>")
+    else:
+        head = session.analysis.headline() if session.analysis else "the failure"
+        css = session.status.value.split()[0]
+        parts.append(f"<h1><span class=\"status {html.escape(css)}\">{html.escape(session.status.value)}</span> "
+                     f"{html.escape(head)}</h1>")
+        parts.append(f"<p>{html.escape(session.message[:1].upper() + session.message[1:])}.</p>" if session.message else "")
+        parts.append(_facts(session))
+        parts.append(_actions(session))
+        parts.append(_error(session))
+        parts.append(_fix(session))
+        parts.append(_candidates(session))
+    lines = "".join(f"<div class=\"line\">&gt; {html.escape(e.text)}{f' [{html.escape(e.status)}]' if e.status else ''}</div>"
+                    for e in events)
+    after = events[-1].seq if events else 0
+    parts.append(f"<h2 id=\"console-title\">Console</h2><div id=\"console\" role=\"log\" aria-labelledby=\"console-title\" "
+                 f"tabindex=\"0\" data-live=\"{1 if live else 0}\" "
+                 f"data-stream=\"/s/{session_id}/events?after={after}\">{lines}</div>")
+    return "".join(parts)
+
+
+def _facts(session: Session) -> str:
+    oracle = session.oracle
+    words = ORACLE_WORDS.get(oracle, "") if oracle else "No oracle: no fix was verified."
+    rows = [("Session", f"<code>{session.id}</code>"), ("Started", html.escape(session.created_at)),
+            ("Trigger", html.escape(session.trigger)),
+            ("Oracle", f"{html.escape(oracle.value) + ': ' if oracle else ''}{html.escape(words)}")]
+    if session.oracle_note:
+        rows.append(("Regression tests", html.escape(session.oracle_note)))
+    total = session.timings_ms.get("total")
+    if total:
+        rows.append(("Time", f"{total / 1000:.1f} s (sandboxes busy {session.sandbox_busy_ms / 1000:.1f} s)"))
+    return "<table class=\"facts\">" + "".join(f"<tr><th scope=\"row\">{k}</th><td>{v}</td></tr>" for k, v in rows) + \
+           "</table>"
+
+
+def _actions(session: Session) -> str:
+    out = [f"<a href=\"/s/{session.id}/proof.txt\" download>Download the execution proof</a>"]
+    winner = session.winning_candidate()
+    if winner is not None:
+        out.append("<button type=\"button\" id=\"copy-fix\" hidden>Copy the fix</button>"
+                   f"<textarea id=\"fix-text\" class=\"visually-hidden\" aria-hidden=\"true\" tabindex=\"-1\" readonly>"
+                   f"{html.escape(winner.diff)}</textarea>")
+        if session.trigger == "cli" and session.project.startswith("/") and winner.edits:
+            path = session.project if session.snippet else f"{session.project.rstrip('/')}/{winner.edits[0].path}"
+            out.append(f"<a href=\"vscode://file{quote(path)}\">Open the file in VS Code</a>")
+    return f"<p class=\"actions\">{''.join(out)}</p><p class=\"hint\">Check the proof with <code>pve proof verify "\
+           f"pve-proof-{session.id}.txt</code>.</p>"
+
+
+def _error(session: Session) -> str:
+    a = session.analysis
+    if a is None:
+        return ""
+    where = ""
+    if a.failing_frame is not None:
+        f = a.failing_frame
+        where = f"<p>Raised in <code>{html.escape(f.project_path or f.file)}:{f.line}</code>" + \
+                (f", in <code>{html.escape(f.function)}()</code>" if f.function and f.function != "<module>" else "") + "</p>"
+    return (f"<h2>The error</h2><pre class=\"error\">{html.escape(a.exception.type)}: "
+            f"{html.escape(a.exception.message)}</pre>{where}")
+
+
+def _fix(session: Session) -> str:
+    winner = session.winning_candidate()
+    if winner is None:
+        return ""
+    files = side_by_side(winner.diff)
+    if not files:
+        return f"<h2>The verified fix</h2><pre class=\"diff\">{html.escape(winner.diff)}</pre>"
+    out = [f"<h2>The verified fix</h2><p>{html.escape(winner.rationale)}</p>"]
+    for f in files:
+        rows = []
+        for row in f.rows:
+            if row.kind == "gap":
+                rows.append("<tr class=\"gap\"><td class=\"no\"></td><td>⋯</td><td class=\"no\"></td><td>⋯</td></tr>")
+                continue
+            rows.append(f"<tr class=\"{row.kind}\"><td class=\"no\">{row.old_no or ''}</td>"
+                        f"<td class=\"old\">{highlight.line(row.old)}</td><td class=\"no\">{row.new_no or ''}</td>"
+                        f"<td class=\"new\">{highlight.line(row.new)}</td></tr>")
+        out.append(f"<h3><code>{html.escape(f.path)}</code></h3><div class=\"diff\"><table>"
+                   f"<caption class=\"visually-hidden\">{html.escape(f.path)}: original on the left, fixed on the right"
+                   "</caption><thead><tr><th scope=\"col\">line</th><th scope=\"col\">original</th>"
+                   f"<th scope=\"col\">line</th><th scope=\"col\">verified fix</th></tr></thead><tbody>{''.join(rows)}"
+                   "</tbody></table></div>")
+    return "".join(out)
+
+
+def _candidates(session: Session) -> str:
+    if not session.verdicts:
+        return ""
+    by_id = {c.id: c for c in session.candidates}
+    rows = []
+    for v in session.verdicts:
+        c = by_id.get(v.candidate_id)
+        verdict = ("<span class=\"verdict-ok\">verified</span>" if v.verified
+                   else f"<span class=\"verdict-no\">{html.escape(v.reason.splitlines()[0][:160] if v.reason else 'failed')}</span>")
+        mark = " (winner)" if v.candidate_id == session.winner else ""
+        rows.append(f"<tr><td>{v.candidate_id}{mark}</td><td>{html.escape(c.rule if c else '')}</td><td>{verdict}</td>"
+                    f"<td>{v.duration_ms:.0f} ms</td></tr>")
+    return ("<h2>Every candidate</h2><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">rule</th>"
+            f"<th scope=\"col\">verdict</th><th scope=\"col\">time</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")

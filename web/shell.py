@@ -1,0 +1,52 @@
+"""Every page's frame: the document, the stylesheet, the security headers, and the error page.
+
+Server-rendered HTML that works without JavaScript; the few scripts (the live console, the
+copy button) are files of our own under ``/static``, allowed by a strict Content-Security-Policy
+(nothing inline, nothing from elsewhere)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
+
+STATIC = Path(__file__).parent / "static"
+ASSETS = {"pve.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+                               "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def page(title: str, body: str, *, status: int = 200, scripts: tuple[str, ...] = ()) -> HTMLResponse:
+    tags = "".join(f'<script src="/static/{s}" defer></script>' for s in scripts)
+    doc = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+           f"<title>{html.escape(title)} · PVE</title><link rel=\"stylesheet\" href=\"/static/pve.css\">{tags}</head>"
+           "<body><header class=\"top\"><a class=\"brand\" href=\"/\">PVE</a> <span>the Truth Engine: "
+           "no fix is shown that has not run</span></header>"
+           f"<main id=\"main\">{body}</main></body></html>")
+    return HTMLResponse(doc, status_code=status, headers=SECURITY_HEADERS)
+
+
+def error_page(status: int, title: str, words: str) -> HTMLResponse:
+    """An error a person can read: what happened and what to do."""
+    return page(title, f"<h1>{html.escape(title)}</h1><p>{words}</p>", status=status)
+
+
+def assets() -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/static/{name}")
+    def asset(name: str) -> Response:
+        kind = ASSETS.get(name)
+        if kind is None:
+            return error_page(404, "Not found", "There is no such file.")
+        return Response((STATIC / name).read_bytes(), media_type=kind,
+                        headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"})
+
+    return r
