@@ -404,6 +404,7 @@ class Session(BaseModel):
     status: SessionStatus = SessionStatus.RUNNING
     trigger: str = "cli"
     project: str
+    origin: Origin | None = None  # a GitHub session's repository, commit, pull request, issue
     snippet: bool = False
     input_sha256: dict[str, str] = Field(default_factory=dict)
     error_log_sha256: str | None = None
@@ -456,6 +457,16 @@ class JudgeTree(BaseModel):
     head_commit: str = ""
 
 
+class Origin(BaseModel):
+    """Where a GitHub session's code came from, for its page's links."""
+
+    repo: str  # "owner/name"
+    sha: str  # the commit verified
+    pull: int | None = None  # the pull request, when the session is about one
+    issue: int | None = None  # the issue: the one commented on, or the one a pull request claims to fix
+    web: str = "https://github.com"
+
+
 class VerifyRequest(BaseModel):
     """What one verification is asked: where the code is, the failure, how to reproduce it."""
 
@@ -475,6 +486,7 @@ class VerifyRequest(BaseModel):
     timeout_s: float | None = None  # wall clock per sandboxed run, if tighter than the sandbox's
     install: dict[str, Any] | None = None  # the repository's own install section (.github/pve.yml)
     judge: JudgeTree | None = None  # judge someone else's fix instead of searching for one
+    origin: Origin | None = None  # a GitHub session's repository, commit, pull request, issue
 
 
 class Analyzed(BaseModel):

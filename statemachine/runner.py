@@ -70,7 +70,7 @@ def admit(req: VerifyRequest) -> tuple[Session, Path, str | None]:
         raise BadInput("a single .py file is its own reproduction; --test does not apply", code="snippet-with-test")
     log_text = decode_log(req.error_log) if req.error_log is not None else None
     session = Session(id=req.session_id or new_session_id(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                      trigger=req.trigger, project=str(path.resolve()), snippet=snippet)
+                      trigger=req.trigger, project=str(path.resolve()), snippet=snippet, origin=req.origin)
     return session, path.resolve(), log_text
 
 

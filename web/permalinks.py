@@ -153,7 +153,7 @@ def _facts(session: Session) -> str:
     oracle = session.oracle
     words = ORACLE_WORDS.get(oracle, "") if oracle else "No oracle: no fix was verified."
     rows = [("Session", f"<code>{session.id}</code>"), ("Started", html.escape(session.created_at)),
-            ("Trigger", html.escape(session.trigger)),
+            ("Trigger", html.escape(session.trigger)), *_origin_rows(session),
             ("Oracle", f"{html.escape(oracle.value) + ': ' if oracle else ''}{html.escape(words)}")]
     if session.oracle_note:
         rows.append(("Regression tests", html.escape(session.oracle_note)))
@@ -171,11 +171,39 @@ def _actions(session: Session) -> str:
         out.append("<button type=\"button\" id=\"copy-fix\" hidden>Copy the fix</button>"
                    f"<textarea id=\"fix-text\" class=\"visually-hidden\" aria-hidden=\"true\" tabindex=\"-1\" readonly>"
                    f"{html.escape(winner.diff)}</textarea>")
-        if session.trigger == "cli" and session.project.startswith("/") and winner.edits:
+        o = session.origin
+        if o is not None and winner.edits:
+            # An issue's fix is on its own branch (bot/publish.py); a pull request's is a suggestion
+            # on its head, so the file opens at the commit verified.
+            ref = f"pve/fix-{session.id}" if o.pull is None else o.sha
+            out.append(f"<a href=\"https://vscode.dev/github/{quote(o.repo)}/blob/{quote(ref)}/"
+                       f"{quote(winner.edits[0].path)}\">Open the file in vscode.dev</a>")
+        elif session.trigger == "cli" and session.project.startswith("/") and winner.edits:
             path = session.project if session.snippet else f"{session.project.rstrip('/')}/{winner.edits[0].path}"
             out.append(f"<a href=\"vscode://file{quote(path)}\">Open the file in VS Code</a>")
+    if session.origin is not None and session.origin.pull is not None:
+        o = session.origin
+        out.append(f"<a href=\"{html.escape(o.web)}/{quote(o.repo)}/pull/{o.pull}\">Open pull request #{o.pull}</a>")
+    elif session.origin is not None and winner is not None:
+        o = session.origin
+        out.append(f"<a href=\"{html.escape(o.web)}/{quote(o.repo)}/compare/{quote(o.sha)}...{quote(f'pve/fix-{session.id}')}\">"
+                   "See the fix branch</a>")
     return f"<p class=\"actions\">{''.join(out)}</p><p class=\"hint\">Check the proof with <code>pve proof verify "\
            f"pve-proof-{session.id}.txt</code>.</p>"
+
+
+def _origin_rows(session: Session) -> list[tuple[str, str]]:
+    o = session.origin
+    if o is None:
+        return []
+    base = f"{html.escape(o.web)}/{quote(o.repo)}"
+    rows = [("Repository", f"<a href=\"{base}\">{html.escape(o.repo)}</a> at "
+                           f"<a href=\"{base}/commit/{quote(o.sha)}\"><code>{html.escape(o.sha[:7])}</code></a>")]
+    if o.pull is not None:
+        rows.append(("Pull request", f"<a href=\"{base}/pull/{o.pull}\">#{o.pull}</a>"))
+    if o.issue is not None:
+        rows.append(("Issue", f"<a href=\"{base}/issues/{o.issue}\">#{o.issue}</a>"))
+    return rows
 
 
 def _error(session: Session) -> str:

@@ -16,7 +16,7 @@ from bot.commands import has_failure, input_text, parse_command
 from bot.publish import fix_pull_request, suggestion_review
 from bot.triggers import CommentCommand
 from pve.errors import BadInput
-from pve.models import SessionStatus, VerifyRequest
+from pve.models import Origin, SessionStatus, VerifyRequest
 from statemachine.github import pull_request, verification
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
@@ -119,7 +119,8 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
     header = render.working(sha, f"pull request #{number}" if cmd.is_pr else f"issue #{number}")
     await talk.say(header)
     check = await talk.open_check(sha, rt.link(session_id))
-    req = VerifyRequest(path=Path("."), error_log=text.encode("utf-8") if text else None, test=plan.test,
+    origin = Origin(repo=api.full_name, sha=sha, pull=number if cmd.is_pr else None, issue=None if cmd.is_pr else number)
+    req = VerifyRequest(path=Path("."), error_log=text.encode("utf-8") if text else None, test=plan.test, origin=origin,
                         trigger="issue_comment", issue_text=text or None, session_id=session_id)
     lines: list[str] = []
     try:

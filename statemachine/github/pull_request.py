@@ -27,7 +27,7 @@ from bot.links import Linked, linked_issues
 from bot.publish import CheckRun, suggestion_review
 from bot.triggers import PullRequestChange
 from pve.errors import BadInput
-from pve.models import JudgeTree, Session, SessionStatus, VerifyRequest
+from pve.models import JudgeTree, Origin, Session, SessionStatus, VerifyRequest
 from statemachine.github import verification
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
@@ -150,6 +150,7 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
         return await _unjudged(check, verdict)
     req = VerifyRequest(path=base, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
                         session_id=session_id, cache=False,
+                        origin=Origin(repo=api.full_name, sha=base_sha, pull=number, issue=issue),
                         judge=JudgeTree(path=head, label=f"pull request #{number}", base_commit=base_sha,
                                         head_commit=head_sha))
     lines: list[str] = []
@@ -184,7 +185,8 @@ async def _offer(rt: AppRuntime, api: RepoAPI, config: repoconfig.RepoConfig, in
     A fork's pull request gets the offline engine only: its code never goes to a model provider
     on the repository's keys."""
     req = VerifyRequest(path=head, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
-                        session_id=_derived(session_id, "offer"), cache=False, brain="offline" if fork else "auto")
+                        session_id=_derived(session_id, "offer"), cache=False, brain="offline" if fork else "auto",
+                        origin=Origin(repo=api.full_name, sha=head_sha, pull=number, issue=issue))
     session = await verification.run(rt, None, config, req, [])
     blocked, _ = verification.spend(rt, installation, session)
     if session.status is not SessionStatus.VERIFIED or blocked is not None:

@@ -18,7 +18,7 @@ from bot.triggers import FailedWorkflowRun
 from brain.logtext import decode_log
 from brain.traceback import ProjectIndex, parse_log
 from pve.errors import BadInput
-from pve.models import ParsedLog, Session, SessionStatus, VerifyRequest
+from pve.models import Origin, ParsedLog, Session, SessionStatus, VerifyRequest
 from statemachine.github import verification
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
@@ -113,6 +113,7 @@ async def _verify(rt: AppRuntime, run: FailedWorkflowRun, talk: Conversation, co
     summaries = []
     for n, target in enumerate(targets):
         req = VerifyRequest(path=path, error_log=target.log, test=target.test_id, trigger="workflow_run",
+                            origin=Origin(repo=api.full_name, sha=sha, pull=number),
                             session_id=rt.session_id(delivery, n))
         lines.append(f"Failure {n + 1} of {len(targets)}: {target.ident}")
         try:

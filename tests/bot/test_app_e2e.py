@@ -78,6 +78,9 @@ def test_verify_on_an_issue_opens_a_fix_pr_and_replies_once(harness):
     assert "PVE EXECUTION PROOF" in run["output"]["text"] and "oracle" in run["output"]["summary"].lower()
     assert run["actions"] == []  # an issue's fix is already a PR: nothing to apply
     assert harness.store.quota(INSTALLATION, 50).used == 1
+    (session,) = harness.store.recent_sessions()  # its page links where it came from
+    assert session.origin is not None and (session.origin.repo, session.origin.issue) == ("octo/stats", number)
+    assert session.origin.sha == run["head_sha"] and session.origin.pull is None
 
     # The same job again (a retry after a crash): nothing new on GitHub, no second credit.
     job = harness.store.jobs()[0]

@@ -123,3 +123,24 @@ def test_side_by_side_pairs_changes_and_marks_skipped_lines():
 def test_highlighting_escapes_what_it_does_not_colour():
     out = line('s = "</td><script>alert(1)</script>"  # <b>')
     assert "<script>" not in out and "&lt;script&gt;" in out and '<span class="cm"># &lt;b&gt;</span>' in out
+
+
+def test_a_github_sessions_page_links_its_repository_commit_pull_request_and_issue(tmp_path):
+    from pve.models import Candidate, FileEdit, Origin, Preflight, Verdict
+
+    store = SQLiteStore(tmp_path)
+    sid = "cd" * 16
+    diff = "--- a/stats/core.py\n+++ b/stats/core.py\n@@ -1,2 +1,3 @@\n def mean(v):\n+    if not v: return 0\n     return 1\n"
+    fix = Candidate(id=1, rule="zero.guard", rationale="guard", edits=[FileEdit(path="stats/core.py", new_text="x")],
+                    diff=diff)
+    for origin, pr_link in ((Origin(repo="octo/stats", sha="a1b2c3d4e5", pull=7, issue=3), "/pull/7\">Open pull"),
+                            (Origin(repo="octo/stats", sha="a1b2c3d4e5", issue=3), f"compare/a1b2c3d4e5...pve/fix-{sid}")):
+        store.put_session(Session(id=sid, created_at="2026-12-04T06:00:00+00:00", project="/tmp/x", trigger="issue_comment",
+                                  status=SessionStatus.VERIFIED, origin=origin, candidates=[fix], winner=1,
+                                  verdicts=[Verdict(candidate_id=1, verified=True, reason="ok", preflight=Preflight(ok=True))]))
+        body = app(store).get(f"/s/{sid}").text
+        assert 'href="https://github.com/octo/stats/commit/a1b2c3d4e5"><code>a1b2c3d</code>' in body
+        assert 'href="https://github.com/octo/stats/issues/3">#3' in body
+        assert pr_link in body
+        ref = "a1b2c3d4e5" if origin.pull else f"pve/fix-{sid}"
+        assert f'href="https://vscode.dev/github/octo/stats/blob/{ref}/stats/core.py"' in body
