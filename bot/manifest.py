@@ -84,6 +84,9 @@ def save_credentials(app: dict[str, Any], config_file: Path, home: Path) -> Path
         existing = tomllib.loads(config_file.read_text(encoding="utf-8"))
     existing.update(PVE_GITHUB_APP_ID=str(app["id"]), PVE_GITHUB_PRIVATE_KEY=str(key),
                     PVE_GITHUB_WEBHOOK_SECRET=app["webhook_secret"])
+    # The conversion also returns the app's OAuth client: "Sign in with GitHub" on the web view.
+    if app.get("client_id") and app.get("client_secret"):
+        existing.update(PVE_GITHUB_CLIENT_ID=str(app["client_id"]), PVE_GITHUB_CLIENT_SECRET=str(app["client_secret"]))
     lines = [f"{k} = {json.dumps(str(v))}" for k, v in existing.items()]  # flat string keys (pve.config)
     config_file.parent.mkdir(parents=True, exist_ok=True)
     _write_private(config_file, "\n".join(lines) + "\n")

@@ -100,7 +100,7 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     same app serves the permalinks the App posts."""
     from statemachine.github.dispatch import handle
     from statemachine.worker import WorkerPool
-    from web import permalinks, shell
+    from web import auth, permalinks, shell
     from webhooks.app import create_app
 
     store = make_store(env)  # one store plays every role: queue, sessions, quotas
@@ -110,6 +110,9 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     web = create_app(runtime.secret, store, on_queued=lambda _job, _delivery: pool.wake())
     web.include_router(permalinks.router(store))
     web.include_router(shell.assets())
+    # Sign in with GitHub; cookies are signed with a key derived from the webhook secret.
+    oauth = auth.OAuthApp.from_config(env, GitHubAppSettings.from_config(env).api_url)
+    web.include_router(auth.router(oauth, auth.Signer(runtime.secret, "cookies")))
     return GitHubService(web=web, pool=pool, runtime=runtime)
 
 

@@ -98,6 +98,11 @@ class GitHubAPI:
         self.repos: dict[str, Repo] = {}
         self.installations: dict[int, set[str]] = {}  # id -> repo full names it may touch
         self.tokens: dict[str, int] = {}  # token -> installation id
+        # Sign in with GitHub (OAuth web flow): the App's client id and secret, codes a user's
+        # approval hands out (code -> login), and the user tokens they are exchanged for.
+        self.oauth_client = ("Iv1.pvetestclient", "oauth-client-secret")
+        self.oauth_codes: dict[str, str] = {}
+        self.user_tokens: dict[str, str] = {}
         self.calls: list[tuple[str, str, dict[str, Any] | None]] = []  # (method, path, json body)
         self.violations: list[str] = []
         self.on_request: list[Callable[[str, str], None]] = []  # hooks: (method, path), e.g. to kill a worker
@@ -238,9 +243,32 @@ class GitHubAPI:
             server.shutdown()
             server.server_close()
 
+    def authorize(self, login: str) -> str:
+        """The code GitHub's authorize page redirects back with once ``login`` approves."""
+        code = f"code-{next(self._ids)}"
+        self.oauth_codes[code] = login
+        return code
+
+    def _oauth_token(self, body: bytes) -> tuple[int, dict[str, str], Any]:
+        """``POST /login/oauth/access_token`` (github.com, not the REST API): GitHub answers 200
+        with ``error`` for a bad code or client."""
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        if (form.get("client_id"), form.get("client_secret")) != self.oauth_client:
+            return 200, {}, {"error": "incorrect_client_credentials"}
+        login = self.oauth_codes.pop(form.get("code", ""), None)
+        if login is None:
+            return 200, {}, {"error": "bad_verification_code"}
+        token = f"gho_{next(self._ids)}"
+        self.user_tokens[token] = login
+        return 200, {}, {"access_token": token, "token_type": "bearer", "scope": ""}
+
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
         parts = urlsplit(raw_path)
         path, query = parts.path, parse_qs(parts.query)
+        if method == "POST" and path == "/login/oauth/access_token":
+            with self._lock:
+                self.calls.append((method, path, None))
+                return self._oauth_token(body)
         for hook in self.on_request:
             hook(method, path)
         op, problems = self.rest.check(method, path, query, body)
@@ -257,6 +285,9 @@ class GitHubAPI:
             auth_error = self._auth(op, headers)
             if auth_error:
                 return 401, {}, {"message": auth_error}
+            if op.template == "/user":  # a signed-in user's token: who it belongs to
+                credential = next((v for k, v in headers.items() if k.lower() == "authorization"), "").split(" ")[-1]
+                return 200, {}, _user(self.user_tokens[credential])
             handler = getattr(self, "op_" + re.sub(r"\W", "_", op.operation_id), None)
             if handler is None:
                 self.violations.append(f"{op.operation_id}: not implemented by the local server")
@@ -288,6 +319,8 @@ class GitHubAPI:
             if claims["exp"] - time.time() > 600:
                 return "'Expiration time' claim ('exp') is too far in the future"
             return None
+        if op.template == "/user":
+            return None if credential in self.user_tokens else "Bad credentials"
         if scheme.lower() not in ("token", "bearer") or credential not in self.tokens:
             return "Bad credentials"
         return None

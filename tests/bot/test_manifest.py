@@ -70,6 +70,7 @@ def test_setup_page_runs_the_manifest_flow_and_stores_working_credentials(tmp_pa
     settings = GitHubAppSettings.from_config(env)
     assert settings.app_id == 4242 and settings.webhook_secret == b"s3cret-from-github"
     assert settings.private_key_pem == app_key[0]
+    assert (env["PVE_GITHUB_CLIENT_ID"], env["PVE_GITHUB_CLIENT_SECRET"]) == ("Iv1.x", "cs")  # for "Sign in with GitHub"
 
     again = client.get("/app/setup/callback", params={"code": "code-1", "state": state})  # codes are single-use
     assert again.status_code == 502 and "expire" in again.text

@@ -1,0 +1,180 @@
+"""Sign in with GitHub (OAuth, with the GitHub App's client id and secret).
+
+``/login`` sends the browser to GitHub's authorize page with a one-time ``state`` kept in a
+signed cookie; ``/login/callback`` checks it, exchanges the code for the user's token, asks
+GitHub who it is, and keeps ``{login, token}`` in a signed, ``HttpOnly``, ``SameSite=Lax`` cookie
+(8 hours; the token is the user's own, used to ask GitHub what they may read). ``/logout`` is a
+POST with a CSRF token derived from that cookie. Without ``PVE_GITHUB_CLIENT_ID`` and
+``PVE_GITHUB_CLIENT_SECRET`` the pages say how to enable it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from web.shell import error_page, page
+
+STATE_COOKIE, USER_COOKIE = "pve_login_state", "pve_user"
+STATE_MAX_AGE, USER_MAX_AGE = 600, 8 * 3600
+
+
+class Signer:
+    """HMAC-SHA256 signed, expiring JSON (the cookies' contents)."""
+
+    def __init__(self, secret: bytes, purpose: str) -> None:
+        self.key = hmac.new(secret, f"pve-web:{purpose}".encode(), hashlib.sha256).digest()
+
+    def dumps(self, data: dict[str, Any], max_age: int) -> str:
+        body = base64.urlsafe_b64encode(json.dumps({**data, "exp": int(time.time()) + max_age}).encode()).decode()
+        return f"{body}.{self._mac(body)}"
+
+    def loads(self, token: str | None) -> dict[str, Any] | None:
+        if not token or "." not in token:
+            return None
+        body, mac = token.rsplit(".", 1)
+        if not hmac.compare_digest(mac, self._mac(body)):
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(body.encode()))
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or int(data.get("exp", 0)) < time.time():
+            return None
+        return data
+
+    def _mac(self, body: str) -> str:
+        return base64.urlsafe_b64encode(hmac.new(self.key, body.encode(), hashlib.sha256).digest()).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    client_id: str
+    client_secret: str
+    web_url: str  # https://github.com, or a GitHub Enterprise host
+    api_url: str
+    public_url: str  # where PVE is reached: the callback's base
+
+    @classmethod
+    def from_config(cls, env: Mapping[str, str], api_url: str) -> OAuthApp | None:
+        client_id, secret = env.get("PVE_GITHUB_CLIENT_ID"), env.get("PVE_GITHUB_CLIENT_SECRET")
+        public = (env.get("PVE_PUBLIC_URL") or "").rstrip("/")
+        if not client_id or not secret or not public:
+            return None
+        web = env.get("PVE_GITHUB_WEB_URL") or ("https://github.com" if api_url == "https://api.github.com"
+                                                else api_url.removesuffix("/api/v3"))
+        return cls(client_id, secret, web.rstrip("/"), api_url.rstrip("/"), public)
+
+
+@dataclass(frozen=True)
+class User:
+    login: str
+    token: str
+
+
+def current_user(request: Request, signer: Signer) -> User | None:
+    data = signer.loads(request.cookies.get(USER_COOKIE))
+    if data is None or not isinstance(data.get("login"), str) or not isinstance(data.get("token"), str):
+        return None
+    return User(data["login"], data["token"])
+
+
+def csrf_token(request: Request, signer: Signer) -> str:
+    """Tied to the signed-in cookie: a form from another site cannot know it."""
+    return hmac.new(signer.key, (request.cookies.get(USER_COOKIE) or "").encode(), hashlib.sha256).hexdigest()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this site: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def router(app: OAuthApp | None, signer: Signer) -> APIRouter:
+    r = APIRouter()
+    secure = bool(app and app.public_url.startswith("https://"))
+
+    def cookie(response: Response, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/")
+
+    @r.get("/login")
+    def login(request: Request) -> Response:
+        user = current_user(request, signer)
+        if user is not None:
+            return page("Signed in", f"<h1>Signed in</h1><p>You are signed in as <strong>{html.escape(user.login)}"
+                                     "</strong>.</p><form method=\"post\" action=\"/logout\"><input type=\"hidden\" "
+                                     f"name=\"csrf\" value=\"{csrf_token(request, signer)}\"><button type=\"submit\">"
+                                     "Sign out</button></form>")
+        if app is None:
+            return error_page(503, "Sign-in is not enabled",
+                              "This PVE has no GitHub OAuth settings. Set <code>PVE_GITHUB_CLIENT_ID</code> and "
+                              "<code>PVE_GITHUB_CLIENT_SECRET</code> (the GitHub App's client id and secret: "
+                              "<code>pve app setup</code> stores them) and <code>PVE_PUBLIC_URL</code>. Public "
+                              "repositories' sessions need no sign-in.")
+        state = secrets.token_urlsafe(24)
+        query = urlencode({"client_id": app.client_id, "redirect_uri": f"{app.public_url}/login/callback",
+                           "state": state, "allow_signup": "false"})
+        response = RedirectResponse(f"{app.web_url}/login/oauth/authorize?{query}", status_code=302)
+        cookie(response, STATE_COOKIE, signer.dumps({"state": state, "next": _safe_next(request.query_params.get("next"))},
+                                                    STATE_MAX_AGE), STATE_MAX_AGE)
+        return response
+
+    @r.get("/login/callback")
+    async def callback(request: Request) -> Response:
+        if app is None:
+            return error_page(503, "Sign-in is not enabled", "This PVE has no GitHub OAuth settings.")
+        kept = signer.loads(request.cookies.get(STATE_COOKIE))
+        state, code = request.query_params.get("state"), request.query_params.get("code")
+        if kept is None or not state or not code or not hmac.compare_digest(str(kept.get("state")), state):
+            return error_page(400, "This sign-in has expired",
+                              "The sign-in took too long or did not start here. <a href=\"/login\">Sign in again</a>.")
+        try:
+            async with httpx.AsyncClient(timeout=15) as client:
+                answer = await client.post(f"{app.web_url}/login/oauth/access_token", headers={"Accept": "application/json"},
+                                           data={"client_id": app.client_id, "client_secret": app.client_secret,
+                                                 "code": code, "redirect_uri": f"{app.public_url}/login/callback"})
+                token = answer.json().get("access_token") if answer.status_code == 200 else None
+                if not token:
+                    return error_page(400, "GitHub did not accept this sign-in",
+                                      "GitHub refused the sign-in code (it is used once and expires after ten "
+                                      "minutes). <a href=\"/login\">Sign in again</a>.")
+                me = await client.get(f"{app.api_url}/user", headers={"Authorization": f"Bearer {token}",
+                                                                       "Accept": "application/vnd.github+json"})
+        except (httpx.HTTPError, ValueError):
+            return error_page(502, "GitHub could not be reached",
+                              "PVE could not reach GitHub to finish the sign-in. Try again in a minute.")
+        if me.status_code != 200 or not isinstance(me.json().get("login"), str):
+            return error_page(502, "GitHub did not say who you are", "Try signing in again.")
+        response = RedirectResponse(_safe_next(str(kept.get("next"))), status_code=302)
+        cookie(response, USER_COOKIE, signer.dumps({"login": me.json()["login"], "token": token}, USER_MAX_AGE),
+               USER_MAX_AGE)
+        response.delete_cookie(STATE_COOKIE, path="/")
+        return response
+
+    @r.post("/logout")
+    async def logout(request: Request) -> Response:
+        form = await request.body()
+        sent = dict(pair.split("=", 1) for pair in form.decode("ascii", "replace").split("&") if "=" in pair)
+        if current_user(request, signer) is None or not hmac.compare_digest(sent.get("csrf", ""),
+                                                                             csrf_token(request, signer)):
+            return error_page(403, "That did not come from this page",
+                              "Sign out from the sign-in page (<a href=\"/login\">/login</a>).")
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(USER_COOKIE, path="/")
+        return response
+
+    return r
