@@ -111,7 +111,7 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     web.include_router(permalinks.router(store))
     web.include_router(shell.assets())
     # Sign in with GitHub; cookies are signed with a key derived from the webhook secret.
-    oauth = auth.OAuthApp.from_config(env, GitHubAppSettings.from_config(env).api_url)
+    oauth = auth.OAuthApp.from_config(env, runtime.app.settings.api_url)
     web.include_router(auth.router(oauth, auth.Signer(runtime.secret, "cookies")))
     return GitHubService(web=web, pool=pool, runtime=runtime)
 

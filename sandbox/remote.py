@@ -11,7 +11,9 @@ and its answer, the ``RunResult``, comes back in the invoke response, judged her
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -102,8 +104,6 @@ class RemoteSandbox:
         return None  # no priorities: each run has a function instance of its own
 
     def cleanup(self, staged: StagedProject) -> None:
-        import shutil
-
         self._archives.pop(staged.key, None)
         shutil.rmtree(staged.root, ignore_errors=True)
 
@@ -132,6 +132,4 @@ def lambda_invoker(client: Any, function_name: str) -> Invoke:
 
 
 def _sha256(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()

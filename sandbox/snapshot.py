@@ -7,12 +7,14 @@ links kept as links (inside a sandbox they can only point at sandbox paths).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import secrets
 import shutil
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from pve.errors import BadInput
@@ -23,16 +25,26 @@ MAX_STAGE_FILES = 20_000
 MAX_STAGE_BYTES = 200 << 20
 
 
-def stage(root: Path, source: Path, *, single_file: bool = False) -> StagedProject:
-    """Snapshot the project (or one file) under ``root``; hash every file."""
+@contextlib.contextmanager
+def _new(root: Path) -> Iterator[tuple[str, Path]]:
+    """A new snapshot folder (key, folder): made readable when filled, removed if filling fails."""
     key = secrets.token_hex(16)
     dest = root / f"s-{key}"
-    orig = dest / "orig"
-    orig.mkdir(parents=True)
-    os.chmod(dest, 0o755)
+    (dest / "orig").mkdir(parents=True)
+    try:
+        yield key, dest
+        _readable(dest)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+
+
+def stage(root: Path, source: Path, *, single_file: bool = False) -> StagedProject:
+    """Snapshot the project (or one file) under ``root``; hash every file."""
     files: dict[str, str] = {}
     total = 0
-    try:
+    with _new(root) as (key, dest):
+        orig = dest / "orig"
         if single_file:
             data = source.read_bytes()
             (orig / source.name).write_bytes(data)
@@ -53,10 +65,6 @@ def stage(root: Path, source: Path, *, single_file: bool = False) -> StagedProje
                                    code="too-large", limit=f"over {MAX_STAGE_FILES} files or {MAX_STAGE_BYTES >> 20} MiB")
                 target.write_bytes(data)
                 files[rel] = hashlib.sha256(data).hexdigest()
-        _readable(dest)
-    except BaseException:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise
     return StagedProject(key=key, root=dest, source=source, files=files)
 
 
@@ -76,12 +84,9 @@ def unpack(root: Path, archive: bytes, expected: dict[str, str] | None = None) -
     """A snapshot made from ``pack``'s archive under ``root``. Only regular files inside the
     snapshot are written (tarfile's ``data`` filter); with ``expected``, the files and their
     hashes must be exactly those (an archive changed in transit is refused)."""
-    key = secrets.token_hex(16)
-    dest = root / f"s-{key}"
-    orig = dest / "orig"
-    orig.mkdir(parents=True)
     files: dict[str, str] = {}
-    try:
+    with _new(root) as (key, dest):
+        orig = dest / "orig"
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
             for member in tar:
                 if not member.isfile():
@@ -97,11 +102,7 @@ def unpack(root: Path, archive: bytes, expected: dict[str, str] | None = None) -
         if expected is not None and files != expected:
             missing = sorted(set(expected) ^ set(files)) or sorted(k for k in files if files[k] != expected.get(k))
             raise ValueError(f"the snapshot archive does not hold the staged files ({', '.join(missing[:3])} differ)")
-        _readable(dest)
-    except BaseException:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise
-    return StagedProject(key=key, root=dest, source=orig, files=files)
+    return StagedProject(key=key, root=dest, source=dest / "orig", files=files)
 
 
 def _readable(dest: Path) -> None:

@@ -28,9 +28,11 @@ from pve.models import (
     Found,
     Session,
     SessionStatus,
+    Spectrum,
     Verdict,
     VerifyRequest,
 )
+from sandbox.backend import StagedProject
 from sandbox.remote import RemoteSandbox
 from statemachine import cache, runner
 from statemachine.conclude import not_reproduced, nothing_to_fix
@@ -207,15 +209,14 @@ async def prepare(engine: Engine, job_id: int, req: VerifyRequest, svc: Services
                                     prepared.py_files)
     finally:
         engine.sandbox.cleanup(staged)
-    ctx.session = session
     _put(engine, session.id, CONTEXT, ctx)
     flow = Flow(job=job_id, session=session.id, ranked=len(ctx.candidates), size=max(1, settings.slots),
                 search_started=time.time(), budget=ctx.budget)
     return _next(flow)
 
 
-async def _search_setup(engine: Engine, ctx: Context, req: VerifyRequest, svc: Services, staged: Any, events: Fanout,
-                        t0: float, checks: Checks, spectrum: Any, py_files: list[str]) -> None:
+async def _search_setup(engine: Engine, ctx: Context, req: VerifyRequest, svc: Services, staged: StagedProject,
+                        events: Fanout, t0: float, checks: Checks, spectrum: Spectrum, py_files: list[str]) -> None:
     """A judged pull request, the cache's re-verified fix, or the ranking for the batches."""
     session = ctx.session
     if req.judge is not None:  # someone else's fix: judged here (two runs), not searched for
