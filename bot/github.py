@@ -65,9 +65,10 @@ class GitHubApp:
         data = await _json(self._gh.rest.apps.async_get_authenticated())
         return f"{data['slug']}[bot]"
 
-    def repo(self, installation_id: int, full_name: str) -> RepoAPI:
+    def repo(self, installation_id: int, full_name: str, *, private: bool = True) -> RepoAPI:
         owner, _, name = full_name.partition("/")
-        return RepoAPI(self._gh.with_auth(self._gh.auth.as_installation(installation_id)), owner, name)
+        return RepoAPI(self._gh.with_auth(self._gh.auth.as_installation(installation_id)), owner, name,
+                       installation=installation_id, private=private)
 
 
 async def _call(coro) -> Any:
@@ -104,10 +105,13 @@ async def manifest_conversion(api_url: str, code: str) -> dict[str, Any]:
 class RepoAPI:
     """The calls PVE makes on one repository, as one installation."""
 
-    def __init__(self, gh: Any, owner: str, name: str) -> None:
+    def __init__(self, gh: Any, owner: str, name: str, *, installation: int | None = None,
+                 private: bool = True) -> None:
         self.gh = gh
         self.owner = owner
         self.name = name
+        self.installation = installation
+        self.private = private  # as the delivery said (unknown = private): who may see its sessions' pages
         self.rest = gh.rest
 
     @property

@@ -40,12 +40,14 @@ class Repo:
     installation: int | None
     full_name: str
     default_branch: str | None
+    private: bool = True  # unless the payload says it is public: the session pages' access rests on it
 
     @classmethod
     def of(cls, payload: dict[str, Any]) -> Repo:
         return cls(installation=_int(_get(payload, "installation", "id")),
                    full_name=_str(_get(payload, "repository", "full_name")) or "",
-                   default_branch=_str(_get(payload, "repository", "default_branch")))
+                   default_branch=_str(_get(payload, "repository", "default_branch")),
+                   private=_get(payload, "repository", "private") is not False)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class FailedWorkflowRun:
     conclusion: str | None
     pulls: tuple[PullRef, ...]  # as the payload lists them (a fork's PR is missing here)
     payload: dict[str, Any] = field(repr=False, compare=False)
+    actor: str | None = None  # who started the run (the push or pull request behind it)
 
     @classmethod
     def parse(cls, payload: dict[str, Any]) -> FailedWorkflowRun:
@@ -109,7 +112,8 @@ class FailedWorkflowRun:
                       for p in (_get(run, "pull_requests") or []) if isinstance(p, dict))
         return cls(repo=Repo.of(payload), run_id=_int(_get(run, "id")) or 0, name=_str(_get(run, "name")) or "CI",
                    head_sha=_str(_get(run, "head_sha")) or "", conclusion=_str(_get(run, "conclusion")),
-                   pulls=pulls, payload=payload)
+                   pulls=pulls, payload=payload,
+                   actor=_str(_get(run, "triggering_actor", "login")) or _str(_get(run, "actor", "login")))
 
     def ignored(self) -> str | None:
         if self.conclusion != "failure":

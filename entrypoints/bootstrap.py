@@ -100,7 +100,7 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     same app serves the permalinks the App posts."""
     from statemachine.github.dispatch import handle
     from statemachine.worker import WorkerPool
-    from web import auth, permalinks, shell
+    from web import auth, site
     from webhooks.app import create_app
 
     store = make_store(env)  # one store plays every role: queue, sessions, quotas
@@ -108,11 +108,8 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     pool = WorkerPool(store, lambda job: handle(job, runtime), workers=env_int(env, "PVE_WORKERS", 2, 1, 32),
                       lease_s=float(env_int(env, "PVE_JOB_LEASE_SECONDS", 900, 5, 86_400)))
     web = create_app(runtime.secret, store, on_queued=lambda _job, _delivery: pool.wake())
-    web.include_router(permalinks.router(store))
-    web.include_router(shell.assets())
-    # Sign in with GitHub; cookies are signed with a key derived from the webhook secret.
-    oauth = auth.OAuthApp.from_config(env, runtime.app.settings.api_url)
-    web.include_router(auth.router(oauth, auth.Signer(runtime.secret, "cookies")))
+    # The pages; sign-in with the App's OAuth client, cookies keyed from the webhook secret.
+    site.mount(web, store, secret=runtime.secret, oauth=auth.OAuthApp.from_config(env, runtime.app.settings.api_url))
     return GitHubService(web=web, pool=pool, runtime=runtime)
 
 

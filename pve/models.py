@@ -405,6 +405,8 @@ class Session(BaseModel):
     trigger: str = "cli"
     project: str
     origin: Origin | None = None  # a GitHub session's repository, commit, pull request, issue
+    requested_by: str | None = None  # the GitHub login that asked (a comment's author, a pull request's, the playground's)
+    unlisted: bool = False  # a playground session: reached by its link, listed only in its author's history
     snippet: bool = False
     input_sha256: dict[str, str] = Field(default_factory=dict)
     error_log_sha256: str | None = None
@@ -465,6 +467,10 @@ class Origin(BaseModel):
     pull: int | None = None  # the pull request, when the session is about one
     issue: int | None = None  # the issue: the one commented on, or the one a pull request claims to fix
     web: str = "https://github.com"
+    # Who may see the session's page: anyone when the repository is public; otherwise only a
+    # signed-in user whose own token can read it. Unknown means private (zero trust).
+    private: bool = True
+    installation: int | None = None
 
 
 class VerifyRequest(BaseModel):
@@ -487,6 +493,8 @@ class VerifyRequest(BaseModel):
     install: dict[str, Any] | None = None  # the repository's own install section (.github/pve.yml)
     judge: JudgeTree | None = None  # judge someone else's fix instead of searching for one
     origin: Origin | None = None  # a GitHub session's repository, commit, pull request, issue
+    requested_by: str | None = None  # the GitHub login that asked, for their history
+    unlisted: bool = False  # a playground session (see Session.unlisted)
 
 
 class Analyzed(BaseModel):

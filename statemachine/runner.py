@@ -70,13 +70,16 @@ def admit(req: VerifyRequest) -> tuple[Session, Path, str | None]:
         raise BadInput("a single .py file is its own reproduction; --test does not apply", code="snippet-with-test")
     log_text = decode_log(req.error_log) if req.error_log is not None else None
     session = Session(id=req.session_id or new_session_id(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                      trigger=req.trigger, project=str(path.resolve()), snippet=snippet, origin=req.origin)
+                      trigger=req.trigger, project=str(path.resolve()), snippet=snippet, origin=req.origin,
+                      requested_by=req.requested_by, unlisted=req.unlisted)
     return session, path.resolve(), log_text
 
 
 async def verify(req: VerifyRequest, svc: Services) -> Session:
     """Run the whole flow. Raises BadInput for unusable input; otherwise returns a finished session."""
     session, path, log_text = admit(req)
+    # Stored as running at once: its page can tell who may watch it (the origin) before it ends.
+    svc.store.put_session(session)
     # This session's own console: its watchers, and the store under this session's id only.
     events = Fanout(*svc.watchers, lambda e: svc.store.append_event(session.id, e))
     t0 = time.monotonic()

@@ -57,6 +57,16 @@ def spent_sk(session_id: str) -> str:
     return f"SPENT#{session_id}"
 
 
+def history_pk(repo: str | None = None, login: str | None = None) -> str:
+    """A history partition: a repository's sessions (``HISTORY#owner/name``), or what one GitHub
+    login asked for (``HISTORY#@login``, which also holds their unlisted playground sessions)."""
+    return f"HISTORY#@{login.lower()}" if login else f"HISTORY#{(repo or '').lower()}"
+
+
+def history_sk(created_at: str, session_id: str) -> str:
+    return f"{created_at}#{session_id}"  # ISO times sort as text: newest last, read backwards
+
+
 @dataclass(frozen=True)
 class Quota:
     limit: int
@@ -78,6 +88,59 @@ class Job:
     status: str  # queued | running | done | failed
     attempts: int
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One row of a history listing: enough to show and filter, without the session's fixes."""
+
+    id: str
+    created_at: str
+    status: str
+    repo: str | None  # "owner/name" for a GitHub session
+    error_type: str
+    headline: str
+    requested_by: str | None
+    unlisted: bool = False
+
+    @property
+    def cursor(self) -> str:
+        return history_sk(self.created_at, self.id)
+
+    @classmethod
+    def of(cls, session: Session) -> SessionSummary:
+        a = session.analysis
+        return cls(id=session.id, created_at=session.created_at, status=session.status.value,
+                   repo=session.origin.repo if session.origin else None, error_type=a.exception.type if a else "",
+                   headline=(a.headline() + (f": {a.exception.message}" if a.exception.message else ""))[:300] if a
+                   else session.message[:300], requested_by=session.requested_by, unlisted=session.unlisted)
+
+    def matches(self, q: HistoryQuery) -> bool:
+        """The query's filters, as both stores apply them (SQLite in SQL, DynamoDB after the read)."""
+        return ((not q.text or q.text.lower() in f"{self.error_type} {self.headline} {self.repo or ''}".lower())
+                and (not q.error_type or self.error_type.lower() == q.error_type.lower())
+                and (not q.repo or (self.repo or "").lower() == q.repo.lower())
+                and (not q.status or self.status == q.status)
+                and (not q.since or self.created_at >= q.since) and (not q.until or self.created_at < q.until)
+                and (not q.before or self.cursor < q.before))
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """Whose sessions (the repositories a reader may see, and what one login asked for) and
+    which of them: text in the error or headline, an exact error type, one repository, a status,
+    a date range (ISO, ``until`` excluded), and the page before a cursor, newest first."""
+
+    repos: tuple[str, ...] = ()
+    login: str | None = None
+    text: str = ""
+    error_type: str = ""
+    repo: str = ""
+    status: str = ""
+    since: str = ""
+    until: str = ""
+    before: str = ""
+    limit: int = 25
 
 
 # A crashed job is retried after 2, 4, 8, 16 s; after this many attempts it stays "failed".
@@ -104,6 +167,11 @@ class SessionLog(Protocol):
     def append_event(self, session_id: str, event: Event) -> None: ...
 
     def events(self, session_id: str, after: int = 0) -> list[Event]: ...
+
+    def history(self, query: HistoryQuery) -> list[SessionSummary]:
+        """Sessions in ``query.repos`` (not unlisted ones) or requested by ``query.login``, that
+        match its filters, newest first, at most ``query.limit``."""
+        ...
 
 
 class Blobs(Protocol):

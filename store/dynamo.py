@@ -25,6 +25,7 @@ expired items lazily (up to days later), so every read here treats an expired it
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -41,13 +42,17 @@ from pve.events import Event
 from pve.models import Candidate, Session, Solution, Verdict
 from store.base import (
     MAX_ATTEMPTS,
+    HistoryQuery,
     Job,
     Quota,
+    SessionSummary,
     backoff_s,
     blob_key,
     delivery_pk,
     event_sk,
     fix_sk,
+    history_pk,
+    history_sk,
     installation_pk,
     session_pk,
     solution_pk,
@@ -176,6 +181,13 @@ class DynamoStore:
         for c in session.candidates:  # fixes first: a reader that sees the META sees its fixes
             self.put_fix(session.id, c, verdicts.get(c.id))
         self._put_data(pk, "META", meta, gsi1pk=_SESSIONS, gsi1sk=f"{session.created_at}#{session.id}")
+        # History rows: one in the repository's partition (listed sessions only) and one in the
+        # requester's, so a reader's history is a few key queries, never a scan.
+        row = SessionSummary.of(session)
+        summary = json.dumps(dataclasses.asdict(row))
+        for where in ((history_pk(repo=row.repo),) if row.repo and not row.unlisted else ()) + \
+                ((history_pk(login=row.requested_by),) if row.requested_by else ()):
+            self._put_item({"pk": where, "sk": history_sk(row.created_at, row.id), "data": summary})
 
     def get_session(self, session_id: str) -> Session | None:
         raw = self._get_data(session_pk(session_id), "META")
@@ -193,6 +205,26 @@ class DynamoStore:
         # the index projects every attribute: a listing is one query (eventually consistent,
         # as a listing may be), not one read per session
         return [Session.model_validate_json(self._text(item)) for item in items]
+
+    def history(self, query: HistoryQuery) -> list[SessionSummary]:
+        repos = {r.lower() for r in query.repos}
+        if query.repo:  # one repository: its partition only (if the reader may see it)
+            repos &= {query.repo.lower()}
+        parts = [history_pk(repo=r) for r in sorted(repos)] + ([history_pk(login=query.login)] if query.login else [])
+        found: dict[str, SessionSummary] = {}
+        for part in parts:  # each newest first, until it has a page of matches of its own
+            key = "pk = :p AND sk < :b" if query.before else "pk = :p"
+            values = {":p": part, **({":b": query.before} if query.before else {})}
+            taken = 0
+            for item in self._query(KeyConditionExpression=key, ExpressionAttributeValues=_encode(values),
+                                    ScanIndexForward=False):
+                row = SessionSummary(**json.loads(str(item["data"])))
+                if row.matches(query):
+                    found[row.id] = row
+                    taken += 1
+                    if taken >= query.limit:
+                        break
+        return sorted(found.values(), key=lambda r: r.cursor, reverse=True)[: query.limit]
 
     def put_fix(self, session_id: str, candidate: Candidate, verdict: Verdict | None) -> None:
         data = {"candidate": candidate.model_dump(mode="json"),

@@ -15,8 +15,10 @@ from pve.events import Event
 from pve.models import Candidate, Session, Solution, Verdict
 from store.base import (
     MAX_ATTEMPTS,
+    HistoryQuery,
     Job,
     Quota,
+    SessionSummary,
     backoff_s,
     blob_key,
     delivery_pk,
@@ -53,6 +55,19 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, run_after);
+CREATE TABLE IF NOT EXISTS history (
+    id TEXT PRIMARY KEY,
+    cursor TEXT NOT NULL,
+    created TEXT NOT NULL,
+    repo TEXT COLLATE NOCASE,
+    login TEXT COLLATE NOCASE,
+    unlisted INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error_type TEXT NOT NULL COLLATE NOCASE,
+    headline TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS history_repo ON history (repo, cursor);
+CREATE INDEX IF NOT EXISTS history_login ON history (login, cursor);
 """
 
 
@@ -71,6 +86,7 @@ class SQLiteStore:
         self._write = threading.RLock()  # re-entered by put_session's transaction
         with self._conn() as db:
             db.executescript(_SCHEMA)
+        self._backfill_history()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -109,6 +125,7 @@ class SQLiteStore:
             self._put(session_pk(session.id), "META", json.dumps(meta))
             db.execute("BEGIN")
             try:
+                self._index(SessionSummary.of(session))
                 verdicts = {v.candidate_id: v for v in session.verdicts}
                 for c in session.candidates:
                     self.put_fix(session.id, c, verdicts.get(c.id))
@@ -131,6 +148,58 @@ class SQLiteStore:
         rows = self._conn().execute(
             "SELECT data FROM items WHERE sk = 'META' AND pk LIKE 'SESSION#%' ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
         return [Session.model_validate_json(r[0]) for r in rows]
+
+    def history(self, query: HistoryQuery) -> list[SessionSummary]:
+        where: list[str] = []
+        args: list[str] = []
+        whose = []
+        if query.repos:
+            whose.append(f"(repo IN ({','.join('?' * len(query.repos))}) AND unlisted = 0)")
+            args += query.repos
+        if query.login:
+            whose.append("login = ?")
+            args.append(query.login)
+        if not whose:
+            return []
+        where.append(f"({' OR '.join(whose)})")
+        for column, value in (("repo", query.repo), ("status", query.status), ("error_type", query.error_type)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if query.text:  # ASCII case-insensitive, as LIKE is
+            escaped = query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("(error_type || ' ' || headline || ' ' || ifnull(repo, '')) LIKE ? ESCAPE '\\'")
+            args.append(f"%{escaped}%")
+        for clause, value in (("created >= ?", query.since), ("created < ?", query.until), ("cursor < ?", query.before)):
+            if value:
+                where.append(clause)
+                args.append(value)
+        rows = self._conn().execute(
+            "SELECT id, created, status, repo, error_type, headline, login, unlisted FROM history "
+            f"WHERE {' AND '.join(where)} ORDER BY cursor DESC LIMIT ?", (*args, query.limit)).fetchall()
+        return [SessionSummary(id=r[0], created_at=r[1], status=r[2], repo=r[3], error_type=r[4], headline=r[5],
+                               requested_by=r[6], unlisted=bool(r[7])) for r in rows]
+
+    def _index(self, row: SessionSummary) -> None:
+        self._conn().execute(
+            "INSERT OR REPLACE INTO history (id, cursor, created, repo, login, unlisted, status, error_type, headline) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (row.id, row.cursor, row.created_at, row.repo, row.requested_by,
+                                                 int(row.unlisted), row.status, row.error_type, row.headline))
+
+    def _backfill_history(self) -> None:
+        """A database from before the history table: index its sessions once."""
+        db = self._conn()
+        if db.execute("SELECT 1 FROM history LIMIT 1").fetchone() is not None:
+            return
+        with self._write:
+            db.execute("BEGIN")
+            try:
+                for (raw,) in db.execute("SELECT data FROM items WHERE sk = 'META' AND pk LIKE 'SESSION#%'").fetchall():
+                    self._index(SessionSummary.of(Session.model_validate_json(raw)))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     # fixes ---------------------------------------------------------------
 

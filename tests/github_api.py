@@ -51,6 +51,11 @@ def _sha(*parts: object) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+# What a signed-in user's own token may ask here (the web view's access checks).
+USER_OPERATIONS = frozenset({"/user", "/user/installations", "/user/installations/{installation_id}/repositories",
+                             "/repos/{owner}/{repo}"})
+
+
 def _user(login: str, kind: str = "User") -> dict[str, Any]:
     return {"login": login, "id": abs(hash(login)) % 10**8, "type": kind}
 
@@ -118,9 +123,10 @@ class GitHubAPI:
     def next_id(self) -> int:
         return next(self._ids)
 
-    def add_repo(self, full_name: str, files: dict[str, str], *, installation: int = 1, default_branch: str = "main") -> Repo:
+    def add_repo(self, full_name: str, files: dict[str, str], *, installation: int = 1, default_branch: str = "main",
+                 private: bool = False) -> Repo:
         owner, name = full_name.split("/")
-        repo = Repo(owner, name, self.next_id(), default_branch=default_branch)
+        repo = Repo(owner, name, self.next_id(), default_branch=default_branch, private=private)
         sha = self.commit(repo, files, parents=[], message="initial")
         repo.refs[f"heads/{default_branch}"] = sha
         self.repos[full_name] = repo
@@ -282,12 +288,12 @@ class GitHubAPI:
             planned = self.fail_next.get((method, op.operation_id))
             if planned:
                 return planned.pop(0), {"retry-after": "0"}, {"message": "injected failure"}
+            credential = next((v for k, v in headers.items() if k.lower() == "authorization"), "").split(" ")[-1]
+            if credential in self.user_tokens and op.template in USER_OPERATIONS:
+                return self._as_user(op, self.user_tokens[credential], query)
             auth_error = self._auth(op, headers)
             if auth_error:
                 return 401, {}, {"message": auth_error}
-            if op.template == "/user":  # a signed-in user's token: who it belongs to
-                credential = next((v for k, v in headers.items() if k.lower() == "authorization"), "").split(" ")[-1]
-                return 200, {}, _user(self.user_tokens[credential])
             handler = getattr(self, "op_" + re.sub(r"\W", "_", op.operation_id), None)
             if handler is None:
                 self.violations.append(f"{op.operation_id}: not implemented by the local server")
@@ -301,6 +307,32 @@ class GitHubAPI:
                 if repo.full_name not in self.installations.get(installation or -1, set()):
                     return 404, {}, {"message": "Not Found (not installed on this repository)"}
             return handler(op, repo, query, data or {})
+
+    def readable(self, repo: Repo, login: str) -> bool:
+        """Whether ``login`` has explicit access to ``repo`` (its owner, or a collaborator)."""
+        return repo.owner == login or repo.permissions.get(login, "none") != "none"
+
+    def _as_user(self, op: Operation, login: str, query: dict[str, list[str]]) -> tuple[int, dict[str, str], Any]:
+        """A signed-in user's token (user-to-server): who they are, the App's installations and
+        repositories they can reach, and a repository they may read (404 otherwise, as GitHub)."""
+        if op.template == "/user":
+            return 200, {}, _user(login)
+        if op.template == "/repos/{owner}/{repo}":
+            repo = self.repos.get(f"{op.params['owner']}/{op.params['repo']}")
+            if repo is None or (repo.private and not self.readable(repo, login)):
+                return 404, {}, {"message": "Not Found"}
+            return self.op_repos_get(op, repo, query, {})
+        mine = {i: [self.repos[n] for n in sorted(names) if self.readable(self.repos[n], login)]
+                for i, names in sorted(self.installations.items())}
+        if op.template == "/user/installations":
+            found = [{"id": i, "app_id": self.app_id, "target_type": "Organization", "account": _user(repos[0].owner)}
+                     for i, repos in mine.items() if repos]
+            return 200, {}, {"total_count": len(found), "installations": self._page(found, query)}
+        repos = mine.get(int(op.params["installation_id"])) or []
+        if not repos:
+            return 404, {}, {"message": "Not Found"}
+        found = [self.op_repos_get(op, r, query, {})[2] for r in repos]
+        return 200, {}, {"total_count": len(found), "repositories": self._page(found, query)}
 
     def _auth(self, op: Operation, headers: dict[str, str]) -> str | None:
         value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")

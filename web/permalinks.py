@@ -24,6 +24,7 @@ from pve.events import Event
 from pve.models import Oracle, Session, SessionStatus, is_session_id
 from store.base import Blobs, SessionLog
 from web import highlight
+from web.access import Viewer
 from web.diff import side_by_side
 from web.shell import SECURITY_HEADERS, error_page, page
 
@@ -45,41 +46,47 @@ class PermalinkStore(SessionLog, Blobs, Protocol):
 
 def _not_found() -> Response:
     return error_page(404, "No such session", "This link names no session PVE knows. Session links are long and "
-                                              "exact: check that it was copied whole.")
+                                              "exact: check that it was copied whole. (A session asked for a moment "
+                                              "ago appears within seconds: reload.)")
 
 
-def router(store: PermalinkStore) -> APIRouter:
+def router(store: PermalinkStore, viewer: Viewer) -> APIRouter:
     r = APIRouter()
 
+    def shown(session_id: str, request: Request) -> Session | Response:
+        """The session, if it exists and this reader may see it; else the page that says why not."""
+        session = store.get_session(session_id) if is_session_id(session_id) else None
+        if session is None:
+            return _not_found()
+        return viewer.refusal(session, request) or session
+
     @r.get("/s/{session_id}")
-    def session_page(session_id: str) -> Response:
-        if not is_session_id(session_id):
-            return _not_found()
-        session = store.get_session(session_id)
-        events = store.events(session_id)
-        if session is None and not events:
-            return _not_found()
-        return page(_title(session), _body(session_id, session, events), scripts=("console.js",))
+    def session_page(session_id: str, request: Request) -> Response:
+        session = shown(session_id, request)
+        if isinstance(session, Response):
+            return session
+        return page(_title(session), _body(session, store.events(session_id)), scripts=("console.js",))
 
     @r.get("/s/{session_id}/events")
     async def stream(session_id: str, request: Request) -> Response:
-        if not is_session_id(session_id):
-            return _not_found()
-        known = await asyncio.to_thread(lambda: store.get_session(session_id) is not None or bool(store.events(session_id)))
-        if not known:  # the page it belongs to is a 404 too
-            return _not_found()
+        session = await asyncio.to_thread(shown, session_id, request)
+        if isinstance(session, Response):
+            return session
         after = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
         start = int(after) if after.isdigit() else 0
         return StreamingResponse(_events(store, session_id, start, request), media_type="text/event-stream",
                                  headers={**SECURITY_HEADERS, "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @r.get("/s/{session_id}/proof.txt")
-    def proof(session_id: str) -> Response:
-        data = store.get_blob(session_id, "proof.txt") if is_session_id(session_id) else None
-        if data is None:
-            return PlainTextResponse("no such session\n", status_code=404)
+    def proof(session_id: str, request: Request) -> Response:
+        session = shown(session_id, request)
+        data = store.get_blob(session_id, "proof.txt") if isinstance(session, Session) else None
+        if data is None or not isinstance(session, Session):
+            return PlainTextResponse("no such session, or not yours to read\n", status_code=404)
+        private = session.origin is not None and session.origin.private
         return Response(data, media_type="text/plain; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="pve-proof-{session_id}.txt"'})
+                        headers={"Content-Disposition": f'attachment; filename="pve-proof-{session_id}.txt"',
+                                 "Cache-Control": "private, no-store" if private else "public, max-age=300"})
 
     return r
 
@@ -116,19 +123,20 @@ async def _events(store: PermalinkStore, session_id: str, after: int, request: R
         await asyncio.sleep(POLL_S)
 
 
-def _title(session: Session | None) -> str:
-    if session is None:
+def _title(session: Session) -> str:
+    if session.status is SessionStatus.RUNNING:
         return "Verifying…"
     head = session.analysis.headline() if session.analysis else "session"
     return f"{session.status.value.capitalize()}: {head}"
 
 
-def _body(session_id: str, session: Session | None, events: list[Event]) -> str:
-    live = session is None or session.status is SessionStatus.RUNNING
+def _body(session: Session, events: list[Event]) -> str:
+    live = session.status is SessionStatus.RUNNING
     parts = []
-    if session is None:
+    if live:
         parts.append("<h1><span class=\"status\">verifying</span> Verifying…</h1><p>PVE is running this session now; "
                      "the console below shows each step as it happens.</p>")
+        parts.append(_facts(session))
     else:
         head = session.analysis.headline() if session.analysis else "the failure"
         css = session.status.value.split()[0]
@@ -145,13 +153,14 @@ def _body(session_id: str, session: Session | None, events: list[Event]) -> str:
     after = events[-1].seq if events else 0
     parts.append(f"<h2 id=\"console-title\">Console</h2><div id=\"console\" role=\"log\" aria-labelledby=\"console-title\" "
                  f"tabindex=\"0\" data-live=\"{1 if live else 0}\" "
-                 f"data-stream=\"/s/{session_id}/events?after={after}\">{lines}</div>")
+                 f"data-stream=\"/s/{session.id}/events?after={after}\">{lines}</div>")
     return "".join(parts)
 
 
 def _facts(session: Session) -> str:
     oracle = session.oracle
-    words = ORACLE_WORDS.get(oracle, "") if oracle else "No oracle: no fix was verified."
+    words = ORACLE_WORDS.get(oracle, "") if oracle else \
+        "Decided when the session ends." if session.status is SessionStatus.RUNNING else "No oracle: no fix was verified."
     rows = [("Session", f"<code>{session.id}</code>"), ("Started", html.escape(session.created_at)),
             ("Trigger", html.escape(session.trigger)), *_origin_rows(session),
             ("Oracle", f"{html.escape(oracle.value) + ': ' if oracle else ''}{html.escape(words)}")]

@@ -54,7 +54,7 @@ async def on_apply(rt: AppRuntime, button: CheckRunButton) -> None:
     if trigger is None or not trigger.get("is_pr"):
         log.info("apply: no record of check run %s (external id %r)", button.check_run_id, button.external_id)
         return
-    api = rt.app.repo(trigger["installation"], trigger["repo"])
+    api = rt.app.repo(trigger["installation"], trigger["repo"], private=trigger.get("private", True))
     reply = Reply(api, trigger["number"], f"{button.external_id}-apply", await rt.me())
     files, ids = plan_apply([s for sid in trigger["sessions"] if (s := rt.store.get_session(sid)) is not None])
     if not files:

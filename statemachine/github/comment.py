@@ -16,7 +16,7 @@ from bot.commands import has_failure, input_text, parse_command
 from bot.publish import fix_pull_request, suggestion_review
 from bot.triggers import CommentCommand
 from pve.errors import BadInput
-from pve.models import Origin, SessionStatus, VerifyRequest
+from pve.models import SessionStatus, VerifyRequest
 from statemachine.github import pull_request, verification
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
@@ -69,7 +69,7 @@ async def on_comment(rt: AppRuntime, cmd: CommentCommand, delivery: str, *, last
                      key: str | None = None) -> None:
     installation = cmd.repo.installation
     assert installation is not None  # dispatch passes on only deliveries from an installation
-    api = rt.app.repo(installation, cmd.repo.full_name)
+    api = rt.app.repo(installation, cmd.repo.full_name, private=cmd.repo.private)
     key = key or f"comment-{cmd.comment_id}"
     async with Conversation(api, cmd.number, key, await rt.me(), last_attempt=last_attempt) as talk:
         if not needs_config(cmd):
@@ -106,7 +106,8 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
             head_repo = ((claim.get("head") or {}).get("repo") or {}).get("full_name") or ""
             return await pull_request.verify_pull(
                 rt, talk, config, installation, number, claim["base"]["sha"], claim["head"]["sha"], links, delivery,
-                fork=head_repo.lower() != api.full_name.lower(), event="issue_comment", payload=cmd.payload)
+                fork=head_repo.lower() != api.full_name.lower(), event="issue_comment", payload=cmd.payload,
+                by=cmd.login or None)
     text = input_text(body, cmd.issue_body, earlier, title=cmd.issue_title)
     if not text and not plan.test:
         return await talk.say(render.no_traceback())
@@ -119,8 +120,9 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
     header = render.working(sha, f"pull request #{number}" if cmd.is_pr else f"issue #{number}")
     await talk.say(header)
     check = await talk.open_check(sha, rt.link(session_id))
-    origin = Origin(repo=api.full_name, sha=sha, pull=number if cmd.is_pr else None, issue=None if cmd.is_pr else number)
+    origin = verification.origin(api, sha, pull=number if cmd.is_pr else None, issue=None if cmd.is_pr else number)
     req = VerifyRequest(path=Path("."), error_log=text.encode("utf-8") if text else None, test=plan.test, origin=origin,
+                        requested_by=cmd.login or None,
                         trigger="issue_comment", issue_text=text or None, session_id=session_id)
     lines: list[str] = []
     try:

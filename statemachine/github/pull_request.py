@@ -27,7 +27,7 @@ from bot.links import Linked, linked_issues
 from bot.publish import CheckRun, suggestion_review
 from bot.triggers import PullRequestChange
 from pve.errors import BadInput
-from pve.models import JudgeTree, Origin, Session, SessionStatus, VerifyRequest
+from pve.models import JudgeTree, Session, SessionStatus, VerifyRequest
 from statemachine.github import verification
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
@@ -81,7 +81,7 @@ async def on_pull_request(rt: AppRuntime, pr: PullRequestChange, delivery: str, 
                           key: str | None = None) -> None:
     installation = pr.repo.installation
     assert installation is not None  # dispatch passes on only deliveries from an installation
-    api = rt.app.repo(installation, pr.repo.full_name)
+    api = rt.app.repo(installation, pr.repo.full_name, private=pr.repo.private)
     links = await linked(api, pr.number, pr.body)
     if not links.numbers:
         log.info("pull request #%s links no issue of %s", pr.number, pr.repo.full_name)
@@ -95,7 +95,7 @@ async def on_pull_request(rt: AppRuntime, pr: PullRequestChange, delivery: str, 
             log.info("pull request #%s: the pull_request trigger is off in %s", pr.number, repoconfig.PATH)
             return
         await verify_pull(rt, talk, config, installation, pr.number, pr.base_sha, pr.head_sha, links, delivery,
-                          fork=pr.fork, event="pull_request", payload=pr.payload)
+                          fork=pr.fork, event="pull_request", payload=pr.payload, by=pr.author or None)
 
 
 def _derived(session_id: str, what: str) -> str:
@@ -110,8 +110,9 @@ def pull_key(number: int) -> str:
 
 async def verify_pull(rt: AppRuntime, talk: Conversation, config: repoconfig.RepoConfig, installation: int,
                       number: int, base_sha: str, head_sha: str, links: Linked, delivery: str, *, fork: bool,
-                      event: str, payload: dict[str, Any]) -> None:
-    """``event`` and ``payload``: the trigger, kept for each check run's "Re-run" button."""
+                      event: str, payload: dict[str, Any], by: str | None = None) -> None:
+    """``event`` and ``payload``: the trigger, kept for each check run's "Re-run" button; ``by``:
+    who asked (the pull request's author, or the commenter), for their history."""
     api = talk.api
     quota = rt.store.quota(installation, rt.daily_credits)
     if quota.remaining <= 0:
@@ -125,7 +126,7 @@ async def verify_pull(rt: AppRuntime, talk: Conversation, config: repoconfig.Rep
         check = CheckRun(api, head_sha, f"{pull_key(number)}-{issue}-{head_sha[:12]}", name=render.pull_check_name(issue))
         await check.start(rt.link(rt.session_id(delivery, n)))
         verdict = await _one(rt, api, check, config, installation, number, issue, base, head, base_sha, head_sha,
-                             rt.session_id(delivery, n), fork=fork)
+                             rt.session_id(delivery, n), fork=fork, by=by)
         verdicts.append(verdict)
         rt.store.put_trigger(check.key, verification.trigger_record(
             api, installation, number, is_pr=True, sha=head_sha, sessions=[verdict.offered] if verdict.offered else [],
@@ -138,7 +139,7 @@ async def verify_pull(rt: AppRuntime, talk: Conversation, config: repoconfig.Rep
 
 async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig.RepoConfig, installation: int,
                number: int, issue: int, base: Path, head: Path, base_sha: str, head_sha: str, session_id: str, *,
-               fork: bool) -> PullVerdict:
+               fork: bool, by: str | None = None) -> PullVerdict:
     data = await api.issue(issue)
     if data.get("pull_request"):
         verdict = PullVerdict(issue, Kind.UNVERIFIED, f"#{issue} is a pull request, not an issue")
@@ -150,7 +151,7 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
         return await _unjudged(check, verdict)
     req = VerifyRequest(path=base, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
                         session_id=session_id, cache=False,
-                        origin=Origin(repo=api.full_name, sha=base_sha, pull=number, issue=issue),
+                        origin=verification.origin(api, base_sha, pull=number, issue=issue), requested_by=by,
                         judge=JudgeTree(path=head, label=f"pull request #{number}", base_commit=base_sha,
                                         head_commit=head_sha))
     lines: list[str] = []
@@ -164,7 +165,7 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
         rt.store.spend_credit(installation, session.id, rt.daily_credits)
     elif verdict.kind is Kind.DOES_NOT_FIX:
         verdict = await _offer(rt, api, config, installation, number, issue, head, head_sha, text, session_id, verdict,
-                               fork=fork)
+                               fork=fork, by=by)
     await check.finish(verdict.conclusion, render.pull_check(verdict.kind.value, issue, verdict.detail, session, lines,
                                                              rt.link(session.id),
                                                              proof=verification.proof_text(rt, session)),
@@ -180,13 +181,13 @@ async def _unjudged(check: CheckRun, verdict: PullVerdict) -> PullVerdict:
 
 async def _offer(rt: AppRuntime, api: RepoAPI, config: repoconfig.RepoConfig, installation: int, number: int,
                  issue: int, head: Path, head_sha: str, text: str, session_id: str, verdict: PullVerdict, *,
-                 fork: bool) -> PullVerdict:
+                 fork: bool, by: str | None = None) -> PullVerdict:
     """The head does not fix it: search for a fix on top of the head, and offer a verified one.
     A fork's pull request gets the offline engine only: its code never goes to a model provider
     on the repository's keys."""
     req = VerifyRequest(path=head, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
                         session_id=_derived(session_id, "offer"), cache=False, brain="offline" if fork else "auto",
-                        origin=Origin(repo=api.full_name, sha=head_sha, pull=number, issue=issue))
+                        origin=verification.origin(api, head_sha, pull=number, issue=issue), requested_by=by)
     session = await verification.run(rt, None, config, req, [])
     blocked, _ = verification.spend(rt, installation, session)
     if session.status is not SessionStatus.VERIFIED or blocked is not None:

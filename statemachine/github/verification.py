@@ -13,7 +13,7 @@ from bot.github import GitHubError, RepoAPI
 from bot.publish import CheckRun, Reply, publishable
 from bot.suggestions import change_blocks
 from pve.events import Event
-from pve.models import Session, SessionStatus, VerifyRequest
+from pve.models import Origin, Session, SessionStatus, VerifyRequest
 from statemachine.github.runtime import AppRuntime
 from store.base import Quota
 
@@ -101,8 +101,14 @@ def spend(rt: AppRuntime, installation: int, session: Session) -> tuple[str | No
     return (None if spent else render.quota_exhausted(quota)), quota
 
 
+def origin(api: RepoAPI, sha: str, *, pull: int | None = None, issue: int | None = None) -> Origin:
+    """Where a session's code came from, and who may see its page (the repository's visibility)."""
+    return Origin(repo=api.full_name, sha=sha, pull=pull, issue=issue, private=api.private,
+                  installation=api.installation)
+
+
 def trigger_record(api: RepoAPI, installation: int, number: int, *, is_pr: bool, sha: str, sessions: list[str],
                    event: str, payload: dict[str, Any]) -> dict[str, Any]:
     """What the check run's buttons need later (``Triggers`` store role)."""
-    return {"repo": api.full_name, "installation": installation, "number": number, "is_pr": is_pr, "sha": sha,
+    return {"repo": api.full_name, "installation": installation, "private": api.private, "number": number, "is_pr": is_pr, "sha": sha,
             "sessions": sessions, "event": event, "payload": payload}

@@ -18,7 +18,7 @@ from bot.triggers import FailedWorkflowRun
 from brain.logtext import decode_log
 from brain.traceback import ProjectIndex, parse_log
 from pve.errors import BadInput
-from pve.models import Origin, ParsedLog, Session, SessionStatus, VerifyRequest
+from pve.models import ParsedLog, Session, SessionStatus, VerifyRequest
 from statemachine.github import verification
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
@@ -64,7 +64,7 @@ async def on_workflow_run(rt: AppRuntime, run: FailedWorkflowRun, delivery: str,
                           key: str | None = None) -> None:
     installation = run.repo.installation
     assert installation is not None  # dispatch passes on only deliveries from an installation
-    api = rt.app.repo(installation, run.repo.full_name)
+    api = rt.app.repo(installation, run.repo.full_name, private=run.repo.private)
     sha = run.head_sha
     numbers = [p.number for p in run.pulls if p.head_sha == sha]
     if not numbers:  # a fork's PR is not in the payload: ask which PRs have this commit
@@ -113,7 +113,7 @@ async def _verify(rt: AppRuntime, run: FailedWorkflowRun, talk: Conversation, co
     summaries = []
     for n, target in enumerate(targets):
         req = VerifyRequest(path=path, error_log=target.log, test=target.test_id, trigger="workflow_run",
-                            origin=Origin(repo=api.full_name, sha=sha, pull=number),
+                            origin=verification.origin(api, sha, pull=number), requested_by=run.actor,
                             session_id=rt.session_id(delivery, n))
         lines.append(f"Failure {n + 1} of {len(targets)}: {target.ident}")
         try:

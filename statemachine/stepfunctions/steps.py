@@ -181,6 +181,7 @@ async def prepare(engine: Engine, job_id: int, req: VerifyRequest, svc: Services
     """The local runner's opening, then the offline engine's ranking; the baseline is awaited
     here (no candidate is judged before the Map), so every validate step has it."""
     session, path, log_text = runner.admit(req)
+    svc.store.put_session(session)  # running: its page knows its origin (who may watch) from the start
     settings = svc.settings
     events = Fanout(*svc.watchers, lambda e: svc.store.append_event(session.id, e))
     t0, wall0 = time.monotonic(), time.time()

@@ -174,6 +174,22 @@ def test_triggers_are_typed_at_the_edge():
     assert (run.run_id, run.name, run.head_sha, [p.number for p in run.pulls]) == (5, "tests", "abc", [3])
 
 
+def test_a_repository_is_private_unless_the_delivery_says_it_is_public():
+    from bot.triggers import Repo
+    from tests.github_payloads import example
+
+    real = example("issue_comment", "created")  # GitHub's own example: a public repository
+    assert real["repository"]["private"] is False and Repo.of(real).private is False
+    assert Repo.of({**real, "repository": {**real["repository"], "private": True}}).private is True
+    assert Repo.of({"repository": {"full_name": "octo/x"}}).private is True  # unknown: closed
+    run = example("workflow_run", "completed")
+    assert FailedWorkflowRun.parse(run).actor is None  # this example names nobody: nobody is credited
+    run["workflow_run"]["actor"] = {"login": "maria"}
+    assert FailedWorkflowRun.parse(run).actor == "maria"
+    run["workflow_run"]["triggering_actor"] = {"login": "rerunner"}
+    assert FailedWorkflowRun.parse(run).actor == "rerunner"
+
+
 def test_every_route_has_a_handler():
     from bot.triggers import ROUTES
     from statemachine.github.dispatch import HANDLERS

@@ -6,6 +6,7 @@ on its own (SQLite's WAL and file layout, DynamoDB's TTL and S3 spill) is tested
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +16,20 @@ import pytest
 import store.dynamo
 import store.sqlite
 from pve.events import Fanout
-from pve.models import Candidate, FileEdit, Preflight, Session, SessionStatus, Solution, Verdict
-from store.base import Quota, Store
+from pve.models import (
+    Analysis,
+    Candidate,
+    Category,
+    ExceptionInfo,
+    FileEdit,
+    Origin,
+    Preflight,
+    Session,
+    SessionStatus,
+    Solution,
+    Verdict,
+)
+from store.base import HistoryQuery, Quota, Store
 from store.sqlite import SQLiteStore
 from tests.aws import aws, dynamo_store
 
@@ -240,3 +253,55 @@ def test_concurrent_workers_never_claim_the_same_job(backend: Store):
     with ThreadPoolExecutor(6) as pool:
         claimed = [j for got in pool.map(work, range(6)) for j in got]
     assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 6
+
+
+def _github_session(sid: str, created: str, repo: str | None, error: str, message: str, *, by: str | None = None,
+                    status: SessionStatus = SessionStatus.VERIFIED, unlisted: bool = False) -> Session:
+    s = session(sid, created, n_fixes=1)
+    s.status, s.requested_by, s.unlisted = status, by, unlisted
+    s.origin = Origin(repo=repo, sha="a" * 40) if repo else None
+    s.analysis = Analysis(exception=ExceptionInfo(type=error, qualified_type=error, message=message),
+                          category=Category.NAME)
+    return s
+
+
+def test_history_lists_what_a_reader_may_see_filtered_and_paged(backend: Store):
+    rows = [("a", "octo/stats", "KeyError", "'mean'", None, SessionStatus.VERIFIED, False),
+            ("b", "octo/stats", "ZeroDivisionError", "division by zero", "alice", SessionStatus.NO_FIX, False),
+            ("c", "octo/secret", "KeyError", "'token'", None, SessionStatus.VERIFIED, False),
+            ("d", None, "NameError", "name 'lst' is not defined", "alice", SessionStatus.VERIFIED, True),  # playground
+            ("e", None, "TypeError", "bad operand", "bob", SessionStatus.VERIFIED, True),
+            ("f", "Octo/Tools", "KeyError", "50% of keys_missing", None, SessionStatus.VERIFIED, False)]
+    for n, (c, repo, error, message, by, status, unlisted) in enumerate(rows):
+        backend.put_session(_github_session(c * 32, f"2026-12-0{n + 1}T10:00:00+00:00", repo, error, message, by=by,
+                                            status=status, unlisted=unlisted))
+    ids = lambda q: [r.id[0] for r in backend.history(q)]  # noqa: E731
+    # alice reads octo/stats and octo/tools: their sessions, plus her own playground session; never
+    # another repository's or someone else's unlisted one
+    alice = HistoryQuery(repos=("octo/stats", "octo/tools"), login="alice")
+    assert ids(alice) == ["f", "d", "b", "a"]
+    assert ids(HistoryQuery(repos=("octo/stats",))) == ["b", "a"]
+    assert ids(HistoryQuery(login="bob")) == ["e"] and ids(HistoryQuery()) == []
+    # filters: text (case-insensitive, over the error and the repository), exact error type, one
+    # repository (names compare case-insensitively, as GitHub's do), status, dates
+    assert ids(dataclasses.replace(alice, text="keyerror")) == ["f", "a"]
+    assert ids(dataclasses.replace(alice, text="50%")) == ["f"] and ids(dataclasses.replace(alice, text="s_m")) == ["f"]
+    assert ids(dataclasses.replace(alice, text="%")) == ["f"]  # a wildcard in the text is a plain character
+    assert ids(dataclasses.replace(alice, error_type="NameError")) == ["d"]
+    assert ids(dataclasses.replace(alice, repo="OCTO/STATS")) == ["b", "a"]
+    assert ids(dataclasses.replace(alice, repo="octo/secret")) == []  # filtering cannot widen what one may see
+    assert ids(dataclasses.replace(alice, status="no verified fix")) == ["b"]
+    assert ids(dataclasses.replace(alice, since="2026-12-02", until="2026-12-04")) == ["b"]
+    # pages: newest first, the next page starts after the last row's cursor, without gaps or repeats
+    first = backend.history(dataclasses.replace(alice, limit=3))
+    assert [r.id[0] for r in first] == ["f", "d", "b"]
+    assert ids(dataclasses.replace(alice, limit=3, before=first[-1].cursor)) == ["a"]
+    row = first[0]
+    assert (row.repo, row.error_type, row.status, row.unlisted) == ("Octo/Tools", "KeyError", "verified", False)
+    assert "50% of keys_missing" in row.headline
+    # a session written again (its status changed) is one row, with its new status
+    again = _github_session("a" * 32, "2026-12-01T10:00:00+00:00", "octo/stats", "KeyError", "'mean'",
+                            status=SessionStatus.NO_FIX)
+    backend.put_session(again)
+    assert [(r.id[0], r.status) for r in backend.history(dataclasses.replace(alice, repo="octo/stats"))] == \
+        [("b", "no verified fix"), ("a", "no verified fix")]

@@ -32,3 +32,20 @@ def test_round_trip_and_keys(tmp_path):
     assert ("SESSION#" + sid, "EVENT#00000001") in keys
     assert sqlite3.connect(tmp_path / "pve.sqlite3").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert [s.id for s in store.recent_sessions()] == [sid]
+
+
+def test_a_database_from_before_the_history_table_is_indexed_once_on_open(tmp_path):
+    from pve.models import Origin
+    from store.base import HistoryQuery
+
+    store = SQLiteStore(tmp_path)
+    for n in range(3):
+        store.put_session(Session(id=f"{n}" * 32, created_at=f"2026-11-2{n}T00:00:00+00:00", project="/p",
+                                  origin=Origin(repo="octo/stats", sha="a" * 40)))
+    store.close()
+    db = sqlite3.connect(tmp_path / "pve.sqlite3")
+    db.execute("DROP TABLE history")  # as an older PVE left it
+    db.commit()
+    db.close()
+    again = SQLiteStore(tmp_path)
+    assert [r.id[0] for r in again.history(HistoryQuery(repos=("octo/stats",)))] == ["2", "1", "0"]

@@ -20,7 +20,7 @@ from pve.models import Session, SessionStatus, VerifyRequest
 from pve.settings import Settings
 from statemachine.runner import verify
 from store.sqlite import SQLiteStore
-from web import permalinks, shell
+from web import access, auth, permalinks, shell
 from web.diff import side_by_side
 from web.highlight import line
 
@@ -29,7 +29,7 @@ from ..conftest import EXAMPLES
 
 def app(store) -> TestClient:
     web = FastAPI()
-    web.include_router(permalinks.router(store))
+    web.include_router(permalinks.router(store, access.Viewer(auth.Signer(b"k", "cookies"))))
     web.include_router(shell.assets())
     return TestClient(web)
 
@@ -89,6 +89,7 @@ def test_a_running_session_streams_its_console_until_it_ends(tmp_path, monkeypat
     monkeypatch.setattr(permalinks, "POLL_S", 0.05)
     store = SQLiteStore(tmp_path)
     sid = "ab" * 16
+    store.put_session(Session(id=sid, created_at="2026-12-04T05:00:00+00:00", project="/p"))  # as the runner does
     store.append_event(sid, _event(1, "Reproducing in sandbox sbx-1...", "FAILED as reported"))
     page = app(store).get(f"/s/{sid}")
     assert page.status_code == 200 and "Verifying" in page.text and 'data-live="1"' in page.text
@@ -133,8 +134,9 @@ def test_a_github_sessions_page_links_its_repository_commit_pull_request_and_iss
     diff = "--- a/stats/core.py\n+++ b/stats/core.py\n@@ -1,2 +1,3 @@\n def mean(v):\n+    if not v: return 0\n     return 1\n"
     fix = Candidate(id=1, rule="zero.guard", rationale="guard", edits=[FileEdit(path="stats/core.py", new_text="x")],
                     diff=diff)
-    for origin, pr_link in ((Origin(repo="octo/stats", sha="a1b2c3d4e5", pull=7, issue=3), "/pull/7\">Open pull"),
-                            (Origin(repo="octo/stats", sha="a1b2c3d4e5", issue=3), f"compare/a1b2c3d4e5...pve/fix-{sid}")):
+    for origin, pr_link in ((Origin(repo="octo/stats", sha="a1b2c3d4e5", pull=7, issue=3, private=False),
+                             "/pull/7\">Open pull"),
+                            (Origin(repo="octo/stats", sha="a1b2c3d4e5", issue=3, private=False), f"compare/a1b2c3d4e5...pve/fix-{sid}")):
         store.put_session(Session(id=sid, created_at="2026-12-04T06:00:00+00:00", project="/tmp/x", trigger="issue_comment",
                                   status=SessionStatus.VERIFIED, origin=origin, candidates=[fix], winner=1,
                                   verdicts=[Verdict(candidate_id=1, verified=True, reason="ok", preflight=Preflight(ok=True))]))
