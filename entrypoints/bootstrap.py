@@ -99,6 +99,7 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     """Everything ``pve serve`` runs: the pool works the queue the webhook edge fills, and the
     same app serves the permalinks the App posts."""
     from statemachine.github.dispatch import handle
+    from statemachine.runner import verify
     from statemachine.worker import WorkerPool
     from web import auth, site
     from webhooks.app import create_app
@@ -109,7 +110,11 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
                       lease_s=float(env_int(env, "PVE_JOB_LEASE_SECONDS", 900, 5, 86_400)))
     web = create_app(runtime.secret, store, on_queued=lambda _job, _delivery: pool.wake())
     # The pages; sign-in with the App's OAuth client, cookies keyed from the webhook secret.
-    site.mount(web, store, secret=runtime.secret, oauth=auth.OAuthApp.from_config(env, runtime.app.settings.api_url))
+    settings = runtime.services.settings
+    site.mount(web, store, secret=runtime.secret, oauth=auth.OAuthApp.from_config(env, runtime.app.settings.api_url),
+               daily_credits=runtime.daily_credits, home=settings.home, python=settings.sandbox.python,
+               verify=lambda req: verify(req, runtime.services),
+               playground_per_hour=env_int(env, "PVE_PLAYGROUND_PER_HOUR", 20, 0, 100_000))
     return GitHubService(web=web, pool=pool, runtime=runtime)
 
 

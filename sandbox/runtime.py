@@ -180,6 +180,47 @@ def _runtime_distributions() -> list[metadata.Distribution]:
     return dists
 
 
+@dataclass(frozen=True)
+class Library:
+    """What a snippet's ``import name`` finds in the sandbox."""
+
+    module: str
+    available: bool
+    source: str  # "standard library" | the distribution that provides it | ""
+    version: str  # the distribution's version, or the interpreter's for the standard library
+
+
+def provided_libraries(modules: list[str], interpreter: Interpreter) -> list[Library]:
+    """For top-level module names, what a sandboxed snippet can import: the interpreter's
+    standard library and the runtime's distributions (pytest and its requirements); the sandbox
+    runs ``python -I -S``, so nothing else is on its path (a project's declared environment is
+    built per project, not for snippets). Read from metadata on the host: nothing is imported."""
+    found = _runtime_modules()
+    stdlib = set(sys.stdlib_module_names)
+    out = []
+    for module in modules:
+        if module in stdlib:
+            out.append(Library(module, True, "standard library", interpreter.version))
+        elif module in found:
+            name, version = found[module]
+            out.append(Library(module, True, name, version))
+        else:
+            out.append(Library(module, False, "", ""))
+    return out
+
+
+@cache
+def _runtime_modules() -> dict[str, tuple[str, str]]:
+    """Top-level module name -> (distribution, version) for what the runtime stages."""
+    out: dict[str, tuple[str, str]] = {}
+    for dist in _runtime_distributions():
+        for path in _top_level_paths(dist):
+            name = path.name.removesuffix(".py") if path.suffix == ".py" else path.name
+            if name.isidentifier():
+                out.setdefault(name, (str(dist.metadata["Name"]), dist.version))
+    return out
+
+
 def _runtime_key(dists: list[metadata.Distribution]) -> str:
     """Versions and harness source: cheap to compute on every start (no RECORD files read)."""
     digest = hashlib.sha256()

@@ -132,6 +132,20 @@ class Viewer:
     def user(self, request: Request) -> User | None:
         return current_user(request, self.signer) if self.reader is not None else None
 
+    def sign_in_first(self, request: Request, what: str) -> Response | User:
+        """The signed-in user, or the page that asks them to sign in (or says it is not enabled)."""
+        if self.reader is None:
+            return error_page(503, "Sign-in is not enabled",
+                              f"{what} needs a GitHub sign-in, and this PVE has none. Its operator can enable one: "
+                              "<code>PVE_GITHUB_CLIENT_ID</code>, <code>PVE_GITHUB_CLIENT_SECRET</code> (the GitHub "
+                              "App's client; <code>pve app setup</code> stores them) and <code>PVE_PUBLIC_URL</code>.")
+        user = self.user(request)
+        if user is None:
+            here = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="/")
+            return error_page(401, "Sign in first", f"{what} shows what your GitHub account can read. "
+                                                    f"<a href=\"/login?next={here}\">Sign in with GitHub</a>.")
+        return user
+
     def refusal(self, session: Session, request: Request) -> Response | None:
         """None when the session may be shown; else the page that says why not."""
         if session.origin is None or not session.origin.private:

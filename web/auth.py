@@ -30,6 +30,7 @@ from web.shell import error_page, page
 
 STATE_COOKIE, USER_COOKIE = "pve_login_state", "pve_user"
 STATE_MAX_AGE, USER_MAX_AGE = 600, 8 * 3600
+FORM_COOKIE, FORM_MAX_AGE = "pve_form", 24 * 3600
 
 
 class Signer:
@@ -95,6 +96,23 @@ def current_user(request: Request, signer: Signer) -> User | None:
 def csrf_token(request: Request, signer: Signer) -> str:
     """Tied to the signed-in cookie: a form from another site cannot know it."""
     return hmac.new(signer.key, (request.cookies.get(USER_COOKIE) or "").encode(), hashlib.sha256).hexdigest()
+
+
+def form_token(request: Request, signer: Signer) -> tuple[str, str | None]:
+    """A form's CSRF token for anyone, signed in or not (double submit): tied to a random cookie
+    of this site that another site can neither read nor send (``SameSite=Strict``). Returns the
+    token and, when the browser has no such cookie yet, the cookie's value to set."""
+    have = request.cookies.get(FORM_COOKIE)
+    fresh = None if have and len(have) >= 32 else secrets.token_urlsafe(24)
+    value = fresh or have or ""
+    return hmac.new(signer.key, f"form:{value}".encode(), hashlib.sha256).hexdigest(), fresh
+
+
+def valid_form_token(request: Request, signer: Signer, token: str) -> bool:
+    have = request.cookies.get(FORM_COOKIE)
+    if not have or not token:
+        return False
+    return hmac.compare_digest(token, hmac.new(signer.key, f"form:{have}".encode(), hashlib.sha256).hexdigest())
 
 
 def _safe_next(target: str | None) -> str:

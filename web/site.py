@@ -3,20 +3,44 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from functools import cache
+from pathlib import Path
 
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from sandbox.runtime import find_interpreter
 from store.base import Store
-from web import access, auth, permalinks, shell
+from web import access, auth, history, permalinks, playground, quota, shell
 
 
 def mount(web: FastAPI, store: Store, *, secret: bytes, oauth: auth.OAuthApp | None,
-          reader: access.Reader | None = None) -> access.Viewer:
+          reader: access.Reader | None = None, daily_credits: int = 50, home: Path,
+          verify: playground.Verify | None = None, python: str | None = None,
+          playground_per_hour: int = 20) -> access.Viewer:
     """Add the pages to ``web``. Cookies are signed with a key derived from ``secret``; without
     ``oauth`` nobody signs in and only public repositories' sessions (and local ones) are shown.
-    ``reader`` defaults to one asking ``oauth``'s GitHub API with each user's token."""
+    ``reader`` defaults to one asking ``oauth``'s GitHub API with each user's token. ``verify``
+    runs a playground verification (None: the playground says the sandbox is unavailable);
+    ``home`` holds the snippets while they run; ``python`` is the sandbox's interpreter."""
     signer = auth.Signer(secret, "cookies")
     viewer = access.Viewer(signer, reader or (access.Reader(oauth.api_url) if oauth else None))
     web.include_router(permalinks.router(store, viewer))
+    web.include_router(history.router(store, viewer))
+    web.include_router(quota.router(store, viewer, daily_credits))
+    web.include_router(playground.router(store, viewer, home=home, interpreter=cache(lambda: find_interpreter(python)),
+                                         verify=verify, per_hour=playground_per_hour))
     web.include_router(auth.router(oauth, signer))
     web.include_router(shell.assets())
+    web.add_api_route("/", home_page, methods=["GET"], include_in_schema=False)
     return viewer
+
+
+def home_page() -> Response:
+    return shell.page("PVE", "<h1>PVE, the Truth Engine</h1><p>PVE verifies fixes for Python failures: it reproduces "
+                             "the failure in a sandbox, tries candidate fixes, and shows only a fix that ran, with a "
+                             "signed execution proof anyone can check.</p><ul class=\"home\"><li><a href=\"/playground\">"
+                             "Verify a snippet</a> in the playground</li><li><a href=\"/history\">Your sessions</a> "
+                             "(sign in with GitHub)</li><li><a href=\"/quota\">Your installations' daily quota</a>"
+                             "</li></ul><p>On GitHub, comment <code>/pve verify</code> on an issue with a traceback, "
+                             "or let PVE look at a failed CI run.</p>")

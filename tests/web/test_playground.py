@@ -1,0 +1,160 @@
+"""The playground over real sandboxes: the form, lint marks and library badges from
+``/playground/check``, smart paste, a verification that lands on its permalink and runs to a
+verified fix, CSRF, rate limits, and a run that fails still ending with words."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from entrypoints import bootstrap
+from pve.models import SessionStatus
+from pve.settings import Settings
+from statemachine.runner import verify
+from store.base import HistoryQuery
+from web import playground, site
+from web.playground import imported_modules, lint, split_paste
+
+from ..conftest import EXAMPLES
+from .test_login import SECRET
+
+AVERAGE = (EXAMPLES / "snippets" / "average.py").read_text()
+AVERAGE_TB = (EXAMPLES / "snippets" / "average.log").read_text()
+
+
+def make(tmp_path, *, per_hour: int = 20, run=None):
+    services = bootstrap.services(replace(Settings.from_env({}), home=tmp_path))
+    web = FastAPI()
+    site.mount(web, services.store, secret=SECRET, oauth=None, home=tmp_path, playground_per_hour=per_hour,
+               verify=run or (lambda req: verify(req, services)))
+    return TestClient(web), services.store
+
+
+def token(c: TestClient) -> str:
+    page = c.get("/playground")
+    assert page.status_code == 200
+    return re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text).group(1)
+
+
+def wait_until_done(store, sid: str, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = store.get_session(sid)
+        if s is not None and s.status is not SessionStatus.RUNNING:
+            return s
+        time.sleep(0.1)
+    raise AssertionError("the playground session did not end")
+
+
+def test_the_form_works_without_javascript_and_names_every_field(tmp_path):
+    c, _ = make(tmp_path)
+    with c:
+        r = c.get("/playground")
+    assert '<label for="code">Code</label>' in r.text and '<label for="error">Traceback' in r.text
+    assert 'method="post" action="/playground"' in r.text and '<textarea id="code" name="code"' in r.text
+    assert re.findall(r'<script src="([^"]+)"', r.text) == ["/static/monaco/vs/loader.js", "/static/playground.js"]
+    assert "script-src 'self';" in r.headers["content-security-policy"]  # styles relaxed for Monaco, never scripts
+    assert "pve_form=" in r.headers["set-cookie"] and "SameSite=strict" in r.headers["set-cookie"]
+    worker = re.search(r'data-worker="([^"]+)"', r.text).group(1)
+    with c:
+        assert c.get(worker).status_code == 200
+        assert c.get("/static/monaco/vs/loader.js").headers["content-type"].startswith("text/javascript")
+        for bad in ("/static/monaco/vs/../../package.json", "/static/monaco/../LICENSE", "/static/monaco/vs/nope.js"):
+            assert c.get(bad).status_code == 404, bad
+
+
+def test_check_gives_lint_marks_and_library_badges(tmp_path):
+    c, _ = make(tmp_path)
+    code = "import json\nimport numpy as np\nfrom pytest import approx\nimport os.path\n\nprint(json, os, totl)\n"
+    with c:
+        r = c.post("/playground/check", json={"code": code})
+    assert r.status_code == 200
+    assert r.json()["marks"] == [
+        {"line": 2, "col": 0, "message": "'numpy as np' imported but unused", "severity": "warning"},
+        {"line": 3, "col": 0, "message": "'pytest.approx' imported but unused", "severity": "warning"},
+        {"line": 6, "col": 16, "message": "undefined name 'totl'", "severity": "warning"}]
+    libs = {lib["module"]: lib for lib in r.json()["libraries"]}
+    assert list(libs) == ["json", "numpy", "pytest", "os"]
+    assert libs["json"]["source"] == "standard library" and re.match(r"3\.\d+\.\d+$", libs["json"]["version"])
+    assert libs["numpy"]["available"] is False  # the sandbox has no numpy: said before anything runs
+    assert libs["pytest"]["available"] and re.match(r"\d+\.\d+", libs["pytest"]["version"])
+    with c:
+        bad = c.post("/playground/check", json={"code": "def f(:\n    pass\n"}).json()["marks"]
+        assert bad[0]["line"] == 1 and bad[0]["message"].startswith("SyntaxError") and bad[0]["severity"] == "error"
+        assert c.post("/playground/check", content=b"not json").status_code == 400
+        assert c.post("/playground/check", json={"code": "x" * (65 * 1024)}).status_code == 400
+
+
+def test_smart_paste_splits_code_and_traceback():
+    code, tb = split_paste(AVERAGE + "\n" + AVERAGE_TB)
+    assert code.strip() == AVERAGE.strip() and tb.startswith("Traceback") and tb.strip().endswith("division by zero")
+    chained = ("Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\n    d['k']\nKeyError: 'k'\n\n"
+               "During handling of the above exception, another exception occurred:\n\n"
+               "Traceback (most recent call last):\n  File \"a.py\", line 3, in <module>\n    raise ValueError('x')\n"
+               "ValueError: x\nprint('after')\n")
+    code, tb = split_paste("d = {}\n" + chained)
+    assert tb.count("Traceback") == 2 and tb.strip().endswith("ValueError: x") and code == "d = {}\nprint('after')\n"
+    assert split_paste("x = 1\n") == ("x = 1\n", "")
+    assert playground.snippet_name(AVERAGE_TB) == "average.py"  # the traceback's frames then point into the code
+    assert playground.snippet_name('  File "/usr/lib/python3.11/site-packages/x/y.py", line 3, in f\n'
+                                   '  File "C:\\Users\\a\\job.py", line 9, in <module>\n') == "job.py"
+    assert playground.snippet_name('  File "<stdin>", line 1, in <module>\n') == "snippet.py"
+    assert imported_modules("import a.b, c\nfrom d.e import f\nfrom . import g\n") == ["a", "c", "d"]
+    assert imported_modules("import x\ndef broken(:\nfrom y import z\n") == ["x", "y"]  # half-typed: the lines
+    assert lint("x = 1\x00")[0]["severity"] == "error"
+
+
+@pytest.mark.sandbox
+def test_a_snippet_is_verified_and_the_browser_lands_on_its_permalink(tmp_path):
+    c, store = make(tmp_path)
+    with c:
+        csrf = token(c)
+        # code and traceback pasted together into the code field, as a browser without JavaScript sends it
+        r = c.post("/playground", data={"csrf": csrf, "code": AVERAGE + "\n" + AVERAGE_TB, "error": ""},
+                   follow_redirects=False)
+        assert r.status_code == 303
+        sid = r.headers["location"].removeprefix("/s/")
+        first = c.get(f"/s/{sid}")
+        assert first.status_code == 200  # the permalink exists at once
+        session = wait_until_done(store, sid)
+        assert session.status is SessionStatus.VERIFIED, session.message
+        assert session.unlisted and session.trigger == "playground" and session.analysis.exception.type == "ZeroDivisionError"
+        page = c.get(f"/s/{sid}")
+        assert "verified fix" in page.text.lower() and c.get(f"/s/{sid}/proof.txt").status_code == 200
+    assert store.history(HistoryQuery(repos=("octo/stats",), login="someone")) == []  # unlisted
+    assert not (tmp_path / "playground" / sid).exists()  # the snippet's folder is removed after the run
+
+
+def test_csrf_empty_input_and_the_rate_limit(tmp_path):
+    calls = []
+
+    async def run(req):
+        calls.append(req)
+        raise RuntimeError("the sandbox is down")
+
+    c, store = make(tmp_path, per_hour=1, run=run)
+    with c:
+        assert c.post("/playground", data={"code": "x = 1\n"}).status_code == 403  # no token: not from our page
+        csrf = token(c)
+        empty = c.post("/playground", data={"csrf": csrf, "code": "  ", "error": ""})
+        assert empty.status_code == 400 and "Paste the code" in empty.text
+        ok = c.post("/playground", data={"csrf": csrf, "code": "print(1/0)\n"}, follow_redirects=False)
+        assert ok.status_code == 303
+        sid = ok.headers["location"].removeprefix("/s/")
+        failed = wait_until_done(store, sid, timeout=10)
+        assert failed.status is SessionStatus.FAILED and "the sandbox is down" in failed.message
+        again = c.post("/playground", data={"csrf": csrf, "code": "print(1/0)\n"})
+        assert again.status_code == 429 and "minute" in again.text
+    assert len(calls) == 1
+
+
+def test_checks_are_rate_limited_per_client():
+    limit = playground.RateLimit(3, 60)
+    assert [limit.take("a", now=t) for t in (0, 1, 2)] == [0, 0, 0]
+    assert limit.take("a", now=3) == pytest.approx(57) and limit.take("b", now=3) == 0
+    assert limit.take("a", now=60.5) == 0  # the window slid past the first one

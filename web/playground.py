@@ -1,0 +1,306 @@
+"""``/playground``: paste code and (optionally) its traceback, verify, land on the permalink.
+
+- The page is a plain form (works without JavaScript); ``static/playground.js`` puts Monaco (npm
+  ``monaco-editor``, served from this app under ``/static/monaco/``, never from a CDN) over the
+  code field, moves a pasted traceback into the error field (smart paste), and asks
+  ``/playground/check`` as you type for lint marks (pyflakes, on the server: the code is parsed,
+  never run) and for the library badges (which imports the sandbox provides, at what version).
+- A verification is the snippet mode of ``pve verify``: the code is the file, the traceback (if
+  any) is the error log; it runs in the background and the browser is sent to its permalink at
+  once, where the console streams. Playground sessions are unlisted: only their link reaches
+  them, and the signed-in author's history lists them.
+- Rate limits per client (address, or signed-in login): verifications per hour and checks per
+  minute, in this process's memory (one ``pve serve``; the AWS stack would keep them in DynamoDB).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import html
+import re
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from pve.errors import BadInput
+from pve.models import Session, SessionStatus, VerifyRequest
+from sandbox.runtime import Interpreter, provided_libraries
+from statemachine.runner import new_session_id
+from store.base import SessionLog
+from web.access import Viewer
+from web.auth import FORM_COOKIE, FORM_MAX_AGE, Signer, form_token, valid_form_token
+from web.shell import MONACO, error_page, page
+
+MAX_CODE = 64 * 1024  # a snippet, not a project
+MAX_ERROR = 64 * 1024
+TRACEBACK = re.compile(r"^[ \t]*Traceback \(most recent call last\):[ \t]*$", re.M)
+EXCEPTION_LINE = re.compile(r"^[ \t]*[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Iteration)\b.*$|"
+                            r"^[ \t]*[A-Za-z_][\w.]*:\s.*$")
+Verify = Callable[[VerifyRequest], Awaitable[Session]]
+
+
+class RateLimit:
+    """At most ``count`` events per ``window_s`` per key (a sliding window)."""
+
+    def __init__(self, count: int, window_s: float) -> None:
+        self.count, self.window_s = count, window_s
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """0 when allowed (and counted); else the seconds until it would be."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._seen) > 50_000:  # bounded: forget idle clients
+                self._seen = {k: q for k, q in self._seen.items() if q and q[-1] > now - self.window_s}
+            q = self._seen.setdefault(key, deque())
+            while q and q[0] <= now - self.window_s:
+                q.popleft()
+            if len(q) >= self.count:
+                return q[0] + self.window_s - now
+            q.append(now)
+            return 0.0
+
+
+def split_paste(text: str) -> tuple[str, str]:
+    """(code, traceback): a paste that holds a traceback, split at it. The traceback runs from
+    its header to its exception line (chained ones included); what follows it is code again."""
+    m = TRACEBACK.search(text)
+    if m is None:
+        return text, ""
+    lines = text[m.start():].splitlines(keepends=True)
+    end = len(lines)
+    for n, line in enumerate(lines[1:], start=1):
+        if line.strip() and not line[:1].isspace() and not line.startswith(("Traceback", "During handling",
+                                                                           "The above exception")):
+            if EXCEPTION_LINE.match(line):
+                end = n + 1  # this exception line ends it, unless a chained traceback follows
+                continue
+            end = n if end == len(lines) else end
+            break
+    tb = "".join(lines[:end])
+    return (text[:m.start()] + "".join(lines[end:])).strip("\n") + "\n", tb.strip("\n") + "\n"
+
+
+def snippet_name(traceback: str) -> str:
+    """The file name the traceback gives the code (its first frame outside installed libraries),
+    so its frames point into the snippet; ``snippet.py`` when it names none (a notebook, stdin)."""
+    for path in re.findall(r'^\s*File "([^"]+)", line \d+', traceback, re.M):
+        if re.search(r"[/\\](site-packages|dist-packages|lib[/\\]python3[^/\\]*)[/\\]", path):
+            continue
+        name = re.split(r"[/\\]", path)[-1]
+        if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,80}\.py", name):
+            return name
+    return "snippet.py"
+
+
+def lint(code: str) -> list[dict[str, Any]]:
+    """pyflakes' findings (1-based line, 0-based column), a syntax error included. Parsing only:
+    nothing in the code is executed."""
+    from pyflakes import api, reporter
+
+    marks: list[dict[str, Any]] = []
+
+    class Collect(reporter.Reporter):
+        def __init__(self) -> None:
+            pass
+
+        def unexpectedError(self, filename: str, message: str) -> None:  # pyflakes' names
+            marks.append({"line": 1, "col": 0, "message": str(message), "severity": "error"})
+
+        def syntaxError(self, filename: str, msg: str, lineno: int, offset: int | None, text: str | None) -> None:
+            marks.append({"line": max(1, lineno or 1), "col": max(0, (offset or 1) - 1), "message": f"SyntaxError: {msg}",
+                          "severity": "error"})
+
+        def flake(self, message: Any) -> None:
+            marks.append({"line": message.lineno, "col": message.col, "message": message.message % message.message_args,
+                          "severity": "warning"})
+
+    try:
+        api.check(code, "snippet.py", Collect())
+    except (RecursionError, MemoryError, ValueError):  # pathological nesting, null bytes
+        marks.append({"line": 1, "col": 0, "message": "PVE could not parse this code", "severity": "error"})
+    return sorted(marks, key=lambda m: (m["line"], m["col"]))
+
+
+def imported_modules(code: str) -> list[str]:
+    """Top-level modules the code imports (absolute imports), in order of appearance."""
+    names: list[str] = []
+    try:
+        nodes = list(ast.walk(ast.parse(code)))
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                names += [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module.split(".")[0])
+    except (SyntaxError, RecursionError, MemoryError, ValueError):  # half-typed code: read the import lines
+        names = re.findall(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", code, re.M)
+    return list(dict.fromkeys(names))[:50]
+
+
+def router(store: SessionLog, viewer: Viewer, *, home: Path, interpreter: Callable[[], Interpreter],
+           verify: Verify | None, per_hour: int = 20, checks_per_minute: int = 120, concurrent: int = 2) -> APIRouter:
+    r = APIRouter()
+    verifications, checks = RateLimit(per_hour, 3600), RateLimit(checks_per_minute, 60)
+    running: set[asyncio.Task[Any]] = set()
+    slots = asyncio.Semaphore(concurrent)
+
+    def client(request: Request) -> str:
+        user = viewer.user(request)
+        return f"user:{user.login.lower()}" if user else f"addr:{request.client.host if request.client else '?'}"
+
+    @r.get("/playground")
+    def form(request: Request) -> Response:
+        return _page(request, viewer.signer, "", "", None)
+
+    @r.post("/playground/check")
+    async def check(request: Request) -> Response:
+        wait = checks.take(client(request))
+        if wait:
+            return JSONResponse({"error": "too many checks; slow down"}, status_code=429,
+                                headers={"Retry-After": str(int(wait) + 1)})
+        try:
+            body = await request.json()
+            code = body.get("code") if isinstance(body, dict) else None
+        except ValueError:
+            code = None
+        if not isinstance(code, str) or len(code.encode()) > MAX_CODE:
+            return JSONResponse({"error": f"send {{\"code\": \"...\"}} of at most {MAX_CODE // 1024} KB"}, status_code=400)
+        marks = await asyncio.to_thread(lint, code)
+        found = provided_libraries(imported_modules(code), interpreter())
+        return JSONResponse({"marks": marks, "libraries": [
+            {"module": lib.module, "available": lib.available, "source": lib.source, "version": lib.version}
+            for lib in found]})
+
+    @r.post("/playground")
+    async def submit(request: Request) -> Response:
+        form = await _form(request)
+        if form is None:
+            return error_page(413, "That is too much to verify here",
+                              f"The playground takes up to {MAX_CODE // 1024} KB of code and of traceback. For a "
+                              "whole project, use <code>pve verify</code> or the GitHub App.")
+        code, error = form.get("code", ""), form.get("error", "")
+        if not valid_form_token(request, viewer.signer, str(form.get("csrf") or "")):
+            return error_page(403, "That did not come from this page",
+                              "The form had expired or came from another site. <a href=\"/playground\">Open the "
+                              "playground again</a>; what you typed was not sent anywhere.")
+        if not error.strip() and TRACEBACK.search(code):  # pasted together without JavaScript
+            code, error = split_paste(code)
+        problem = None
+        if not code.strip():
+            problem = "Paste the code to verify."
+        elif len(code.encode()) > MAX_CODE or len(error.encode()) > MAX_ERROR:
+            problem = f"The playground takes up to {MAX_CODE // 1024} KB of code and of traceback."
+        elif "\x00" in code or "\x00" in error:
+            problem = "That looks like binary data, not Python source."
+        if problem:
+            return _page(request, viewer.signer, code, error, problem, status=400)
+        if verify is None:
+            return error_page(503, "The sandbox is not available",
+                              "This PVE cannot run verifications from the web right now. Try again later, or "
+                              "run <code>pve verify snippet.py</code> on your own machine.")
+        wait = verifications.take(client(request))
+        if wait:
+            return error_page(429, "Please wait a little",
+                              f"You have verified {per_hour} snippets in the last hour, the playground's limit. "
+                              f"The next one can run in about {int(wait // 60) + 1} minute(s). Sessions you started "
+                              "keep running; their links stay valid.")
+        user = viewer.user(request)
+        session_id = new_session_id()
+        folder = home / "playground" / session_id
+        folder.mkdir(parents=True, mode=0o700)
+        snippet = folder / snippet_name(error)
+        snippet.write_text(code, encoding="utf-8")
+        req = VerifyRequest(path=snippet, error_log=error.encode("utf-8") if error.strip() else None,
+                            trigger="playground", session_id=session_id, unlisted=True, cache=False,
+                            requested_by=user.login if user else None)
+        # Stored at once, so the permalink the browser is sent to exists before the run begins.
+        store.put_session(Session(id=session_id, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                                  trigger="playground", project=str(req.path), snippet=True, unlisted=True,
+                                  requested_by=req.requested_by))
+        task = asyncio.get_running_loop().create_task(_run(verify, req, store, slots, folder))
+        running.add(task)
+        task.add_done_callback(running.discard)
+        return RedirectResponse(f"/s/{session_id}", status_code=303)
+
+    return r
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The url-encoded form, read up to what the limits can need (None beyond that)."""
+    cap = 3 * (MAX_CODE + MAX_ERROR) + 4096  # every byte percent-encoded, plus the token
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            return None
+    fields = parse_qs(body.decode("ascii", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in fields.items()}
+
+
+async def _run(verify: Verify, req: VerifyRequest, store: SessionLog, slots: asyncio.Semaphore, folder: Path) -> None:
+    """One playground verification; whatever happens, its session ends with words for a person."""
+    try:
+        async with slots:
+            await verify(req)
+    except BadInput as exc:
+        _failed(store, req, f"could not verify this input: {exc}")
+    except Exception as exc:  # the sandbox down, or a bug: the page must not spin forever
+        _failed(store, req, f"PVE could not run this verification ({type(exc).__name__}: {exc}); try again later")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _failed(store: SessionLog, req: VerifyRequest, message: str) -> None:
+    assert req.session_id is not None
+    session = store.get_session(req.session_id)
+    if session is not None and session.status is SessionStatus.RUNNING:
+        session.status, session.message = SessionStatus.FAILED, message
+        store.put_session(session)
+
+
+def _page(request: Request, signer: Signer, code: str, error: str, problem: str | None, *,
+          status: int = 200) -> Response:
+    token, cookie = form_token(request, signer)
+    worker = next(MONACO.glob("vs/assets/editor.worker-*.js"), None)  # its name carries a content hash
+    body = (
+        "<h1>Playground</h1><p>Paste Python code and, if you have it, the traceback it gave. PVE reproduces the "
+        "failure in a sandbox, tries candidate fixes, and shows only a fix that ran. Playground sessions are "
+        "unlisted: only their link (and your history, when signed in) leads to them.</p>"
+        + (f"<p class=\"problem\" role=\"alert\">{html.escape(problem)}</p>" if problem else "")
+        + "<form id=\"playground\" method=\"post\" action=\"/playground\""
+        + (f" data-worker=\"/static/monaco/{worker.relative_to(MONACO).as_posix()}\"" if worker else "") + ">"
+        f"<input type=\"hidden\" name=\"csrf\" value=\"{token}\">"
+        "<label for=\"code\">Code</label>"
+        "<div id=\"editor\" class=\"editor\" hidden></div>"
+        f"<textarea id=\"code\" name=\"code\" rows=\"18\" spellcheck=\"false\" required "
+        f"aria-describedby=\"lint-title libraries\">{html.escape(code)}</textarea>"
+        "<h2 id=\"lint-title\" class=\"small\">Before you verify</h2>"
+        "<div id=\"libraries\" class=\"badges\" aria-live=\"polite\" aria-label=\"Libraries\"></div>"
+        "<ul id=\"lint\" class=\"lint\" aria-live=\"polite\" aria-label=\"Lint findings\"></ul>"
+        "<label for=\"error\">Traceback <span class=\"hint\">(optional: without one, PVE runs the code and "
+        "verifies the failure it gives; a traceback pasted into the code moves here by itself)</span></label>"
+        f"<textarea id=\"error\" name=\"error\" rows=\"8\" spellcheck=\"false\">{html.escape(error)}</textarea>"
+        "<p><button type=\"submit\">Verify</button></p></form>")
+    scripts = (("monaco/vs/loader.js",) if worker else ()) + ("playground.js",)
+    response = page("Playground", body, status=status, scripts=scripts, csp=PLAYGROUND_CSP)
+    if cookie:
+        response.set_cookie(FORM_COOKIE, cookie, max_age=FORM_MAX_AGE, httponly=True, samesite="strict", path="/")
+    return response
+
+
+# Monaco adds <style> elements as it lays the editor out and has no CSP nonce for them, so this
+# one page allows inline styles (never inline scripts), and same-origin workers for its helpers.
+PLAYGROUND_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; "
+                  "img-src 'self' data:; font-src 'self'; worker-src 'self'; base-uri 'none'; form-action 'self'; "
+                  "frame-ancestors 'none'")
