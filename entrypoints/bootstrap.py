@@ -11,7 +11,7 @@ second to each (``benchmarks/run.py`` measures PVE's own overhead).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from statemachine.stepfunctions.steps import Engine
     from statemachine.worker import WorkerPool
 
-__all__ = ["GitHubService", "Services", "aws_engine", "github_runtime", "github_service", "make_store", "proof_signer", "services", "webhook_edge"]
+__all__ = ["GitHubService", "Services", "aws_engine", "github_runtime", "github_service", "make_store", "proof_signer",
+           "sandbox_libraries", "services", "webhook_edge"]
 
 
 def make_store(env: Mapping[str, str]) -> Store:
@@ -112,10 +113,23 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     # The pages; sign-in with the App's OAuth client, cookies keyed from the webhook secret.
     settings = runtime.services.settings
     site.mount(web, store, secret=runtime.secret, oauth=auth.OAuthApp.from_config(env, runtime.app.settings.api_url),
-               daily_credits=runtime.daily_credits, home=settings.home, python=settings.sandbox.python,
+               daily_credits=runtime.daily_credits, home=settings.home,
+               libraries=sandbox_libraries(settings.sandbox.python),
                verify=lambda req: verify(req, runtime.services),
                playground_per_hour=env_int(env, "PVE_PLAYGROUND_PER_HOUR", 20, 0, 100_000))
     return GitHubService(web=web, pool=pool, runtime=runtime)
+
+
+def sandbox_libraries(python: str | None) -> Callable[[list[str]], list[dict[str, Any]]]:
+    """What a sandboxed snippet can import, for the playground's badges: the standard library of
+    the sandbox's interpreter (found once, on first use) and the runtime's distributions."""
+    from dataclasses import asdict
+    from functools import cache
+
+    from sandbox.runtime import find_interpreter, provided_libraries
+
+    interpreter = cache(lambda: find_interpreter(python))
+    return lambda modules: [asdict(lib) for lib in provided_libraries(modules, interpreter())]
 
 
 def webhook_edge(env: Mapping[str, str], sfn: Any = None) -> FastAPI:

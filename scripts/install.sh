@@ -18,6 +18,9 @@ command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 [ -f /usr/include/stdio.h ] || need_apt+=(libc6-dev)
 [ -n "$(ls /usr/include/python3*/Python.h 2>/dev/null)" ] || need_apt+=(python3-dev)
+# The web view's browser tests drive Debian's Chromium with Playwright (Playwright's own browser
+# download is not reachable from every machine, and is not needed).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_apt[*]}"
   $SUDO apt-get update -qq
@@ -39,6 +42,6 @@ UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --compile-bytecode --python "$(com
 # Byte-compile PVE's own (editable) sources too: start-up time is part of every verification, and
 # some machines set PYTHONDONTWRITEBYTECODE, so nothing would ever be cached otherwise.
 .venv/bin/python -m compileall -q -j 0 pve brain sandbox store bot statemachine webhooks web entrypoints >/dev/null
-echo "==> installing test fixtures (npm ci: @octokit/webhooks-examples, @octokit/openapi)"
+echo "==> installing npm packages (npm ci: the playground's editor monaco-editor; for the tests axe-core, @octokit/webhooks-examples, @octokit/openapi)"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null
 echo "==> ready: $(.venv/bin/pve --version)"

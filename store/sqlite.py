@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS history (
     words TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_cursor ON history (cursor);
+CREATE INDEX IF NOT EXISTS history_type ON history (error_type, cursor);
 CREATE INDEX IF NOT EXISTS history_repo ON history (repo, cursor);
 CREATE INDEX IF NOT EXISTS history_login ON history (login, cursor);
 CREATE INDEX IF NOT EXISTS history_repo_type ON history (repo, error_type, cursor);
@@ -234,7 +235,8 @@ class SQLiteStore:
         if not whose:
             return []
         rows = self._budgeted(
-            f"SELECT {_HISTORY_COLUMNS} FROM history INDEXED BY history_cursor WHERE ({' OR '.join(whose)})"
+            f"SELECT {_HISTORY_COLUMNS} FROM history INDEXED BY {'history_type' if query.error_type else 'history_cursor'} "
+            f"WHERE ({' OR '.join(whose)})"
             f"{''.join(f' AND {f}' for f in filters)} ORDER BY cursor DESC LIMIT ?",
             (*repos, *([query.login] if query.login else []), *args, query.limit), _SCAN_BUDGET)
         return None if rows is None else _summaries(rows, query.limit)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 
@@ -107,6 +107,7 @@ class GitHubAPI:
         # approval hands out (code -> login), and the user tokens they are exchanged for.
         self.oauth_client = ("Iv1.pvetestclient", "oauth-client-secret")
         self.oauth_codes: dict[str, str] = {}
+        self.approving: str | None = None  # who approves on GET /login/oauth/authorize (a browser test's user)
         self.user_tokens: dict[str, str] = {}
         self.calls: list[tuple[str, str, dict[str, Any] | None]] = []  # (method, path, json body)
         self.violations: list[str] = []
@@ -275,6 +276,15 @@ class GitHubAPI:
             with self._lock:
                 self.calls.append((method, path, None))
                 return self._oauth_token(body)
+        if method == "GET" and path == "/login/oauth/authorize":  # the user (``approving``) approves at once
+            with self._lock:
+                self.calls.append((method, path, None))
+                if self.approving is None or query.get("client_id", [""])[0] != self.oauth_client[0]:
+                    return 403, {}, {"message": "nobody is signing in here"}
+                code = self.authorize(self.approving)
+            target = query["redirect_uri"][0]
+            sep = "&" if "?" in target else "?"
+            return 302, {"Location": f"{target}{sep}{urlencode({'code': code, 'state': query.get('state', [''])[0]})}"}, b""
         for hook in self.on_request:
             hook(method, path)
         op, problems = self.rest.check(method, path, query, body)

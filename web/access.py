@@ -15,8 +15,9 @@ import hashlib
 import html
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -27,6 +28,7 @@ from pve.models import Session
 from web.auth import Signer, User, current_user
 from web.shell import error_page
 
+T = TypeVar("T")
 TTL_S = 60.0
 PER_PAGE = 100
 MAX_PAGES = 10  # 1,000 installations or repositories per installation: more is cut, not fetched forever
@@ -145,6 +147,20 @@ class Viewer:
             return error_page(401, "Sign in first", f"{what} shows what your GitHub account can read. "
                                                     f"<a href=\"/login?next={here}\">Sign in with GitHub</a>.")
         return user
+
+    def signed_in_asking(self, request: Request, what: str, ask: Callable[[Reader, User], T],
+                         asked: str) -> tuple[User, T] | Response:
+        """The signed-in user and GitHub's answer to ``ask`` about them (``asked`` says what in
+        words); else the page to show: sign in first, or GitHub down."""
+        user = self.sign_in_first(request, what)
+        if isinstance(user, Response):
+            return user
+        assert self.reader is not None  # sign_in_first answered otherwise
+        try:
+            return user, ask(self.reader, user)
+        except GitHubUnavailable:
+            return error_page(502, "GitHub could not be reached",
+                              f"PVE asks GitHub {asked}, and GitHub did not answer. Try again in a minute.")
 
     def refusal(self, session: Session, request: Request) -> Response | None:
         """None when the session may be shown; else the page that says why not."""

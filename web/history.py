@@ -15,8 +15,8 @@ from fastapi.responses import Response
 
 from pve.models import SessionStatus
 from store.base import HistoryQuery, SessionLog
-from web.access import GitHubUnavailable, Viewer
-from web.shell import error_page, page
+from web.access import Viewer
+from web.shell import page
 
 PAGE = 25
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -30,16 +30,11 @@ def router(store: SessionLog, viewer: Viewer) -> APIRouter:
 
     @r.get("/history")
     def history(request: Request) -> Response:
-        user = viewer.sign_in_first(request, "Your history")
-        if isinstance(user, Response):
-            return user
-        assert viewer.reader is not None  # sign_in_first answered otherwise
-        try:
-            repos = viewer.reader.repositories(user)
-        except GitHubUnavailable:
-            return error_page(502, "GitHub could not be reached",
-                              "PVE asks GitHub which repositories your account reaches before it lists their "
-                              "sessions, and GitHub did not answer. Try again in a minute.")
+        answer = viewer.signed_in_asking(request, "Your history", lambda reader, user: reader.repositories(user),
+                                         "which repositories your account reaches before it lists their sessions")
+        if isinstance(answer, Response):
+            return answer
+        user, repos = answer
         p = request.query_params
         since, until = (p.get("since") or "").strip(), (p.get("until") or "").strip()
         query = HistoryQuery(

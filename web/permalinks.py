@@ -245,7 +245,9 @@ def _fix(session: Session) -> str:
             rows.append(f"<tr class=\"{row.kind}\"><td class=\"no\">{row.old_no or ''}</td>"
                         f"<td class=\"old\">{highlight.line(row.old)}</td><td class=\"no\">{row.new_no or ''}</td>"
                         f"<td class=\"new\">{highlight.line(row.new)}</td></tr>")
-        out.append(f"<h3><code>{html.escape(f.path)}</code></h3><div class=\"diff\"><table>"
+        # focusable: on a narrow screen the table scrolls sideways, and keyboards must reach it
+        out.append(f"<h3><code>{html.escape(f.path)}</code></h3><div class=\"diff\" tabindex=\"0\" role=\"region\" "
+                   f"aria-label=\"{html.escape(f.path)}, side by side\"><table>"
                    f"<caption class=\"visually-hidden\">{html.escape(f.path)}: original on the left, fixed on the right"
                    "</caption><thead><tr><th scope=\"col\">line</th><th scope=\"col\">original</th>"
                    f"<th scope=\"col\">line</th><th scope=\"col\">verified fix</th></tr></thead><tbody>{''.join(rows)}"

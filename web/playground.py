@@ -34,7 +34,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from pve.errors import BadInput
 from pve.models import Session, SessionStatus, VerifyRequest
-from sandbox.runtime import Interpreter, provided_libraries
 from statemachine.runner import new_session_id
 from store.base import SessionLog
 from web.access import Viewer
@@ -47,6 +46,8 @@ TRACEBACK = re.compile(r"^[ \t]*Traceback \(most recent call last\):[ \t]*$", re
 EXCEPTION_LINE = re.compile(r"^[ \t]*[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Iteration)\b.*$|"
                             r"^[ \t]*[A-Za-z_][\w.]*:\s.*$")
 Verify = Callable[[VerifyRequest], Awaitable[Session]]
+# module names -> what a sandboxed snippet finds for each: {module, available, source, version}
+Libraries = Callable[[list[str]], list[dict[str, Any]]]
 
 
 class RateLimit:
@@ -67,7 +68,7 @@ class RateLimit:
             while q and q[0] <= now - self.window_s:
                 q.popleft()
             if len(q) >= self.count:
-                return q[0] + self.window_s - now
+                return q[0] + self.window_s - now if q else self.window_s
             q.append(now)
             return 0.0
 
@@ -148,8 +149,7 @@ def imported_modules(code: str) -> list[str]:
     return list(dict.fromkeys(names))[:50]
 
 
-def router(store: SessionLog, viewer: Viewer, *, home: Path, interpreter: Callable[[], Interpreter],
-           verify: Verify | None, per_hour: int = 20, checks_per_minute: int = 120, concurrent: int = 2) -> APIRouter:
+def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Libraries | None, verify: Verify | None, per_hour: int = 20, checks_per_minute: int = 120, concurrent: int = 2) -> APIRouter:
     r = APIRouter()
     verifications, checks = RateLimit(per_hour, 3600), RateLimit(checks_per_minute, 60)
     running: set[asyncio.Task[Any]] = set()
@@ -177,10 +177,10 @@ def router(store: SessionLog, viewer: Viewer, *, home: Path, interpreter: Callab
         if not isinstance(code, str) or len(code.encode()) > MAX_CODE:
             return JSONResponse({"error": f"send {{\"code\": \"...\"}} of at most {MAX_CODE // 1024} KB"}, status_code=400)
         marks = await asyncio.to_thread(lint, code)
-        found = provided_libraries(imported_modules(code), interpreter())
-        return JSONResponse({"marks": marks, "libraries": [
-            {"module": lib.module, "available": lib.available, "source": lib.source, "version": lib.version}
-            for lib in found]})
+        modules = imported_modules(code)
+        found = libraries(modules) if libraries else [{"module": m, "available": None, "source": "", "version": ""}
+                                                      for m in modules]
+        return JSONResponse({"marks": marks, "libraries": found})
 
     @r.post("/playground")
     async def submit(request: Request) -> Response:
@@ -205,7 +205,7 @@ def router(store: SessionLog, viewer: Viewer, *, home: Path, interpreter: Callab
             problem = "That looks like binary data, not Python source."
         if problem:
             return _page(request, viewer.signer, code, error, problem, status=400)
-        if verify is None:
+        if verify is None or per_hour <= 0:
             return error_page(503, "The sandbox is not available",
                               "This PVE cannot run verifications from the web right now. Try again later, or "
                               "run <code>pve verify snippet.py</code> on your own machine.")
@@ -299,8 +299,10 @@ def _page(request: Request, signer: Signer, code: str, error: str, problem: str 
     return response
 
 
-# Monaco adds <style> elements as it lays the editor out and has no CSP nonce for them, so this
-# one page allows inline styles (never inline scripts), and same-origin workers for its helpers.
+# Monaco adds <style> elements as it lays the editor out and has no CSP nonce for them, embeds its
+# icon font as a data: URL, and starts its helper worker from a blob: URL that imports our file. So
+# this one page allows inline styles, data: fonts and blob: workers (a blob: URL can only be made
+# by a script already running here); scripts stay 'self' only, as everywhere.
 PLAYGROUND_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; "
-                  "img-src 'self' data:; font-src 'self'; worker-src 'self'; base-uri 'none'; form-action 'self'; "
-                  "frame-ancestors 'none'")
+                  "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; base-uri 'none'; "
+                  "form-action 'self'; frame-ancestors 'none'")

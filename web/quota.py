@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from store.base import Quotas
-from web.access import GitHubUnavailable, Viewer
-from web.shell import error_page, page
+from web.access import Viewer
+from web.shell import page
 
 
 def renews_in(now: datetime) -> tuple[datetime, str]:
@@ -27,16 +27,11 @@ def router(store: Quotas, viewer: Viewer, daily_credits: int) -> APIRouter:
 
     @r.get("/quota")
     def quota(request: Request) -> Response:
-        user = viewer.sign_in_first(request, "The quota page")
-        if isinstance(user, Response):
-            return user
-        assert viewer.reader is not None
-        try:
-            installations = viewer.reader.installations(user)
-        except GitHubUnavailable:
-            return error_page(502, "GitHub could not be reached",
-                              "PVE asks GitHub which installations your account reaches, and GitHub did not "
-                              "answer. Try again in a minute.")
+        answer = viewer.signed_in_asking(request, "The quota page", lambda reader, user: reader.installations(user),
+                                         "which installations your account reaches")
+        if isinstance(answer, Response):
+            return answer
+        user, installations = answer
         reset, left = renews_in(datetime.now(UTC))
         parts = [f"<h1>Quota</h1><p>Each installation of PVE may publish a number of verified fixes per day. "
                  f"The count renews at <time datetime=\"{reset.isoformat()}\">00:00 UTC</time> (in {left}).</p>"]

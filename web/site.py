@@ -3,33 +3,32 @@
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from sandbox.runtime import find_interpreter
 from store.base import Store
 from web import access, auth, history, permalinks, playground, quota, shell
 
 
 def mount(web: FastAPI, store: Store, *, secret: bytes, oauth: auth.OAuthApp | None,
           reader: access.Reader | None = None, daily_credits: int = 50, home: Path,
-          verify: playground.Verify | None = None, python: str | None = None,
+          verify: playground.Verify | None = None, libraries: playground.Libraries | None = None,
           playground_per_hour: int = 20) -> access.Viewer:
     """Add the pages to ``web``. Cookies are signed with a key derived from ``secret``; without
     ``oauth`` nobody signs in and only public repositories' sessions (and local ones) are shown.
     ``reader`` defaults to one asking ``oauth``'s GitHub API with each user's token. ``verify``
     runs a playground verification (None: the playground says the sandbox is unavailable);
-    ``home`` holds the snippets while they run; ``python`` is the sandbox's interpreter."""
+    ``home`` holds the snippets while they run; ``libraries`` tells what the sandbox provides
+    for the playground's badges (``bootstrap.sandbox_libraries``)."""
     signer = auth.Signer(secret, "cookies")
     viewer = access.Viewer(signer, reader or (access.Reader(oauth.api_url) if oauth else None))
     web.include_router(permalinks.router(store, viewer))
     web.include_router(history.router(store, viewer))
     web.include_router(quota.router(store, viewer, daily_credits))
-    web.include_router(playground.router(store, viewer, home=home, interpreter=cache(lambda: find_interpreter(python)),
-                                         verify=verify, per_hour=playground_per_hour))
+    web.include_router(playground.router(store, viewer, home=home, libraries=libraries, verify=verify,
+                                         per_hour=playground_per_hour))
     web.include_router(auth.router(oauth, signer))
     web.include_router(shell.assets())
     web.add_api_route("/", home_page, methods=["GET"], include_in_schema=False)

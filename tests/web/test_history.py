@@ -90,3 +90,12 @@ def test_the_quota_page_shows_the_bots_numbers(github, world):
 def test_the_quota_renews_at_midnight_utc():
     reset, words = renews_in(datetime(2026, 12, 4, 21, 30, 15, tzinfo=UTC))
     assert reset == datetime(2026, 12, 5, tzinfo=UTC) and words == "2 h 29 min"
+
+
+def test_history_and_quota_say_when_github_does_not_answer(github, world):
+    from web import access
+
+    alice = browser(github, world, "alice", reader=access.Reader("http://127.0.0.1:9"))  # nothing listens there
+    for path in ("/history", "/quota"):
+        r = alice.get(path)
+        assert r.status_code == 502 and "GitHub could not be reached" in r.text, path

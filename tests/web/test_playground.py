@@ -31,6 +31,7 @@ def make(tmp_path, *, per_hour: int = 20, run=None):
     services = bootstrap.services(replace(Settings.from_env({}), home=tmp_path))
     web = FastAPI()
     site.mount(web, services.store, secret=SECRET, oauth=None, home=tmp_path, playground_per_hour=per_hour,
+               libraries=bootstrap.sandbox_libraries(None),
                verify=run or (lambda req: verify(req, services)))
     return TestClient(web), services.store
 
@@ -158,3 +159,4 @@ def test_checks_are_rate_limited_per_client():
     assert [limit.take("a", now=t) for t in (0, 1, 2)] == [0, 0, 0]
     assert limit.take("a", now=3) == pytest.approx(57) and limit.take("b", now=3) == 0
     assert limit.take("a", now=60.5) == 0  # the window slid past the first one
+    assert playground.RateLimit(0, 60).take("a") == 60  # none allowed at all

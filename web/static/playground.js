@@ -78,8 +78,8 @@
     badges.textContent = "";
     answer.libraries.forEach(function (lib) {
       var b = document.createElement("span");
-      b.className = "badge " + (lib.available ? "ok" : "missing");
-      b.textContent = lib.module + (lib.available ? " · " + (lib.source === "standard library"
+      b.className = "badge " + (lib.available ? "ok" : lib.available === null ? "" : "missing");
+      b.textContent = lib.module + (lib.available === null ? "" : lib.available ? " · " + (lib.source === "standard library"
         ? "standard library (Python " + lib.version + ")" : lib.source + " " + lib.version) : " · not available");
       badges.appendChild(b);
     });
