@@ -58,7 +58,7 @@ def analyze(req: VerifyRequest, files: list[str], *, log_text: str | None, snipp
                            hint="point PVE at the project folder the traceback came from",
                            code="frames-elsewhere", files=names)
     if snippet is not None:
-        repro = snippet_reproduction(snippet)
+        repro = snippet_reproduction(snippet, _snippet_argv(req.cmd, snippet))
     elif req.test:
         repro = reproduction_from_command(req.test, index, "--test", notes)
     elif req.cmd:
@@ -297,9 +297,23 @@ def _report_reproduction(text: str, failure: Failure, index: ProjectIndex, read:
                         derived_from=f"report: code block{'s' if len(script.blocks) > 1 else ''} {which}")
 
 
-def snippet_reproduction(name: str) -> Reproduction:
+def snippet_reproduction(name: str, argv: list[str] | None = None) -> Reproduction:
     return Reproduction(kind=ReproKind.SCRIPT, target=name, files=[name], snippet=True, editable_defs=True,
-                        derived_from="snippet")
+                        derived_from="snippet", argv=argv or [])
+
+
+def _snippet_argv(cmd: str | None, name: str) -> list[str]:
+    """The arguments of ``python NAME ARGS...`` (the command a report shows ran the snippet)."""
+    if not cmd:
+        return []
+    try:
+        words = commandline.strip_prefix(commandline.split(cmd), (["python"],))
+    except CommandError as exc:
+        raise BadInput(f"--cmd is not a command line: {exc}", code="bad-command") from exc
+    if not words or words[0].replace("\\", "/").rsplit("/", 1)[-1] != name:
+        raise BadInput(f"a single .py file runs as `python {name} [ARGS]`; --cmd {cmd!r} runs something else",
+                       code="snippet-with-test")
+    return words[1:]
 
 
 def _same_cause(parsed: ParsedLog, test_id: str, failure: Failure) -> bool:

@@ -38,6 +38,9 @@ CASES = [
     ("snippets/greeting.py", ["--error-log", "examples/snippets/greeting.log"], "greeting.py", "reproduction with assertions"),
     ("snippets/counter.py", ["--error-log", "examples/snippets/counter.log"], "counter.py", "reproduction with assertions"),
     ("snippets/settings.py", ["--error-log", "examples/snippets/settings.log"], "settings.py", "reproduction with assertions"),
+    # a tutorial's real example (pythonmorsels.com, "reading tracebacks"): it fails only with its argument
+    ("snippets/count.py", ["--error-log", "examples/snippets/count.log", "--cmd", "python count.py 5"], "count.py",
+     "no crash only"),
     # input shapes as people report them (README, "What PVE accepts")
     ("tablekit", ["--error-log", "examples/tablekit/report.md"], "src/tablekit/table.py", "existing tests"),
     ("tablekit", ["--error-log", "examples/tablekit/report_repl.md"], "src/tablekit/table.py", "existing tests"),

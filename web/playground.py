@@ -43,6 +43,9 @@ from web.shell import MONACO, error_page, page
 MAX_CODE = 64 * 1024  # a snippet, not a project
 MAX_ERROR = 64 * 1024
 TRACEBACK = re.compile(r"^[ \t]*Traceback \(most recent call last\):[ \t]*$", re.M)
+# the shell command a report shows above its traceback: "$ python3 count.py 5", "PS C:\> py x.py"
+COMMAND = re.compile(r"^[ \t]*(?:\$|%|>|PS [^>\n]*>|[\w@.~:/-]+[$#%>])[ \t]*(?:python3?(?:\.\d+)?|py)[ \t]+"
+                     r"(?:-u[ \t]+)?(\S+\.py)\b([^\n]*)$", re.M)
 EXCEPTION_LINE = re.compile(r"^[ \t]*[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Iteration)\b.*$|"
                             r"^[ \t]*[A-Za-z_][\w.]*:\s.*$")
 Verify = Callable[[VerifyRequest], Awaitable[Session]]
@@ -79,6 +82,10 @@ def split_paste(text: str) -> tuple[str, str]:
     m = TRACEBACK.search(text)
     if m is None:
         return text, ""
+    start = m.start()
+    before = text[:start].rstrip("\n").rsplit("\n", 1)
+    if COMMAND.fullmatch(before[-1]):  # the command that ran it belongs with its traceback
+        start = len(before[0]) + 1 if len(before) == 2 else 0
     lines = text[m.start():].splitlines(keepends=True)
     end = len(lines)
     for n, line in enumerate(lines[1:], start=1):
@@ -89,8 +96,18 @@ def split_paste(text: str) -> tuple[str, str]:
                 continue
             end = n if end == len(lines) else end
             break
-    tb = "".join(lines[:end])
-    return (text[:m.start()] + "".join(lines[end:])).strip("\n") + "\n", tb.strip("\n") + "\n"
+    tb = text[start:m.start()] + "".join(lines[:end])
+    return (text[:start] + "".join(lines[end:])).strip("\n") + "\n", tb.strip("\n") + "\n"
+
+
+def command_line(traceback: str, snippet: str) -> str | None:
+    """``python <snippet> ARGS`` when the report shows the command that ran this file with
+    arguments (the failure may need them: ``sys.argv[1]``); the arguments are the program's own,
+    passed to it inside the sandbox like any other input."""
+    for m in COMMAND.finditer(traceback):
+        if re.split(r"[/\\]", m.group(1))[-1] == snippet and m.group(2).strip():
+            return f"python {snippet} {m.group(2).strip()}"
+    return None
 
 
 def snippet_name(traceback: str) -> str:
@@ -222,6 +239,7 @@ def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Librarie
         snippet = folder / snippet_name(error)
         snippet.write_text(code, encoding="utf-8")
         req = VerifyRequest(path=snippet, error_log=error.encode("utf-8") if error.strip() else None,
+                            cmd=command_line(error, snippet.name),
                             trigger="playground", session_id=session_id, unlisted=True, cache=False,
                             requested_by=user.login if user else None)
         # Stored at once, so the permalink the browser is sent to exists before the run begins.

@@ -33,3 +33,23 @@ def test_a_named_test_picks_its_failure_else_the_first():
     assert pick_failure(parsed, "tests/test_m.py::test_b").exception.type == "ZeroDivisionError"
     assert pick_failure(parsed, "pytest tests/test_m.py::test_b").exception.type == "ZeroDivisionError"
     assert pick_failure(parsed, "tests/test_m.py::test_zzz").exception.type == "KeyError"
+
+
+def test_a_snippet_takes_the_arguments_of_the_command_that_ran_it():
+    from pathlib import Path
+
+    import pytest
+
+    from pve.errors import BadInput
+    from pve.models import VerifyRequest
+    from statemachine.analyze import analyze
+
+    def snippet(cmd):
+        req = VerifyRequest(path=Path("count.py"), cmd=cmd)
+        return analyze(req, ["count.py"], log_text=None, snippet="count.py", read=lambda _p: "").reproduction
+
+    assert snippet("python3 count.py 5 --fast 'a b'").argv == ["5", "--fast", "a b"]
+    assert snippet("/usr/bin/python3.12 ./count.py").argv == [] and snippet(None).argv == []
+    for wrong in ("python other.py 5", "pytest count.py", "python -m count"):
+        with pytest.raises(BadInput, match="runs as `python count.py"):
+            snippet(wrong)

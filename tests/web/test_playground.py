@@ -101,6 +101,16 @@ def test_smart_paste_splits_code_and_traceback():
     code, tb = split_paste("d = {}\n" + chained)
     assert tb.count("Traceback") == 2 and tb.strip().endswith("ValueError: x") and code == "d = {}\nprint('after')\n"
     assert split_paste("x = 1\n") == ("x = 1\n", "")
+    # a shell command just above the traceback goes with it (real reports show one), and its
+    # arguments become the reproduction's
+    code, tb = split_paste("import sys\nprint(int(sys.argv[1]) / 0)\n\n$ python3 div.py 5\n"
+                           "Traceback (most recent call last):\n  File \"/home/a/div.py\", line 2, in <module>\n"
+                           "    print(int(sys.argv[1]) / 0)\nZeroDivisionError: division by zero\n")
+    assert code == "import sys\nprint(int(sys.argv[1]) / 0)\n" and tb.startswith("$ python3 div.py 5\nTraceback")
+    assert playground.command_line(tb, "div.py") == "python div.py 5"
+    assert playground.command_line(tb, "other.py") is None
+    assert playground.command_line("PS C:\\work> py -u div.py --n 3\n", "div.py") == "python div.py --n 3"
+    assert playground.command_line("$ python3 div.py\n", "div.py") is None  # no arguments: the default run
     assert playground.snippet_name(AVERAGE_TB) == "average.py"  # the traceback's frames then point into the code
     assert playground.snippet_name('  File "/usr/lib/python3.11/site-packages/x/y.py", line 3, in f\n'
                                    '  File "C:\\Users\\a\\job.py", line 9, in <module>\n') == "job.py"
@@ -129,6 +139,19 @@ def test_a_snippet_is_verified_and_the_browser_lands_on_its_permalink(tmp_path):
         assert "verified fix" in page.text.lower() and c.get(f"/s/{sid}/proof.txt").status_code == 200
     assert store.history(HistoryQuery(repos=("octo/stats",), login="someone")) == []  # unlisted
     assert not (tmp_path / "playground" / sid).exists()  # the snippet's folder is removed after the run
+
+
+@pytest.mark.sandbox
+def test_a_report_with_its_command_line_reproduces_with_its_arguments(tmp_path):
+    """A tutorial's real report (pythonmorsels.com, "reading tracebacks"): ``$ python3 count.py 5``
+    above the traceback; without the 5 the program fails differently (``sys.argv[1]``)."""
+    c, store = make(tmp_path)
+    pasted = (EXAMPLES / "snippets" / "count.py").read_text() + "\n" + (EXAMPLES / "snippets" / "count.log").read_text()
+    with c:
+        r = c.post("/playground", data={"csrf": token(c), "code": pasted, "error": ""}, follow_redirects=False)
+        session = wait_until_done(store, r.headers["location"].removeprefix("/s/"))
+    assert session.status is SessionStatus.VERIFIED, session.message
+    assert session.reproduction.argv == ["5"] and "int(number)" in session.winning_candidate().diff
 
 
 def test_csrf_empty_input_and_the_rate_limit(tmp_path):

@@ -18,6 +18,7 @@
   var asked = 0;
 
   var TRACEBACK = /^[ \t]*Traceback \(most recent call last\):[ \t]*$/m;
+  var COMMAND = /^[ \t]*(?:\$|%|>|PS [^>\n]*>|[\w@.~:\/-]+[$#%>])[ \t]*(?:python3?(?:\.\d+)?|py)[ \t]+(?:-u[ \t]+)?(\S+\.py)\b([^\n]*)$/;
   var EXCEPTION_LINE = /^[ \t]*[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Iteration)\b.*$|^[ \t]*[A-Za-z_][\w.]*:\s.*$/;
 
   // The same split as web/playground.py's split_paste: the traceback runs from its header to
@@ -25,6 +26,10 @@
   function splitPaste(text) {
     var m = TRACEBACK.exec(text);
     if (!m) return null;
+    var start = m.index;
+    var before = text.slice(0, m.index).replace(/\n+$/, "");
+    var cut = before.lastIndexOf("\n");
+    if (COMMAND.test(before.slice(cut + 1))) start = cut + 1;  // the command that ran it goes with it
     var lines = text.slice(m.index).split(/(?<=\n)/);
     var end = lines.length;
     for (var n = 1; n < lines.length; n++) {
@@ -35,8 +40,8 @@
         break;
       }
     }
-    return { code: (text.slice(0, m.index) + lines.slice(end).join("")).replace(/^\n+|\n+$/g, "") + "\n",
-             traceback: lines.slice(0, end).join("").replace(/^\n+|\n+$/g, "") + "\n" };
+    return { code: (text.slice(0, start) + lines.slice(end).join("")).replace(/^\n+|\n+$/g, "") + "\n",
+             traceback: (text.slice(start, m.index) + lines.slice(0, end).join("")).replace(/^\n+|\n+$/g, "") + "\n" };
   }
 
   function value() { return editor ? editor.getValue() : code.value; }
