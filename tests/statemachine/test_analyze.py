@@ -51,5 +51,5 @@ def test_a_snippet_takes_the_arguments_of_the_command_that_ran_it():
     assert snippet("python3 count.py 5 --fast 'a b'").argv == ["5", "--fast", "a b"]
     assert snippet("/usr/bin/python3.12 ./count.py").argv == [] and snippet(None).argv == []
     for wrong in ("python other.py 5", "pytest count.py", "python -m count"):
-        with pytest.raises(BadInput, match="runs as `python count.py"):
+        with pytest.raises(BadInput, match=r"runs as `python count\.py"):
             snippet(wrong)
