@@ -309,7 +309,7 @@ def _snippet_argv(cmd: str | None, name: str) -> list[str]:
     try:
         words = commandline.strip_prefix(commandline.split(cmd), (["python"],))
     except CommandError as exc:
-        raise BadInput(f"--cmd is not a command line: {exc}", code="bad-command") from exc
+        raise BadInput(f"--cmd: {exc}", code=exc.code, problem=str(exc)) from None
     if not words or words[0].replace("\\", "/").rsplit("/", 1)[-1] != name:
         raise BadInput(f"a single .py file runs as `python {name} [ARGS]`; --cmd {cmd!r} runs something else",
                        code="snippet-with-test")

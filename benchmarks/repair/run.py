@@ -2,7 +2,8 @@
 
     uv run python benchmarks/repair/run.py [--only ID ...] [--json PATH] [-v]
 
-Each bug in bugs.toml is one edit to a correct program in programs/<name>/. For each bug this
+Each bug in bugs.toml is one edit (or, for a multi-fault bug, two or three) to a correct program
+in programs/<name>/. For each bug this
 builds a project (the buggy module plus its *visible* tests), runs the whole `pve verify`
 pipeline on it with `--test tests/test_<name>.py`, and then, if PVE verified a fix, runs the
 *held-out* tests (never shown to the engine) against the fixed code, in the same sandbox:
@@ -51,8 +52,11 @@ class Bug:
     id: str
     program: str
     origin: str
-    find: str
-    replace: str
+    edits: tuple[tuple[str, str], ...]  # (find, replace): each find unique in the correct program
+
+    @property
+    def faults(self) -> int:
+        return len(self.edits)
 
 
 @dataclass
@@ -67,22 +71,43 @@ class Row:
     ranked: int = 0
     first_fix_s: float | None = None
     total_s: float = 0.0
+    faults: int = 1
+    program: str = ""
+    per_s: float | None = None  # candidates judged per second of search
     rule: str = ""
     note: str = ""
 
 
 def load_bugs(path: Path = HERE / "bugs.toml") -> list[Bug]:
     raw = tomllib.loads(path.read_text())
-    bugs = [Bug(**b) for b in raw["bug"]]
+    bugs = []
+    for b in raw["bug"]:
+        edits = [(e["find"], e["replace"]) for e in b.get("edits", [])] or [(b["find"], b["replace"])]
+        bugs.append(Bug(id=b["id"], program=b["program"], origin=b["origin"], edits=tuple(edits)))
     ids = [b.id for b in bugs]
     if len(ids) != len(set(ids)):
         raise SystemExit("bugs.toml: duplicate ids")
     for b in bugs:
         module = HERE / "programs" / b.program / f"{b.program}.py"
-        count = module.read_text().count(b.find)
-        if count != 1:
-            raise SystemExit(f"bugs.toml: {b.id}: the find text occurs {count} times in {module.name} (must be once)")
+        text = module.read_text()
+        for find, _ in b.edits:
+            count = text.count(find)
+            if count != 1:
+                raise SystemExit(f"bugs.toml: {b.id}: the find text occurs {count} times in {module.name} (must be once)")
+        buggy(b)  # edits must not overlap
     return bugs
+
+
+def buggy(bug: Bug) -> str:
+    """The correct program with the bug's edits, each at its place in the correct text."""
+    text = (HERE / "programs" / bug.program / f"{bug.program}.py").read_text()
+    spans = sorted((text.index(find), text.index(find) + len(find), new) for find, new in bug.edits)
+    for (_, end, _), (start, _, _) in zip(spans, spans[1:]):
+        if start < end:
+            raise SystemExit(f"bugs.toml: {bug.id}: two edits overlap")
+    for start, end, new in reversed(spans):
+        text = text[:start] + new + text[end:]
+    return text
 
 
 def build(bug: Bug, into: Path) -> Path:
@@ -90,8 +115,7 @@ def build(bug: Bug, into: Path) -> Path:
     prog = HERE / "programs" / bug.program
     project = into / bug.id
     (project / "tests").mkdir(parents=True)
-    source = (prog / f"{bug.program}.py").read_text().replace(bug.find, bug.replace, 1)
-    (project / f"{bug.program}.py").write_text(source)
+    (project / f"{bug.program}.py").write_text(buggy(bug))
     shutil.copyfile(prog / "test_visible.py", project / "tests" / f"test_{bug.program}.py")
     return project
 
@@ -139,7 +163,7 @@ def kind_of(session) -> str:
 
 async def run_bug(bug: Bug, services: bootstrap.Services, tmp: Path) -> Row:
     project = build(bug, tmp)
-    row = Row(bug.id, bug.origin)
+    row = Row(bug.id, bug.origin, faults=bug.faults, program=bug.program)
     t0 = time.monotonic()
     # brain="offline", no cache: these are the offline engine's own figures
     session = await verify(VerifyRequest(path=project, test=f"tests/test_{bug.program}.py", trigger="benchmark",
@@ -149,6 +173,8 @@ async def run_bug(bug: Bug, services: bootstrap.Services, tmp: Path) -> Row:
     row.status = session.status.value
     if session.search:
         row.tried, row.ranked = session.search.tried, session.search.ranked
+        search_s = session.timings_ms.get("validate", 0) / 1000
+        row.per_s = round(row.tried / search_s, 2) if search_s > 0 and row.tried else None
         if session.search.first_verified_ms is not None:
             row.first_fix_s = session.search.first_verified_ms / 1000
     winner = session.winning_candidate()
@@ -179,15 +205,20 @@ def quantile(values: list[float], q: float) -> float | None:
 def summarize(rows: list[Row]) -> dict:
     def block(sel: list[Row]) -> dict:
         fixes = [r.first_fix_s for r in sel if r.first_fix_s is not None]
+        rates = [r.per_s for r in sel if r.per_s is not None]
         return {"bugs": len(sel), "plausible": sum(r.plausible for r in sel), "correct": sum(r.correct for r in sel),
                 "median_s": quantile(fixes, 0.5), "p90_s": quantile(fixes, 0.9),
+                "candidates_per_s": quantile(rates, 0.5),
                 "candidates_median": quantile([float(r.tried) for r in sel], 0.5),
                 "candidates_mean": statistics.fmean([r.tried for r in sel]) if sel else None}
     return {"all": block(rows),
             "crash": block([r for r in rows if r.kind == "crash"]),
             "assertion": block([r for r in rows if r.kind == "assertion"]),
             "seeded": block([r for r in rows if r.origin == "seeded"]),
-            "hand": block([r for r in rows if r.origin == "hand"])}
+            "hand": block([r for r in rows if r.origin == "hand"]),
+            "single": block([r for r in rows if r.faults == 1]),
+            "multi-fault": block([r for r in rows if r.faults > 1]),
+            "algorithms": block([r for r in rows if r.program == "algos"])}
 
 
 def print_table(rows: list[Row], summary: dict, verbose: bool) -> None:
@@ -198,13 +229,15 @@ def print_table(rows: list[Row], summary: dict, verbose: bool) -> None:
             first = f"{r.first_fix_s:.2f} s" if r.first_fix_s is not None else "-"
             print(f"{r.id:14} {r.kind:9} {r.origin:6} {result:9} {r.tried:>5} {first:>9}  {r.rule or r.note}")
         print()
-    print(f"{'':10} {'bugs':>5} {'plausible':>12} {'correct':>12} {'median s':>9} {'p90 s':>7} {'tried (med/mean)':>17}")
+    print(f"{'':11} {'bugs':>5} {'plausible':>12} {'correct':>12} {'median s':>9} {'p90 s':>7} {'tried (med/mean)':>17}"
+          f" {'cand/s':>7}")
     for name, b in summary.items():
         med = f"{b['median_s']:.2f}" if b["median_s"] is not None else "-"
         p90 = f"{b['p90_s']:.2f}" if b["p90_s"] is not None else "-"
         tried = f"{b['candidates_median']:.0f} / {b['candidates_mean']:.1f}" if b["bugs"] else "-"
-        print(f"{name:10} {b['bugs']:>5} {b['plausible']:>4} ({pct(b['plausible'], b['bugs']):>4}) "
-              f"{b['correct']:>4} ({pct(b['correct'], b['bugs']):>4}) {med:>9} {p90:>7} {tried:>17}")
+        rate = f"{b['candidates_per_s']:.1f}" if b.get("candidates_per_s") is not None else "-"
+        print(f"{name:11} {b['bugs']:>5} {b['plausible']:>4} ({pct(b['plausible'], b['bugs']):>4}) "
+              f"{b['correct']:>4} ({pct(b['correct'], b['bugs']):>4}) {med:>9} {p90:>7} {tried:>17} {rate:>7}")
 
 
 async def main_async(args: argparse.Namespace) -> int:
