@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import platform
 import shutil
@@ -102,7 +103,7 @@ def buggy(bug: Bug) -> str:
     """The correct program with the bug's edits, each at its place in the correct text."""
     text = (HERE / "programs" / bug.program / f"{bug.program}.py").read_text()
     spans = sorted((text.index(find), text.index(find) + len(find), new) for find, new in bug.edits)
-    for (_, end, _), (start, _, _) in zip(spans, spans[1:]):
+    for (_, end, _), (start, _, _) in itertools.pairwise(spans):
         if start < end:
             raise SystemExit(f"bugs.toml: {bug.id}: two edits overlap")
     for start, end, new in reversed(spans):
