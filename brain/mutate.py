@@ -18,8 +18,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from brain import regex_ops
+from brain import regex_ops, slips
 from brain.source import SourceFile, indent_of
+from brain.source import Spans as _Text
 
 PRIORS: dict[str, float] = {
     "compare.boundary": 0.90,  # < vs <=, > vs >=
@@ -45,6 +46,13 @@ PRIORS: dict[str, float] = {
     "condition.drop": 0.25,
     "statement.delete": 0.25,
     "statement.copy": 0.20,
+    # slips (brain/slips.py): a statement that drops its value, a method named but not called and
+    # a while True around a loop that empties a collection are bugs whenever they are suspects
+    "slip.no-effect": 0.90,
+    "slip.call": 0.75,
+    "loop.condition": 0.75,
+    "slip.accumulate": 0.55,
+    "slip.conversion": 0.35,
     # inside regular expressions (brain/regex_ops.py): text-processing fixes edit the pattern
     "regex.class-add": 0.55,
     "regex.quantifier": 0.50,
@@ -64,37 +72,6 @@ class Mutant:
     rationale: str
     new_text: str
     prior: float
-
-
-class _Text:
-    """Span edits on the original text by AST positions (columns are UTF-8 byte offsets)."""
-
-    def __init__(self, src: SourceFile) -> None:
-        self.src = src
-        self.data = src.text.encode("utf-8")
-        self.starts = [0]
-        for m in re.finditer(rb"\r\n|\r|\n", self.data):
-            self.starts.append(m.end())
-
-    def offset(self, line: int, col: int) -> int:
-        return self.starts[line - 1] + col
-
-    def span(self, node: ast.AST) -> tuple[int, int]:
-        return (self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]
-                self.offset(node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]
-
-    def seg(self, node: ast.AST) -> str:
-        a, b = self.span(node)
-        return self.data[a:b].decode("utf-8")
-
-    def between(self, left: ast.AST, right: ast.AST) -> tuple[int, int]:
-        return self.span(left)[1], self.span(right)[0]
-
-    def replace(self, a: int, b: int, new: str) -> str:
-        return (self.data[:a] + new.encode("utf-8") + self.data[b:]).decode("utf-8")
-
-    def sub(self, node: ast.AST, new: str) -> str:
-        return self.replace(*self.span(node), new)
 
 
 _CMP_SYMBOL = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
@@ -564,6 +541,8 @@ def at_line(src: SourceFile, line: int, func: ast.FunctionDef | ast.AsyncFunctio
         yield from _copy_statement(src, stmt, func)
     for edit in regex_ops.at_statement(src, stmt):
         yield Mutant(edit.rule, edit.rationale, edit.new_text, PRIORS[edit.rule])
+    for slip in slips.at_statement(src, stmt, func, header):
+        yield Mutant(slip.rule, slip.rationale, slip.new_text, PRIORS[slip.rule])
 
 
 _PURE_CALLS = {"sorted", "len", "sum", "min", "max", "list", "tuple", "dict", "set", "str", "int", "float", "abs",

@@ -164,3 +164,34 @@ def normalized(text: str) -> str:
         return ast.dump(ast.parse(text), include_attributes=False)
     except (SyntaxError, ValueError):
         return "\n".join(x.rstrip() for x in text.splitlines() if x.strip())
+
+
+class Spans:
+    """Span edits on the original text by AST positions (columns are UTF-8 byte offsets)."""
+
+    def __init__(self, src: SourceFile) -> None:
+        self.src = src
+        self.data = src.text.encode("utf-8")
+        self.starts = [0]
+        for m in re.finditer(rb"\r\n|\r|\n", self.data):
+            self.starts.append(m.end())
+
+    def offset(self, line: int, col: int) -> int:
+        return self.starts[line - 1] + col
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        return (self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]
+                self.offset(node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]
+
+    def seg(self, node: ast.AST) -> str:
+        a, b = self.span(node)
+        return self.data[a:b].decode("utf-8")
+
+    def between(self, left: ast.AST, right: ast.AST) -> tuple[int, int]:
+        return self.span(left)[1], self.span(right)[0]
+
+    def replace(self, a: int, b: int, new: str) -> str:
+        return (self.data[:a] + new.encode("utf-8") + self.data[b:]).decode("utf-8")
+
+    def sub(self, node: ast.AST, new: str) -> str:
+        return self.replace(*self.span(node), new)

@@ -4,13 +4,15 @@ in parallel sandboxes within the budgets (``statemachine.search``)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from brain import repair
 from brain.localize import Spectra, localize, spectra_from
 from pve.events import Fanout
 from pve.models import Candidate, Found, SearchSummary, Spectrum, Verdict
-from statemachine.search import Budget, search
+from statemachine.search import Budget, search, stop_reason
 from statemachine.search_context import SearchContext
+from statemachine.stones import Stone, combine, overlay, remap, stone_of
 from statemachine.validate import validate
 
 
@@ -43,12 +45,136 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
         return found
     settings = ctx.settings
     t1 = time.monotonic()
-    outcome = await search(
-        candidates, lambda c: validate(c, ctx.sandbox, ctx.staged, ctx.checks, ctx.events, ctx.pending),
-        parallel=settings.slots, budget=Budget(settings.max_candidates, settings.search_seconds, settings.search_window))
-    first_ms = (t1 - ctx.started + outcome.first_verified_s) * 1000 if outcome.first_verified_s is not None else None
-    return searched(found, candidates, outcome.verdicts, outcome.stop, (time.monotonic() - t1) * 1000, first_ms,
-                    ctx.events)
+    budget = Budget(settings.max_candidates, settings.search_seconds, settings.search_window)
+    rounds = _Rounds(ctx, candidates, first_id + len(candidates), spectra_of(ctx.spectrum)[0])
+    tried: list[Candidate] = []
+    verdicts: list[Verdict] = []
+    first_s: float | None = None
+    while True:
+        left, elapsed = budget.max_candidates - len(verdicts), time.monotonic() - t1
+        if left <= 0 or elapsed > budget.max_seconds:
+            stop = stop_reason(False, elapsed > budget.max_seconds, budget.max_candidates + 1, budget)
+            break
+        batch, depth = rounds.next(left)
+        if not batch:
+            stop = "all candidates tried"
+            break
+        outcome = await search(batch, lambda c: validate(c, ctx.sandbox, ctx.staged, ctx.checks, ctx.events, ctx.pending),
+                               parallel=settings.slots,
+                               budget=Budget(len(batch), budget.max_seconds - elapsed, budget.window))
+        tried += batch[: len(outcome.verdicts)]
+        verdicts += outcome.verdicts
+        if outcome.first_verified_s is not None:
+            first_s = elapsed + outcome.first_verified_s
+            stop = outcome.stop
+            break
+        if outcome.stop.startswith("time"):
+            stop = outcome.stop
+            break
+        rounds.learn(batch, outcome.verdicts, depth)
+    assert found.summary is not None  # offline_plan made it
+    found.summary.ranked = rounds.ranked
+    first_ms = (t1 - ctx.started + first_s) * 1000 if first_s is not None else None
+    return searched(found, tried, verdicts, stop, (time.monotonic() - t1) * 1000, first_ms, ctx.events)
+
+
+# The rounds (statemachine/stones.py says why): the ranking's first FIRST_ROUND candidates hold
+# most single-edit fixes; after them, every other round of ROUND goes to the stepping stones (a new
+# stone, best first, or else the stone with the fewest rounds so far), the rest to the ranking; up
+# to MAX_DEPTH steps and MAX_STONES stones a session.
+FIRST_ROUND = 40
+ROUND = 20
+MAX_DEPTH = 3
+MAX_STONES = 6
+
+
+@dataclass
+class _Source:
+    candidates: list[Candidate]
+    depth: int  # of its candidates: 0 for the ranking, 1 for a stone's
+    at: int = 0
+    rounds: int = 0
+
+    def take(self, n: int) -> list[Candidate]:
+        batch = self.candidates[self.at:self.at + n]
+        self.at += len(batch)
+        self.rounds += 1
+        return batch
+
+    @property
+    def left(self) -> int:
+        return len(self.candidates) - self.at
+
+
+class _Rounds:
+    """Which candidates run next: deterministic for a given input (the order of rounds depends
+    only on the verdicts, which are the ranking's prefixes)."""
+
+    def __init__(self, ctx: SearchContext, ranking: list[Candidate], next_id: int, spectra: Spectra | None) -> None:
+        self.ctx, self.spectra, self.next_id = ctx, spectra, next_id
+        self.ranking = _Source(ranking, 0)
+        self.stones: list[Stone] = []  # found, not yet expanded
+        self.expanded: list[_Source] = []
+        self.turn = 0
+        self.ranked = len(ranking)
+        self.seen = {_key(c) for c in ranking}
+        self.parents: dict[int, Stone] = {}  # combined candidate id -> the stone it stands on
+
+    def next(self, left: int) -> tuple[list[Candidate], int]:
+        """The next round (and the depth its candidates are at)."""
+        self.turn += 1
+        size = min(left, FIRST_ROUND if self.turn == 1 else ROUND)
+        stone = self._stone_source() if self.turn % 2 == 0 or not self.ranking.left else None
+        source = stone or (self.ranking if self.ranking.left else self._stone_source())
+        if source is None:
+            return [], 0
+        return source.take(size), source.depth
+
+    def learn(self, batch: list[Candidate], verdicts: list[Verdict], depth: int) -> None:
+        """Stepping stones among a round's rejected candidates."""
+        if depth >= MAX_DEPTH:
+            return
+        for c, v in zip(batch, verdicts, strict=False):
+            stone = stone_of(c, v, self.ctx.checks, self.ctx.staged.read_text, depth + 1, self.parents.get(c.id))
+            if stone is not None:
+                self.stones.append(stone)
+        self.stones.sort(key=lambda s: s.key)
+
+    def _stone_source(self) -> _Source | None:
+        """A new stone's candidates (best first), or else the stone with the fewest rounds."""
+        while self.stones and len(self.expanded) < MAX_STONES:
+            source = self._expand(self.stones.pop(0))
+            if source.left:
+                return source
+        waiting = [s for s in self.expanded if s.left]
+        return min(waiting, key=lambda s: s.rounds) if waiting else None
+
+    def _expand(self, stone: Stone) -> _Source:
+        ctx, read = self.ctx, self.ctx.staged.read_text
+        on_stone = overlay(read, stone.candidate)
+        analysis = stone.analysis or ctx.checks.analysis
+        suspects = localize(analysis, remap(self.spectra, stone.candidate, read), ctx.editable, on_stone)
+        plan = repair.plan(analysis, suspects, on_stone, ctx.editable, ctx.py_files, limit=ctx.settings.max_candidates)
+        children = []
+        for step in plan.candidates:
+            c = combine(stone.candidate, step, read, self.next_id)
+            if _key(c) in self.seen:
+                continue
+            self.seen.add(_key(c))
+            self.next_id += 1
+            self.parents[c.id] = stone
+            children.append(c)
+        source = _Source(children, stone.depth)
+        self.expanded.append(source)
+        self.ranked += len(children)
+        ctx.events.emit("search", f"Stepping stone: candidate {stone.candidate.id} ({stone.candidate.rule}): "
+                                  f"{stone.describe()}; searching again from it ({len(children)} candidates, "
+                                  f"step {stone.depth + 1})")
+        return source
+
+
+def _key(c: Candidate) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((e.path, e.new_text) for e in c.edits))
 
 
 def searched(found: Found, candidates: list[Candidate], verdicts: list[Verdict], stop: str, validate_ms: float,

@@ -64,6 +64,13 @@ CASES = [
     ("def f(s):\n    return s.{}('x')\n", "startswith", "endswith", 2, "call.swap-function"),
     ("def f(a, end):\n    return max(a, {})\n", "end", "end + 1", 2, "value.plus-minus-one"),
     ("def f(items):\n    for x in {}:\n        print(x)\n", "items", "items[1:]", 2, "loop.iterate"),
+    # slips (brain/slips.py)
+    ("def f(ms):\n    t = 0\n    for m in ms:\n        {}\n    return t\n", "t = m", "t += m", 4, "slip.accumulate"),
+    ("def f(ms):\n    t = 0\n    for m in ms:\n        {}\n    return t\n", "t + m", "t += m", 4, "slip.no-effect"),
+    ("def f(w):\n    return {} + w[1:]\n", "w[0].upper", "w[0].upper()", 2, "slip.call"),
+    ("def f(s):\n    return len({})\n", "s.split", "s.split()", 2, "slip.call"),
+    ("def f(n, r):\n    return {} / r\n", "str(n)", "n", 2, "slip.conversion"),
+    ("def f(q, out):\n    while {}:\n        out.append(q.pop())\n", "True", "q", 2, "loop.condition"),
 ]
 
 
@@ -152,3 +159,14 @@ def test_no_operator_touches_other_lines():
         assert lines[2] != "    y = a - b", m  # the mutant changed its own line
         checked.append(m.rule)
     assert len(checked) >= 5 and len(set(checked)) >= 3, checked  # operators did run on line 3
+
+
+def test_slips_stay_where_they_are_slips():
+    # an assignment outside a loop, or to a name first set there, is no accumulation
+    assert not [m for m in mutants_at("def f(m):\n    t = 0\n    t = m\n    return t\n", 3) if m.rule == "slip.accumulate"]
+    assert not [m for m in mutants_at("def f(ms):\n    for m in ms:\n        t = m\n    return t\n", 3)
+                if m.rule == "slip.accumulate"]
+    # a called method, or one that takes arguments, is left alone
+    assert not [m for m in mutants_at("def f(s):\n    return s.upper() + s.replace\n", 2) if m.rule == "slip.call"]
+    # while True with no collection it takes from has no condition to offer
+    assert not [m for m in mutants_at("def f(g):\n    while True:\n        g()\n", 2) if m.rule == "loop.condition"]

@@ -119,7 +119,7 @@ def test_end_to_end_the_selection_is_the_baseline_and_the_proof_names_it(tmp_pat
 @pytest.mark.sandbox
 def test_a_search_that_ends_with_nothing_plausible_does_not_wait_for_the_baseline(tmp_path):
     project = write(tmp_path / "slow", {
-        "calc.py": "def half(x):\n    return x / 0\n",  # no operator of the engine's makes it x / 2
+        "calc.py": "def half(x):\n    return 'half'\n",  # no operator of the engine's, nor two in a row, makes it x / 2
         "tests/test_calc.py": "from calc import half\n\n\ndef test_half():\n    assert half(4) == 2\n",
         "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(30)\n"})
     settings = replace(Settings.from_env({}), home=tmp_path / "home", oracle_seconds=60.0)
