@@ -33,7 +33,7 @@ from sandbox.backend import StagedProject
 from sandbox.capture import Capture
 from sandbox.cgroup import SlotCgroups, cgroup_name
 from sandbox.environments import RUN_PATH, EnvironmentStore
-from sandbox.runs import RESULT_CAP, display, inside_project, parse_record, pump
+from sandbox.runs import RESULT_CAP, display, inside_project, parse_record, pump, test_seconds
 from sandbox.runtime import Interpreter, find_interpreter, stage_runtime, staging_root, system_binds
 from sandbox.screening import Screener
 from sandbox.seccomp import build_filter
@@ -349,7 +349,8 @@ class BubblewrapSandbox:
             # run is judged by its recorded outcomes and exceptions, never by its text.
             request = {"mode": spec.mode.value, "target": spec.target, "argv": [*spec.argv, "--tb=native"], "nonce": nonce,
                        "coverage": False, "pythonpath": spec.pythonpath, "only": spec.only, "part": spec.part,
-                       "environment": staged.env is not None, "patches": spec.patches}
+                       "environment": staged.env is not None, "patches": spec.patches,
+                       "test_seconds": test_seconds(spec, timeout)}
             ooms_before = self.cgroups.oom_kills(slot) if self.cgroups.available else 0
             reply = await screener.screen(request, timeout)
             if reply is None or not reply.get("screened"):
@@ -465,7 +466,7 @@ class BubblewrapSandbox:
             "result_fd": result_w, "coverage": spec.coverage, "pythonpath": spec.pythonpath,
             "only": spec.only, "part": spec.part, "reach": spec.reach and spec.mode.value == "pytest",
             "environment": staged.env is not None,
-            "limits": self._limits(timeout),
+            "limits": self._limits(timeout), "test_seconds": test_seconds(spec, timeout),
         }
         args = self._args(staged, patch_dir, json.dumps(harness_spec), seccomp_fd, info_w, block_fd=block_r)
         pass_fds = (result_w, seccomp_fd, info_w) + ((block_r,) if block_r is not None else ())

@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import sys
 import threading
 import traceback
@@ -295,6 +296,8 @@ def _run_pytest(argv, record, coverage=None):
     sys.argv = ["pytest", *argv]
     args = [*argv, "-p", "no:cacheprovider", "--color=no", "-q", "--rootdir", SRC]
     plugins: list = [_Recorder(record, coverage)]
+    if SPEC.get("test_seconds"):
+        plugins.append(_alarm_plugin(float(SPEC["test_seconds"]), pytest))
     reach = None
     if SPEC.get("reach"):  # the baseline: which functions each test runs (sandbox/reach.py)
         reach = _load_beside("reach").Reach(SRC)
@@ -325,6 +328,30 @@ def _load_beside(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _alarm_plugin(seconds, pytest):
+    """A test that runs past ``seconds`` is stopped by a ``TimeoutError`` raised where it is:
+    an endless loop becomes a failure with a traceback into the loop, and the other tests run."""
+
+    class AlarmPlugin:
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_call(self, item):
+            def stop(signum, frame):
+                raise TimeoutError(f"the test ran longer than {seconds:g} s (an endless loop?)")
+
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = signal.signal(signal.SIGALRM, stop)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            try:
+                yield
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+
+    return AlarmPlugin()
 
 
 def _reach_plugin(reach, pytest):

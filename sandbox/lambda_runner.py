@@ -46,7 +46,7 @@ from pve.settings import SandboxSettings
 from sandbox import snapshot
 from sandbox.backend import StagedProject
 from sandbox.capture import Capture
-from sandbox.runs import RESULT_CAP, display, inside_project, parse_record, pump
+from sandbox.runs import RESULT_CAP, display, inside_project, parse_record, pump, test_seconds
 
 RUNTIME = Path(__file__).resolve().parent  # harness.py and reach.py, read by the harness
 _GRACE_S = 0.5
@@ -143,7 +143,7 @@ class LambdaSandbox:
             "coverage": spec.coverage, "pythonpath": spec.pythonpath, "only": spec.only, "part": spec.part,
             "reach": spec.reach and spec.mode.value == "pytest", "environment": False,
             "limits": {"as": s.memory_bytes, "cpu": int(timeout) + 1, "nproc": s.max_procs, "fsize": s.max_file_bytes,
-                       "nofile": 1024},
+                       "nofile": 1024}, "test_seconds": test_seconds(spec, timeout),
             "layout": {"orig": str(staged.root / "orig"), "overlay": str(folder / "no-overlay"), "patch": str(patch),
                        "work": str(folder / "work"), "runtime": str(RUNTIME), "site": self.site},
         }

@@ -36,6 +36,13 @@ def inside_project(patches: dict[str, str]) -> None:
             raise BadInput(f"a candidate tried to write outside the project: {rel!r}")
 
 
+def test_seconds(spec: RunSpec, wall_s: float) -> float | None:
+    """How long one pytest test may run before the harness stops it with a ``TimeoutError``
+    raised where it is (an endless loop is a failure with a traceback, and the other tests still
+    run): half the run's wall clock. None for other runs."""
+    return max(1.0, wall_s / 2) if spec.mode.value == "pytest" else None
+
+
 def display(spec: RunSpec) -> str:
     if spec.mode.value == "pytest":
         only = f" (only {len(spec.only)} node ids)" if spec.only else ""

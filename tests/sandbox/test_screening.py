@@ -112,7 +112,9 @@ def test_a_candidate_cannot_reach_the_servers_pipes(sandbox, staged):
 
 
 def test_a_hung_or_flooding_or_vanishing_candidate_is_stopped_and_the_server_serves_on(sandbox, staged):
-    hang = "def test_hang():\n    while True:\n        pass\n"
+    # (blocking the harness's per-test alarm first: only the wall clock can stop this one)
+    hang = "import signal\ndef test_hang():\n    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])\n" \
+           "    while True:\n        pass\n"
     flood = "import sys\ndef test_flood():\n    while True:\n        sys.__stdout__.write('x' * 65536)\n"
     vanish = "import os\ndef test_vanish():\n    os._exit(0)\n"
     hung, flooded, vanished, fine = screens(
@@ -193,3 +195,17 @@ def test_a_session_rejects_by_screening_and_verifies_only_fresh(tmp_path):
     broke = [v for v in session.verdicts if v.regressions]
     assert all(v.run is not None and not v.run.screened for v in broke)
     assert not svc.sandbox._screeners  # released with the session
+
+
+def test_an_endless_loop_in_a_test_is_a_failure_with_a_traceback_and_the_others_still_run(sandbox, staged):
+    loops = {"lib.py": "def answer():\n    n = 0\n    while n >= 0:\n        n += 1\n    return 42\n"}
+    started = time.monotonic()
+    fresh = asyncio.run(sandbox.run(staged, spec(patches=loops, timeout_s=4.0)))
+    (screened,) = screens(sandbox, staged, spec(patches=loops, timeout_s=4.0))
+    for run in (fresh, screened):
+        assert run is not None and run.nonce_ok and not run.killed_reason  # the run itself finished
+        assert run.record.outcomes == {"test_lib.py::test_answer": "failed", "test_lib.py::test_other": "passed"}
+        exc = run.record.test_exceptions["test_lib.py::test_answer"]
+        assert exc.type == "TimeoutError" and "2 s" in exc.message
+        assert any(f.line in (3, 4) and f.file.endswith("lib.py") for f in exc.frames)  # stopped inside the loop
+    assert time.monotonic() - started < 15
