@@ -46,6 +46,8 @@ PRIORS: dict[str, float] = {
     "condition.drop": 0.25,
     "statement.delete": 0.25,
     "statement.copy": 0.20,
+    "call.pop-end": 0.50,  # pop(0) vs pop(): a queue used as a stack, or the reverse
+    "constant.to-name": 0.30,  # a literal where a variable of the same kind belongs: max(0, s) -> max(x, s)
     # slips (brain/slips.py): a statement that drops its value, a method named but not called and
     # a while True around a loop that empties a collection are bugs whenever they are suspects
     "slip.no-effect": 0.90,
@@ -215,7 +217,8 @@ def _subscript(t: _Text, node: ast.Subscript) -> Iterator[Mutant]:
 _FUNCTION_PAIRS = {"min": "max", "max": "min", "any": "all", "all": "any", "floor": "ceil", "ceil": "floor",
                    "startswith": "endswith", "endswith": "startswith", "lower": "upper", "upper": "lower",
                    "lstrip": "rstrip", "rstrip": "lstrip", "index": "rindex", "find": "rfind",
-                   "popleft": "pop", "appendleft": "append"}
+                   "popleft": "pop", "appendleft": "append", "append": "extend", "extend": "append",
+                   "pop": "popleft"}
 _NUMERIC_CALLS = {"min", "max", "range", "abs", "round", "int"}
 
 
@@ -255,6 +258,14 @@ def _call(t: _Text, node: ast.Call) -> Iterator[Mutant]:
     if name == "range":
         for arg in node.args[:2]:
             yield from _plus_minus(t, arg, "range bound")
+    if called == "pop" and isinstance(node.func, ast.Attribute) and not node.keywords:
+        # a queue taken from the wrong end: pop(0) <-> pop()
+        if not node.args:
+            yield Mutant("call.pop-end", "take from the front: pop(0)", t.sub(node, t.seg(node)[:-1] + "0)"),
+                         PRIORS["call.pop-end"])
+        elif len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and node.args[0].value == 0:
+            yield Mutant("call.pop-end", "take from the end: pop()", t.sub(node, t.seg(node.func) + "()"),
+                         PRIORS["call.pop-end"])
     if name == "enumerate" and len(node.args) == 1 and not node.keywords:
         yield Mutant("bound.plus-minus-one", "count from 1", t.sub(node, t.seg(node)[:-1] + ", 1)"),
                      PRIORS["bound.plus-minus-one"] * 0.6)
@@ -450,6 +461,28 @@ def _names(t: _Text, expr: ast.AST, scope: _Scope, called: set[int], line: int) 
                              t.sub(node, f"self.{other}"), PRIORS["attribute.wrong"] / len(options) ** 0.5)
 
 
+def _constant_to_name(t: _Text, expr: ast.AST, scope: _Scope, line: int) -> Iterator[Mutant]:
+    """A number literal where a local number belongs, in arithmetic or a numeric call:
+    ``max(0, current + x)`` -> ``max(x, current + x)``; ``prev + 1`` -> ``prev + cost``."""
+    numbers = [n for n in scope.local_names if scope.kinds.get(n) == "num"] + \
+        [n for n in scope.local_names if n not in scope.kinds]
+    if not numbers:
+        return
+    near = _distances(scope.func, line)
+    for parent in ast.walk(expr):
+        slots = []
+        if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add | ast.Sub | ast.Mult):
+            slots = [parent.left, parent.right]
+        elif isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in ("min", "max"):
+            slots = list(parent.args)
+        for node in slots:
+            if isinstance(node, ast.Constant) and type(node.value) is int and node.value in (0, 1):
+                options = _likely_first("", numbers, near, 6)
+                for other in options:
+                    yield Mutant("constant.to-name", f"{node.value} should be '{other}'", t.sub(node, other),
+                                 PRIORS["constant.to-name"] / len(options) ** 0.5)
+
+
 # --------------------------------------------------------------------------- statement operators
 
 
@@ -509,6 +542,12 @@ def at_line(src: SourceFile, line: int, func: ast.FunctionDef | ast.AsyncFunctio
             yield from _empty_literal(t, node)
         yield from _names(t, expr, scope, called, stmt.lineno)
         yield from _operand_plus_minus(t, expr)
+        yield from _constant_to_name(t, expr, scope, stmt.lineno)
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):  # "j += 1" meant "i += 1"
+        target = stmt.target
+        yield from _names(t, ast.Name(id=target.id, ctx=ast.Load(), lineno=target.lineno, col_offset=target.col_offset,
+                                      end_lineno=target.end_lineno, end_col_offset=target.end_col_offset),
+                          scope, set(), stmt.lineno)
     if isinstance(stmt, ast.Return | ast.Assign | ast.AugAssign) and stmt.value is not None \
             and isinstance(stmt.value, ast.Name | ast.Attribute | ast.Subscript):
         for delta in ("+ 1", "- 1"):

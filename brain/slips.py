@@ -43,9 +43,11 @@ def at_statement(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast.As
                  header: list[ast.AST]) -> Iterator[SlipEdit]:
     """The slips the statement (its ``header`` expressions) may hold."""
     t = Spans(src)
-    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
-            and func is not None and _in_loop(func, stmt) and _set_before(func, stmt.targets[0].id, stmt):
-        name = stmt.targets[0].id
+    target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
+    base = target.value if isinstance(target, ast.Subscript) else target  # total = m, or counts[k] = 1
+    if isinstance(stmt, ast.Assign) and target is not None and isinstance(base, ast.Name) \
+            and func is not None and _in_loop(func, stmt) and _set_before(func, base.id, stmt):
+        name = t.seg(target)
         a, b = t.between(stmt.targets[0], stmt.value)
         yield SlipEdit("slip.accumulate", f"'{name} =' in a loop overwrites what came before: '{name} +='",
                        t.replace(a, b, " += "))

@@ -71,6 +71,13 @@ CASES = [
     ("def f(s):\n    return len({})\n", "s.split", "s.split()", 2, "slip.call"),
     ("def f(n, r):\n    return {} / r\n", "str(n)", "n", 2, "slip.conversion"),
     ("def f(q, out):\n    while {}:\n        out.append(q.pop())\n", "True", "q", 2, "loop.condition"),
+    ("def f(g, k):\n    d = {{}}\n    for t in g:\n        {}\n    return d\n", "d[t] = 1", "d[t] += 1", 4, "slip.accumulate"),
+    ("def f(a, b):\n    out = []\n    {}\n    return out\n", "out.append(a)", "out.extend(a)", 3, "call.swap-function"),
+    ("def f(q):\n    return {}\n", "q.pop()", "q.pop(0)", 2, "call.pop-end"),
+    ("def f(q):\n    return {}\n", "q.pop(0)", "q.pop()", 2, "call.pop-end"),
+    ("def f(xs):\n    best = cur = xs[0]\n    for x in xs:\n        cur = {}\n    return cur\n",
+     "max(0, cur + x)", "max(x, cur + x)", 4, "constant.to-name"),
+    ("def f(n):\n    i = j = 0\n    while i < n:\n        {}\n    return j\n", "j += 1", "i += 1", 4, "variable.wrong"),
 ]
 
 
