@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from brain import repair
 from brain.localize import Spectra, localize, spectra_from
 from pve.events import Fanout
-from pve.models import Candidate, Found, SearchSummary, Spectrum, Verdict
+from pve.models import Candidate, Found, ReproKind, SearchSummary, Spectrum, Verdict
+from statemachine import spectrum
+from statemachine.reproduce import coverage_run_spec
 from statemachine.search import Budget, search, stop_reason
 from statemachine.search_context import SearchContext
 from statemachine.stones import Stone, combine, overlay, remap, stone_of
@@ -55,7 +57,7 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
         if left <= 0 or elapsed > budget.max_seconds:
             stop = stop_reason(False, elapsed > budget.max_seconds, budget.max_candidates + 1, budget)
             break
-        batch, depth = rounds.next(left)
+        batch, depth = await rounds.next(left)
         if not batch:
             stop = "all candidates tried"
             break
@@ -79,13 +81,16 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
 
 
 # The rounds (statemachine/stones.py says why): the ranking's first FIRST_ROUND candidates hold
-# most single-edit fixes; after them, every other round of ROUND goes to the stepping stones (a new
-# stone, best first, or else the stone with the fewest rounds so far), the rest to the ranking; up
-# to MAX_DEPTH steps and MAX_STONES stones a session.
+# most single-edit fixes; after them, two rounds of STONE_ROUND go to the stepping stones (a new
+# stone, best first, or else the stone with the fewest rounds so far) for each round of ROUND of
+# the rest of the ranking; up to MAX_DEPTH steps and MAX_STONES stones a session. A stone's
+# next step is usually among its first candidates (its new failure localizes sharply), so its
+# rounds are short and many stones get one.
 FIRST_ROUND = 40
 ROUND = 20
+STONE_ROUND = 15
 MAX_DEPTH = 3
-MAX_STONES = 6
+MAX_STONES = 10
 
 
 @dataclass
@@ -120,15 +125,15 @@ class _Rounds:
         self.seen = {_key(c) for c in ranking}
         self.parents: dict[int, Stone] = {}  # combined candidate id -> the stone it stands on
 
-    def next(self, left: int) -> tuple[list[Candidate], int]:
+    async def next(self, left: int) -> tuple[list[Candidate], int]:
         """The next round (and the depth its candidates are at)."""
         self.turn += 1
-        size = min(left, FIRST_ROUND if self.turn == 1 else ROUND)
-        stone = self._stone_source() if self.turn % 2 == 0 or not self.ranking.left else None
-        source = stone or (self.ranking if self.ranking.left else self._stone_source())
+        stone = await self._stone_source() if self.turn % 3 != 1 or not self.ranking.left else None
+        source = stone or (self.ranking if self.ranking.left else await self._stone_source())
         if source is None:
             return [], 0
-        return source.take(size), source.depth
+        size = STONE_ROUND if source is not self.ranking else FIRST_ROUND if self.turn == 1 else ROUND
+        return source.take(min(left, size)), source.depth
 
     def learn(self, batch: list[Candidate], verdicts: list[Verdict], depth: int) -> None:
         """Stepping stones among a round's rejected candidates."""
@@ -140,20 +145,20 @@ class _Rounds:
                 self.stones.append(stone)
         self.stones.sort(key=lambda s: s.key)
 
-    def _stone_source(self) -> _Source | None:
+    async def _stone_source(self) -> _Source | None:
         """A new stone's candidates (best first), or else the stone with the fewest rounds."""
         while self.stones and len(self.expanded) < MAX_STONES:
-            source = self._expand(self.stones.pop(0))
+            source = await self._expand(self.stones.pop(0))
             if source.left:
                 return source
         waiting = [s for s in self.expanded if s.left]
         return min(waiting, key=lambda s: s.rounds) if waiting else None
 
-    def _expand(self, stone: Stone) -> _Source:
+    async def _expand(self, stone: Stone) -> _Source:
         ctx, read = self.ctx, self.ctx.staged.read_text
         on_stone = overlay(read, stone.candidate)
         analysis = stone.analysis or ctx.checks.analysis
-        suspects = localize(analysis, remap(self.spectra, stone.candidate, read), ctx.editable, on_stone)
+        suspects = localize(analysis, await self._spectra_on(stone), ctx.editable, on_stone)
         plan = repair.plan(analysis, suspects, on_stone, ctx.editable, ctx.py_files, limit=ctx.settings.max_candidates)
         children = []
         for step in plan.candidates:
@@ -171,6 +176,34 @@ class _Rounds:
                                   f"{stone.describe()}; searching again from it ({len(children)} candidates, "
                                   f"step {stone.depth + 1})")
         return source
+
+
+    async def _spectra_on(self, stone: Stone) -> Spectra | None:
+        """Coverage of what still fails, run on the stone's code: lines the first fault kept from
+        running (the next fault is often there) now have spectra. Passing tests keep the
+        original's coverage, moved to the stone's lines."""
+        ctx = self.ctx
+        moved = remap(self.spectra, stone.candidate, ctx.staged.read_text)
+        repro, run = ctx.checks.repro, stone.candidate_run
+        patches = {**{e.path: e.new_text for e in stone.candidate.edits}, **ctx.checks.repro_spec.patches}
+        seconds = ctx.settings.sandbox.timeout_s
+        if repro.kind is ReproKind.PYTEST:
+            failing = sorted(t for t, o in (run.record.outcomes if run else {}).items() if o != "passed")
+            if not failing:
+                return moved
+            spec = spectrum.coverage_spec(failing, repro, seconds)
+        else:
+            failing = ["<run>"]
+            traced = coverage_run_spec(repro)
+            if traced is None:
+                return moved
+            spec = traced
+        traced_run = await ctx.sandbox.run(ctx.staged, spec.model_copy(update={"patches": patches,
+                                                                               "label": "coverage (stepping stone)"}))
+        fresh = spectra_from([traced_run.record.coverage], set(failing), set())
+        if not fresh.failing:
+            return moved
+        return Spectra(failing=fresh.failing, passing=moved.passing if moved else [])
 
 
 def _key(c: Candidate) -> tuple[tuple[str, str], ...]:

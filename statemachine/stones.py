@@ -13,13 +13,15 @@ reproduction, oracle and proof). Pure functions here; the rounds that use them a
 
 from __future__ import annotations
 
+import ast
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from brain.localize import Spectra
 from brain.offline import unified_diff
-from pve.models import Analysis, Candidate, Checks, FileEdit, ReproKind, Verdict
+from pve.models import Analysis, Candidate, Checks, FileEdit, ReproKind, RunResult, Verdict
 from statemachine.analyze import analysis_from_run
 
 Reader = Callable[[str], str]
@@ -33,19 +35,23 @@ class Stone:
     at_site: bool  # it changed the line the reported exception was raised on (the likeliest first fault)
     analysis: Analysis | None  # what it fails with now: the next search's report
     depth: int  # 1: one step from the original
+    closer: bool = False  # a failing assert compares values nearer to the expected ones
+    candidate_run: RunResult | None = None  # its reproduction run: what a step on it must beat
 
     @property
-    def key(self) -> tuple[int, int, int, int, int, int]:
+    def key(self) -> tuple[int, int, int, int, int, int, int]:
         """Best first: more tests gained; fewer steps; now failing on an assertion (a wrong
         answer: the code ran through) rather than another crash; a change where the exception was
         raised; the exception gone; the better rank."""
         wrong_answer = self.analysis is not None and self.analysis.exception.type == "AssertionError"
         return (-self.gained, self.depth, -int(wrong_answer), -int(self.at_site), -int(self.removed),
-                self.candidate.id)
+                -int(self.closer), self.candidate.id)
 
     def describe(self) -> str:
         if self.gained:
             return f"{self.gained} more test{'s' if self.gained != 1 else ''} pass"
+        if self.closer:
+            return "a failing assert's values come nearer to the expected ones"
         if self.analysis is not None:
             return f"it fails further on, with {self.analysis.exception.type}"
         return "the reported exception is gone"
@@ -72,17 +78,19 @@ def stone_of(c: Candidate, v: Verdict, checks: Checks, read: Reader, depth: int,
     analysis = analysis_from_run(exc, checks.repro.frozen_files(), test_id) if exc is not None else None
     touched, moved = _touched(c, read)
     removed = _gone(checks.analysis, analysis, touched, moved)
+    reference = parent.candidate_run if parent is not None else before
+    closer = _closer(reference, run) if checks.repro.kind is ReproKind.PYTEST else False
     if parent is not None:  # further than the stone it stands on, not only than the original
         # (the parent's failure is in the parent's lines: the step's own map moves it)
-        if gained < parent.gained or (gained == parent.gained and
+        if gained < parent.gained or (gained == parent.gained and not closer and
                                       not _gone(parent.analysis, analysis, touched, {})):
             return None
-    elif not gained and not removed:
+    elif not gained and not removed and not closer:
         return None
     site = checks.analysis.failing_frame if checks.analysis else None
     at_site = bool(site and site.project_path and site.line and
                    moved.get(site.project_path, {}).get(site.line) in touched.get(site.project_path, set()))
-    return Stone(c, gained, removed, at_site, analysis, depth)
+    return Stone(c, gained, removed, at_site, analysis, depth, closer, run)
 
 
 def _gone(reported: Analysis | None, now: Analysis | None, touched: dict[str, set[int]],
@@ -125,6 +133,57 @@ def _touched(c: Candidate, read: Reader) -> tuple[dict[str, set[int]], dict[str,
                     where[i1 + k + 1] = j1 + min(k, max(0, j2 - j1 - 1)) + 1
         touched[e.path], moved[e.path] = lines, where
     return touched, moved
+
+
+def _closer(was: RunResult | None, now: RunResult) -> bool:
+    """A test that fails in both runs on an ``assert left == right`` (pytest's message, literals
+    on both sides) whose left comes strictly nearer to the right, and none farther."""
+    if was is None:
+        return False
+    better = False
+    for test, exc in now.record.test_exceptions.items():
+        old = was.record.test_exceptions.get(test)
+        if old is None or exc.type != "AssertionError" or old.type != "AssertionError":
+            continue
+        a, b = closeness(old.message), closeness(exc.message)
+        if a is None or b is None:
+            continue
+        if b < a:
+            return False
+        better = better or b > a
+    return better
+
+
+_ASSERT_EQ = re.compile(r"^(?:AssertionError: )?assert (.+?) == (.+)$")
+
+
+def closeness(message: str) -> float | None:
+    """How near the two sides of pytest's ``assert left == right`` are (0..1), when both print
+    as Python literals; None otherwise (a truncated repr, a custom message)."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    m = _ASSERT_EQ.match(first)
+    if m is None or len(first) > 4000 or "..." in first:  # pytest shortens long reprs with "..."
+        return None
+    try:
+        left, right = ast.literal_eval(m.group(1)), ast.literal_eval(m.group(2))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return _similar(left, right)
+
+
+def _similar(a: object, b: object) -> float:
+    if type(a) is type(b) and a == b:
+        return 1.0
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return sum(_similar(x, y) for x, y in zip(a, b, strict=False)) / (max(len(a), len(b)) or 1)
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = set(a) | set(b)
+        return sum(_similar(a[k], b[k]) for k in keys if k in a and k in b) / (len(keys) or 1)
+    if isinstance(a, str) and isinstance(b, str):
+        return 0.9 * difflib.SequenceMatcher(a=a, b=b, autojunk=False).ratio()
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool) and not isinstance(b, bool):
+        return 0.9 / (1 + abs(a - b))
+    return 0.0
 
 
 def overlay(read: Reader, stone: Candidate) -> Reader:

@@ -117,3 +117,26 @@ def test_coverage_follows_the_lines_a_stone_moved():
     moved = remap(spectra, _cand(1, grown), read)
     assert moved.failing == [{"grades.py": {1, 4, 7}, "other.py": {3}}] and moved.passing == [{"grades.py": {1}}]
     assert remap(None, _cand(1, grown), read) is None
+
+
+def test_an_assert_that_comes_nearer_is_progress():
+    from statemachine.stones import closeness
+
+    assert closeness("assert [1, 2, 3] == [1, 2, 3]") == 1.0
+    assert closeness("assert [1, 2, 4] == [1, 2, 3]") > closeness("assert [1, 5, 6] == [1, 2, 3]")
+    assert closeness("assert ['1', 2] == ['1', '2']") == 0.5  # a number is not its text
+    assert closeness("assert 'Hello world' == 'Hello World'") > closeness("assert 'hELLO wORLD' == 'Hello World'")
+    assert closeness("assert 89 == 90") > closeness("assert 100 == 90")
+    assert closeness("assert f(x) == 3") is None and closeness("AssertionError") is None
+    assert closeness("assert [1, ...] == [1, 2]") is None  # pytest shortened it: no guess
+    checks = _checks()
+    far = _run({TESTS[0]: "failed", TESTS[1]: "passed", TESTS[2]: "failed"},
+               {TESTS[0]: ExceptionInfo(type="AssertionError", qualified_type="AssertionError",
+                                        message="assert [5, 9] == [1, 2]"), TESTS[2]: _exc("NameError", 5)})
+    near = far.model_copy(deep=True)
+    near.record.test_exceptions[TESTS[0]] = ExceptionInfo(type="AssertionError", qualified_type="AssertionError",
+                                                          message="assert [1, 9] == [1, 2]")
+    parent = stone_of(_cand(3, FIXED_NAME), _verdict(3, far), checks, read, depth=1)
+    assert parent is not None  # the NameError of test_average is gone (an assert now)
+    step = stone_of(_cand(8, FIXED_NAME.replace("total = 0", "total = 1")), _verdict(8, near), checks, read, 2, parent)
+    assert step is not None and step.closer and step.describe().startswith("a failing assert's values come nearer")
