@@ -337,13 +337,13 @@ def _alarm_plugin(seconds, pytest):
     class AlarmPlugin:
         @pytest.hookimpl(hookwrapper=True)
         def pytest_runtest_call(self, item):
-            def stop(signum, frame):
+            def interrupt(signum, frame):
                 raise TimeoutError(f"the test ran longer than {seconds:g} s (an endless loop?)")
 
             if threading.current_thread() is not threading.main_thread():
                 yield
                 return
-            previous = signal.signal(signal.SIGALRM, stop)
+            previous = signal.signal(signal.SIGALRM, interrupt)
             signal.setitimer(signal.ITIMER_REAL, seconds)
             try:
                 yield

@@ -296,15 +296,15 @@ def _deleted_calls(path: str, analysis: Analysis, change: _Change) -> list[str]:
             if new_functions is None:
                 new_functions = _functions(change.new)
             scope = new_functions.get(func)
-            if scope is None:
-                continue
+            if scope is None or orig.def_names[func] > 1 or _def_names(change.new)[func] > 1:
+                continue  # which of the same name it became cannot be told by name
             after = _called_names(scope)
         else:
             continue  # untouched
         for name in sorted(line_calls):
             if after[name] < before[name]:
                 reasons.append(f"removes the call to {name}() on {path}:{frame.line}, which is on the failure's path")
-    return reasons
+    return list(dict.fromkeys(reasons))  # two frames on one line say it once
 
 
 def _def_names(node: ast.AST) -> Counter[str]:
