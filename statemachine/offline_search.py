@@ -48,7 +48,8 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
     settings = ctx.settings
     t1 = time.monotonic()
     budget = Budget(settings.max_candidates, settings.search_seconds, settings.search_window)
-    rounds = _Rounds(ctx, candidates, first_id + len(candidates), spectra_of(ctx.spectrum)[0])
+    rounds = _Rounds(ctx, candidates, first_id + len(candidates), spectra_of(ctx.spectrum)[0],
+                     stones_until=t1 + STONES_SHARE * budget.max_seconds)
     tried: list[Candidate] = []
     verdicts: list[Verdict] = []
     first_s: float | None = None
@@ -91,6 +92,15 @@ ROUND = 20
 STONE_ROUND = 15
 MAX_DEPTH = 3
 MAX_STONES = 10
+# Measured on real repositories (benchmarks/realworld.py, more-itertools): stones there led nowhere
+# and their candidates took no-fix sessions that used to end when the ranking ran out (~50
+# candidates, 8-27 s) to the whole budget (150, 34-66 s). Multi-fault code is small code
+# (exercises, scripts, snippets): stones are searched where the editable code is at most
+# SMALL_LINES lines and the reproduction is quick, and new ones only in the first STONES_SHARE of
+# the search's seconds.
+STONES_SHARE = 0.4
+CHEAP_RUN_MS = 1000.0
+SMALL_LINES = 2000
 
 
 @dataclass
@@ -115,8 +125,11 @@ class _Rounds:
     """Which candidates run next: deterministic for a given input (the order of rounds depends
     only on the verdicts, which are the ranking's prefixes)."""
 
-    def __init__(self, ctx: SearchContext, ranking: list[Candidate], next_id: int, spectra: Spectra | None) -> None:
+    def __init__(self, ctx: SearchContext, ranking: list[Candidate], next_id: int, spectra: Spectra | None, *,
+                 stones_until: float) -> None:
         self.ctx, self.spectra, self.next_id = ctx, spectra, next_id
+        self.stones_until = stones_until  # time.monotonic() after which no new stone is taken
+        self.stones_on = ctx.checks.before.duration_ms <= CHEAP_RUN_MS and _editable_lines(ctx) <= SMALL_LINES
         self.ranking = _Source(ranking, 0)
         self.stones: list[Stone] = []  # found, not yet expanded
         self.expanded: list[_Source] = []
@@ -137,7 +150,7 @@ class _Rounds:
 
     def learn(self, batch: list[Candidate], verdicts: list[Verdict], depth: int) -> None:
         """Stepping stones among a round's rejected candidates."""
-        if depth >= MAX_DEPTH:
+        if depth >= MAX_DEPTH or not self.stones_on:
             return
         for c, v in zip(batch, verdicts, strict=False):
             stone = stone_of(c, v, self.ctx.checks, self.ctx.staged.read_text, depth + 1, self.parents.get(c.id))
@@ -147,7 +160,7 @@ class _Rounds:
 
     async def _stone_source(self) -> _Source | None:
         """A new stone's candidates (best first), or else the stone with the fewest rounds."""
-        while self.stones and len(self.expanded) < MAX_STONES:
+        while self.stones and len(self.expanded) < MAX_STONES and time.monotonic() < self.stones_until:
             source = await self._expand(self.stones.pop(0))
             if source.left:
                 return source
@@ -204,6 +217,19 @@ class _Rounds:
         if not fresh.failing:
             return moved
         return Spectra(failing=fresh.failing, passing=moved.passing if moved else [])
+
+
+def _editable_lines(ctx: SearchContext) -> int:
+    total = 0
+    for path in ctx.py_files:
+        if ctx.editable(path):
+            try:
+                total += ctx.staged.read_text(path).count("\n")
+            except (FileNotFoundError, UnicodeDecodeError):
+                continue
+        if total > SMALL_LINES:
+            break
+    return total
 
 
 def _key(c: Candidate) -> tuple[tuple[str, str], ...]:
