@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from brain import regex_ops, slips
-from brain.source import SourceFile, indent_of
+from brain.source import BIN_SYMBOL, SourceFile, indent_of
 from brain.source import Spans as _Text
 
 PRIORS: dict[str, float] = {
@@ -87,8 +87,7 @@ _CMP_SWAPS = {
     "is": [("is not", "compare.flip")], "is not": [("is", "compare.flip")],
     "in": [("not in", "compare.flip")], "not in": [("in", "compare.flip")],
 }
-_BIN_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-               ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>"}
+_BIN_SYMBOL = BIN_SYMBOL
 _BIN_SWAPS = {"+": ["-"], "-": ["+"], "*": ["/", "//", "+"], "/": ["//", "*"], "//": ["/", "%"], "%": ["//"],
               "**": ["*"], "&": ["|"], "|": ["&"], "<<": [">>"], ">>": ["<<"]}
 _NON_COMMUTATIVE = {"-", "/", "//", "%", "**"}

@@ -19,7 +19,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from brain.source import SourceFile, Spans
+from brain.source import BIN_SYMBOL, SourceFile, Spans
 
 # Methods that are (almost) always called with no arguments when they are meant: naming one
 # without calling it is the slip.
@@ -52,7 +52,7 @@ def at_statement(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast.As
         yield SlipEdit("slip.accumulate", f"'{name} =' in a loop overwrites what came before: '{name} +='",
                        t.replace(a, b, " += "))
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) and isinstance(stmt.value.left, ast.Name):
-        op = _SYMBOL.get(type(stmt.value.op))
+        op = BIN_SYMBOL.get(type(stmt.value.op))
         if op:
             left, right = stmt.value.left, stmt.value.right
             yield SlipEdit("slip.no-effect", f"'{t.seg(stmt.value)}' is computed and dropped: '{left.id} {op}='",
@@ -74,7 +74,6 @@ def at_statement(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast.As
                            t.sub(stmt.test, name))
 
 
-_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}
 
 
 def _in_loop(func: ast.AST, stmt: ast.stmt) -> bool:

@@ -195,3 +195,8 @@ class Spans:
 
     def sub(self, node: ast.AST, new: str) -> str:
         return self.replace(*self.span(node), new)
+
+
+# Binary operators as written, for operators that rewrite them (brain/mutate.py, brain/slips.py).
+BIN_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+               ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>"}
