@@ -258,6 +258,48 @@ def _reset(prepared):
     return dirty or any(cleared)
 
 
+# A test file of the server's own, never the project's: the warm-up must not run user code in the
+# server (its memory is every child's starting point). It fails, so the failure path (assertion
+# rewriting, reporting) is warm too.
+_WARM_TEST = "def test_warm_up():\n    values = [1, 2]\n    assert values == [1, 3]\n"
+
+
+def _warm_up():
+    """One pytest run in the server on its own test, then the heap frozen. Measured on a 7-test
+    module: a child's run took 97 ms with pytest's plugins merely imported, 53 ms after a warm-up
+    run (pytest imports and builds much at its first run: argparse, assertion rewriting, the
+    terminal reporter), 24 ms with the heap frozen as well: pytest calls ``gc.collect()`` five
+    times at its end, and in a child every collection walks (and so copies, page by page) the
+    whole inherited heap. ``gc.freeze()`` moves what the server holds out of the collector's
+    sight; a child's own garbage is collected as before. Returns why it failed, or ""."""
+    import gc
+    import io
+
+    import pytest
+
+    folder = "/tmp/pve-warm-up"
+    saved = (sys.stdout, sys.stderr, sys.argv[:], sys.path[:], os.getcwd())
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "test_pve_warm_up.py"), "w", encoding="utf-8") as f:
+            f.write(_WARM_TEST)
+        os.chdir(folder)
+        sys.stdout = sys.stderr = io.StringIO()
+        code = pytest.main([folder, "-p", "no:cacheprovider", "--color=no", "-q", "--tb=native", "--rootdir", folder])
+    except BaseException as exc:  # any failure means: no warm server
+        return f"the warm-up run failed: {type(exc).__name__}: {exc}"
+    finally:
+        sys.stdout, sys.stderr, sys.argv[:], sys.path[:], cwd = saved
+        os.chdir(cwd)
+        sys.modules.pop("test_pve_warm_up", None)
+        shutil.rmtree(folder, ignore_errors=True)
+    if int(code) != 1:  # its one test fails, by design
+        return f"the warm-up run ended with exit code {int(code)}, not 1"
+    gc.collect()
+    gc.freeze()
+    return ""
+
+
 def main():
     setup = json.loads(sys.argv[1])
     control = os.fdopen(setup["control_fd"], "rb", 0)
@@ -284,6 +326,10 @@ def main():
                 importlib.import_module(f"_pytest.{name}")
     except Exception as exc:
         answer({"ready": False, "why": f"pytest did not import: {type(exc).__name__}: {exc}"})
+        return
+    why = _warm_up()
+    if why:
+        answer({"ready": False, "why": why})
         return
     prepared = _tree_state()
     answer({"ready": True})

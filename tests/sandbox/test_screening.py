@@ -98,6 +98,18 @@ def test_what_a_candidate_writes_leaves_or_starts_is_gone_for_the_next(sandbox, 
     assert second.record.outcomes == {"test_look.py::test_look": "passed"}, second.stdout[-2000:]
 
 
+def test_the_servers_warm_up_leaves_nothing_but_a_frozen_heap(sandbox, staged):
+    # The server ran pytest once on a test of its own (never the project's) and froze its heap:
+    # a child sees none of that run, and its collector skips what it inherited.
+    probe = ("import gc, os, sys\n"
+             "def test_probe():\n"
+             "    assert not [m for m in sys.modules if 'warm_up' in m]\n"
+             "    assert not os.path.exists('/tmp/pve-warm-up') and os.getcwd() == '/work/src'\n"
+             "    assert gc.get_freeze_count() > 10000\n")
+    (result,) = screens(sandbox, staged, spec("test_probe.py", patches={"test_probe.py": probe}))
+    assert result.record.outcomes == {"test_probe.py::test_probe": "passed"}, result.stdout[-2000:]
+
+
 def test_a_candidate_cannot_reach_the_servers_pipes(sandbox, staged):
     # Same uid as the server: only the server being undumpable keeps /proc/1 closed.
     probe = ("import os, pytest\n"
