@@ -101,6 +101,9 @@ class SandboxSettings:
     uid_base: int = 61000  # slot n runs as uid/gid uid_base + n
     python: str | None = None  # interpreter inside the sandbox; None = auto-detect
     screening: bool = True  # reject failing candidates in a warm sandbox per slot (PVE_SCREENING=0: off)
+    # screened runs of plain tests call them without pytest's session where that was checked to
+    # agree with pytest (sandbox/direct.py; PVE_DIRECT_SCREENING=0: always pytest)
+    direct_screening: bool = True
     background: bool = True  # the baseline in slots of its own at low CPU priority until awaited (PVE_BACKGROUND=0: off)
     # A project's first candidates run fresh: starting a server per slot costs about two fresh runs,
     # so a search that ends within a few candidates is faster without (None: 2 per slot).
@@ -134,6 +137,7 @@ class Settings:
             uid_base=env_int(env, "PVE_SANDBOX_UID_BASE", 61000, 1000, 4_000_000_000),
             python=env.get("PVE_SANDBOX_PYTHON") or None,
             screening=env_switch(env, "PVE_SCREENING"),
+            direct_screening=env_switch(env, "PVE_DIRECT_SCREENING"),
             background=env_switch(env, "PVE_BACKGROUND"),
             environments=EnvironmentSettings(
                 root=Path(env["PVE_ENV_DIR"]).expanduser() if env.get("PVE_ENV_DIR") else None,

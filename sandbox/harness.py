@@ -396,9 +396,10 @@ def prepare(spec):
         sys.path.append(LAYOUT["site"])
 
 
-def execute(spec, result):
+def execute(spec, result, runner=None):
     """One run in a prepared sandbox: the record goes to ``result`` with the nonce; returns the
-    exit code."""
+    exit code. ``runner(record) -> exit code`` runs pytest-mode tests in place of pytest (the
+    screening server's direct runs, sandbox/direct.py)."""
     SPEC.clear()
     SPEC.update(spec)
     record: dict[str, object] = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "durations": {},
@@ -411,7 +412,9 @@ def execute(spec, result):
         # (it runs the reproduction's own file, which no import brings in).
         coverage = _load_beside("reach").Lines(SRC) if mode == "pytest" else _Coverage()
     cpu_before = _cpu_seconds()
-    if mode == "pytest":
+    if runner is not None:
+        code = runner(record)
+    elif mode == "pytest":
         code = _run_pytest(spec.get("argv", []), record, coverage)
     else:
         code = _run_python(mode, spec.get("target", ""), spec.get("argv", []), record, coverage)

@@ -34,7 +34,8 @@ RUNTIME_DISTRIBUTIONS = ("pytest",)  # and their requirements, resolved below
 HARNESS = Path(__file__).with_name("harness.py")
 # What runs inside besides pytest: name in the runtime -> source here (stdlib only, all of them)
 RUNTIME_FILES = {"harness.py": HARNESS, "screen.py": HARNESS.with_name("screen_server.py"),
-                 "capture.py": HARNESS.with_name("capture.py"), "reach.py": HARNESS.with_name("reach.py")}
+                 "capture.py": HARNESS.with_name("capture.py"),
+                 "direct.py": HARNESS.with_name("direct.py"), "reach.py": HARNESS.with_name("reach.py")}
 
 
 @dataclass(frozen=True)

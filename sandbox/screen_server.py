@@ -33,6 +33,7 @@ import sys
 import time
 
 sys.path.insert(0, "/pve")  # -I leaves the script's folder off sys.path
+import direct
 import harness
 from capture import Capture
 
@@ -159,7 +160,7 @@ def _kill_others():
             time.sleep(0.001)
 
 
-def _child(spec, fds, result_w, cpu):
+def _child(spec, fds, result_w, cpu, runner=None):
     """In the forked child: from here on it is a fresh run's harness."""
     try:
         os.setsid()
@@ -174,18 +175,25 @@ def _child(spec, fds, result_w, cpu):
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         sys.dont_write_bytecode = False  # into _PYCACHE (see there); a fresh run writes none
         result = os.fdopen(result_w, "w", encoding="utf-8")
-        code = harness.execute(spec, result)
+        code = harness.execute(spec, result, runner)
     except BaseException:
         code = 1
     os._exit(code & 0xFF if code >= 0 else 1)
 
 
-def screen(request, control_fds, limits):
-    spec = request["spec"]
-    timeout = float(request["timeout_s"])
-    undo = _write_patches(spec.pop("patches", {}), _STAMPS + int(request["id"]))
-    if undo is None:
-        return {"id": request["id"], "screened": False, "why": "a candidate's path runs through a link"}
+def _direct_runner(spec, tests):
+    """What a direct run does in the child in place of pytest (sandbox/direct.py)."""
+    def runner(record):
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        harness._importable(SRC)
+        sys.argv = ["pytest", *spec.get("argv", [])]
+        return direct.run(tests, SRC, record, harness._exception, spec.get("test_seconds"), _DIRECT_CACHE)
+    return runner
+
+
+def _supervise(spec, timeout, control_fds, limits, runner=None):
+    """Fork a child that runs ``spec`` (the project copy as it is now), stop it at its clock or
+    output cap, kill whatever it left. Returns the reply's fields."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     res_r, res_w = os.pipe()
@@ -195,7 +203,7 @@ def screen(request, control_fds, limits):
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        _child(spec, (out_w, err_w, (*control_fds, out_r, err_r, res_r)), res_w, int(timeout) + 1)
+        _child(spec, (out_w, err_w, (*control_fds, out_r, err_r, res_r)), res_w, int(timeout) + 1, runner)
     for fd in (out_w, err_w, res_w):
         os.close(fd)
     cap = int(limits["output_cap"])
@@ -235,14 +243,98 @@ def screen(request, control_fds, limits):
     sel.close()
     for fd in streams:
         os.close(fd)
-    _undo(undo)
     signalled = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     return {
-        "id": request["id"], "screened": True, "duration_ms": (ended - started) * 1000,
+        "duration_ms": (ended - started) * 1000,
         "exit_code": None if killed or signalled else os.WEXITSTATUS(status),
         "signal": None if killed else signalled, "killed_reason": killed,
         "stdout": _export(streams[out_r]), "stderr": _export(streams[err_r]), "result": _export(streams[res_r]),
     }
+
+
+# Direct runs (sandbox/direct.py), decided once per kind of request (its tests and options) on
+# the original code: the plan of plain tests, or why there is none.
+_DIRECT_PLANS: dict = {}
+_DIRECT_CACHE = "/work/pyc/direct"
+# What a candidate may not touch for its run to be direct: files that change what pytest
+# collects or how (the plan was checked against the original ones).
+_PYTEST_FILES = ("conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
+
+
+def _request_key(spec):
+    return json.dumps([spec.get(k) for k in ("mode", "argv", "only", "part", "pythonpath", "environment")])
+
+
+def _record_of(reply):
+    part = reply["result"]
+    if part["total"] > len(part["head"]) + len(part["tail"]):
+        return None  # cut: not a whole record
+    try:
+        return json.loads((part["head"] + part["tail"]).encode("latin-1").decode("utf-8"))
+    except ValueError:
+        return None
+
+
+def calibrate(spec, timeout, control_fds, limits):
+    """The direct plan for requests like ``spec``: only when pytest's run and the direct run of
+    the original code agree on every test's outcome and exception type. (plan or None, why)"""
+    if not _PREPARED.get("direct"):
+        return None, "off (PVE_DIRECT_SCREENING=0)"
+    base = {k: v for k, v in spec.items() if k != "patches"}
+    pytest_run = _supervise(dict(base), timeout, control_fds, limits)
+    _reset_now()
+    before = _record_of(pytest_run)
+    if before is None or pytest_run["killed_reason"] or not before.get("outcomes"):
+        return None, "pytest's run of the original code gave no record"
+    has_conftest = any(os.path.basename(p) == "conftest.py" for p in _tree_state())
+    try:
+        tests = direct.plan(list(before["outcomes"]), SRC, has_conftest)
+    except direct.NotPlain as why:
+        return None, str(why)
+    except (OSError, SyntaxError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    direct_run = _supervise(dict(base), timeout, control_fds, limits, _direct_runner(base, tests))
+    _reset_now()
+    after = _record_of(direct_run)
+    if after is None:
+        return None, "the direct run of the original code gave no record"
+    if list(after["outcomes"].items()) != list(before["outcomes"].items()):
+        return None, "outcomes differ from pytest's on the original code"
+    types = {k: v["type"] for k, v in before["test_exceptions"].items()}
+    if {k: v["type"] for k, v in after["test_exceptions"].items()} != types:
+        return None, "exceptions differ from pytest's on the original code"
+    if after["exit_code"] != before["exit_code"]:
+        return None, "exit code differs from pytest's on the original code"
+    return tests, ""
+
+
+_PREPARED: dict = {}  # the project copy's prepared state (set by main)
+
+
+def _reset_now():
+    if _tree_state() != _PREPARED["state"]:
+        _restage()
+    for folder in _SCRATCH:
+        _clear(folder)
+
+
+def screen(request, control_fds, limits):
+    spec = request["spec"]
+    timeout = float(request["timeout_s"])
+    patches = spec.pop("patches", {})
+    key = _request_key(spec)
+    if key not in _DIRECT_PLANS:
+        _DIRECT_PLANS[key] = calibrate(spec, timeout, control_fds, limits)
+    tests, why = _DIRECT_PLANS[key]
+    if tests is not None and any(os.path.basename(p) in _PYTEST_FILES or p in {t[1] for t in tests} for p in patches):
+        tests, why = None, "the candidate changes a test module or pytest's configuration"
+    undo = _write_patches(patches, _STAMPS + int(request["id"]))
+    if undo is None:
+        return {"id": request["id"], "screened": False, "why": "a candidate's path runs through a link"}
+    runner = _direct_runner(spec, tests) if tests is not None else None
+    reply = _supervise(spec, timeout, control_fds, limits, runner)
+    _undo(undo)
+    return {"id": request["id"], "screened": True, "direct": tests is not None, "direct_why": why, **reply}
 
 
 def _export(cap):
@@ -331,7 +423,8 @@ def main():
     if why:
         answer({"ready": False, "why": why})
         return
-    prepared = _tree_state()
+    prepared = _PREPARED["state"] = _tree_state()
+    _PREPARED["direct"] = bool(setup.get("direct"))
     answer({"ready": True})
     buffered = b""
     while True:
@@ -345,7 +438,7 @@ def main():
             message = screen(request, control_fds, setup["screen_limits"])
             message["reset"] = _reset(prepared)
             if message["reset"]:
-                prepared = _tree_state()
+                prepared = _PREPARED["state"] = _tree_state()
             answer(message)
 
 

@@ -203,7 +203,7 @@ def test_a_session_rejects_by_screening_and_verifies_only_fresh(tmp_path):
     assert winner.run is not None and not winner.run.screened and winner.run.nonce_ok
     # failed the reproduction: screened only; passed it and broke a test: run fresh, then held
     failed = [v for v in session.verdicts if not v.verified and v.preflight.ok and v.regression is None]
-    assert failed and all(v.run is not None and v.run.screened and v.run.label.endswith("(screened)") for v in failed)
+    assert failed and all(v.run is not None and v.run.screened and v.run.label.endswith("(screened, tests called directly)") for v in failed)
     broke = [v for v in session.verdicts if v.regressions]
     assert all(v.run is not None and not v.run.screened for v in broke)
     assert not svc.sandbox._screeners  # released with the session
