@@ -183,6 +183,9 @@ class RunSpec(BaseModel):
     pythonpath: list[str] = Field(default_factory=list)  # project folders put on sys.path ("src")
     timeout_s: float | None = None  # tighter wall clock than the sandbox's (never looser)
     wall_s: float | None = None  # this run's own wall clock, instead of the sandbox's (the regression oracle)
+    # pytest: a test running longer than this is stopped where it is (a TimeoutError, an endless
+    # loop?); None: the sandbox's rule (sandbox/runs.py, ``test_seconds``)
+    test_seconds: float | None = None
     # pytest: run only the collected tests under these node ids (tests, classes, files); the
     # files in argv are still collected whole. [] runs everything argv selects.
     only: list[str] = Field(default_factory=list)

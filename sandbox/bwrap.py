@@ -350,7 +350,7 @@ class BubblewrapSandbox:
             request = {"mode": spec.mode.value, "target": spec.target, "argv": [*spec.argv, "--tb=native"], "nonce": nonce,
                        "coverage": False, "pythonpath": spec.pythonpath, "only": spec.only, "part": spec.part,
                        "environment": staged.env is not None, "patches": spec.patches,
-                       "test_seconds": test_seconds(spec, timeout)}
+                       "test_seconds": test_seconds(spec, timeout, self.settings.timeout_s)}
             ooms_before = self.cgroups.oom_kills(slot) if self.cgroups.available else 0
             reply = await screener.screen(request, timeout)
             if reply is None or not reply.get("screened"):
@@ -469,7 +469,7 @@ class BubblewrapSandbox:
             "result_fd": result_w, "coverage": spec.coverage, "pythonpath": spec.pythonpath,
             "only": spec.only, "part": spec.part, "reach": spec.reach and spec.mode.value == "pytest",
             "environment": staged.env is not None,
-            "limits": self._limits(timeout), "test_seconds": test_seconds(spec, timeout),
+            "limits": self._limits(timeout), "test_seconds": test_seconds(spec, timeout, self.settings.timeout_s),
         }
         args = self._args(staged, patch_dir, json.dumps(harness_spec), seccomp_fd, info_w, block_fd=block_r)
         pass_fds = (result_w, seccomp_fd, info_w) + ((block_r,) if block_r is not None else ())

@@ -143,7 +143,7 @@ class LambdaSandbox:
             "coverage": spec.coverage, "pythonpath": spec.pythonpath, "only": spec.only, "part": spec.part,
             "reach": spec.reach and spec.mode.value == "pytest", "environment": False,
             "limits": {"as": s.memory_bytes, "cpu": int(timeout) + 1, "nproc": s.max_procs, "fsize": s.max_file_bytes,
-                       "nofile": 1024}, "test_seconds": test_seconds(spec, timeout),
+                       "nofile": 1024}, "test_seconds": test_seconds(spec, timeout, s.timeout_s),
             "layout": {"orig": str(staged.root / "orig"), "overlay": str(folder / "no-overlay"), "patch": str(patch),
                        "work": str(folder / "work"), "runtime": str(RUNTIME), "site": self.site},
         }

@@ -204,7 +204,7 @@ class _Rounds:
             failing = sorted(t for t, o in (run.record.outcomes if run else {}).items() if o != "passed")
             if not failing:
                 return moved
-            spec = spectrum.coverage_spec(failing, repro, seconds)
+            spec = spectrum.coverage_spec(failing, repro, seconds, after=run)
         else:
             failing = ["<run>"]
             traced = coverage_run_spec(repro)

@@ -129,7 +129,7 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
         failing, otherwise = failing_tests(before, repro, analyzed.analysis) if repro.kind is ReproKind.PYTEST else ([], [])
         failing = failing[:spectrum.MAX_FAILING]
         traced, sample_run = (await _trace(repro, failing, otherwise, script_traced, analysis, py_files, selection,
-                                           staged, sandbox, oracle_seconds, early)) if req.judge is None else (None, None)
+                                           staged, sandbox, oracle_seconds, before, early)) if req.judge is None else (None, None)
         handed_over = True
     finally:
         if early is not None and not handed_over:
@@ -208,7 +208,7 @@ def _sample(failing: list[str], otherwise: list[str], analysis: Analysis | None,
 
 async def _trace(repro: Reproduction, failing: list[str], otherwise: list[str], script_traced: RunResult | None, analysis: Analysis | None,
                  py_files: list[str], selection: oracle.Selection | None, staged: StagedProject,
-                 sandbox: SandboxBackend, seconds: float,
+                 sandbox: SandboxBackend, seconds: float, before: RunResult,
                  early: tuple[list[str], asyncio.Future[RunResult]] | None = None) -> tuple[RunResult | None, RunResult | None]:
     """The coverage runs for localization, once the failure is known: (the failing run traced,
     a script's passing sample traced). A pytest reproduction traces its failing tests and the
@@ -224,7 +224,7 @@ async def _trace(repro: Reproduction, failing: list[str], otherwise: list[str], 
     if repro.kind is ReproKind.PYTEST:
         if not failing:
             return None, None
-        return await sandbox.run(staged, spectrum.coverage_spec([*failing, *sample], repro, seconds)), None
+        return await sandbox.run(staged, spectrum.coverage_spec([*failing, *sample], repro, seconds, after=before)), None
     if not sample or script_traced is None:
         return script_traced, None
     return script_traced, await sandbox.run(staged, spectrum.coverage_spec(sample, repro, seconds, "coverage sample"))

@@ -49,11 +49,23 @@ def sample_files(py_files: list[str], oracle_nodes: list[str], failing: list[str
     return list(dict.fromkeys([*(t.split("::")[0] for t in failing), *pool]))
 
 
-def coverage_spec(nodes: list[str], repro: Reproduction, seconds: float, label: str = "coverage") -> RunSpec:
-    """A traced pytest run of exactly ``nodes`` (their files are collected, only they run)."""
+def coverage_spec(nodes: list[str], repro: Reproduction, seconds: float, label: str = "coverage",
+                  after: RunResult | None = None) -> RunSpec:
+    """A traced pytest run of exactly ``nodes`` (their files are collected, only they run).
+    ``after``: the untraced run of the same failure, whose endless tests need not run long."""
     traced = RunSpec(mode=RunMode.PYTEST, argv=list(repro.pytest_options), coverage=True, pythonpath=repro.pythonpath,
-                     wall_s=seconds)
+                     wall_s=seconds, test_seconds=HUNG_TRACE_S if after is not None and hung(after) else None)
     return oracle.shard_spec(traced, nodes, label)
+
+
+# A test that looped in the reproduction loops when traced too: its first seconds hold every
+# line of the loop, and tracing it to the sandbox's per-test limit would only cost the session.
+HUNG_TRACE_S = 2.0
+
+
+def hung(run: RunResult) -> bool:
+    """Did the harness stop a test of this run as endless (sandbox/harness.py)?"""
+    return any(e.type == "TimeoutError" and "an endless loop?" in e.message for e in run.record.test_exceptions.values())
 
 
 def build(repro: Reproduction, traced: RunResult | None, sample: RunResult | None,

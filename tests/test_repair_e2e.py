@@ -109,3 +109,25 @@ def test_same_input_same_candidates_same_winner(services, tmp_path):
     _b, _p, second = repair("cart-2", services, tmp_path / "b")
     assert [c.diff for c in first.candidates] == [c.diff for c in second.candidates]
     assert first.winning_candidate().diff == second.winning_candidate().diff
+
+
+def test_a_bug_that_loops_is_localized_and_held_by_the_suite(tmp_path):
+    # A wrong-answer bug that loops in one test (`lo = mid`): the reproduction stops that test as
+    # endless; the coverage run and the baseline stop it too (sooner), instead of losing their
+    # whole clock to it: localization has spectra and the fix is held by the other tests.
+    (tmp_path / "search.py").write_text(
+        "def find(items, target):\n    lo, hi = 0, len(items) - 1\n    while lo <= hi:\n"
+        "        mid = (lo + hi) // 2\n        if items[mid] == target:\n            return mid\n"
+        "        if items[mid] < target:\n            lo = mid\n        else:\n            hi = mid - 1\n"
+        "    return -1\n")
+    (tmp_path / "test_search.py").write_text(
+        "from search import find\n\n\ndef test_right():\n    assert find([1, 3, 5, 7], 7) == 3\n\n\n"
+        "def test_left():\n    assert find([1, 3, 5, 7], 1) == 0\n\n\ndef test_middle():\n"
+        "    assert find([1, 3, 5, 7], 3) == 1\n\n\ndef test_empty():\n    assert find([], 3) == -1\n")
+    settings = Settings.from_env({"PVE_SANDBOX_TIMEOUT": "4"})
+    svc = bootstrap.services(replace(settings, home=tmp_path / "home"))
+    session = asyncio.run(verify(VerifyRequest(path=tmp_path, test="test_search.py", cache=False), svc))
+    assert session.status is SessionStatus.VERIFIED, session.message
+    assert session.search.spectra.startswith("spectra of 1 failing"), session.search.spectra
+    assert "did not finish" not in session.oracle_note and "tests that passed before" in session.oracle_note
+    assert session.winning_verdict().regression is not None  # held by the other three tests
