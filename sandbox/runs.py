@@ -39,20 +39,17 @@ def inside_project(patches: dict[str, str]) -> None:
 def test_seconds(spec: RunSpec, wall_s: float, run_s: float) -> float | None:
     """How long one pytest test may run before the harness stops it with a ``TimeoutError``
     raised where it is (an endless loop is a failure with a traceback, and the other tests still
-    run). The spec's own limit if it sets one; else half the run's wall clock for the
+    run). The spec's own limit if it sets a tighter one; else half the run's wall clock for the
     reproduction and the candidates' runs, and for runs with a clock of their own (the baseline,
-    regression and coverage runs, ``wall_s``) what a whole candidate run may take (``run_s``,
-    the sandbox's timeout): a test slower than that could not pass in a candidate's
+    regression and coverage runs, ``wall_s``) what one test may take in a reproduction (half of
+    ``run_s``, the sandbox's timeout): a test slower than that could not pass in a candidate's
     reproduction either, and one that loops no longer costs the baseline or the coverage run
     its whole clock (a wrong-answer bug that loops in three tests took the coverage run to its
     60 s and left localization without spectra)."""
     if spec.mode.value != "pytest":
         return None
-    if spec.test_seconds:
-        return min(spec.test_seconds, wall_s)
-    if spec.wall_s is None:
-        return max(1.0, wall_s / 2)
-    return max(1.0, min(run_s, wall_s / 2))
+    usual = max(1.0, wall_s / 2) if spec.wall_s is None else max(1.0, min(run_s, wall_s) / 2)
+    return min(spec.test_seconds, usual) if spec.test_seconds else usual
 
 
 def display(spec: RunSpec) -> str:

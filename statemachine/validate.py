@@ -31,7 +31,8 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
     patches = {e.path: e.new_text for e in c.edits}
     # A reproduction PVE wrote travels as a patch of its own: the candidate's edits never replace it.
     spec = checks.repro_spec.model_copy(update={"patches": {**patches, **checks.repro_spec.patches}, "label": f"candidate {c.id}"})
-    screened = await sandbox.screen(staged, spec)
+    quick = screening_test_seconds(checks.before, checks.baseline)
+    screened = await sandbox.screen(staged, spec.model_copy(update={"test_seconds": quick}))
     if screened is not None:
         # Most candidates fail here, for a fraction of a fresh run's cost. One that passes
         # proves nothing yet: it runs again, fresh, below.
@@ -172,6 +173,30 @@ _CANDIDATE_SLOWDOWN = 5.0
 _CANDIDATE_MIN_TIMEOUT_S = 2.0
 
 
+# A screened test running this many times longer than the slowest test of the original run
+# (and at least _SCREEN_MIN_TEST_S) is stopped as endless. Screening only rejects, so this
+# tighter clock is for screened runs alone: a mutant that loops is common in wrong-answer code
+# (a binary search's `lo = mid`), and at the usual limit (half the candidate's clock, 1 s at
+# least) each cost a slot a second or more per looping test.
+_SCREEN_SLOWDOWN = 20.0
+_SCREEN_MIN_TEST_S = 0.25
+
+
+def screening_test_seconds(*originals: RunResult | None) -> float | None:
+    """How long one test may run in a screened candidate run (None: the usual limit), from the
+    original runs' tests (the reproduction's, and the whole suite's once its baseline is in)."""
+    durations = [ms for run in originals if run is not None
+                 for t, ms in run.record.durations.items() if not _hung(run, t)]
+    if not durations:
+        return None
+    return max(_SCREEN_MIN_TEST_S, _SCREEN_SLOWDOWN * max(durations) / 1000)
+
+
+def _hung(run: RunResult, test: str) -> bool:
+    e = run.record.test_exceptions.get(test)
+    return e is not None and e.type == "TimeoutError" and "an endless loop?" in e.message
+
+
 def candidate_timeout(original: RunResult | None) -> float | None:
     """Wall clock for a candidate's run: a generous multiple of the original's (the sandbox's
     own timeout still caps it)."""
@@ -179,8 +204,7 @@ def candidate_timeout(original: RunResult | None) -> float | None:
         return None
     # Tests the harness stopped as endless (sandbox/harness.py) are not a measure of the run:
     # a candidate that still loops is stopped at half of its own clock.
-    hung = sum(original.record.durations.get(t, 0.0) for t, e in original.record.test_exceptions.items()
-               if e.type == "TimeoutError" and "an endless loop?" in e.message)
+    hung = sum(ms for t, ms in original.record.durations.items() if _hung(original, t))
     return max(_CANDIDATE_MIN_TIMEOUT_S, _CANDIDATE_SLOWDOWN * max(0.0, original.duration_ms - hung) / 1000)
 
 

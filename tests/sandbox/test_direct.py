@@ -171,3 +171,14 @@ def test_direct_runs_can_be_switched_off(tmp_path):
             os.close(fd)
     assert screened.label.endswith("(screened)")
     same_record(fresh, screened)
+
+
+def test_a_screened_run_stops_a_test_at_its_specs_tighter_limit(sandbox, tmp_path):
+    root = project(tmp_path, {"lib.py": LIB, "test_lib.py": TESTS})
+    loops = {"lib.py": "def answer():\n    while True:\n        pass\n"}
+    quick = RunSpec(mode=RunMode.PYTEST, argv=["test_lib.py"], patches=loops, label="c", timeout_s=8.0, test_seconds=0.3)
+    ((fresh, screened),) = both(sandbox, root, quick)
+    for run in (fresh, screened):
+        stopped = run.record.test_exceptions["test_lib.py::test_answer"]
+        assert stopped.type == "TimeoutError" and "longer than 0.3 s" in stopped.message
+        assert run.duration_ms < 4000  # two looping tests, 0.3 s each (the usual limit: 4 s each)
