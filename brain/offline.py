@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from brain import reshape_fixes
 from brain.candidates import Checker
 from brain.source import (
     SourceFile,
@@ -560,6 +561,25 @@ def _none_guard_for_compare(ctx: Context) -> Iterator[Proposal]:
                     yield from _guard(ctx, f"{side.id} is None", [("None", 1.8)], "none.guard", f"{side.id} can be None")
 
 
+def _reshaped(ctx: Context) -> Iterator[Proposal]:
+    """Calls and containers reshaped (brain/reshape_fixes.py) at the failing statement."""
+    site = _site(ctx)
+    if site is None:
+        return
+    src, lineno, _line, stmt = site
+    msg, kind = ctx.exc.message, ctx.exc.type
+    fixes: list[Iterator[reshape_fixes.Fix]] = []
+    if kind == "TypeError":
+        fixes += [reshape_fixes.missing_argument(src, lineno, stmt, msg), reshape_fixes.extra_arguments(src, lineno, stmt, msg)]
+    if kind == "KeyError":
+        fixes.append(reshape_fixes.augmented_missing_key(src, lineno, stmt))
+    if kind in ("AttributeError", "TypeError"):
+        fixes.append(reshape_fixes.none_initialize(src, lineno, stmt, msg))
+    for found in fixes:
+        for fix in found:
+            yield Proposal(fix.rule, fix.rationale, src.path, fix.new_text, fix.score)
+
+
 def _value_fixes(ctx: Context) -> Iterator[Proposal]:
     lc = _line_ctx(ctx)
     if lc is None:
@@ -649,13 +669,13 @@ def _indent_fixes(src: SourceFile, n: int, msg: str) -> Iterator[Proposal]:
 _RULES: dict[str, list[Callable[[Context], Iterator[Proposal]]]] = {
     "NameError": [_name_closest, _name_import],
     "UnboundLocalError": [_unbound_local],
-    "AttributeError": [_attribute_closest, _none_guard],
+    "AttributeError": [_attribute_closest, _none_guard, _reshaped],
     "ImportError": [_import_closest],
     "ModuleNotFoundError": [_import_closest],
-    "KeyError": [_key_fixes],
+    "KeyError": [_key_fixes, _reshaped],
     "IndexError": [_index_fixes],
     "ZeroDivisionError": [_zero_division],
-    "TypeError": [_type_fixes, _none_guard],
+    "TypeError": [_type_fixes, _none_guard, _reshaped],
     "ValueError": [_value_fixes],
     "SyntaxError": [_syntax_fixes],
     "IndentationError": [_syntax_fixes],

@@ -72,7 +72,7 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
             stop = outcome.stop
             break
         if outcome.stop.startswith("time"):
-            stop = outcome.stop
+            stop = stop_reason(False, True, budget.max_candidates + 1, budget)  # the session's budget, not the round's rest
             break
         rounds.learn(batch, outcome.verdicts, depth)
     assert found.summary is not None  # offline_plan made it
