@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from brain import regex_ops, slips
+from brain import regex_ops, shapes, slips
 from brain.source import BIN_SYMBOL, SourceFile, indent_of
 from brain.source import Spans as _Text
 
@@ -55,6 +55,15 @@ PRIORS: dict[str, float] = {
     "loop.condition": 0.75,
     "slip.accumulate": 0.55,
     "slip.conversion": 0.35,
+    # statement shapes (brain/shapes.py)
+    "loop.if-while": 0.35,
+    "call.wrap": 0.30,
+    "call.recurse": 0.35,
+    "value.negate": 0.30,
+    "subscript.swap": 0.35,
+    "constant.decimal": 0.20,
+    "statement.sibling": 0.40,
+    "statement.from-method": 0.25,
     # inside regular expressions (brain/regex_ops.py): text-processing fixes edit the pattern
     "regex.class-add": 0.55,
     "regex.quantifier": 0.50,
@@ -581,6 +590,8 @@ def at_line(src: SourceFile, line: int, func: ast.FunctionDef | ast.AsyncFunctio
         yield Mutant(edit.rule, edit.rationale, edit.new_text, PRIORS[edit.rule])
     for slip in slips.at_statement(src, stmt, func, header):
         yield Mutant(slip.rule, slip.rationale, slip.new_text, PRIORS[slip.rule])
+    for shape in shapes.at_statement(src, stmt, func, header):
+        yield Mutant(shape.rule, shape.rationale, shape.new_text, PRIORS[shape.rule])
 
 
 _PURE_CALLS = {"sorted", "len", "sum", "min", "max", "list", "tuple", "dict", "set", "str", "int", "float", "abs",

@@ -1,0 +1,209 @@
+"""Operators for wrong answers whose fix changes a statement's shape, beside the token-level
+mutations in ``brain/mutate.py`` and the slips in ``brain/slips.py``: what fix histories of
+algorithm and exercise code show next.
+
+- ``loop.if-while``: ``if number >= value:`` meant ``while`` (and the reverse);
+- ``call.wrap``: a value that needs one more call: ``"".join(reversed(digits))``,
+  ``sorted(...)``, or ``str(i)`` appended to a list that otherwise holds strings;
+- ``call.recurse``: an item of a recursive structure passed on as is, where the function itself
+  should handle it: ``out.extend(item)`` -> ``out.extend(flatten(item))``;
+- ``value.negate``: one part of a sort key the wrong way round: ``(counts[w], w)`` ->
+  ``(-counts[w], w)``;
+- ``subscript.swap``: ``m[j][i]`` for ``m[i][j]``;
+- ``constant.decimal``: a digit too few or too many: ``400`` -> ``4000``;
+- ``statement.sibling``: the statement next to this one, again for the parallel names a loop
+  pairs (``while i < len(a) and j < len(b)``: after ``out.extend(a[i:])`` comes
+  ``out.extend(b[j:])``);
+- ``statement.from-method``: a step another method of the class does and this one forgot
+  (``self.data.move_to_end(key)``), where all its names are bound here.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from brain.source import SourceFile, Spans, function_names, indent_of
+
+
+@dataclass(frozen=True)
+class ShapeEdit:
+    rule: str
+    rationale: str
+    new_text: str
+
+
+def at_statement(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast.AsyncFunctionDef | None,
+                 header: list[ast.AST]) -> Iterator[ShapeEdit]:
+    t = Spans(src)
+    yield from _if_while(src, t, stmt)
+    for expr in header:
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Call):
+                yield from _wraps(t, node, func)
+                if func is not None:
+                    yield from _recurse(t, node, func)
+                if any(k.arg == "key" and isinstance(k.value, ast.Lambda) for k in node.keywords):
+                    yield from _negate_key(t, node)
+            elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Subscript):
+                yield from _swap_indices(t, node)
+            elif isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) >= 10:
+                for new in (node.value * 10, node.value // 10 if node.value % 10 == 0 else None):
+                    if new is not None:
+                        yield ShapeEdit("constant.decimal", f"{node.value} has a digit too {'few' if new > node.value else 'many'}",
+                                        t.sub(node, str(new)))
+    if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name):
+        name = stmt.value.id
+        for wrapped, why in ((f"sorted({name})", "in order"), (f"{name}[::-1]", "the other way round")):
+            yield ShapeEdit("call.wrap", f"return {name} {why}", t.sub(stmt.value, wrapped))
+    if func is not None:
+        yield from _sibling(src, stmt, func)
+        yield from _from_method(src, stmt, func)
+
+
+def _if_while(src: SourceFile, t: Spans, stmt: ast.stmt) -> Iterator[ShapeEdit]:
+    if isinstance(stmt, ast.If | ast.While) and not stmt.orelse and stmt.body[0].lineno != stmt.lineno:
+        word, new = ("if", "while") if isinstance(stmt, ast.If) else ("while", "if")
+        a = t.offset(stmt.lineno, stmt.col_offset)
+        if t.data[a:a + len(word)].decode() == word:  # not an elif
+            yield ShapeEdit("loop.if-while", f"'{word}' should be '{new}': the step repeats while it holds"
+                            if new == "while" else f"'{word}' should be '{new}': the step happens once",
+                            t.replace(a, a + len(word), new))
+
+
+def _holds_strings(func: ast.AST | None, owner: str) -> bool:
+    """The list ``owner`` also gets string literals, or is joined into a string, in ``func``."""
+    if func is None:
+        return False
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in ("append", "insert") and isinstance(node.func.value, ast.Name) \
+                    and node.func.value.id == owner and node.args \
+                    and isinstance(node.args[-1], ast.Constant) and isinstance(node.args[-1].value, str):
+                return True
+            if node.func.attr == "join" and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == owner:
+                return True
+    return False
+
+
+def _wraps(t: Spans, call: ast.Call, func: ast.AST | None) -> Iterator[ShapeEdit]:
+    f = call.func
+    if isinstance(f, ast.Attribute) and f.attr == "join" and len(call.args) == 1:
+        arg = call.args[0]
+        text = t.seg(arg)
+        if not (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id in ("reversed", "sorted")):
+            for new, why in ((f"reversed({text})", "in reverse"), (f"sorted({text})", "in order")):
+                yield ShapeEdit("call.wrap", f"join {text} {why}", t.sub(arg, new))
+    if isinstance(f, ast.Attribute) and f.attr == "append" and len(call.args) == 1 and isinstance(f.value, ast.Name):
+        arg = call.args[0]
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)) and _holds_strings(func, f.value.id) \
+                and not (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id == "str"):
+            yield ShapeEdit("call.wrap", f"{f.value.id} holds strings: append str({t.seg(arg)})",
+                            t.sub(arg, f"str({t.seg(arg)})"))
+
+
+def _recurse(t: Spans, call: ast.Call, func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ShapeEdit]:
+    params = [a.arg for a in func.args.args if a.arg not in ("self", "cls")]
+    if len(params) != 1 or func.args.vararg or func.args.kwarg:
+        return
+    loop_vars = {n.id for loop in ast.walk(func) if isinstance(loop, ast.For)
+                 for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    if not isinstance(call.func, ast.Attribute) or call.func.attr not in ("append", "extend", "update", "add"):
+        return
+    for arg in call.args:
+        if isinstance(arg, ast.Name) and arg.id in loop_vars:
+            callee = f"self.{func.name}" if func.args.args and func.args.args[0].arg == "self" else func.name
+            yield ShapeEdit("call.recurse", f"{arg.id} is itself to be handled by {func.name}()",
+                            t.sub(arg, f"{callee}({arg.id})"))
+
+
+def _negate_key(t: Spans, call: ast.Call) -> Iterator[ShapeEdit]:
+    key = next(k.value for k in call.keywords if k.arg == "key")
+    assert isinstance(key, ast.Lambda)
+    parts = key.body.elts if isinstance(key.body, ast.Tuple) else [key.body]
+    for part in parts:
+        if isinstance(part, ast.UnaryOp) and isinstance(part.op, ast.USub):
+            yield ShapeEdit("value.negate", "this part of the key is the wrong way round", t.sub(part, t.seg(part.operand)))
+        elif isinstance(part, ast.Subscript | ast.Call | ast.Name | ast.Attribute | ast.BinOp):
+            text = t.seg(part)
+            yield ShapeEdit("value.negate", f"sort by {text} the other way round",
+                            t.sub(part, f"-({text})" if isinstance(part, ast.BinOp) else f"-{text}"))
+
+
+def _swap_indices(t: Spans, node: ast.Subscript) -> Iterator[ShapeEdit]:
+    inner = node.value
+    assert isinstance(inner, ast.Subscript)
+    a, b = inner.slice, node.slice
+    if isinstance(a, ast.Slice) or isinstance(b, ast.Slice) or t.seg(a) == t.seg(b):
+        return
+    yield ShapeEdit("subscript.swap", f"the indices {t.seg(a)} and {t.seg(b)} are the other way round",
+                    t.sub(node, f"{t.seg(inner.value)}[{t.seg(b)}][{t.seg(a)}]"))
+
+
+def _pairs(func: ast.AST) -> dict[str, str]:
+    """Names a loop treats in parallel: ``i < len(a) and j < len(b)`` pairs i with j, a with b."""
+    pairs: dict[str, str] = {}
+    for node in ast.walk(func):
+        if not isinstance(node, ast.BoolOp):
+            continue
+        shapes = []
+        for value in node.values:
+            names = [n.id for n in ast.walk(value) if isinstance(n, ast.Name) and n.id not in ("len",)]
+            shapes.append((ast.dump(_blank(value)), names))
+        for k, (shape, names) in enumerate(shapes):
+            for shape2, names2 in shapes[k + 1:]:
+                if shape == shape2 and len(names) == len(names2):
+                    for x, y in zip(names, names2, strict=True):
+                        if x != y:
+                            pairs.setdefault(x, y)
+                            pairs.setdefault(y, x)
+    return pairs
+
+
+def _blank(node: ast.AST) -> ast.AST:
+    """The expression with every name the same: its shape."""
+    class Blank(ast.NodeTransformer):
+        def visit_Name(self, n: ast.Name) -> ast.AST:
+            return ast.Name(id="_" if n.id != "len" else "len", ctx=n.ctx)
+    return Blank().visit(ast.parse(ast.unparse(node), mode="eval"))
+
+
+def _sibling(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ShapeEdit]:
+    if not isinstance(stmt, ast.Expr | ast.Assign | ast.AugAssign) or stmt.lineno != stmt.end_lineno:
+        return
+    pairs = _pairs(func)
+    names = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    mapping = {n: pairs[n] for n in names if n in pairs}
+    if not mapping:
+        return
+    line = src.line(stmt.lineno)
+    code = line.strip()
+    renamed = re.sub(r"\b(" + "|".join(map(re.escape, mapping)) + r")\b", lambda m: mapping[m.group(1)], code)
+    if renamed != code:
+        yield ShapeEdit("statement.sibling", f"after `{code}`, the same for {', '.join(mapping.values())}: `{renamed}`",
+                        src.insert_before(stmt.lineno + 1, [indent_of(line) + renamed]))
+
+
+def _from_method(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ShapeEdit]:
+    cls = src.enclosing_class(func.lineno)
+    if cls is None or stmt is func or stmt.lineno != (stmt.end_lineno or stmt.lineno):
+        return
+    bound, module = function_names(func), src.module_names()
+    here = {ast.dump(s) for s in ast.walk(func) if isinstance(s, ast.stmt)}
+    seen: set[str] = set()
+    for other in cls.body:
+        if not isinstance(other, ast.FunctionDef) or other is func:
+            continue
+        for s in ast.walk(other):
+            if not isinstance(s, ast.Expr) or not isinstance(s.value, ast.Call) or s.lineno != s.end_lineno:
+                continue
+            free = {n.id for n in ast.walk(s) if isinstance(n, ast.Name)} - {"self"}
+            code = src.line(s.lineno).strip()
+            if free <= bound | module and ast.dump(s) not in here and code not in seen:
+                seen.add(code)
+                # after this statement, or before it when nothing after it would run
+                at = stmt.lineno if isinstance(stmt, ast.Return | ast.Raise | ast.Continue | ast.Break) else stmt.lineno + 1
+                yield ShapeEdit("statement.from-method", f"{other.name}() does `{code}`; {func.name}() forgot it",
+                                src.insert_before(at, [indent_of(src.line(stmt.lineno)) + code]))
