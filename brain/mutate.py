@@ -64,6 +64,13 @@ PRIORS: dict[str, float] = {
     "constant.decimal": 0.20,
     "statement.sibling": 0.40,
     "statement.from-method": 0.25,
+    "range.one-based": 0.40,
+    "range.step": 0.30,
+    "call.sort-order": 0.35,
+    "subscript.drop": 0.30,
+    "subscript.add": 0.30,
+    "call.reversed-slice": 0.60,
+    "constant.expected": 0.50,
     # inside regular expressions (brain/regex_ops.py): text-processing fixes edit the pattern
     "regex.class-add": 0.55,
     "regex.quantifier": 0.50,
@@ -309,7 +316,9 @@ def _constant(t: _Text, node: ast.expr) -> Iterator[Mutant]:
     elif isinstance(v, float) and v in (0.0, 1.0):
         options = ["1.0" if v == 0.0 else "0.0"]
     elif v == "":
-        options = ["None"]
+        options = ["None", '" "']  # "".join(words) for " ".join(words)
+    elif v == " ":
+        options = ['""']
     for text in options:
         yield Mutant("constant.other", f"the constant should be {text}", t.sub(node, text), PRIORS["constant.other"])
 
@@ -318,6 +327,10 @@ def _empty_literal(t: _Text, node: ast.AST) -> Iterator[Mutant]:
     if isinstance(node, ast.List | ast.Dict | ast.Tuple | ast.Set) and not getattr(node, "elts", None) \
             and not getattr(node, "keys", None):
         yield Mutant("constant.other", "start from None", t.sub(node, "None"), PRIORS["constant.other"] * 0.8)
+        # the wrong container, or a container for a number: seen = {} for [], total = [] for 0
+        others = {ast.List: ["{}", "0"], ast.Dict: ["[]", "set()"], ast.Set: ["[]"], ast.Tuple: ["[]"]}
+        for text in others.get(type(node), []):
+            yield Mutant("constant.other", f"start from {text}", t.sub(node, text), PRIORS["constant.other"] * 0.8)
 
 
 # --------------------------------------------------------------------------- scope-aware operators

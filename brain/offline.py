@@ -18,6 +18,7 @@ from brain import reshape_fixes
 from brain.candidates import Checker
 from brain.source import (
     SourceFile,
+    Spans,
     builtin_names,
     function_names,
     indent_of,
@@ -554,11 +555,20 @@ def _none_guard_for_compare(ctx: Context) -> Iterator[Proposal]:
     site = _site(ctx)
     if site is None:
         return
+    src, lineno = site[0], site[1]
+    spans = Spans(src)
     for node in ast.walk(site[3]):
         if isinstance(node, ast.Compare):
             for side in [node.left, *node.comparators]:
                 if isinstance(side, ast.Name):
                     yield from _guard(ctx, f"{side.id} is None", [("None", 1.8)], "none.guard", f"{side.id} can be None")
+                    if node.lineno == lineno:
+                        # `if n > largest:` where largest starts as None: the first value wins
+                        cmp = spans.seg(node)
+                        for new, why in ((f"({side.id} is None or {cmp})", "holds while nothing is there yet"),
+                                         (f"({side.id} is not None and {cmp})", "only once there is something")):
+                            yield Proposal("none.compare", f"{side.id} can be None: the comparison {why}", src.path,
+                                           spans.sub(node, new), 2.2)
 
 
 def _reshaped(ctx: Context) -> Iterator[Proposal]:

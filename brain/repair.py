@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from brain import mutate, offline
+from brain import mutate, offline, shapes
 from brain.localize import Suspect
 from brain.offline import Proposal, Reader
 from brain.source import SourceFile
@@ -34,6 +34,8 @@ def plan(analysis: Analysis | None, suspects: list[Suspect], read: Reader, edita
     if analysis is not None:
         for p in offline.proposals(analysis, read, editable, project_files):
             proposals.append(Proposal(p.rule, p.rationale, p.path, p.new_text, _TEMPLATE_BASE + p.score / 10))
+    # the failing assert's two literals, when it shows them: a constant may be the one it got
+    values = shapes.assertion_values(analysis.exception.message) if analysis is not None else None
     sources: dict[str, SourceFile] = {}
     functions: dict[tuple[str, int], tuple[float, int]] = {}
     for rank, s in enumerate(suspects):
@@ -51,6 +53,11 @@ def plan(analysis: Analysis | None, suspects: list[Suspect], read: Reader, edita
         for m in mutate.at_line(src, s.line, func):
             proposals.append(Proposal(m.rule, f"{m.rationale} ({s.path}:{s.line})", s.path, m.new_text,
                                       s.score * m.prior - tie))
+        stmt = src.statement_at(s.line)
+        if values is not None and stmt is not None:
+            for e in shapes.expected_constant(src, stmt, *values):
+                proposals.append(Proposal(e.rule, f"{e.rationale} ({s.path}:{s.line})", s.path, e.new_text,
+                                          s.score * mutate.PRIORS[e.rule] - tie))
         if func is not None:
             key = (s.path, func.lineno)
             if key not in functions:

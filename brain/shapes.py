@@ -11,6 +11,15 @@ algorithm and exercise code show next.
   ``(-counts[w], w)``;
 - ``subscript.swap``: ``m[j][i]`` for ``m[i][j]``;
 - ``constant.decimal``: a digit too few or too many: ``400`` -> ``4000``;
+- ``range.one-based``: ``range(n)`` meant ``range(1, n + 1)``; ``range.step``: a step forgotten
+  (``range(0, len(items), size)``);
+- ``call.sort-order``: ``reverse=True`` forgotten (or wrong) on a sort;
+- ``subscript.drop`` / ``subscript.add``: ``average(marks[0])`` for ``average(marks)``, and
+  ``result.append(words)`` for ``result.append(words[i])`` inside ``for i in range(...)``;
+- ``call.reversed-slice``: ``text == reversed(text)`` compares with an iterator: ``text[::-1]``;
+- ``constant.expected``: a literal the failing ``assert actual == expected`` shows as the
+  actual value, at a suspicious line, becomes the expected one (a table of constants: a grade
+  letter, a label);
 - ``statement.sibling``: the statement next to this one, again for the parallel names a loop
   pairs (``while i < len(a) and j < len(b)``: after ``out.extend(a[i:])`` comes
   ``out.extend(b[j:])``);
@@ -43,12 +52,16 @@ def at_statement(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast.As
         for node in ast.walk(expr):
             if isinstance(node, ast.Call):
                 yield from _wraps(t, node, func)
+                yield from _ranges(t, node, func)
+                yield from _arguments(t, node, func)
                 if func is not None:
                     yield from _recurse(t, node, func)
                 if any(k.arg == "key" and isinstance(k.value, ast.Lambda) for k in node.keywords):
                     yield from _negate_key(t, node)
             elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Subscript):
                 yield from _swap_indices(t, node)
+            elif isinstance(node, ast.Compare):
+                yield from _reversed_compared(t, node)
             elif isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) >= 10:
                 for new in (node.value * 10, node.value // 10 if node.value % 10 == 0 else None):
                     if new is not None:
@@ -83,7 +96,8 @@ def _holds_strings(func: ast.AST | None, owner: str) -> bool:
                     and node.func.value.id == owner and node.args \
                     and isinstance(node.args[-1], ast.Constant) and isinstance(node.args[-1].value, str):
                 return True
-            if node.func.attr == "join" and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == owner:
+            if node.func.attr == "join" and node.args and any(
+                    isinstance(n, ast.Name) and n.id == owner for n in ast.walk(node.args[0])):
                 return True
     return False
 
@@ -207,3 +221,102 @@ def _from_method(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast.As
                 at = stmt.lineno if isinstance(stmt, ast.Return | ast.Raise | ast.Continue | ast.Break) else stmt.lineno + 1
                 yield ShapeEdit("statement.from-method", f"{other.name}() does `{code}`; {func.name}() forgot it",
                                 src.insert_before(at, [indent_of(src.line(stmt.lineno)) + code]))
+
+
+def _ranges(t: Spans, call: ast.Call, func: ast.FunctionDef | ast.AsyncFunctionDef | None) -> Iterator[ShapeEdit]:
+    if not (isinstance(call.func, ast.Name) and call.func.id == "range") or call.keywords:
+        return
+    if len(call.args) == 1:
+        n = t.seg(call.args[0])
+        yield ShapeEdit("range.one-based", f"count from 1 to {n}: range(1, {n} + 1)", t.sub(call, f"range(1, {n} + 1)"))
+    elif len(call.args) == 2 and func is not None:
+        start, stop = (t.seg(a) for a in call.args)
+        used = {n.id for a in call.args for n in ast.walk(a) if isinstance(n, ast.Name)}
+        for p in [a.arg for a in func.args.args if a.arg not in ("self", "cls")]:
+            if p not in used:
+                yield ShapeEdit("range.step", f"step by {p}", t.sub(call, f"range({start}, {stop}, {p})"))
+
+
+def _arguments(t: Spans, call: ast.Call, func: ast.FunctionDef | ast.AsyncFunctionDef | None) -> Iterator[ShapeEdit]:
+    f = call.func
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+    if name in ("sort", "sorted"):
+        flag = next((k for k in call.keywords if k.arg == "reverse"), None)
+        if flag is None:
+            end = t.span(call)[1] - 1  # before the closing parenthesis
+            comma = ", " if call.args or call.keywords else ""
+            yield ShapeEdit("call.sort-order", "the order is the other way round: reverse=True",
+                            t.replace(end, end, f"{comma}reverse=True"))
+        elif isinstance(flag.value, ast.Constant) and isinstance(flag.value.value, bool):
+            yield ShapeEdit("call.sort-order", "the order is the other way round",
+                            t.sub(flag.value, str(not flag.value.value)))
+    if name in ("range", "len", "isinstance", "print"):
+        return
+    loops = _index_loops(func) if func is not None else []
+    for arg in call.args:
+        if isinstance(arg, ast.Subscript) and not isinstance(arg.slice, ast.Slice) and isinstance(arg.value, ast.Name):
+            yield ShapeEdit("subscript.drop", f"{t.seg(arg)}: the whole of {arg.value.id} is meant", t.sub(arg, arg.value.id))
+        elif isinstance(arg, ast.Name):
+            for index, sequence in loops:
+                if sequence == arg.id:
+                    yield ShapeEdit("subscript.add", f"one item of {arg.id} is meant: {arg.id}[{index}]",
+                                    t.sub(arg, f"{arg.id}[{index}]"))
+
+
+def _index_loops(func: ast.AST) -> list[tuple[str, str]]:
+    """(index, sequence) of ``for index in range(... len(sequence) ...)`` loops."""
+    out = []
+    for node in ast.walk(func):
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and isinstance(node.iter, ast.Call) \
+                and isinstance(node.iter.func, ast.Name) and node.iter.func.id == "range":
+            for sub in ast.walk(node.iter):
+                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "len" \
+                        and sub.args and isinstance(sub.args[0], ast.Name):
+                    out.append((node.target.id, sub.args[0].id))
+    return out
+
+
+def _reversed_compared(t: Spans, node: ast.Compare) -> Iterator[ShapeEdit]:
+    for side in [node.left, *node.comparators]:
+        if isinstance(side, ast.Call) and isinstance(side.func, ast.Name) and side.func.id == "reversed" \
+                and len(side.args) == 1:
+            inner = t.seg(side.args[0])
+            yield ShapeEdit("call.reversed-slice", f"reversed() gives an iterator, never equal to a sequence: {inner}[::-1]",
+                            t.sub(side, f"{inner}[::-1]"))
+
+
+_ASSERT_EQ = re.compile(r"^(?:AssertionError: )?assert (.+?) == (.+)$")
+
+
+_AT_INDEX = re.compile(r"^\s*At index \d+ diff: (.+?) != (.+)$", re.MULTILINE)
+
+
+def assertion_values(message: str) -> tuple[object, object] | None:
+    """The two literals of pytest's ``assert actual == expected`` (its first line), if both are;
+    else, for long sequences pytest shortens, the first items that differ (``At index 6 diff:
+    'E' != 'F'``)."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    for m in (_ASSERT_EQ.match(first) if len(first) <= 400 and "..." not in first else None, _AT_INDEX.search(message)):
+        if m is None:
+            continue
+        try:
+            return ast.literal_eval(m.group(1)), ast.literal_eval(m.group(2))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+    return None
+
+
+def expected_constant(src: SourceFile, stmt: ast.stmt, actual: object, expected: object) -> Iterator[ShapeEdit]:
+    """The literal ``actual`` written on this statement, where ``expected`` was meant (in two
+    lists of the same length: each pair of items that differ)."""
+    pairs = [(actual, expected)]
+    if isinstance(actual, list | tuple) and isinstance(expected, list | tuple) and len(actual) == len(expected):
+        pairs = [(a, e) for a, e in zip(actual, expected, strict=True) if a != e][:3]
+    t = Spans(src)
+    for got, wanted in pairs:
+        if type(got) is not type(wanted) or not isinstance(got, str | int) or isinstance(got, bool):
+            continue
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Constant) and type(node.value) is type(got) and node.value == got:
+                yield ShapeEdit("constant.expected", f"{got!r} here is what the test got; it expects {wanted!r}",
+                                t.sub(node, repr(wanted)))

@@ -28,6 +28,11 @@ NO_ARG_METHODS = frozenset({
     "isalpha", "isalnum", "isdigit", "isdecimal", "isnumeric", "isspace", "isupper", "islower", "istitle",
     "keys", "values", "items", "copy", "pop", "popleft", "reverse", "sort", "clear", "splitlines",
 })
+# Character tests people mix up (isalpha for isalnum, isdigit for isnumeric ...).
+PREDICATE_SIBLINGS = {
+    "isalpha": ("isalnum",), "isalnum": ("isalpha",), "isdigit": ("isnumeric", "isdecimal", "isalnum"),
+    "isnumeric": ("isdigit",), "isdecimal": ("isdigit",), "isupper": ("islower",), "islower": ("isupper",),
+}
 CONVERSIONS = frozenset({"str", "int", "float", "list", "tuple", "set", "bool"})
 TAKERS = frozenset({"pop", "popleft", "popitem", "get_nowait"})
 
@@ -64,6 +69,9 @@ def at_statement(src: SourceFile, stmt: ast.stmt, func: ast.FunctionDef | ast.As
                     and id(node) not in called:
                 yield SlipEdit("slip.call", f"'{t.seg(node)}' names the method without calling it",
                                t.sub(node, t.seg(node) + "()"))
+                for other in PREDICATE_SIBLINGS.get(node.attr, ()):  # ch.isalpha meant ch.isalnum()
+                    yield SlipEdit("slip.call", f"'{t.seg(node)}' is not called, and {other}() is the test meant",
+                                   t.sub(node, f"{t.seg(node.value)}.{other}()"))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CONVERSIONS \
                     and len(node.args) == 1 and not node.keywords and not isinstance(node.args[0], ast.Starred):
                 yield SlipEdit("slip.conversion", f"{node.func.id}() makes the wrong type here: drop it",

@@ -75,3 +75,17 @@ def test_a_container_left_as_none_is_made_from_its_annotation_or_its_use():
     assert fixes[0].new_text == text.replace("seen = None", "seen = []")
     # None that is not a container's start (a parameter's default elsewhere) is not touched
     assert list(rf.none_initialize(src, 4, stmt, "unsupported operand type(s) for +: 'int' and 'str'")) == []
+
+
+def test_a_comparison_with_a_value_that_starts_as_none():
+    from brain import offline
+    from pve.models import Analysis, Category, ExceptionInfo, Frame
+
+    text = ("def largest(numbers):\n    best = None\n    for n in numbers:\n        if n > best:\n"
+            "            best = n\n    return best\n")
+    frame = Frame(file="/work/src/m.py", line=4, function="largest", project_path="m.py")
+    exc = ExceptionInfo(type="TypeError", qualified_type="TypeError",
+                        message="'>' not supported between instances of 'int' and 'NoneType'", frames=[frame])
+    proposals = offline.proposals(Analysis(exception=exc, category=Category.TYPE, failing_frame=frame, project_frames=[frame]), lambda _p: text, lambda _p: True, ["m.py"])
+    texts = [p.new_text for p in proposals if p.rule == "none.compare"]
+    assert text.replace("if n > best:", "if (best is None or n > best):") in texts

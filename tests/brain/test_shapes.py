@@ -70,3 +70,42 @@ def test_a_step_another_method_does_and_this_one_forgot():
     assert fixed in _edits(text, 7)["statement.from-method"]
     # size() has no `key`: the step cannot be copied there
     assert "statement.from-method" not in _edits(text, 11)
+
+
+def test_ranges_counted_from_one_or_stepped():
+    text = "def fizz(n):\n    out = []\n    for i in range(n):\n        out.append(i)\n    return out\n"
+    assert text.replace("range(n)", "range(1, n + 1)") in _edits(text, 3)["range.one-based"]
+    text = "def chunks(items, size):\n    return [items[s:s + 2] for s in range(0, len(items))]\n"
+    assert text.replace("range(0, len(items))", "range(0, len(items), size)") in _edits(text, 2)["range.step"]
+
+
+def test_sort_order_and_whole_or_one_item():
+    text = "def report(rows):\n    rows.sort(key=lambda r: r[1])\n    return rows\n"
+    assert text.replace("r[1])", "r[1], reverse=True)") in _edits(text, 2)["call.sort-order"]
+    text = "def avg_of(marks):\n    return average(marks[0])\n"
+    assert text.replace("marks[0]", "marks") in _edits(text, 2)["subscript.drop"]
+    text = ("def backwards(words):\n    result = []\n    for i in range(len(words) - 1, -1, -1):\n"
+            "        result.append(words)\n    return result\n")
+    assert text.replace("append(words)", "append(words[i])") in _edits(text, 4)["subscript.add"]
+
+
+def test_a_sequence_compared_with_reversed_is_compared_with_its_reverse():
+    text = "def palindrome(s):\n    return s == reversed(s)\n"
+    assert text.replace("reversed(s)", "s[::-1]") in _edits(text, 2)["call.reversed-slice"]
+
+
+def test_the_literal_the_failing_assert_got_becomes_the_one_it_expects():
+    # pytest's own message for a long list (its reprs shortened), and the direct run's full one
+    shortened = ("assert ['A', 'A', 'B...'C', 'D', ...] == ['A', 'A', 'B...'C', 'D', ...]\n  \n"
+                 "  At index 6 diff: 'E' != 'F'\n  Use -v to get more diff")
+    assert shapes.assertion_values(shortened) == ("E", "F")
+    full = "assert ['A', 'B', 'E'] == ['A', 'B', 'F']\n +  where ['A', 'B', 'E'] = <listcomp>"
+    assert shapes.assertion_values(full) == (["A", "B", "E"], ["A", "B", "F"])
+    assert shapes.assertion_values("assert f(2) == 4") is None  # not literals: nothing to take
+    text = "def letter(score):\n    if score >= 60:\n        return 'D'\n    return 'E'\n"
+    src = SourceFile("m.py", text)
+    stmt = src.statement_at(4)
+    assert stmt is not None
+    for actual, expected in (("E", "F"), (["A", "B", "E"], ["A", "B", "F"])):
+        (edit,) = shapes.expected_constant(src, stmt, actual, expected)
+        assert edit.new_text == text.replace("'E'", "'F'")
