@@ -109,3 +109,10 @@ def test_the_literal_the_failing_assert_got_becomes_the_one_it_expects():
     for actual, expected in (("E", "F"), (["A", "B", "E"], ["A", "B", "F"])):
         (edit,) = shapes.expected_constant(src, stmt, actual, expected)
         assert edit.new_text == text.replace("'E'", "'F'")
+    # only a returned label: a literal inside a computation or a table would fit the test alone
+    text = "def count(text):\n    n = 0\n    return n\n"
+    src = SourceFile("m.py", text)
+    assert list(shapes.expected_constant(src, src.statement_at(2), 0, 3)) == []
+    text = "PAIRS = [(5, 'V'), (1, 'I')]\n"
+    src = SourceFile("m.py", text)
+    assert list(shapes.expected_constant(src, src.statement_at(1), "I", "III")) == []
