@@ -295,6 +295,12 @@ def _run_pytest(argv, record, coverage=None):
 
     sys.argv = ["pytest", *argv]
     args = [*argv, "-p", "no:cacheprovider", "--color=no", "-q", "--rootdir", SRC]
+    if getattr(pytest, "version_tuple", (0,))[0] >= 8:
+        # A failing assert's values in full, not cut to fit a terminal line ("['Fizz', 'Buz...'"):
+        # the user reads the whole of what was compared, and the search can tell whether a
+        # candidate's values came nearer (statemachine/stones.py). pytest 8's own option; older
+        # ones would warn about it.
+        args += ["-o", "verbosity_assertions=2"]
     plugins: list = [_Recorder(record, coverage)]
     if SPEC.get("test_seconds"):
         plugins.append(_alarm_plugin(float(SPEC["test_seconds"]), pytest))

@@ -35,17 +35,17 @@ class Stone:
     at_site: bool  # it changed the line the reported exception was raised on (the likeliest first fault)
     analysis: Analysis | None  # what it fails with now: the next search's report
     depth: int  # 1: one step from the original
-    closer: bool = False  # a failing assert compares values nearer to the expected ones
+    closer: float = 0.0  # how much nearer a failing assert's values came to the expected ones (0: not)
     candidate_run: RunResult | None = None  # its reproduction run: what a step on it must beat
 
     @property
-    def key(self) -> tuple[int, int, int, int, int, int, int]:
+    def key(self) -> tuple[int, int, int, int, int, float, int]:
         """Best first: more tests gained; fewer steps; now failing on an assertion (a wrong
         answer: the code ran through) rather than another crash; a change where the exception was
         raised; the exception gone; the better rank."""
         wrong_answer = self.analysis is not None and self.analysis.exception.type == "AssertionError"
         return (-self.gained, self.depth, -int(wrong_answer), -int(self.at_site), -int(self.removed),
-                -int(self.closer), self.candidate.id)
+                -round(self.closer, 6), self.candidate.id)
 
     def describe(self) -> str:
         if self.gained:
@@ -79,7 +79,7 @@ def stone_of(c: Candidate, v: Verdict, checks: Checks, read: Reader, depth: int,
     touched, moved = _touched(c, read)
     removed = _gone(checks.analysis, analysis, touched, moved)
     reference = parent.candidate_run if parent is not None else before
-    closer = _closer(reference, run) if checks.repro.kind is ReproKind.PYTEST else False
+    closer = _closer(reference, run) if checks.repro.kind is ReproKind.PYTEST else 0.0
     if parent is not None:  # further than the stone it stands on, not only than the original
         # (the parent's failure is in the parent's lines: the step's own map moves it)
         if gained < parent.gained or (gained == parent.gained and not closer and
@@ -106,12 +106,20 @@ def _gone(reported: Analysis | None, now: Analysis | None, touched: dict[str, se
     if frame is not None and frame.project_path and frame.line in touched.get(frame.project_path, set()):
         return False
     if now.exception.type != reported.exception.type:
-        return True
+        # A wrong answer that became a crash got no further: the code no longer runs through
+        # (an `out = []` set to None fails "further on", with AttributeError).
+        return not (reported.exception.type == "AssertionError" and _in_project(now))
     old = reported.failing_frame
     if old is None or frame is None or old.line is None:
         return False
     path = old.project_path or ""
     return (path, moved.get(path, {}).get(old.line, old.line)) != (frame.project_path or "", frame.line)
+
+
+def _in_project(analysis: Analysis) -> bool:
+    """Raised by the project's code (not by a test's own assert or setup)."""
+    frame = analysis.failing_frame
+    return frame is not None and bool(frame.project_path) and analysis.exception.type != "AssertionError"
 
 
 def _touched(c: Candidate, read: Reader) -> tuple[dict[str, set[int]], dict[str, dict[int, int]]]:
@@ -135,12 +143,15 @@ def _touched(c: Candidate, read: Reader) -> tuple[dict[str, set[int]], dict[str,
     return touched, moved
 
 
-def _closer(was: RunResult | None, now: RunResult) -> bool:
-    """A test that fails in both runs on an ``assert left == right`` (pytest's message, literals
-    on both sides) whose left comes strictly nearer to the right, and none farther."""
+def _closer(was: RunResult | None, now: RunResult) -> float:
+    """How much nearer (summed over tests) the failing ``assert left == right`` asserts (pytest's
+    message, literals on both sides) that fail in both runs came; 0.0 when none came nearer or
+    any went farther. A sum, not a yes: of the many candidates that move a wrong answer a little,
+    the one that fixes one fault of several moves it most (fizzbuzz counted from 1 gets half
+    the items right; swapping two branches, one)."""
     if was is None:
-        return False
-    better = False
+        return 0.0
+    gain = 0.0
     for test, exc in now.record.test_exceptions.items():
         old = was.record.test_exceptions.get(test)
         if old is None or exc.type != "AssertionError" or old.type != "AssertionError":
@@ -149,9 +160,9 @@ def _closer(was: RunResult | None, now: RunResult) -> bool:
         if a is None or b is None:
             continue
         if b < a:
-            return False
-        better = better or b > a
-    return better
+            return 0.0
+        gain += b - a
+    return gain
 
 
 _ASSERT_EQ = re.compile(r"^(?:AssertionError: )?assert (.+?) == (.+)$")
@@ -183,6 +194,8 @@ def _similar(a: object, b: object) -> float:
         return 0.9 * difflib.SequenceMatcher(a=a, b=b, autojunk=False).ratio()
     if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool) and not isinstance(b, bool):
         return 0.9 / (1 + abs(a - b))
+    if isinstance(a, int | float | str) and isinstance(b, int | float | str) and str(a) == str(b):
+        return 0.8  # the right value as the wrong type: 11 for "11"
     return 0.0
 
 

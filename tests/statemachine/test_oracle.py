@@ -139,7 +139,9 @@ def test_a_suite_that_does_not_finish_is_no_oracle_and_it_is_said(tmp_path):
     project = write(tmp_path / "slow", {
         "calc.py": "def half(x):\n    if x >= 4:\n        raise ValueError(x)\n    return x / 2\n",
         "tests/test_calc.py": "from calc import half\n\n\ndef test_half():\n    assert half(4) == 2\n",
-        "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(30)\n"})
+        # each test under the per-test limit (half the suite's 2 s), together far over the suite's clock
+        "tests/test_slow.py": "import time\n\n" + "".join(f"\ndef test_slow_{k}():\n    time.sleep(0.8)\n"
+                                                            for k in range(8))})
     settings = replace(Settings.from_env({}), home=tmp_path / "home", oracle_seconds=2.0)
     session = asyncio.run(verify(VerifyRequest(path=project, test="tests/test_calc.py::test_half", cache=False),
                                  bootstrap.services(settings)))

@@ -20,6 +20,7 @@ from pve.models import (
     RunSpec,
     Verdict,
 )
+from statemachine.analyze import analysis_from_run
 from statemachine.stones import combine, overlay, remap, stone_of
 
 ORIGINAL = "def average(marks):\n    total = 0\n    for m in marks:\n        total = m\n    return total / len(mark)\n"
@@ -124,7 +125,9 @@ def test_an_assert_that_comes_nearer_is_progress():
 
     assert closeness("assert [1, 2, 3] == [1, 2, 3]") == 1.0
     assert closeness("assert [1, 2, 4] == [1, 2, 3]") > closeness("assert [1, 5, 6] == [1, 2, 3]")
-    assert closeness("assert ['1', 2] == ['1', '2']") == 0.5  # a number is not its text
+    # a number is not its text, but the right value as the wrong type is nearer than another value
+    assert closeness("assert ['1', 2] == ['1', '2']") == 0.9
+    assert closeness("assert ['1', 3] == ['1', '2']") < closeness("assert ['1', 2] == ['1', '2']") < 1.0
     assert closeness("assert 'Hello world' == 'Hello World'") > closeness("assert 'hELLO wORLD' == 'Hello World'")
     assert closeness("assert 89 == 90") > closeness("assert 100 == 90")
     assert closeness("assert f(x) == 3") is None and closeness("AssertionError") is None
@@ -140,3 +143,22 @@ def test_an_assert_that_comes_nearer_is_progress():
     assert parent is not None  # the NameError of test_average is gone (an assert now)
     step = stone_of(_cand(8, FIXED_NAME.replace("total = 0", "total = 1")), _verdict(8, near), checks, read, 2, parent)
     assert step is not None and step.closer and step.describe().startswith("a failing assert's values come nearer")
+
+
+def test_a_wrong_answer_that_became_a_crash_is_no_stone_and_nearer_ranks_first():
+    checks = _checks()
+    wrong = {TESTS[0]: "failed", TESTS[1]: "passed", TESTS[2]: "passed"}
+    original = _run(wrong, {TESTS[0]: ExceptionInfo(type="AssertionError", qualified_type="AssertionError",
+                                                    message="assert [0, 0, 0, 0] == [1, 2, 3, 4]")})
+    checks = checks.model_copy(update={"before": original, "analysis": analysis_from_run(
+        original.record.test_exceptions[TESTS[0]], [], TESTS[0])})
+    crashed = _run(wrong, {TESTS[0]: _exc("AttributeError", 4)})
+    assert stone_of(_cand(3, FIXED_NAME), _verdict(3, crashed), checks, read, depth=1) is None
+    stones = []
+    for cid, got in ((4, "[1, 0, 0, 0]"), (5, "[1, 2, 3, 0]")):
+        run = _run(wrong, {TESTS[0]: ExceptionInfo(type="AssertionError", qualified_type="AssertionError",
+                                                   message=f"assert {got} == [1, 2, 3, 4]")})
+        stone = stone_of(_cand(cid, FIXED_NAME), _verdict(cid, run), checks, read, depth=1)
+        assert stone is not None
+        stones.append(stone)
+    assert sorted(stones, key=lambda s: s.key)[0].candidate.id == 5  # three items right beats one
