@@ -36,6 +36,7 @@ def plan(analysis: Analysis | None, suspects: list[Suspect], read: Reader, edita
             proposals.append(Proposal(p.rule, p.rationale, p.path, p.new_text, _TEMPLATE_BASE + p.score / 10))
     # the failing assert's two literals, when it shows them: a constant may be the one it got
     values = shapes.assertion_values(analysis.exception.message) if analysis is not None else None
+    boost = shapes.hinted(values)
     sources: dict[str, SourceFile] = {}
     functions: dict[tuple[str, int], tuple[float, int]] = {}
     for rank, s in enumerate(suspects):
@@ -52,7 +53,7 @@ def plan(analysis: Analysis | None, suspects: list[Suspect], read: Reader, edita
         tie = rank * 1e-7
         for m in mutate.at_line(src, s.line, func):
             proposals.append(Proposal(m.rule, f"{m.rationale} ({s.path}:{s.line})", s.path, m.new_text,
-                                      s.score * m.prior - tie))
+                                      s.score * m.prior * boost.get(m.rule, 1.0) - tie))
         stmt = src.statement_at(s.line)
         if values is not None and stmt is not None:
             for e in shapes.expected_constant(src, stmt, *values):

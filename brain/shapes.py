@@ -327,3 +327,19 @@ def expected_constant(src: SourceFile, stmt: ast.stmt, actual: object, expected:
             if isinstance(node, ast.Constant) and type(node.value) is type(got) and node.value == got:
                 yield ShapeEdit("constant.expected", f"{got!r} here is what the test got; it expects {wanted!r}",
                                 t.sub(node, repr(wanted)))
+
+
+# Rules the failing assert's values point to: items that are right but of the wrong type (11
+# where "11" is expected) need a conversion, not another value.
+_TYPE_HINTED = {"call.wrap": 4.0, "slip.conversion": 2.0}
+
+
+def hinted(values: tuple[object, object] | None) -> dict[str, float]:
+    """Prior multipliers from the failing assert's two literals (``assertion_values``)."""
+    if values is None:
+        return {}
+    got, wanted = values
+    pairs = list(zip(got, wanted, strict=False)) if isinstance(got, list | tuple) and isinstance(wanted, list | tuple) \
+        else [(got, wanted)]
+    retyped = any(type(a) is not type(b) and str(a) == str(b) for a, b in pairs)
+    return dict(_TYPE_HINTED) if retyped else {}

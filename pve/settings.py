@@ -115,7 +115,7 @@ class SandboxSettings:
 class Settings:
     home: Path = field(default_factory=_default_home)
     slots: int = 3
-    max_candidates: int = 150  # search budget: candidates tried at most (see benchmarks/repair)
+    max_candidates: int = 400  # search budget: candidates tried at most (see benchmarks/repair)
     search_seconds: float = 60.0  # search budget: no new candidate starts after this
     search_window: int = 3  # ranks tried after the first verified fix, for the ranking
     oracle_seconds: float = 60.0  # the regression oracle's own wall clock (baseline and each fix)
@@ -153,7 +153,7 @@ class Settings:
         return cls(
             home=home,
             slots=env_int(env, "PVE_SLOTS", 3, *SLOTS),
-            max_candidates=env_int(env, "PVE_MAX_CANDIDATES", 150, *MAX_CANDIDATES),
+            max_candidates=env_int(env, "PVE_MAX_CANDIDATES", 400, *MAX_CANDIDATES),
             search_seconds=env_number(env, "PVE_SEARCH_SECONDS", 60.0, *SEARCH_SECONDS),
             search_window=env_int(env, "PVE_SEARCH_WINDOW", 3, 0, 100),
             oracle_seconds=env_number(env, "PVE_ORACLE_SECONDS", 60.0, 1, 3600),

@@ -109,6 +109,7 @@ class _Source:
     depth: int  # of its candidates: 0 for the ranking, 1 for a stone's
     at: int = 0
     rounds: int = 0
+    stone: Stone | None = None
 
     def take(self, n: int) -> list[Candidate]:
         batch = self.candidates[self.at:self.at + n]
@@ -165,7 +166,13 @@ class _Rounds:
             if source.left:
                 return source
         waiting = [s for s in self.expanded if s.left]
-        return min(waiting, key=lambda s: s.rounds) if waiting else None
+        if not waiting:
+            return None
+        # Rounds by merit: the k-th best stone waits until it has k rounds fewer than the best
+        # one (a stone that fixed one fault of two usually moves the values most, and its next
+        # step may sit ~70 deep in its own ranking; equal turns gave it 1 round in 10).
+        order = {id(x): k for k, x in enumerate(sorted(waiting, key=lambda x: x.stone.key if x.stone else ()))}
+        return min(waiting, key=lambda x: (x.rounds + order[id(x)], order[id(x)]))
 
     async def _expand(self, stone: Stone) -> _Source:
         ctx, read = self.ctx, self.ctx.staged.read_text
@@ -182,7 +189,7 @@ class _Rounds:
             self.next_id += 1
             self.parents[c.id] = stone
             children.append(c)
-        source = _Source(children, stone.depth)
+        source = _Source(children, stone.depth, stone=stone)
         self.expanded.append(source)
         self.ranked += len(children)
         ctx.events.emit("search", f"Stepping stone: candidate {stone.candidate.id} ({stone.candidate.rule}): "

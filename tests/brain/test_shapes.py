@@ -116,3 +116,8 @@ def test_the_literal_the_failing_assert_got_becomes_the_one_it_expects():
     text = "PAIRS = [(5, 'V'), (1, 'I')]\n"
     src = SourceFile("m.py", text)
     assert list(shapes.expected_constant(src, src.statement_at(1), "I", "III")) == []
+
+
+def test_values_right_but_of_the_wrong_type_point_to_a_conversion():
+    assert shapes.hinted(("11", 11)) == shapes.hinted((["Buzz", 11], ["Buzz", "11"])) != {}
+    assert shapes.hinted((["Buzz", 12], ["Buzz", "11"])) == {} and shapes.hinted(None) == {}
