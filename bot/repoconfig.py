@@ -10,7 +10,7 @@ allow:
   permission: write    # or anyone with at least this permission (none: associations only)
 tests: [tests/]        # pytest arguments for the regression suite (default: the whole suite)
 ignore: ["docs/**"]    # paths a fix may never touch (globs)
-candidates: 150        # candidates tried at most
+candidates: 400        # candidates tried at most
 timeout: 10            # seconds per sandboxed run
 max_failures: 3        # distinct CI failures verified per workflow run (and linked issues per pull request)
 install:               # how the project's environment is built (default: detected from its files)
@@ -109,7 +109,7 @@ class RepoConfig(_Strict):
     allow: Allow = Field(default_factory=Allow)
     tests: list[str] = Field(default_factory=list, max_length=50)
     ignore: list[str] = Field(default_factory=list, max_length=100)
-    candidates: int = Field(default=150, ge=1, le=1000)
+    candidates: int = Field(default=400, ge=1, le=1000)
     timeout: float = Field(default=10, gt=0, le=600)
     max_failures: int = Field(default=3, ge=1, le=10)
     install: Install | None = None

@@ -118,6 +118,9 @@ class Settings:
     max_candidates: int = 400  # search budget: candidates tried at most (see benchmarks/repair)
     search_seconds: float = 60.0  # search budget: no new candidate starts after this
     search_window: int = 3  # ranks tried after the first verified fix, for the ranking
+    # past this many candidates, none starts after search_extend_seconds (statemachine/search.py)
+    search_extend_after: int = 150
+    search_extend_seconds: float = 20.0
     oracle_seconds: float = 60.0  # the regression oracle's own wall clock (baseline and each fix)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
 
@@ -156,6 +159,8 @@ class Settings:
             max_candidates=env_int(env, "PVE_MAX_CANDIDATES", 400, *MAX_CANDIDATES),
             search_seconds=env_number(env, "PVE_SEARCH_SECONDS", 60.0, *SEARCH_SECONDS),
             search_window=env_int(env, "PVE_SEARCH_WINDOW", 3, 0, 100),
+            search_extend_after=env_int(env, "PVE_SEARCH_EXTEND_AFTER", 150, *MAX_CANDIDATES),
+            search_extend_seconds=env_number(env, "PVE_SEARCH_EXTEND_SECONDS", 20.0, *SEARCH_SECONDS),
             oracle_seconds=env_number(env, "PVE_ORACLE_SECONDS", 60.0, 1, 3600),
             sandbox=sandbox,
         )

@@ -47,7 +47,8 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
         return found
     settings = ctx.settings
     t1 = time.monotonic()
-    budget = Budget(settings.max_candidates, settings.search_seconds, settings.search_window)
+    budget = Budget(settings.max_candidates, settings.search_seconds, settings.search_window,
+                    settings.search_extend_after, settings.search_extend_seconds)
     rounds = _Rounds(ctx, candidates, first_id + len(candidates), spectra_of(ctx.spectrum)[0],
                      stones_until=t1 + STONES_SHARE * budget.max_seconds)
     tried: list[Candidate] = []
@@ -58,6 +59,11 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
         if left <= 0 or elapsed > budget.max_seconds:
             stop = stop_reason(False, elapsed > budget.max_seconds, budget.max_candidates + 1, budget)
             break
+        if budget.extended_too_long(len(verdicts), elapsed):
+            stop = stop_reason(False, True, budget.max_candidates + 1, budget, extended=True)
+            break
+        if budget.extend_after is not None and len(verdicts) < budget.extend_after:
+            left = min(left, budget.extend_after - len(verdicts))  # a round ends at the line, to check the clock
         batch, depth = await rounds.next(left)
         if not batch:
             stop = "all candidates tried"

@@ -24,6 +24,15 @@ class Budget:
     max_candidates: int
     max_seconds: float
     window: int  # ranks tried after the first verified one, for the ranking
+    # Past the first ``extend_after`` candidates, none starts once ``extend_seconds`` have gone:
+    # where candidates are cheap (plain tests screened directly, ~10 ms) the search goes deep,
+    # where each costs a third of a second (a large package) it ends about where it used to.
+    extend_after: int | None = None
+    extend_seconds: float | None = None
+
+    def extended_too_long(self, started: int, elapsed_s: float) -> bool:
+        return self.extend_after is not None and self.extend_seconds is not None \
+            and started >= self.extend_after and elapsed_s > self.extend_seconds
 
 
 @dataclass
@@ -80,9 +89,11 @@ async def search(candidates: list[Candidate], validate: Callable[[Candidate], Co
                    first_s, next_i)
 
 
-def stop_reason(verified: bool, out_of_time: bool, ranked: int, budget: Budget) -> str:
+def stop_reason(verified: bool, out_of_time: bool, ranked: int, budget: Budget, extended: bool = False) -> str:
     if verified:
         return "verified fix found"
+    if extended:
+        return f"time budget past {budget.extend_after} candidates ({budget.extend_seconds:.0f} s)"
     if out_of_time:
         return f"time budget ({budget.max_seconds:.0f} s)"
     if ranked > budget.max_candidates:
@@ -109,6 +120,7 @@ def next_batch(verified: list[bool], ranked: int, budget: Budget, size: int, ela
     start = len(verified)
     if start > bound:
         return Batch([], bound + 1, stop_reason(first is not None, False, ranked, budget))
-    if elapsed_s > budget.max_seconds:
-        return Batch([], start, stop_reason(first is not None, True, ranked, budget))
+    if elapsed_s > budget.max_seconds or budget.extended_too_long(start, elapsed_s):
+        return Batch([], start, stop_reason(first is not None, True, ranked, budget,
+                                            extended=elapsed_s <= budget.max_seconds))
     return Batch(list(range(start, min(bound, start + max(1, size) - 1) + 1)), start, "")

@@ -69,7 +69,7 @@ class Flow(BaseModel):
     first_verified_s: float | None = None  # from the session's start
     counted: int = 0  # ranks [0, counted) form the tried set once the search is over
     stop: str = ""  # why the search ended
-    budget: tuple[int, float, int] = (150, 60.0, 3)  # candidates, seconds, window
+    budget: tuple[int, float, int, int, float] = (400, 60.0, 3, 150, 20.0)  # candidates, seconds, window, extend after, extend seconds
     done: bool = False  # the job is over
 
 
@@ -105,7 +105,7 @@ class Context(BaseModel):
     found: Found | None = None  # the offline engine's account before its search
     conclusion: Conclusion | None = None  # the session ended before any search
     signature: str | None = None
-    budget: tuple[int, float, int] = (150, 60.0, 3)  # candidates, seconds, window
+    budget: tuple[int, float, int, int, float] = (400, 60.0, 3, 150, 20.0)  # candidates, seconds, window, extend after, extend seconds
 
 
 class JobSource(Protocol):
@@ -188,7 +188,8 @@ async def prepare(engine: Engine, job_id: int, req: VerifyRequest, svc: Services
     staged = engine.sandbox.stage(path, single_file=session.snippet)
     ctx = Context(request=req, session=session, started=wall0, snapshot=engine.sandbox.archive_of(staged),
                   files=dict(staged.files),
-                  budget=(settings.max_candidates, settings.search_seconds, settings.search_window))
+                  budget=(settings.max_candidates, settings.search_seconds, settings.search_window,
+                          settings.search_extend_after, settings.search_extend_seconds))
     try:
         prepared = await runner.prepare(req, svc, session, staged, log_text, events, t0)
         if isinstance(prepared, Conclusion):

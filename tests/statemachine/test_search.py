@@ -114,3 +114,12 @@ def test_batches_end_on_the_time_budget_with_what_was_tried():
     assert (found.ranks, found.stop) == ([3, 4], "")  # the window: ranks 2..4 after rank 1
     over = next_batch([False, True, False, False, False], 50, budget, 3, elapsed_s=0.0)
     assert (over.ranks, over.counted, over.stop) == ([], 5, "verified fix found")
+
+
+def test_past_the_first_candidates_the_search_goes_on_only_while_it_is_quick():
+    budget = Budget(max_candidates=400, max_seconds=60, window=3, extend_after=150, extend_seconds=20)
+    assert next_batch([False] * 120, 900, budget, 3, elapsed_s=25.0).ranks == [120, 121, 122]  # the first 150: 60 s
+    slow = next_batch([False] * 150, 900, budget, 3, elapsed_s=25.0)
+    assert (slow.ranks, slow.counted, slow.stop) == ([], 150, "time budget past 150 candidates (20 s)")
+    assert next_batch([False] * 150, 900, budget, 3, elapsed_s=8.0).ranks == [150, 151, 152]  # quick: deeper
+    assert next_batch([False] * 400, 900, budget, 3, elapsed_s=8.0).stop == "candidate budget (400)"
