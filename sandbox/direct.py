@@ -221,12 +221,31 @@ class _Alarm:
         return False
 
 
+class _InFull:
+    """What pytest's runs are given (``-o verbosity_assertions=2``, sandbox/harness.py): a
+    failing assert's values in full. Without it the rewritten assert shows a list's first six
+    items and "..." (reprlib's default), and a candidate's values could not be compared with the
+    original's (statemachine/stones.py)."""
+
+    def get_verbosity(self, *_args):
+        return 2
+
+
+def _values_in_full():
+    try:
+        from _pytest.assertion import util
+    except ImportError:
+        return
+    util._config = _InFull()
+
+
 def run(tests, root, record, exception_info, test_seconds, cache):
     """Collect every module, then call every test; fills ``record`` as the harness's pytest
     plugin would. Returns pytest's exit code for the same outcome."""
     import _pytest.outcomes as outcomes_mod
 
     skipped, xfailed = outcomes_mod.Skipped, outcomes_mod.XFailed
+    _values_in_full()
     outcomes, exceptions, durations = record["outcomes"], record["test_exceptions"], record["durations"]
     modules: dict = {}
     broken = False

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.sandbox
 LIB = "def answer():\n    return 41\n\n\ndef spin():\n    return 1\n"
 TESTS = ("from lib import answer\n\n"
          "def test_answer():\n    assert answer() == 42\n\n"
-         "class TestMore:\n    def test_list(self):\n        assert [answer(), 1] == [42, 1]\n\n"
+         "class TestMore:\n    def test_list(self):\n        assert [answer(), 1, 2, 3, 4, 5, 6, 7] == [42, 1, 2, 3, 4, 5, 6, 7]\n\n"
          "def test_other():\n    assert True\n")
 DIRECT = "(screened, tests called directly)"
 
@@ -86,7 +86,7 @@ def test_plain_tests_are_called_directly_with_pytests_record(sandbox, tmp_path):
     assert failed.message.splitlines()[0] == "assert 41 == 42"
     assert failed.frames[-1].project_path == "test_lib.py" and failed.frames[-1].line == 4
     assert original.record.test_exceptions["test_lib.py::TestMore::test_list"].message.startswith(
-        "assert [41, 1] == [42, 1]")
+        "assert [41, 1, 2, 3, 4, 5, 6, 7] == [42, 1, 2, 3, 4, 5, 6, 7]")  # in full, as pytest's runs show it
     assert set(good.record.outcomes.values()) == {"passed"} and good.exit_code == 0
     assert unimportable.record.outcomes == {"test_lib.py": "error"} and unimportable.exit_code == 2
     assert unimportable.record.test_exceptions["test_lib.py"].type == "SyntaxError"
