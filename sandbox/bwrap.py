@@ -318,9 +318,10 @@ class BubblewrapSandbox:
     async def screen(self, staged: StagedProject, spec: RunSpec) -> RunResult | None:
         """A candidate's run in the slot's warm screening server (sandbox/screen_server.py): the
         same harness and limits as ``run``, without a new interpreter, pytest import and project
-        copy. For rejecting candidates only: a run that passes is run again by ``run``. None
-        when it cannot be screened (not pytest, traced, screening off, the server failed)."""
-        if not self.settings.screening or spec.mode.value != "pytest" or spec.coverage or spec.wall_s:
+        copy. For rejecting candidates only: a run that passes is run again by ``run`` (and for
+        coverage, which is advisory: a stepping stone's trace). None when it cannot be screened
+        (not pytest, a clock of its own, screening off, the server failed)."""
+        if not self.settings.screening or spec.mode.value != "pytest" or spec.wall_s or spec.reach:
             return None
         after = self.settings.screen_after if self.settings.screen_after is not None else 2 * self.slots
         seen = self._screen_asked.get(staged.key, 0)
@@ -348,7 +349,7 @@ class BubblewrapSandbox:
             # traceback again (~150 ms a failure on a 10,000-line test module), and a screened
             # run is judged by its recorded outcomes and exceptions, never by its text.
             request = {"mode": spec.mode.value, "target": spec.target, "argv": [*spec.argv, "--tb=native"], "nonce": nonce,
-                       "coverage": False, "pythonpath": spec.pythonpath, "only": spec.only, "part": spec.part,
+                       "coverage": spec.coverage, "pythonpath": spec.pythonpath, "only": spec.only, "part": spec.part,
                        "environment": staged.env is not None, "patches": spec.patches,
                        "test_seconds": test_seconds(spec, timeout, self.settings.timeout_s)}
             ooms_before = self.cgroups.oom_kills(slot) if self.cgroups.available else 0

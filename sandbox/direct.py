@@ -236,7 +236,7 @@ def _values_in_full():
         from _pytest.assertion import util
     except ImportError:
         return
-    util._config = _InFull()
+    util._config = _InFull()  # type: ignore[assignment]  # the one method the rewritten asserts ask of it
 
 
 def run(tests, root, record, exception_info, test_seconds, cache):

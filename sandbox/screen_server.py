@@ -323,9 +323,12 @@ def screen(request, control_fds, limits):
     timeout = float(request["timeout_s"])
     patches = spec.pop("patches", {})
     key = _request_key(spec)
-    if key not in _DIRECT_PLANS:
-        _DIRECT_PLANS[key] = calibrate(spec, timeout, control_fds, limits)
-    tests, why = _DIRECT_PLANS[key]
+    if spec.get("coverage"):  # a trace runs under pytest: the harness's coverage is a pytest plugin
+        tests, why = None, "a coverage run"
+    else:
+        if key not in _DIRECT_PLANS:
+            _DIRECT_PLANS[key] = calibrate(spec, timeout, control_fds, limits)
+        tests, why = _DIRECT_PLANS[key]
     if tests is not None and any(os.path.basename(p) in _PYTEST_FILES or p in {t[1] for t in tests} for p in patches):
         tests, why = None, "the candidate changes a test module or pytest's configuration"
     undo = _write_patches(patches, _STAMPS + int(request["id"]))

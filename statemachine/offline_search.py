@@ -3,6 +3,7 @@ in parallel sandboxes within the budgets (``statemachine.search``)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -54,6 +55,21 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
     tried: list[Candidate] = []
     verdicts: list[Verdict] = []
     first_s: float | None = None
+    try:
+        stop, first_s = await _run_rounds(ctx, rounds, budget, t1, tried, verdicts)
+    finally:
+        await rounds.close()
+    assert found.summary is not None  # offline_plan made it
+    found.summary.ranked = rounds.ranked
+    first_ms = (t1 - ctx.started + first_s) * 1000 if first_s is not None else None
+    return searched(found, tried, verdicts, stop, (time.monotonic() - t1) * 1000, first_ms, ctx.events)
+
+
+async def _run_rounds(ctx: SearchContext, rounds: _Rounds, budget: Budget, t1: float, tried: list[Candidate],
+                      verdicts: list[Verdict]) -> tuple[str, float | None]:
+    """Round after round until a verified fix or a budget: (why it stopped, seconds to the fix)."""
+    settings = ctx.settings
+    first_s: float | None = None
     while True:
         left, elapsed = budget.max_candidates - len(verdicts), time.monotonic() - t1
         if left <= 0 or elapsed > budget.max_seconds:
@@ -81,10 +97,7 @@ async def offline_search(ctx: SearchContext, first_id: int) -> Found:
             stop = stop_reason(False, True, budget.max_candidates + 1, budget)  # the session's budget, not the round's rest
             break
         rounds.learn(batch, outcome.verdicts, depth)
-    assert found.summary is not None  # offline_plan made it
-    found.summary.ranked = rounds.ranked
-    first_ms = (t1 - ctx.started + first_s) * 1000 if first_s is not None else None
-    return searched(found, tried, verdicts, stop, (time.monotonic() - t1) * 1000, first_ms, ctx.events)
+    return stop, first_s
 
 
 # The rounds (statemachine/stones.py says why): the ranking's first FIRST_ROUND candidates hold
@@ -98,6 +111,7 @@ ROUND = 20
 STONE_ROUND = 15
 MAX_DEPTH = 3
 MAX_STONES = 10
+PREFETCH = 2  # stones whose coverage run and plan are computed ahead, beside the rounds
 # Measured on real repositories (benchmarks/realworld.py, more-itertools): stones there led nowhere
 # and their candidates took no-fix sessions that used to end when the ranking ran out (~50
 # candidates, 8-27 s) to the whole budget (150, 34-66 s). Multi-fault code is small code
@@ -144,6 +158,7 @@ class _Rounds:
         self.ranked = len(ranking)
         self.seen = {_key(c) for c in ranking}
         self.parents: dict[int, Stone] = {}  # combined candidate id -> the stone it stands on
+        self.planned: dict[int, asyncio.Future[list[Candidate]]] = {}  # id(stone) -> its steps, computed ahead
 
     async def next(self, left: int) -> tuple[list[Candidate], int]:
         """The next round (and the depth its candidates are at)."""
@@ -164,6 +179,25 @@ class _Rounds:
             if stone is not None:
                 self.stones.append(stone)
         self.stones.sort(key=lambda s: s.key)
+        self._prefetch()
+
+    def _prefetch(self) -> None:
+        """Start the next stones' coverage runs (and then their planning) now, beside the rounds
+        that run meanwhile: done one after another between rounds, ten stones' runs (~0.2 s
+        each) left every slot idle for seconds of a search whose candidates cost ~10 ms.
+        Only what a stone's candidates are is computed ahead (it depends on the stone alone);
+        which round runs when is decided as before, so the search is the same."""
+        room = MAX_STONES - len(self.expanded)
+        for stone in self.stones[:max(0, min(PREFETCH, room))]:
+            if id(stone) not in self.planned and time.monotonic() < self.stones_until:
+                self.planned[id(stone)] = asyncio.ensure_future(self._steps(stone))
+
+    async def close(self) -> None:
+        """Stop planning nobody will use (a cancelled coverage run kills its sandbox) and wait for it."""
+        for task in self.planned.values():
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*self.planned.values(), return_exceptions=True)
 
     async def _stone_source(self) -> _Source | None:
         """A new stone's candidates (best first), or else the stone with the fewest rounds."""
@@ -180,14 +214,24 @@ class _Rounds:
         order = {id(x): k for k, x in enumerate(sorted(waiting, key=lambda x: x.stone.key if x.stone else ()))}
         return min(waiting, key=lambda x: (x.rounds + order[id(x)], order[id(x)]))
 
+    async def _steps(self, stone: Stone) -> list[Candidate]:
+        """The candidates of a search on the stone's code (each a step from the stone)."""
+        ctx = self.ctx
+        on_stone = overlay(ctx.staged.read_text, stone.candidate)
+        analysis = stone.analysis or ctx.checks.analysis
+        spectra = await self._spectra_on(stone)
+        # Planning stays on the event loop: CPython 3.11's parser is not safe in a second thread
+        # beside another parse ("AST constructor recursion depth mismatch", measured here).
+        suspects = localize(analysis, spectra, ctx.editable, on_stone)
+        return repair.plan(analysis, suspects, on_stone, ctx.editable, ctx.py_files, limit=ctx.settings.max_candidates).candidates
+
     async def _expand(self, stone: Stone) -> _Source:
         ctx, read = self.ctx, self.ctx.staged.read_text
-        on_stone = overlay(read, stone.candidate)
-        analysis = stone.analysis or ctx.checks.analysis
-        suspects = localize(analysis, await self._spectra_on(stone), ctx.editable, on_stone)
-        plan = repair.plan(analysis, suspects, on_stone, ctx.editable, ctx.py_files, limit=ctx.settings.max_candidates)
+        task = self.planned.pop(id(stone), None)
+        steps = await task if task is not None else await self._steps(stone)
+        self._prefetch()
         children = []
-        for step in plan.candidates:
+        for step in steps:
             c = combine(stone.candidate, step, read, self.next_id)
             if _key(c) in self.seen:
                 continue
@@ -224,8 +268,12 @@ class _Rounds:
             if traced is None:
                 return moved
             spec = traced
-        traced_run = await ctx.sandbox.run(ctx.staged, spec.model_copy(update={"patches": patches,
-                                                                               "label": "coverage (stepping stone)"}))
+        spec = spec.model_copy(update={"patches": patches, "label": "coverage (stepping stone)"})
+        # Coverage is advisory (it orders candidates, never judges one): the slot's warm server
+        # may trace it, at a tenth of a fresh run's cost; a fresh run if it cannot.
+        screened = await ctx.sandbox.screen(ctx.staged, spec.model_copy(update={"wall_s": None, "timeout_s": seconds}))
+        traced_run = screened if screened is not None and screened.record.coverage is not None \
+            else await ctx.sandbox.run(ctx.staged, spec)
         fresh = spectra_from([traced_run.record.coverage], set(failing), set())
         if not fresh.failing:
             return moved

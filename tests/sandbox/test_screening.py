@@ -145,7 +145,7 @@ def test_what_cannot_be_screened_says_none(tmp_path, staged):
     off = BubblewrapSandbox(SandboxSettings(timeout_s=30.0, screening=False), slots=1)
     try:
         assert asyncio.run(on.screen(staged, script)) is None
-        assert asyncio.run(on.screen(staged, spec().model_copy(update={"coverage": True}))) is None
+        assert asyncio.run(on.screen(staged, spec().model_copy(update={"wall_s": 5.0}))) is None  # a clock of its own
         assert asyncio.run(off.screen(staged, spec())) is None
     finally:
         for sb in (on, off):
@@ -221,3 +221,13 @@ def test_an_endless_loop_in_a_test_is_a_failure_with_a_traceback_and_the_others_
         assert exc.type == "TimeoutError" and "2 s" in exc.message
         assert any(f.line in (3, 4) and f.file.endswith("lib.py") for f in exc.frames)  # stopped inside the loop
     assert time.monotonic() - started < 15
+
+
+def test_a_stepping_stones_trace_may_be_screened_and_is_the_fresh_runs(sandbox, staged):
+    # coverage orders candidates and never judges one: the warm server may trace it
+    traced = spec().model_copy(update={"coverage": True})
+    fresh = asyncio.run(sandbox.run(staged, traced))
+    (screened,) = screens(sandbox, staged, traced)
+    assert screened is not None and screened.screened and screened.record.coverage is not None
+    assert screened.record.coverage == fresh.record.coverage
+    assert screened.record.coverage.tests["test_lib.py::test_answer"] == {"lib.py": [2]}
