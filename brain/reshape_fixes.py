@@ -44,6 +44,12 @@ def _calls_named(stmt: ast.stmt, name: str, line: int) -> list[ast.Call]:
             and n.lineno <= line <= (n.end_lineno or n.lineno) and not any(isinstance(a, ast.Starred) for a in n.args)]
 
 
+def _with_arguments(t: Spans, call: ast.Call, positional: list[str]) -> str:
+    """The text with ``call``'s positional arguments replaced, its keywords kept."""
+    keywords = [f"{k.arg}={t.seg(k.value)}" if k.arg else f"**{t.seg(k.value)}" for k in call.keywords]
+    return t.replace(t.span(call.func)[1], t.span(call)[1], "(" + ", ".join([*positional, *keywords]) + ")")
+
+
 def _visible_names(src: SourceFile, line: int) -> list[str]:
     func = src.enclosing_function(line)
     names = sorted(function_names(func)) if func is not None else []
@@ -73,10 +79,8 @@ def missing_argument(src: SourceFile, line: int, stmt: ast.stmt, message: str) -
             continue
         new_args = [v for v, _ in values]
         ratio = min(r for _, r in values)
-        inside = t.span(call.func)[1], t.span(call)[1]
-        keywords = [f"{k.arg}={t.seg(k.value)}" if k.arg else f"**{t.seg(k.value)}" for k in call.keywords]
         for order, score in (([*given, *new_args], 2.7), ([*new_args, *given], 2.1)):  # the same when none given: deduplicated
-            text = t.replace(*inside, "(" + ", ".join([*order, *keywords]) + ")")
+            text = _with_arguments(t, call, order)
             yield Fix("call.missing-argument", f"{m.group(1)}() needs {', '.join(params)}: pass "
                       f"{', '.join(new_args)}", text, score * ratio)
 
@@ -98,16 +102,14 @@ def extra_arguments(src: SourceFile, line: int, stmt: ast.stmt, message: str) ->
             continue
         keep = len(call.args) - extra  # positional arguments the callee takes here
         args = [t.seg(a) for a in call.args]
-        inside = t.span(call.func)[1], t.span(call)[1]
-        keywords = [f"{k.arg}={t.seg(k.value)}" if k.arg else f"**{t.seg(k.value)}" for k in call.keywords]
         packed = [*args[:keep - 1], "(" + ", ".join(args[keep - 1:]) + ")"]
         yield Fix("call.pack-arguments", f"{name}() takes one value here: pass ({', '.join(args[keep - 1:])}) as one",
-                  t.replace(*inside, "(" + ", ".join([*packed, *keywords]) + ")"), 2.6)
+                  _with_arguments(t, call, packed), 2.6)
         if extra == 1:
             for k in range(len(args) - 1, -1, -1):
                 rest = args[:k] + args[k + 1:]
                 yield Fix("call.drop-argument", f"{name}() takes one argument less: drop {args[k]}",
-                          t.replace(*inside, "(" + ", ".join([*rest, *keywords]) + ")"), 2.0 - 0.05 * (len(args) - 1 - k))
+                          _with_arguments(t, call, rest), 2.0 - 0.05 * (len(args) - 1 - k))
 
 
 _EMPTY_FOR_METHOD = {

@@ -289,24 +289,36 @@ def _reversed_compared(t: Spans, node: ast.Compare) -> Iterator[ShapeEdit]:
 
 
 _ASSERT_EQ = re.compile(r"^(?:AssertionError: )?assert (.+?) == (.+)$")
-
-
 _AT_INDEX = re.compile(r"^\s*At index \d+ diff: (.+?) != (.+)$", re.MULTILINE)
+
+
+def compared_literals(message: str, longest: int = 4000) -> tuple[object, object] | None:
+    """The two sides of pytest's ``assert left == right`` (its first line, at most ``longest``
+    characters), when both print as Python literals; None otherwise (a custom message, or a
+    repr pytest shortened with "...")."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    m = _ASSERT_EQ.match(first)
+    if m is None or len(first) > longest or "..." in first:
+        return None
+    return _literals(m)
+
+
+def _literals(m: re.Match[str]) -> tuple[object, object] | None:
+    try:
+        return ast.literal_eval(m.group(1)), ast.literal_eval(m.group(2))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
 
 
 def assertion_values(message: str) -> tuple[object, object] | None:
     """The two literals of pytest's ``assert actual == expected`` (its first line), if both are;
     else, for long sequences pytest shortens, the first items that differ (``At index 6 diff:
     'E' != 'F'``)."""
-    first = message.strip().splitlines()[0] if message.strip() else ""
-    for m in (_ASSERT_EQ.match(first) if len(first) <= 400 and "..." not in first else None, _AT_INDEX.search(message)):
-        if m is None:
-            continue
-        try:
-            return ast.literal_eval(m.group(1)), ast.literal_eval(m.group(2))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-    return None
+    values = compared_literals(message, longest=400)
+    if values is None:
+        at = _AT_INDEX.search(message)
+        values = _literals(at) if at else None
+    return values
 
 
 def expected_constant(src: SourceFile, stmt: ast.stmt, actual: object, expected: object) -> Iterator[ShapeEdit]:

@@ -26,9 +26,7 @@ collected before any test runs, and a module that fails to import stops the run 
 import ast
 import marshal
 import os
-import signal
 import sys
-import threading
 import time
 
 _UNSAFE_NAMES = {"setup_module", "teardown_module", "setup_function", "teardown_function", "setup", "teardown",
@@ -195,32 +193,6 @@ def _import(path, cache):
     return module
 
 
-class _Alarm:
-    """The harness's per-test alarm (sandbox/harness.py, ``_alarm_plugin``), same message."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-
-    def __enter__(self):
-        if self.seconds and threading.current_thread() is threading.main_thread():
-            seconds = self.seconds
-
-            def interrupt(signum, frame):
-                raise TimeoutError(f"the test ran longer than {seconds:g} s (an endless loop?)")
-
-            self.previous = signal.signal(signal.SIGALRM, interrupt)
-            signal.setitimer(signal.ITIMER_REAL, seconds)
-        else:
-            self.previous = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-        return False
-
-
 class _InFull:
     """What pytest's runs are given (``-o verbosity_assertions=2``, sandbox/harness.py): a
     failing assert's values in full. Without it the rewritten assert shows a list's first six
@@ -239,9 +211,10 @@ def _values_in_full():
     util._config = _InFull()  # type: ignore[assignment]  # the one method the rewritten asserts ask of it
 
 
-def run(tests, root, record, exception_info, test_seconds, cache):
-    """Collect every module, then call every test; fills ``record`` as the harness's pytest
-    plugin would. Returns pytest's exit code for the same outcome."""
+def run(tests, root, record, exception_info, alarm, cache):
+    """Collect every module, then call every test (each inside ``alarm()``, the harness's
+    per-test clock); fills ``record`` as the harness's pytest plugin would. Returns pytest's
+    exit code for the same outcome."""
     import _pytest.outcomes as outcomes_mod
 
     skipped, xfailed = outcomes_mod.Skipped, outcomes_mod.XFailed
@@ -270,7 +243,7 @@ def run(tests, root, record, exception_info, test_seconds, cache):
         try:
             owner = getattr(modules[file], cls)() if cls else modules[file]
             test = getattr(owner, name)
-            with _Alarm(test_seconds):
+            with alarm():
                 test()
             outcome = "passed"
         except KeyboardInterrupt:

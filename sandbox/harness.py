@@ -336,26 +336,35 @@ def _load_beside(name):
     return module
 
 
+@contextlib.contextmanager
+def test_alarm(seconds):
+    """While one test runs: past ``seconds`` it is stopped by a ``TimeoutError`` raised where it
+    is, so an endless loop becomes a failure with a traceback into the loop and the other tests
+    run (pytest runs through ``_alarm_plugin``, direct screened runs through sandbox/direct.py)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise TimeoutError(f"the test ran longer than {seconds:g} s (an endless loop?)")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _alarm_plugin(seconds, pytest):
-    """A test that runs past ``seconds`` is stopped by a ``TimeoutError`` raised where it is:
-    an endless loop becomes a failure with a traceback into the loop, and the other tests run."""
+    """``test_alarm`` around each test's call phase."""
 
     class AlarmPlugin:
         @pytest.hookimpl(hookwrapper=True)
         def pytest_runtest_call(self, item):
-            def interrupt(signum, frame):
-                raise TimeoutError(f"the test ran longer than {seconds:g} s (an endless loop?)")
-
-            if threading.current_thread() is not threading.main_thread():
+            with test_alarm(seconds):
                 yield
-                return
-            previous = signal.signal(signal.SIGALRM, interrupt)
-            signal.setitimer(signal.ITIMER_REAL, seconds)
-            try:
-                yield
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
 
     return AlarmPlugin()
 

@@ -187,7 +187,8 @@ def _direct_runner(spec, tests):
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         harness._importable(SRC)
         sys.argv = ["pytest", *spec.get("argv", [])]
-        return direct.run(tests, SRC, record, harness._exception, spec.get("test_seconds"), _DIRECT_CACHE)
+        return direct.run(tests, SRC, record, harness._exception, lambda: harness.test_alarm(spec.get("test_seconds")),
+                          _DIRECT_CACHE)
     return runner
 
 
@@ -282,7 +283,7 @@ def calibrate(spec, timeout, control_fds, limits):
         return None, "off (PVE_DIRECT_SCREENING=0)"
     base = {k: v for k, v in spec.items() if k != "patches"}
     pytest_run = _supervise(dict(base), timeout, control_fds, limits)
-    _reset_now()
+    _reset()
     before = _record_of(pytest_run)
     if before is None or pytest_run["killed_reason"] or not before.get("outcomes"):
         return None, "pytest's run of the original code gave no record"
@@ -294,7 +295,7 @@ def calibrate(spec, timeout, control_fds, limits):
     except (OSError, SyntaxError, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
     direct_run = _supervise(dict(base), timeout, control_fds, limits, _direct_runner(base, tests))
-    _reset_now()
+    _reset()
     after = _record_of(direct_run)
     if after is None:
         return None, "the direct run of the original code gave no record"
@@ -308,24 +309,17 @@ def calibrate(spec, timeout, control_fds, limits):
     return tests, ""
 
 
-_PREPARED: dict = {}  # the project copy's prepared state (set by main)
-
-
-def _reset_now():
-    if _tree_state() != _PREPARED["state"]:
-        _restage()
-    for folder in _SCRATCH:
-        _clear(folder)
+_PREPARED: dict = {}  # the project copy's prepared state ("state", set by main and _reset), "direct"
 
 
 def screen(request, control_fds, limits):
     spec = request["spec"]
     timeout = float(request["timeout_s"])
     patches = spec.pop("patches", {})
-    key = _request_key(spec)
     if spec.get("coverage"):  # a trace runs under pytest: the harness's coverage is a pytest plugin
         tests, why = None, "a coverage run"
     else:
+        key = _request_key(spec)
         if key not in _DIRECT_PLANS:
             _DIRECT_PLANS[key] = calibrate(spec, timeout, control_fds, limits)
         tests, why = _DIRECT_PLANS[key]
@@ -344,11 +338,13 @@ def _export(cap):
     return {"head": cap.head.decode("latin-1"), "tail": cap.tail.decode("latin-1"), "total": cap.total}
 
 
-def _reset(prepared):
-    """Back to the prepared state: the project copy as staged, scratch folders empty."""
-    dirty = _tree_state() != prepared
+def _reset():
+    """Back to the prepared state: the project copy as staged, scratch folders empty. Whether
+    anything had to be put back."""
+    dirty = _tree_state() != _PREPARED["state"]
     if dirty:
         _restage()
+        _PREPARED["state"] = _tree_state()  # a fresh copy has fresh mtimes
     cleared = [_clear(folder) for folder in _SCRATCH]
     return dirty or any(cleared)
 
@@ -426,7 +422,7 @@ def main():
     if why:
         answer({"ready": False, "why": why})
         return
-    prepared = _PREPARED["state"] = _tree_state()
+    _PREPARED["state"] = _tree_state()
     _PREPARED["direct"] = bool(setup.get("direct"))
     answer({"ready": True})
     buffered = b""
@@ -439,9 +435,7 @@ def main():
             line, buffered = buffered.split(b"\n", 1)
             request = json.loads(line)
             message = screen(request, control_fds, setup["screen_limits"])
-            message["reset"] = _reset(prepared)
-            if message["reset"]:
-                prepared = _PREPARED["state"] = _tree_state()
+            message["reset"] = _reset()
             answer(message)
 
 

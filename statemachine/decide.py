@@ -154,6 +154,12 @@ def failing_tests(run: RunResult, repro: Reproduction, reported: Analysis | None
     return same, [t for t in failed if t not in same]
 
 
+def endless(run: RunResult, test: str) -> bool:
+    """Did the harness stop this test as an endless loop (sandbox/harness.py, ``test_alarm``)?"""
+    e = run.record.test_exceptions.get(test)
+    return e is not None and e.type == "TimeoutError" and "an endless loop?" in e.message
+
+
 def passing_tests(run: RunResult | None) -> set[str]:
     if run is None:
         return set()

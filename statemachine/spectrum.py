@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from pve.models import Reproduction, ReproKind, RunMode, RunResult, RunSpec, Spectrum
 from statemachine import oracle
-from statemachine.decide import passing_tests
+from statemachine.decide import endless, passing_tests
 from statemachine.testmap import is_test_module, units
 
 SAMPLE_TESTS = 40  # passing tests traced at most
@@ -65,7 +65,7 @@ HUNG_TRACE_S = 2.0
 
 def hung(run: RunResult) -> bool:
     """Did the harness stop a test of this run as endless (sandbox/harness.py)?"""
-    return any(e.type == "TimeoutError" and "an endless loop?" in e.message for e in run.record.test_exceptions.values())
+    return any(endless(run, t) for t in run.record.test_exceptions)
 
 
 def build(repro: Reproduction, traced: RunResult | None, sample: RunResult | None,

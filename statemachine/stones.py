@@ -13,14 +13,13 @@ reproduction, oracle and proof). Pure functions here; the rounds that use them a
 
 from __future__ import annotations
 
-import ast
 import difflib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from brain.localize import Spectra
 from brain.offline import unified_diff
+from brain.shapes import compared_literals
 from pve.models import Analysis, Candidate, Checks, FileEdit, ReproKind, RunResult, Verdict
 from statemachine.analyze import analysis_from_run
 
@@ -174,21 +173,11 @@ def _nearness(run: RunResult) -> float:
     return sum(v for v in values if v is not None)
 
 
-_ASSERT_EQ = re.compile(r"^(?:AssertionError: )?assert (.+?) == (.+)$")
-
-
 def closeness(message: str) -> float | None:
     """How near the two sides of pytest's ``assert left == right`` are (0..1), when both print
     as Python literals; None otherwise (a truncated repr, a custom message)."""
-    first = message.strip().splitlines()[0] if message.strip() else ""
-    m = _ASSERT_EQ.match(first)
-    if m is None or len(first) > 4000 or "..." in first:  # pytest shortens long reprs with "..."
-        return None
-    try:
-        left, right = ast.literal_eval(m.group(1)), ast.literal_eval(m.group(2))
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
-    return _similar(left, right)
+    values = compared_literals(message)
+    return None if values is None else _similar(*values)
 
 
 def _similar(a: object, b: object) -> float:

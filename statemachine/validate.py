@@ -11,7 +11,7 @@ from pve.events import Fanout
 from pve.models import Candidate, Checks, Preflight, RunResult, RunSpec, Verdict
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine import impact, oracle
-from statemachine.decide import judge, passing_tests
+from statemachine.decide import endless, judge, passing_tests
 from statemachine.pending import PendingOracle
 from statemachine.preflight import preflight
 
@@ -186,15 +186,10 @@ def screening_test_seconds(*originals: RunResult | None) -> float | None:
     """How long one test may run in a screened candidate run (None: the usual limit), from the
     original runs' tests (the reproduction's, and the whole suite's once its baseline is in)."""
     durations = [ms for run in originals if run is not None
-                 for t, ms in run.record.durations.items() if not _hung(run, t)]
+                 for t, ms in run.record.durations.items() if not endless(run, t)]
     if not durations:
         return None
     return max(_SCREEN_MIN_TEST_S, _SCREEN_SLOWDOWN * max(durations) / 1000)
-
-
-def _hung(run: RunResult, test: str) -> bool:
-    e = run.record.test_exceptions.get(test)
-    return e is not None and e.type == "TimeoutError" and "an endless loop?" in e.message
 
 
 def candidate_timeout(original: RunResult | None) -> float | None:
@@ -204,7 +199,7 @@ def candidate_timeout(original: RunResult | None) -> float | None:
         return None
     # Tests the harness stopped as endless (sandbox/harness.py) are not a measure of the run:
     # a candidate that still loops is stopped at half of its own clock.
-    hung = sum(ms for t, ms in original.record.durations.items() if _hung(original, t))
+    hung = sum(ms for t, ms in original.record.durations.items() if endless(original, t))
     return max(_CANDIDATE_MIN_TIMEOUT_S, _CANDIDATE_SLOWDOWN * max(0.0, original.duration_ms - hung) / 1000)
 
 
