@@ -2,10 +2,9 @@
 
 Each operator proposes whole-file texts whose diff is the edit alone: the engine rewrites only
 the source span of the node it changes, so formatting and comments elsewhere survive. Every
-proposal carries a prior, the operator's share of real one-line fixes (hand-set, in the order
-the fix-pattern studies report: changed conditions and bounds most often, then wrong
-variables, constants and arguments, then missing statements), which the search multiplies by
-the line's suspiciousness.
+proposal carries its operator's prior (``brain/priors.py``: how often the operator's candidates
+were the real fix in public projects' fix histories), which the search multiplies by the line's
+suspiciousness.
 
 Nothing here runs code or decides anything: the sandbox does.
 """
@@ -19,69 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from brain import regex_ops, shapes, slips
+from brain.priors import PRIORS
 from brain.source import BIN_SYMBOL, SourceFile, indent_of
 from brain.source import Spans as _Text
-
-PRIORS: dict[str, float] = {
-    "compare.boundary": 0.90,  # < vs <=, > vs >=
-    "bound.plus-minus-one": 0.85,  # index, slice end, range bound off by one
-    "return.missing": 0.80,
-    "compare.flip": 0.60,  # < vs >, == vs !=, in vs not in, is vs is not
-    "arith.swap": 0.70,
-    "boolop.swap": 0.70,
-    "condition.negate": 0.60,
-    "bound.drop-one": 0.60,  # x + 1 -> x
-    "constant.near": 0.60,  # k -> k +/- 1
-    "variable.wrong": 0.50,
-    "constant.other": 0.45,
-    "boolop.drop": 0.45,
-    "call.swap-args": 0.45,
-    "attribute.wrong": 0.45,
-    "call.swap-function": 0.50,  # min vs max, any vs all, floor vs ceil, ...
-    "value.plus-minus-one": 0.35,  # an operand one too small or too large
-    "arith.swap-operands": 0.40,
-    "guard.base-case": 0.40,
-    "return.expression": 0.55,
-    "loop.iterate": 0.30,
-    "condition.drop": 0.25,
-    "statement.delete": 0.25,
-    "statement.copy": 0.20,
-    "call.pop-end": 0.50,  # pop(0) vs pop(): a queue used as a stack, or the reverse
-    "constant.to-name": 0.30,  # a literal where a variable of the same kind belongs: max(0, s) -> max(x, s)
-    # slips (brain/slips.py): a statement that drops its value, a method named but not called and
-    # a while True around a loop that empties a collection are bugs whenever they are suspects
-    "slip.no-effect": 0.90,
-    "slip.call": 0.75,
-    "loop.condition": 0.75,
-    "slip.accumulate": 0.55,
-    "slip.conversion": 0.35,
-    # statement shapes (brain/shapes.py)
-    "loop.if-while": 0.35,
-    "call.wrap": 0.30,
-    "call.recurse": 0.35,
-    "value.negate": 0.30,
-    "subscript.swap": 0.35,
-    "constant.decimal": 0.20,
-    "statement.sibling": 0.40,
-    "statement.from-method": 0.25,
-    "range.one-based": 0.40,
-    "range.step": 0.30,
-    "call.sort-order": 0.35,
-    "subscript.drop": 0.30,
-    "subscript.add": 0.30,
-    "call.reversed-slice": 0.60,
-    "constant.expected": 0.50,
-    # inside regular expressions (brain/regex_ops.py): text-processing fixes edit the pattern
-    "regex.class-add": 0.55,
-    "regex.quantifier": 0.50,
-    "regex.escape": 0.45,
-    "regex.anchor": 0.45,
-    "regex.lazy": 0.40,
-    "regex.greedy": 0.40,
-    "regex.class-remove": 0.40,
-    "regex.alternation": 0.35,
-    "regex.class-negate": 0.25,
-}
 
 
 @dataclass(frozen=True)
