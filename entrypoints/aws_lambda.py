@@ -51,6 +51,8 @@ def controller(event: dict[str, Any], context: Any, engine: Any = None) -> dict[
         return steps.tally(dict(event["flow"])).model_dump(mode="json")
     if step == "start":
         return asyncio.run(steps.start(engine or _steps_engine(), event)).model_dump(mode="json")
+    if step == "models":
+        return asyncio.run(steps.models(engine or _steps_engine(), dict(event["flow"]))).model_dump(mode="json")
     raise ValueError(f"the controller has no step {step!r}")
 
 

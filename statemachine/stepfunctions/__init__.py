@@ -9,6 +9,10 @@
   through ``validate()``, its runs in the sandbox function; the verdict is written to S3.
 - **Tally** (controller): the batch's outcomes in, the next batch out (``search.next_batch``: the
   window after the first verified rank, the budgets), or none.
+- **Models** (controller), once the batches are over with nothing verified, when the request's
+  brain is not "offline" and a generator key is set: ``model_search()`` as ``pve serve`` runs it
+  after the offline engine (the calls go out from the controller, which holds the keys; the
+  model's reproduction and candidates run in the sandbox function); its ``Found`` to S3.
 - **Notify** (notifier): the verdicts decided and proven, the session stored; the handler is
   replayed, now past that verification: it publishes (reply, check run, PR), or asks for the
   next verification (a pull request's claim: base, then head), which goes round again.

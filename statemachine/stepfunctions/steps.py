@@ -3,7 +3,7 @@
 Each step is a function of a ``Flow`` (the state: which job, which session, which ranks) and an
 ``Engine`` (what it may use); everything bigger is a blob of the session's (``Context``, the
 verdicts) or a snapshot in the depot. The functions are the same steps the local runner calls:
-``runner.prepare``, ``offline_plan``, ``validate``, ``runner.decided``, ``prove``.
+``runner.prepare``, ``offline_plan``, ``validate``, ``model_search``, ``runner.decided``, ``prove``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from store.base import MAX_ATTEMPTS, Job
 
 log = logging.getLogger("pve.stepfunctions")
 CONTEXT = "stepfn-context.json"
+MODELS = "stepfn-models.json"  # the model brain's Found
 
 
 def verdict_blob(rank: int) -> str:
@@ -70,6 +71,7 @@ class Flow(BaseModel):
     counted: int = 0  # ranks [0, counted) form the tried set once the search is over
     stop: str = ""  # why the search ended
     budget: tuple[int, float, int, int, float] = (400, 60.0, 3, 150, 20.0)  # candidates, seconds, window, extend after, extend seconds
+    models: bool = False  # the model brain runs once the batches are over, if none was verified
     done: bool = False  # the job is over
 
 
@@ -106,6 +108,7 @@ class Context(BaseModel):
     conclusion: Conclusion | None = None  # the session ended before any search
     signature: str | None = None
     budget: tuple[int, float, int, int, float] = (400, 60.0, 3, 150, 20.0)  # candidates, seconds, window, extend after, extend seconds
+    models: bool = False  # the brain may ask the models (not "offline", keys set)
 
 
 class JobSource(Protocol):
@@ -127,10 +130,12 @@ class Engine:
 
 
 # The console's numbers by step: steps run in separate functions (validate steps at once), so
-# each writes its own range: prepare from 1, the candidate at rank r from (r + 1) * 1000, notify from
-# 99,000,000. On this engine a session's console reads in step and rank order.
+# each writes its own range: prepare from 1, the candidate at rank r from (r + 1) * 1000, the
+# models from 98,000,000, notify from 99,000,000. On this engine a session's console reads in
+# step and rank order.
 RANK_EVENTS = 1000
-NOTIFY_EVENTS = 99_000_000  # below EVENT#<8 digits>: ranks up to 98,999
+MODEL_EVENTS = 98_000_000  # ranks up to 97,998
+NOTIFY_EVENTS = 99_000_000  # below EVENT#<8 digits>
 
 
 def _events(engine: Engine, session_id: str, after: int) -> Fanout:
@@ -213,7 +218,7 @@ async def prepare(engine: Engine, job_id: int, req: VerifyRequest, svc: Services
         engine.sandbox.cleanup(staged)
     _put(engine, session.id, CONTEXT, ctx)
     flow = Flow(job=job_id, session=session.id, ranked=len(ctx.candidates), size=max(1, settings.slots),
-                search_started=time.time(), budget=ctx.budget)
+                search_started=time.time(), budget=ctx.budget, models=ctx.models and ctx.found is not None)
     return _next(flow)
 
 
@@ -229,8 +234,13 @@ async def _search_setup(engine: Engine, ctx: Context, req: VerifyRequest, svc: S
         return
     report = session.brain or BrainReport()
     report.mode, report.models = req.brain, svc.models.describe()
-    report.notes.append("AWS engine: the offline engine's candidates (the model brain runs with `pve serve`)")
     session.brain = report
+    if req.brain != "offline":
+        # As the local runner: the offline engine first, then the models (a step of their own,
+        # after the batches), or the reason they are off. "models" first is the CLI's only.
+        ctx.models = svc.models.off_reason is None
+        if svc.models.off_reason:
+            report.notes.append(svc.models.off_reason)
     search = SearchContext(req=req, checks=checks, spectrum=spectrum, py_files=py_files, sandbox=engine.sandbox,
                            staged=staged, events=events, settings=svc.settings, models=svc.models, started=t0)
     ctx.signature = error_signature(checks.analysis, staged.read_text)
@@ -245,7 +255,8 @@ async def _search_setup(engine: Engine, ctx: Context, req: VerifyRequest, svc: S
 
 def _next(flow: Flow) -> Flow:
     batch = next_batch(flow.outcomes, flow.ranked, Budget(*flow.budget), flow.size, time.time() - flow.search_started)
-    return flow.model_copy(update={"batch": batch.ranks, "counted": batch.counted, "stop": batch.stop})
+    return flow.model_copy(update={"batch": batch.ranks, "counted": batch.counted, "stop": batch.stop,
+                                   "models": flow.models and not any(flow.outcomes)})
 
 
 # ---------------------------------------------------------------------------- validate, tally
@@ -280,6 +291,35 @@ def tally(event: dict[str, Any]) -> Flow:
     return _next(flow.model_copy(update={"outcomes": outcomes, "first_verified_s": first}))
 
 
+# ---------------------------------------------------------------------------- models
+
+
+async def models(engine: Engine, event: dict[str, Any]) -> Flow:
+    """Models (controller): the offline batches found nothing verified; the model brain's step,
+    as ``pve serve`` runs it after the offline engine. Its calls go out from here (this function
+    holds the keys); its reproduction and candidates run in the sandbox function."""
+    flow = Flow.model_validate(event)
+    ctx = _context(engine, flow.session)
+    if ctx.checks is None:
+        raise ValueError(f"session {flow.session} has nothing to search (no checks)")
+    svc = engine.services
+    staged = engine.sandbox.restore(ctx.snapshot, ctx.files)
+    try:
+        search = SearchContext(req=ctx.request, checks=ctx.checks, spectrum=Spectrum(),
+                               py_files=sorted(p for p in ctx.files if p.endswith((".py", ".pyw"))),
+                               sandbox=engine.sandbox, staged=staged, events=_events(engine, flow.session, MODEL_EVENTS),
+                               settings=svc.settings, models=svc.models,
+                               started=time.monotonic() - (time.time() - ctx.started))
+        # Imported here, as in the runner: the SDKs cost start-up time only where they are used.
+        from statemachine.model_search import model_search
+
+        found = await model_search(search, first_id=len(ctx.session.candidates) + flow.counted + 1)
+    finally:
+        engine.sandbox.cleanup(staged)
+    _put(engine, flow.session, MODELS, found)
+    return flow.model_copy(update={"models": False})
+
+
 # ---------------------------------------------------------------------------- notify, failed
 
 
@@ -302,6 +342,9 @@ async def notify(engine: Engine, event: dict[str, Any]) -> Flow:
                     first_ms = (flow.search_started - ctx.started + flow.first_verified_s) * 1000
                 runner.fold(session, searched(ctx.found, ctx.candidates, verdicts, flow.stop,
                                               (time.time() - flow.search_started) * 1000, first_ms, events))
+            asked = store.get_blob(session.id, MODELS)
+            if asked is not None:
+                runner.fold(session, Found.model_validate_json(asked))
             assert ctx.checks is not None
             conclusion = runner.decided(ctx.request, engine.services, session, staged, ctx.checks, ctx.signature,
                                         session.brain or BrainReport())

@@ -217,3 +217,61 @@ def test_a_sandbox_function_that_fails_once_is_retried_through_its_validate_task
     assert failure["error"] == "SandboxUnavailable" and "MemoryError" in failure["cause"], failure
     session = next(x for x in store().recent_sessions() if x.trigger == "issue_comment")
     assert session.status is SessionStatus.VERIFIED and failed
+
+
+def test_the_model_brain_is_a_state_after_the_offline_batches(monkeypatch, tmp_path, github, app_key):
+    """A bug no operator fixes (``list.sort()`` returns None): the offline batches end with
+    nothing verified, then Models asks Groq and Gemini (local servers speaking their wire
+    protocols) from the controller, runs the model's reproduction and candidate in the sandbox
+    function, and Notify publishes the model's verified fix with its calls in the proof."""
+    from tests.model_servers import ModelServers, say
+    from tests.test_models_e2e import GOOD
+
+    servers = ModelServers()
+    try:
+        servers.script("groq", say('{"error_class": "type", "reason": "None is not iterable"}'))
+        servers.script("gemini", say(GOOD))
+        env = app_env(tmp_path / "home", github, app_key[0], PVE_SLOTS="3", PVE_MAX_CANDIDATES="6",
+                      **servers.env("gemini", "groq"))
+        with deployed(monkeypatch, env, bot_login=f"{github.slug}[bot]") as eng:
+            repo, done, history = run_issue(monkeypatch, eng, github, ROOT / "examples" / "shop", "pytest.log")
+            assert done["status"] == "SUCCEEDED", done
+            entered = states(history, "TaskStateEntered")
+            # two offline batches (six ranks), then the models once, then Notify
+            assert entered.count("Models") == 1 and entered.index("Models") > entered.index("Tally"), entered
+            assert entered[entered.index("Models") + 1:] == ["Notify"], entered
+            assert sum(1 for e in history if e["type"] == "MapStateStarted") == 2
+            assert ("controller", "models") in eng.calls
+            s = store()
+            (session,) = [x for x in s.recent_sessions() if x.trigger == "issue_comment"]
+            assert session.status is SessionStatus.VERIFIED, session.message
+            assert session.search.tried == 6  # the offline ranks, then the model's candidate
+            session = s.get_session(session.id)  # in full: candidates and verdicts
+            winner = session.winning_candidate()
+            assert winner.source == "gemini:gemini-2.5-flash" and winner.id == 7
+            assert "sorted(prices, reverse=True)" in winner.diff
+            assert session.winning_verdict().model_repro.exit_code == 0
+            b = session.brain
+            assert [(c.purpose, c.provider, c.outcome) for c in b.calls] == [
+                ("categorize", "groq", "ok"), ("generate", "gemini", "ok")]
+            assert any(n.startswith("gemini:gemini-2.5-flash reproduction verified") for n in b.notes)
+            proof = s.get_blob(session.id, "proof.txt").decode()
+            assert "generate   gemini:gemini-2.5-flash  ok" in proof and "sandbox function" in proof
+            texts = [e.text for e in s.events(session.id)]
+            assert any(t.startswith("Generated 1 candidate (gemini") for t in texts), texts
+            (pr,) = [p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/fix-")]
+            assert "sorted(prices, reverse=True)" in repo.files_at(pr["head"]["ref"])["shop/report.py"]
+            assert servers.violations == []
+    finally:
+        servers.close()
+
+
+def test_without_keys_the_models_state_never_runs(monkeypatch, tmp_path, github, app_key):
+    env = app_env(tmp_path / "home", github, app_key[0], PVE_SLOTS="3", PVE_MAX_CANDIDATES="3")
+    with deployed(monkeypatch, env, bot_login=f"{github.slug}[bot]") as eng:
+        _, done, history = run_issue(monkeypatch, eng, github, ROOT / "examples" / "shop", "pytest.log")
+        assert done["status"] == "SUCCEEDED", done
+        assert "Models" not in states(history, "TaskStateEntered")
+        (session,) = [x for x in store().recent_sessions() if x.trigger == "issue_comment"]
+        assert session.status is SessionStatus.NO_FIX and session.search.tried == 3
+        assert any(n.startswith("model brain off: no GEMINI_API_KEY") for n in session.brain.notes), session.brain.notes
