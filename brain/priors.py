@@ -156,8 +156,8 @@ def _rates() -> dict[str, float]:
     hits = sum(h for _, _, h in MINED.values())
     candidates = sum(c for _, c, _ in MINED.values())
     pooled = hits / candidates
-    return {rule: (MINED.get(rule, (0, 0, 0))[2] + 1) / (MINED.get(rule, (0, 0, 0))[1] + 1 / pooled)
-            for rule in RULES}
+    seen = {rule: MINED.get(rule, (0, 0, 0)) for rule in RULES}
+    return {rule: (hits + 1) / (candidates + 1 / pooled) for rule, (_, candidates, hits) in seen.items()}
 
 
 def _priors() -> dict[str, float]:

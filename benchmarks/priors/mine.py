@@ -31,9 +31,8 @@ import re
 import subprocess
 import sys
 import time
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -64,15 +63,6 @@ class Fix:
     before: str
     after: str
     removed: tuple[int, int]  # first line, count (in the file before)
-    added: int
-
-
-@dataclass
-class Tally:
-    sites: Counter[str] = field(default_factory=Counter)
-    candidates: Counter[str] = field(default_factory=Counter)
-    hits: Counter[str] = field(default_factory=Counter)
-    hit_commits: dict[str, list[str]] = field(default_factory=dict)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -121,7 +111,7 @@ def load(repo_name: str, repo: Path, commit: str, path: str) -> Fix | None:
     except subprocess.CalledProcessError:
         return None
     first = int(start) if n_removed else int(start) + 1  # -U0 names the line before a pure insertion
-    return Fix(repo_name, commit, path, before, after, (first, n_removed), n_added)
+    return Fix(repo_name, commit, path, before, after, (first, n_removed))
 
 
 def _tree(text: str) -> str | None:

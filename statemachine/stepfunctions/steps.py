@@ -309,7 +309,7 @@ async def models(engine: Engine, event: dict[str, Any]) -> Flow:
                                py_files=sorted(p for p in ctx.files if p.endswith((".py", ".pyw"))),
                                sandbox=engine.sandbox, staged=staged, events=_events(engine, flow.session, MODEL_EVENTS),
                                settings=svc.settings, models=svc.models,
-                               started=time.monotonic() - (time.time() - ctx.started))
+                               started=_monotonic_start(ctx))
         # Imported here, as in the runner: the SDKs cost start-up time only where they are used.
         from statemachine.model_search import model_search
 
@@ -349,12 +349,18 @@ async def notify(engine: Engine, event: dict[str, Any]) -> Flow:
             conclusion = runner.decided(ctx.request, engine.services, session, staged, ctx.checks, ctx.signature,
                                         session.brain or BrainReport())
         runner.settle(session, conclusion)
-        started = time.monotonic() - (time.time() - ctx.started)
+        started = _monotonic_start(ctx)
         prove(session, signer=engine.services.signer, store=store, sandbox=engine.sandbox.describe(), events=events,
               started=started)
     finally:
         engine.sandbox.cleanup(staged)
     return await _replay(engine, flow.job)
+
+
+def _monotonic_start(ctx: Context) -> float:
+    """The session's start on this instance's monotonic clock (the steps run on different
+    instances, so the context keeps wall-clock seconds)."""
+    return time.monotonic() - (time.time() - ctx.started)
 
 
 def _verdict(engine: Engine, session_id: str, rank: int) -> Verdict:
