@@ -60,7 +60,8 @@ class Outcome:
     status: str = ""
     reproduced: bool = False
     verified: bool = False
-    held_out: bool | None = None  # None: not verified, nothing to hold out
+    plausible: bool = False  # passed the reproduction only: "plausible, not verified"
+    held_out: bool | None = None  # None: no fix shown, nothing to hold out
     held_out_detail: str = ""
     session_s: float = 0.0
     oracle_s: float | None = None
@@ -215,13 +216,14 @@ async def run_case(case: Case, repo: Path, tmp: Path, home: Path, sessions: Path
     out.reproduced = session.before is not None and session.status not in (
         SessionStatus.NOT_REPRODUCED, SessionStatus.FAILED, SessionStatus.DEPENDENCIES)
     out.verified = session.status is SessionStatus.VERIFIED
+    out.plausible = session.status is SessionStatus.PLAUSIBLE
     out.oracle = getattr(session, "oracle_note", "") or ""
     out.oracle_s = round(session.baseline.duration_ms / 1000, 1) if session.baseline is not None else None
     out.timings_ms = {k: round(v) for k, v in session.timings_ms.items()}
     if session.search is not None:
         out.tried = session.search.tried
         out.localization = getattr(session.search, "spectra", "") or ""
-    if not out.verified:
+    if not (out.verified or out.plausible):
         return out
     winner = session.winning_candidate()
     out.winner = winner.rule
@@ -232,7 +234,9 @@ async def run_case(case: Case, repo: Path, tmp: Path, home: Path, sessions: Path
         spec = RunSpec(mode=RunMode.PYTEST, argv=present, wall_s=120, label="held-out")
         # one after the other: a test that needs many threads is flaky beside another sandbox
         theirs = await svc.sandbox.run(staged, spec.model_copy(update={"patches": {case.source: fix}}))
-        ours = await svc.sandbox.run(staged, spec.model_copy(update={"patches": {e.path: e.new_text for e in winner.edits}}))
+        # Judged on the original tests, always: a candidate's edit to a test file is dropped.
+        source_edits = {e.path: e.new_text for e in winner.edits if e.path not in case.tests and not is_test(e.path)}
+        ours = await svc.sandbox.run(staged, spec.model_copy(update={"patches": source_edits}))
     finally:
         svc.sandbox.cleanup(staged)
     expected = {t for t, o in theirs.record.outcomes.items() if o == "passed"}
@@ -313,18 +317,30 @@ async def judge(args: argparse.Namespace) -> None:
     for row in rows:
         key = f"{row['head']}: {row['verdict']}"
         counts[key] = counts.get(key, 0) + 1
+    # precision: a comment-only change judged "fixes" is a wrong verified verdict
+    counts["precision: maintainers' fixes verified"] = sum(r["head"] == "maintainers' fix" and r["verdict"] == "fixes"
+                                                           for r in rows)
+    counts["precision: wrong verified (comment-only heads judged 'fixes')"] = sum(
+        r["head"] == "comment only" and r["verdict"] == "fixes" for r in rows)
     print(json.dumps(counts, indent=1))
     Path(args.out).write_text(json.dumps({"summary": counts, "cases": rows}, indent=1) + "\n")
 
 
 def summarize(outcomes: list[Outcome]) -> dict[str, object]:
     verified = [o for o in outcomes if o.verified]
+    plausible = [o for o in outcomes if o.plausible]
     oracles = [o.oracle_s for o in outcomes if o.oracle_s is not None]
     return {
         "cases": len(outcomes),
         "reproduced": sum(o.reproduced for o in outcomes),
         "verified": len(verified),
         "held_out_pass": sum(bool(o.held_out) for o in verified),
+        # precision: judged by the maintainers' own tests, on the original test files
+        "correct": sum(bool(o.held_out) for o in verified),
+        "wrong_verified": sum(o.held_out is False for o in verified),
+        "plausible": len(plausible),
+        "plausible_correct": sum(bool(o.held_out) for o in plausible),
+        "wrong_plausible": sum(o.held_out is False for o in plausible),
         "verified_with_regression_oracle": sum(not o.oracle.startswith("none") for o in verified),
         "median_session_s": round(statistics.median(o.session_s for o in outcomes), 1) if outcomes else None,
         "median_oracle_s": round(statistics.median(oracles), 1) if oracles else None,

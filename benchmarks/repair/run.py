@@ -8,8 +8,11 @@ builds a project (the buggy module plus its *visible* tests), runs the whole `pv
 pipeline on it with `--test tests/test_<name>.py`, and then, if PVE verified a fix, runs the
 *held-out* tests (never shown to the engine) against the fixed code, in the same sandbox:
 
-- plausible: PVE verified a fix (it passes the visible tests and the suite);
-- correct: the fix also passes the held-out tests.
+- verified: PVE verified a fix (TRUTH.md's top evidence level);
+- plausible: PVE showed a fix as "plausible, not verified" (it passed the reproduction only);
+- correct: a verified fix also passes the held-out tests; wrong-verified: it does not (the worst
+  outcome PVE can have). Held-out runs always use the original test files: a candidate's edits
+  to tests are dropped before judging.
 
 Before any bug runs, every correct program must pass its visible and held-out tests, and every
 bug must be a unique edit: otherwise the corpus, not the engine, is wrong and the run stops.
@@ -66,8 +69,9 @@ class Row:
     origin: str
     kind: str = "?"
     status: str = ""
-    plausible: bool = False
-    correct: bool = False
+    verified: bool = False
+    plausible: bool = False  # shown as "plausible, not verified"
+    correct: bool = False  # the fix shown passes the held-out tests
     tried: int = 0
     ranked: int = 0
     first_fix_s: float | None = None
@@ -179,10 +183,12 @@ async def run_bug(bug: Bug, services: bootstrap.Services, tmp: Path) -> Row:
         if session.search.first_verified_ms is not None:
             row.first_fix_s = session.search.first_verified_ms / 1000
     winner = session.winning_candidate()
-    if session.status is SessionStatus.VERIFIED and winner is not None:
-        row.plausible = True
+    if session.status in (SessionStatus.VERIFIED, SessionStatus.PLAUSIBLE) and winner is not None:
+        row.verified = session.status is SessionStatus.VERIFIED
+        row.plausible = not row.verified
         row.rule = winner.rule
-        patches = {e.path: e.new_text for e in winner.edits} | heldout_patch(bug.program)
+        # judged on the original tests: a candidate's edits to test files are dropped
+        patches = {e.path: e.new_text for e in winner.edits if not e.path.startswith("tests/")} | heldout_patch(bug.program)
         row.correct, why = await all_pass(services.sandbox, project, patches)
         if not row.correct:
             row.note = f"held-out: {why}"
@@ -207,7 +213,11 @@ def summarize(rows: list[Row]) -> dict:
     def block(sel: list[Row]) -> dict:
         fixes = [r.first_fix_s for r in sel if r.first_fix_s is not None]
         rates = [r.per_s for r in sel if r.per_s is not None]
-        return {"bugs": len(sel), "plausible": sum(r.plausible for r in sel), "correct": sum(r.correct for r in sel),
+        return {"bugs": len(sel), "verified": sum(r.verified for r in sel),
+                "correct": sum(r.correct and r.verified for r in sel),
+                "wrong_verified": sum(r.verified and not r.correct for r in sel),
+                "plausible": sum(r.plausible for r in sel),
+                "plausible_correct": sum(r.plausible and r.correct for r in sel),
                 "median_s": quantile(fixes, 0.5), "p90_s": quantile(fixes, 0.9),
                 "candidates_per_s": quantile(rates, 0.5),
                 "candidates_median": quantile([float(r.tried) for r in sel], 0.5),
@@ -226,19 +236,21 @@ def print_table(rows: list[Row], summary: dict, verbose: bool) -> None:
     if verbose:
         print(f"{'bug':14} {'kind':9} {'origin':6} {'result':9} {'tried':>5} {'first fix':>9}  rule / note")
         for r in rows:
-            result = "correct" if r.correct else "plausible" if r.plausible else "-"
+            result = ("correct" if r.correct else "WRONG") if r.verified else \
+                ("plausible+" if r.correct else "plausible") if r.plausible else "-"
             first = f"{r.first_fix_s:.2f} s" if r.first_fix_s is not None else "-"
             print(f"{r.id:14} {r.kind:9} {r.origin:6} {result:9} {r.tried:>5} {first:>9}  {r.rule or r.note}")
         print()
-    print(f"{'':11} {'bugs':>5} {'plausible':>12} {'correct':>12} {'median s':>9} {'p90 s':>7} {'tried (med/mean)':>17}"
-          f" {'cand/s':>7}")
+    print(f"{'':11} {'bugs':>5} {'verified':>12} {'correct':>12} {'wrong':>6} {'plausible':>9} {'median s':>9} {'p90 s':>7}"
+          f" {'tried (med/mean)':>17} {'cand/s':>7}")
     for name, b in summary.items():
         med = f"{b['median_s']:.2f}" if b["median_s"] is not None else "-"
         p90 = f"{b['p90_s']:.2f}" if b["p90_s"] is not None else "-"
         tried = f"{b['candidates_median']:.0f} / {b['candidates_mean']:.1f}" if b["bugs"] else "-"
         rate = f"{b['candidates_per_s']:.1f}" if b.get("candidates_per_s") is not None else "-"
-        print(f"{name:11} {b['bugs']:>5} {b['plausible']:>4} ({pct(b['plausible'], b['bugs']):>4}) "
-              f"{b['correct']:>4} ({pct(b['correct'], b['bugs']):>4}) {med:>9} {p90:>7} {tried:>17} {rate:>7}")
+        print(f"{name:11} {b['bugs']:>5} {b['verified']:>4} ({pct(b['verified'], b['bugs']):>4}) "
+              f"{b['correct']:>4} ({pct(b['correct'], b['bugs']):>4}) {b['wrong_verified']:>6} {b['plausible']:>9} "
+              f"{med:>9} {p90:>7} {tried:>17} {rate:>7}")
 
 
 async def main_async(args: argparse.Namespace) -> int:
