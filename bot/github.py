@@ -204,8 +204,9 @@ class RepoAPI:
     async def pulls_for_commit(self, sha: str) -> list[dict[str, Any]]:
         return await _json(self.rest.repos.async_list_pull_requests_associated_with_commit(self.owner, self.name, sha))
 
-    async def create_pull(self, *, head: str, base: str, title: str, body: str) -> dict[str, Any]:
-        return await _json(self.rest.pulls.async_create(self.owner, self.name, head=head, base=base, title=title, body=body))
+    async def create_pull(self, *, head: str, base: str, title: str, body: str, draft: bool = False) -> dict[str, Any]:
+        return await _json(self.rest.pulls.async_create(self.owner, self.name, head=head, base=base, title=title, body=body,
+                                                        draft=draft))
 
     # git data: one commit on top of a parent
 

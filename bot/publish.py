@@ -112,8 +112,9 @@ def publishable(files: dict[str, str]) -> str | None:
 
 
 async def fix_pull_request(api: RepoAPI, *, session_id: str, base_sha: str, base_branch: str, files: dict[str, str],
-                           title: str, body: str, message: str) -> dict[str, Any]:
-    """Branch ``pve/fix-<session>`` (one commit on ``base_sha``) and its PR; reused when they exist."""
+                           title: str, body: str, message: str, draft: bool = False) -> dict[str, Any]:
+    """Branch ``pve/fix-<session>`` (one commit on ``base_sha``) and its PR; reused when they exist.
+    ``draft``: a fix that is plausible, not verified (only where the repository opted in)."""
     branch = f"pve/fix-{session_id}"
     existing = await api.open_pull_for(branch)
     if existing is not None:
@@ -125,7 +126,7 @@ async def fix_pull_request(api: RepoAPI, *, session_id: str, base_sha: str, base
         except GitHubError as exc:
             if exc.status != 422:  # 422: it exists (a racing retry made it): use it
                 raise
-    return await api.create_pull(head=branch, base=base_branch, title=title, body=body)
+    return await api.create_pull(head=branch, base=base_branch, title=title, body=body, draft=draft)
 
 
 async def suggestion_review(api: RepoAPI, *, number: int, head_sha: str, key: str, diff: str, body_for, note: str = "") -> dict[str, Any]:

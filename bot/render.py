@@ -173,17 +173,32 @@ def result(session: Session, link: str | None, *, quota: Quota | None = None, pr
         oracle = session.oracle.value if session.oracle else "none"
         where = (f"Fix pull request: {pr_url}" if pr_url else
                  "The fix is in the review below as suggestions." if review else "")
-        held = f" and the regression oracle ({session.oracle_note})" if session.baseline else ""
+        verdict = session.winning_verdict()
+        held = (f" and the regression oracle ({verdict.covered if verdict and verdict.covered else session.oracle_note})"
+                if session.baseline else "")
+        scope = session.message.split("; scope: ", 1)[1] if "; scope: " in session.message else ""
         unheld = (f" No regression oracle ran ({session.oracle_note.removeprefix('none: ')}): nothing beyond the "
                   "reproduction was checked." if not session.baseline and session.oracle_note else "")
         lines = [f"✅ **Verified fix** for `{_headline(session)}` (oracle: {oracle}).", "",
                  f"Candidate {winner.id if winner else '?'} ({winner.rule if winner else '?'}) passed the reproduction"
-                 + held + " in a sandbox." + unheld, where, "", ref]
+                 + held + " in a sandbox." + unheld,
+                 f"Scope: {scope}. This fix does not make the whole job pass." if scope else "", where, "", ref]
         if quota:
             lines.append(quota_line(quota))
         return "\n".join(x for x in lines if x is not None)
     if blocked:
         return f"{blocked}\n\n{ref}"
+    if session.status is SessionStatus.PLAUSIBLE:
+        winner = session.winning_candidate()
+        why = session.message.split("plausible, not verified: ", 1)[-1]
+        lines = [f"🟡 **Plausible, not verified** for `{_headline(session)}`: candidate {winner.id if winner else '?'} "
+                 f"({winner.rule if winner else '?'}) passed the reproduction in a sandbox, but {why}.", "",
+                 "This is not a verified fix: read it as a lead, not an answer. Nothing was suggested.",
+                 f"Draft pull request (the repository asked for plausible fixes): {pr_url}" if pr_url else "",
+                 _block(winner.diff.rstrip("\n"), "diff") if winner else "", "", ref]
+        if quota:
+            lines.append(quota_line(quota))
+        return "\n".join(x for x in lines if x is not None)
     if session.status is SessionStatus.DEPENDENCIES:
         return (f"⚠️ **Could not install the dependencies**: {session.message.removeprefix('could not install the dependencies: ')}."
                 "\n\nNothing ran, so nothing was judged. If the project installs another way, say how in "
@@ -194,7 +209,7 @@ def result(session: Session, link: str | None, *, quota: Quota | None = None, pr
                 f"command, name it: `/pve verify tests/test_x.py::test_y`.\n\n{ref}")
     if session.status is SessionStatus.NO_FIX:
         tried = len(session.verdicts)
-        return (f"❌ **No verified fix** for `{_headline(session)}`: the failure reproduced, but none of the {tried} "
+        return (f"❌ **No fix** for `{_headline(session)}`: the failure reproduced, but none of the {tried} "
                 f"candidate(s) passed every check. Nothing is suggested.\n\n{ref}")
     return f"PVE stopped: {session.message or session.status.value}.\n\n{ref}"
 
@@ -237,6 +252,16 @@ def fix_annotations(blocks: list[Block]) -> list[dict[str, Any]]:
 
 def pr_body(session: Session, issue: int, proof: str, link: str | None) -> str:
     winner = session.winning_candidate()
+    if session.status is SessionStatus.PLAUSIBLE:
+        why = session.message.split("plausible, not verified: ", 1)[-1]
+        head = "\n".join([
+            f"For #{issue}: a **plausible fix, not verified**.", "",
+            f"PVE reproduced `{_headline(session)}` in a sandbox; this candidate passed the reproduction, but {why}. "
+            "The repository asked for plausible fixes as draft pull requests (`plausible_pull_request` in "
+            "`.github/pve.yml`). Review it as a lead, not an answer.", "", _session_ref(session, link), "",
+            "<details><summary>Execution proof</summary>", "", ""])
+        tail = "\n\n</details>"
+        return head + fit(_block(proof), COMMENT_MAX - len(head) - len(tail) - 200, link) + tail
     head = "\n".join([
         f"Fixes #{issue}.", "",
         f"PVE reproduced `{_headline(session)}` in a sandbox and verified this fix: "

@@ -113,6 +113,9 @@ class RepoConfig(_Strict):
     timeout: float = Field(default=10, gt=0, le=600)
     max_failures: int = Field(default=3, ge=1, le=10)
     install: Install | None = None
+    # A fix that is plausible, not verified (it passed the reproduction only) gets no pull request
+    # unless the repository asks for one: then a draft, titled as what it is.
+    plausible_pull_request: bool = False
 
     @field_validator("tests", "ignore")
     @classmethod

@@ -1,8 +1,9 @@
 """The ``pve`` command: parse the arguments, build the runtime (``entrypoints.bootstrap``),
 run, and render the outcome for a terminal.
 
-Exit codes: 0 verified fix (or valid proof), 1 no verified fix / could not reproduce / invalid
-proof, 2 bad input. Errors a user can cause print one clear message, never a traceback.
+Exit codes: 0 verified fix (or valid proof), 1 no fix / could not reproduce / invalid proof,
+2 bad input, 3 a fix that is plausible, not verified (it passed the reproduction only: TRUTH.md's
+evidence levels). Errors a user can cause print one clear message, never a traceback.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def _verify(args: argparse.Namespace) -> int:
     from entrypoints import bootstrap
     from pve import config
     from pve.errors import BadInput
-    from pve.models import SessionStatus, VerifyRequest
+    from pve.models import VerifyRequest
     from pve.settings import Settings
     from statemachine.runner import verify
 
@@ -151,8 +152,11 @@ def _verify(args: argparse.Namespace) -> int:
         print(session.model_dump_json(indent=2))
     else:
         _render_result(console, session, paths)
-    return 0 if session.status is SessionStatus.VERIFIED else 1
+    return EXIT_CODES.get(session.status.value, 1)
 
+
+# TRUTH.md's evidence levels as exit codes: only a verified fix is success.
+EXIT_CODES = {"verified": 0, "plausible, not verified": 3}  # by SessionStatus value (imported lazily)
 
 _STATUS_STYLE = {"PASSED": "bold green", "FAILED": "red", "REJECTED": "yellow", "NOT REPRODUCED": "bold red"}
 
@@ -198,17 +202,33 @@ def _render_result(console: Console, session, paths: dict[str, str | None]) -> N
     if session.status is SessionStatus.VERIFIED:
         winner = session.winning_candidate()
         oracle = session.oracle.value if session.oracle else "?"
+        verdict = session.winning_verdict()
         console.print(f"[dim]>[/] [bold green]Verified:[/] candidate {winner.id} ({escape(winner.rule)}; oracle: {oracle}). "
                       f"Proof: {escape(str(paths['proof']))}")
+        if verdict is not None and verdict.covered:
+            console.print(f"[dim]>[/] Evidence: {escape(verdict.covered)}")
         console.print(f"[dim]>[/] Fix: {escape(str(paths['diff']))}")
-        for line in winner.diff.rstrip("\n").splitlines():
-            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
-            console.print(f"    [{style}]{escape(line)}[/]")
+        _print_diff(console, winner.diff)
+    elif session.status is SessionStatus.PLAUSIBLE:
+        winner = session.winning_candidate()
+        why = session.message.split("plausible, not verified: ", 1)[-1]
+        console.print(f"[dim]>[/] [bold yellow]Plausible, not verified:[/] candidate {winner.id} ({escape(winner.rule)}) "
+                      f"passed the reproduction only: {escape(why)}. Proof: {escape(str(paths['proof']))}")
+        console.print(f"[dim]>[/] Candidate diff (not a verified fix): {escape(str(paths['diff']))}")
+        _print_diff(console, winner.diff)
     else:
         console.print(f"[dim]>[/] [bold yellow]{escape(session.message[:1].upper() + session.message[1:])}.[/] "
                       f"Proof: {escape(str(paths['proof']))}")
     t = session.timings_ms.get("total", 0.0)
     console.print(f"[dim]  session {session.id} · {t:.0f} ms · sandboxes busy {session.sandbox_busy_ms:.0f} ms[/]")
+
+
+def _print_diff(console: Console, diff: str) -> None:
+    from rich.markup import escape
+
+    for line in diff.rstrip("\n").splitlines():
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+        console.print(f"    [{style}]{escape(line)}[/]")
 
 
 # --------------------------------------------------------------------------- serve

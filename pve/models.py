@@ -160,6 +160,10 @@ class Candidate(BaseModel):
 class Preflight(BaseModel):
     ok: bool
     reasons: list[str] = Field(default_factory=list)
+    # Shortcuts that may still run but are never verified (TRUTH.md's anti-patterns: a deleted
+    # exit or control statement, an inserted early exit, a trivially true or false condition, a
+    # swallowed exception): if one passes, it is shown as a workaround, worded as one.
+    workaround: list[str] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- runs
@@ -190,7 +194,10 @@ class RunSpec(BaseModel):
     # files in argv are still collected whole. [] runs everything argv selects.
     only: list[str] = Field(default_factory=list)
     part: list[int] = Field(default_factory=list)  # [k, n]: run the k-th (from 0) of n equal slices of what is collected
+    skip: list[str] = Field(default_factory=list)  # pytest: exact node ids left out (--deselect would match prefixes)
     reach: bool = False  # pytest: record which project functions each test runs (the baseline; sandbox/reach.py)
+    count_line: tuple[str, int] | None = None  # count how often this project line runs (does a fix get past the failure?)
+    record_calls: list[tuple[str, int]] = Field(default_factory=list)  # (path, first line): record what these return, per test
     # Work nobody waits for yet (the baseline): a slot of its own at the lowest CPU priority,
     # raised when someone starts waiting for it (SandboxBackend.hurry).
     background: bool = False
@@ -217,6 +224,13 @@ class Reach(BaseModel):
     whole: bool = False  # something ran that it could not see outside a test: select everything
 
 
+class Calls(BaseModel):
+    """What chosen functions returned or raised, call by call, per test (sandbox/harness.py)."""
+
+    calls: dict[str, list[str]] = Field(default_factory=dict)  # node id -> "name:line -> repr" or "name:line raised"
+    cut: bool = False  # more calls than the record holds
+
+
 class HarnessRecord(BaseModel):
     """What the in-sandbox harness reported over its result pipe."""
 
@@ -230,6 +244,8 @@ class HarnessRecord(BaseModel):
     cpu_ms: float | None = None  # CPU time of the user code, measured in the sandbox
     coverage: Coverage | None = None  # only when the spec asked for it (and it fitted)
     reach: Reach | None = None  # only when the spec asked for it
+    line_count: int | None = None  # only when the spec asked for it (RunSpec.count_line)
+    calls: Calls | None = None  # only when the spec asked for it (RunSpec.record_calls)
 
 
 class RunResult(BaseModel):
@@ -311,8 +327,16 @@ class Oracle(StrEnum):
 
 class Verdict(BaseModel):
     candidate_id: int
+    # Verified: the reproduction failed as reported and now passes, tests that run the edited
+    # code passed before and after, no rule of TRUTH.md broken.
     verified: bool
     reason: str
+    # Passed the reproduction (and every regression test that ran) without the evidence to be
+    # verified: ``reason`` says what is missing (no test runs the edit, the suite could not run,
+    # a workaround, behaviour changed outside the failure).
+    plausible: bool = False
+    covered: str = ""  # the tests that ran the edited code, and which edited functions they cover
+    outcome: str = ""  # a reproduction from a report: what happens instead of the crash (returns, or a proper error)
     preflight: Preflight
     run: RunResult | None = None
     regression: RunResult | None = None
@@ -324,6 +348,14 @@ class Verdict(BaseModel):
     diff_lines: int = 0
     model_repro: RunResult | None = None  # a model candidate's run of the model's own reproduction
     own_tests: RunResult | None = None  # a pull request's own (added or changed) tests, run on its head
+
+
+def settles(v: Verdict) -> bool:
+    """Does this verdict end a search (after its window of near ranks)? Verified, or plausible
+    and not a workaround: past a plausible fix, a deeper search mostly finds candidates that fit
+    the tests elsewhere (measured on the repair benchmark: edits to well-tested code that let an
+    untested fix through), so it looks only a window further, as after a verified one."""
+    return v.verified or (v.plausible and not v.preflight.workaround)
 
 
 class SearchSummary(BaseModel):
@@ -387,10 +419,17 @@ class Solution(BaseModel):
 class SessionStatus(StrEnum):
     RUNNING = "running"
     VERIFIED = "verified"
-    NO_FIX = "no verified fix"
+    # TRUTH.md's evidence levels are VERIFIED, PLAUSIBLE and NO_FIX: one vocabulary everywhere.
+    PLAUSIBLE = "plausible, not verified"  # the winner passed the reproduction only (never a green check)
+    NO_FIX = "no fix"
     NOT_REPRODUCED = "could not reproduce"
     DEPENDENCIES = "could not install the dependencies"  # the project's own environment failed to build
     FAILED = "failed"
+
+    @classmethod
+    def _missing_(cls, value: object) -> SessionStatus | None:
+        # Sessions stored before the evidence levels said "no verified fix".
+        return cls.NO_FIX if value == "no verified fix" else None
 
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -527,6 +566,11 @@ class Checks(BaseModel):
     marker: str | None = None  # what the model's reproduction prints when fixed
     protected: tuple[str, ...] = ()  # globs no fix may touch
     declarations: tuple[str, ...] = ()  # files that declare the environment: a fix may not edit them
+    oracle_note: str = ""  # which tests form the regression oracle, or why there is none
+    others_failing: list[str] = Field(default_factory=list)  # failed otherwise before any fix: not held, still failing
+    # A judged pull request's changed test files: its version runs as its own tests on the head;
+    # the base's version of them holds it to nothing (it changes them on purpose).
+    own_test_files: list[str] = Field(default_factory=list)
 
 
 class Spectrum(BaseModel):

@@ -349,7 +349,7 @@ class BubblewrapSandbox:
             # traceback again (~150 ms a failure on a 10,000-line test module), and a screened
             # run is judged by its recorded outcomes and exceptions, never by its text.
             request = {"mode": spec.mode.value, "target": spec.target, "argv": [*spec.argv, "--tb=native"], "nonce": nonce,
-                       "coverage": spec.coverage, "pythonpath": spec.pythonpath, "only": spec.only, "part": spec.part,
+                       "coverage": spec.coverage, "pythonpath": spec.pythonpath, "only": spec.only, "skip": spec.skip, "part": spec.part,
                        "environment": staged.env is not None, "patches": spec.patches,
                        "test_seconds": test_seconds(spec, timeout, self.settings.timeout_s)}
             ooms_before = self.cgroups.oom_kills(slot) if self.cgroups.available else 0
@@ -468,7 +468,8 @@ class BubblewrapSandbox:
         harness_spec = {
             "mode": spec.mode.value, "target": spec.target, "argv": spec.argv, "nonce": nonce,
             "result_fd": result_w, "coverage": spec.coverage, "pythonpath": spec.pythonpath,
-            "only": spec.only, "part": spec.part, "reach": spec.reach and spec.mode.value == "pytest",
+            "only": spec.only, "skip": spec.skip, "part": spec.part, "reach": spec.reach and spec.mode.value == "pytest", "count_line": spec.count_line,
+            "record_calls": spec.record_calls,
             "environment": staged.env is not None,
             "limits": self._limits(timeout), "test_seconds": test_seconds(spec, timeout, self.settings.timeout_s),
         }

@@ -30,11 +30,44 @@ Reader = Callable[[str], str]
 
 def plan_install(files: Iterable[str], read: Reader, *, config: dict[str, object] | None = None) -> InstallPlan:
     """The install plan for a project whose (top-level and requirements/) files are ``files``.
-    ``config``: the ``install`` section of ``.github/pve.yml``, when the repository gives one."""
+    ``config``: the ``install`` section of ``.github/pve.yml``, when the repository gives one.
+    The test dependencies ``tox.ini`` names (its ``[testenv]`` ``deps``) are installed too: a
+    suite that imports them cannot be an oracle without them."""
     names = set(files)
     requires_python = _requires_python(names, read)
     if config:
         return _configured(config, names, read, requires_python)
+    plan = _declared_plan(names, read, requires_python)
+    deps = _tox_deps(names, read)
+    if deps:
+        if plan.kind == "none":
+            plan = InstallPlan(kind="tox.ini", packages=["pytest"], requires_python=requires_python)
+        plan.packages = [*plan.packages, *(d for d in deps if d not in plan.packages)]
+        plan.files = sorted({*plan.files, "tox.ini"})
+    return plan
+
+
+def _tox_deps(names: set[str], read: Reader) -> list[str]:
+    """``deps`` of tox's ``[testenv]`` (requirement strings; ``-r`` files and ``{...}``
+    substitutions are left out: requirement files are read on their own)."""
+    if "tox.ini" not in names:
+        return []
+    cfg = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        cfg.read_string(_safe(read, "tox.ini"))
+    except configparser.Error:
+        return []
+    if not cfg.has_option("testenv", "deps"):
+        return []
+    out = []
+    for line in cfg.get("testenv", "deps").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith(("-", "{", ".")) and "{" not in line:
+            out.append(line)
+    return out
+
+
+def _declared_plan(names: set[str], read: Reader, requires_python: str | None) -> InstallPlan:
     project = _project(names, read)
     for lock, kind in (("uv.lock", "uv.lock"), ("pylock.toml", "pylock.toml")):
         if lock in names:

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -107,7 +108,22 @@ def _exception(exc):
     return info
 
 
-class _Coverage:
+class _Tracer:
+    """sys.settrace in this thread and every new one, through ``self._global``."""
+
+    def _global(self, frame, event, arg):  # each tracer says which frames it follows
+        return None
+
+    def start(self):
+        threading.settrace(self._global)
+        sys.settrace(self._global)
+
+    def stop(self):
+        sys.settrace(None)
+        threading.settrace(None)
+
+
+class _Coverage(_Tracer):
     """Line coverage of project code, per test, for fault localization (sys.settrace: stdlib,
     any CPython 3). Advisory only: code under test can switch it off, which costs it nothing
     but a worse ranking; verdicts never read it.
@@ -134,13 +150,6 @@ class _Coverage:
             self.current.add((frame.f_code.co_filename, frame.f_lineno))
         return self._local
 
-    def start(self):
-        threading.settrace(self._global)
-        sys.settrace(self._global)
-
-    def stop(self):
-        sys.settrace(None)
-        threading.settrace(None)
 
     def begin(self, test_id):
         self.current = set()
@@ -162,6 +171,86 @@ class _Coverage:
             return {f: sorted(lines) for f, lines in sorted(out.items())}
 
         return {"shared": by_file(self.shared), "tests": {t: by_file(c) for t, c in self.per_test.items()}}
+
+
+class _LineCount(_Tracer):
+    """How many times one line of project code ran (sys.settrace, only inside that file's
+    frames). A verdict may only be lowered by it, never raised: code under test that switches
+    tracing off makes the count smaller, which costs it the *verified* level."""
+
+    def __init__(self, path, line):
+        self.filename = os.path.join(SRC, path)
+        self.line = int(line)
+        self.count = 0
+
+    def _global(self, frame, event, arg):
+        return self._local if frame.f_code.co_filename == self.filename else None
+
+    def _local(self, frame, event, arg):
+        if event == "line" and frame.f_lineno == self.line:
+            self.count += 1
+        return self._local
+
+
+
+class _Calls(_Tracer):
+    """What chosen project functions returned or raised, call by call, per test (sys.settrace,
+    only inside those functions' frames): the behaviour a fix must leave alone outside the
+    failure (statemachine/behaviour.py compares the original's record with a candidate's).
+    Like the line count, it can only lower a verdict: code that switches tracing off records
+    nothing, and a record that differs blocks *verified*."""
+
+    _PER_TEST = 2_000  # calls recorded per test (and 20,000 in all): past that, marked cut
+    _TOTAL = 20_000
+    _SHOWN = 300  # characters of a value's repr
+
+    def __init__(self, targets):
+        self.targets = {(os.path.join(SRC, path), int(line)) for path, line in targets}
+        self.current = None
+        self.per_test = {}
+        self.total = 0
+        self.raising = set()  # frames whose last event was an exception not yet handled
+
+    def _global(self, frame, event, arg):
+        code = frame.f_code
+        if (code.co_filename, code.co_firstlineno) in self.targets:
+            return self._local
+        return None
+
+    def _local(self, frame, event, arg):
+        if event == "exception":
+            self.raising.add(id(frame))
+        elif event == "line":
+            self.raising.discard(id(frame))
+        elif event == "return":
+            raised = id(frame) in self.raising
+            self.raising.discard(id(frame))
+            calls = self.current
+            if calls is None or len(calls) >= self._PER_TEST or self.total >= self._TOTAL:
+                return self._local
+            name = f"{frame.f_code.co_name}:{frame.f_code.co_firstlineno}"
+            calls.append(f"{name} raised" if raised else f"{name} -> {self._shown(arg)}")
+            self.total += 1
+        return self._local
+
+    @classmethod
+    def _shown(cls, value):
+        try:
+            text = repr(value)
+        except Exception as exc:
+            text = f"<repr failed: {type(exc).__name__}>"
+        return re.sub(r" at 0x[0-9a-fA-F]+", "", text)[: cls._SHOWN]
+
+
+    def begin(self, test_id):
+        self.current = []
+        self.per_test[test_id] = self.current
+
+    def end(self):
+        self.current = None
+
+    def export(self):
+        return {"calls": self.per_test, "cut": self.total >= self._TOTAL}
 
 
 def _exit_code(code):
@@ -237,12 +326,15 @@ class _Recorder:
 
     def pytest_collection_modifyitems(self, session, config, items):  # made trylast in _run_pytest
         only, part = SPEC.get("only"), SPEC.get("part")
+        # exact node ids to leave out (pytest's --deselect matches prefixes: deselecting test_total
+        # would drop test_total_of_nothing too)
+        skip = set(SPEC.get("skip") or ())
         keep: list = []
         drop: list = []
         for item in items:
             # under a node id: itself, its parameters, or a test inside it (statemachine.decide.under)
             inside = not only or any(item.nodeid == n or item.nodeid.startswith((n + "::", n + "[")) for n in only)
-            (keep if inside else drop).append(item)
+            (keep if inside and item.nodeid not in skip else drop).append(item)
         if part:  # a contiguous slice keeps a module's (and class's) tests together: fixtures set up once
             k, n = part
             drop += keep[:len(keep) * k // n] + keep[len(keep) * (k + 1) // n:]
@@ -426,6 +518,14 @@ def execute(spec, result, runner=None):
         # times faster on a parse-heavy suite); a script or module run is traced line by line
         # (it runs the reproduction's own file, which no import brings in).
         coverage = _load_beside("reach").Lines(SRC) if mode == "pytest" else _Coverage()
+    calls = None
+    if spec.get("record_calls") and coverage is None:
+        # recorded per test through the same hooks as coverage (its begin/end/start/stop)
+        coverage = calls = _Calls(spec["record_calls"])
+    counter = None
+    if spec.get("count_line") and coverage is None:
+        counter = _LineCount(*spec["count_line"])
+        counter.start()
     cpu_before = _cpu_seconds()
     if runner is not None:
         code = runner(record)
@@ -434,7 +534,12 @@ def execute(spec, result, runner=None):
     else:
         code = _run_python(mode, spec.get("target", ""), spec.get("argv", []), record, coverage)
     record["cpu_ms"] = (_cpu_seconds() - cpu_before) * 1000
-    if coverage is not None:
+    if counter is not None:
+        counter.stop()
+        record["line_count"] = counter.count
+    if calls is not None:
+        record["calls"] = calls.export()
+    elif coverage is not None:
         record["coverage"] = coverage.export()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

@@ -140,8 +140,9 @@ class LambdaSandbox:
         result_r, result_w = os.pipe()
         harness_spec = {
             "mode": spec.mode.value, "target": spec.target, "argv": spec.argv, "nonce": nonce, "result_fd": result_w,
-            "coverage": spec.coverage, "pythonpath": spec.pythonpath, "only": spec.only, "part": spec.part,
-            "reach": spec.reach and spec.mode.value == "pytest", "environment": False,
+            "coverage": spec.coverage, "pythonpath": spec.pythonpath, "only": spec.only, "skip": spec.skip, "part": spec.part,
+            "reach": spec.reach and spec.mode.value == "pytest", "count_line": spec.count_line,
+            "record_calls": spec.record_calls, "environment": False,
             "limits": {"as": s.memory_bytes, "cpu": int(timeout) + 1, "nproc": s.max_procs, "fsize": s.max_file_bytes,
                        "nofile": 1024}, "test_seconds": test_seconds(spec, timeout, s.timeout_s),
             "layout": {"orig": str(staged.root / "orig"), "overlay": str(folder / "no-overlay"), "patch": str(patch),

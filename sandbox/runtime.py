@@ -31,6 +31,7 @@ from typing import Any
 from pve.errors import SandboxUnavailable
 
 RUNTIME_DISTRIBUTIONS = ("pytest",)  # and their requirements, resolved below
+_LAYOUT = "2: with .dist-info"  # what a runtime folder holds; a change stages a new one
 HARNESS = Path(__file__).with_name("harness.py")
 # What runs inside besides pytest: name in the runtime -> source here (stdlib only, all of them)
 RUNTIME_FILES = {"harness.py": HARNESS, "screen.py": HARNESS.with_name("screen_server.py"),
@@ -166,6 +167,13 @@ def _top_level_paths(dist: metadata.Distribution) -> set[Path]:
     return paths
 
 
+def _metadata_paths(dist: metadata.Distribution) -> set[Path]:
+    """The distribution's ``.dist-info`` folder: pytest in the sandbox must behave as an installed
+    pytest (``importlib.metadata.version('pluggy')`` under ``-v``, entry points of plugins)."""
+    return {Path(str(dist.locate_file(Path(str(f)).parts[0]))) for f in dist.files or []
+            if Path(str(f)).parts and Path(str(f)).parts[0].endswith(".dist-info")}
+
+
 def _runtime_distributions() -> list[metadata.Distribution]:
     seen: set[str] = set()
     todo = list(RUNTIME_DISTRIBUTIONS)
@@ -224,7 +232,7 @@ def _runtime_modules() -> dict[str, tuple[str, str]]:
 
 def _runtime_key(dists: list[metadata.Distribution]) -> str:
     """Versions and harness source: cheap to compute on every start (no RECORD files read)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(_LAYOUT.encode())
     digest.update("\n".join(sorted(f"{d.metadata['Name']}=={d.version}" for d in dists)).encode())
     for source in RUNTIME_FILES.values():
         digest.update(source.read_bytes())
@@ -234,7 +242,7 @@ def _runtime_key(dists: list[metadata.Distribution]) -> str:
 def _install_fingerprint(interpreter: Interpreter) -> str:
     """Changes whenever a package is installed, upgraded or removed (each adds or removes a
     ``.dist-info`` folder, which changes its site folder's mtime) or the harness changes."""
-    digest = hashlib.sha256(f"{interpreter.executable}:{interpreter.version}".encode())
+    digest = hashlib.sha256(f"{_LAYOUT}:{interpreter.executable}:{interpreter.version}".encode())
     for entry in sys.path:
         if entry.endswith(("site-packages", "dist-packages")) and os.path.isdir(entry):
             digest.update(f"{entry}:{os.stat(entry).st_mtime_ns}".encode())
@@ -263,7 +271,7 @@ def stage_runtime(interpreter: Interpreter) -> Path:
     if (target / ".complete").exists():
         _write_index(index, target)
         return target
-    sources = sorted(set().union(*(_top_level_paths(d) for d in dists)))
+    sources = sorted(set().union(*(_top_level_paths(d) | _metadata_paths(d) for d in dists)))
     tmp = Path(tempfile.mkdtemp(prefix="runtime-tmp-", dir=root))
     site = tmp / "site"
     site.mkdir()

@@ -21,15 +21,28 @@ _ENGINES = {"offline": "offline engine", "models": "models", "auto": "offline en
 
 
 def conclude(verdicts: list[Verdict], repro: Reproduction, analysis: Analysis, baseline: RunResult | None, *,
-             repro_source: str | None, brain: str, stop: str | None) -> Conclusion:
+             repro_source: str | None, brain: str, stop: str | None, still_failing: list[str] | None = None) -> Conclusion:
     """``repro_source``: the reproduction script's text (assertions make a stronger oracle);
-    ``stop``: why the search ended, if it ran."""
+    ``stop``: why the search ended, if it ran; ``still_failing``: other failures of the log that
+    no fix was held to (the fix leaves them failing: the verdict's scope says so)."""
+    scope = _scope(still_failing or [])
     winner = pick_winner(verdicts)
     if winner is not None:
         oracle = oracle_strength(repro, baseline, repro_source)
         return Conclusion(status=SessionStatus.VERIFIED, winner=winner.candidate_id, oracle=oracle,
                           oracle_passed=_oracle_passed(repro, winner),
-                          message=f"candidate {winner.candidate_id} verified (oracle: {oracle.value})")
+                          message=f"candidate {winner.candidate_id} verified (oracle: {oracle.value}; "
+                                  f"{winner.covered or 'the regression oracle'}){scope}")
+    # Nothing verified: the best candidate that passed the reproduction is shown as what it is.
+    plausible = pick_winner([v.model_copy(update={"verified": True}) for v in verdicts
+                             if v.plausible and not v.preflight.workaround]) or \
+        pick_winner([v.model_copy(update={"verified": True}) for v in verdicts if v.plausible])
+    if plausible is not None:
+        why = plausible.reason.removeprefix("plausible, not verified: ")
+        return Conclusion(status=SessionStatus.PLAUSIBLE, winner=plausible.candidate_id,
+                          oracle=oracle_strength(repro, baseline, repro_source),
+                          oracle_passed=_oracle_passed(repro, plausible),
+                          message=f"candidate {plausible.candidate_id} is plausible, not verified: {why}{scope}")
     if verdicts:
         return Conclusion(status=SessionStatus.NO_FIX,
                           message=f"none of {len(verdicts)} candidates tried passed ({stop or 'no candidate passed'})")
@@ -50,6 +63,13 @@ def not_reproduced(why: str) -> Conclusion:
 def nothing_to_fix() -> Conclusion:
     """Reproduced, but with no exception to localize from (e.g. a script that only exits 1)."""
     return Conclusion(status=SessionStatus.NO_FIX, message="the reproduction fails without an exception to work from")
+
+
+def _scope(still_failing: list[str]) -> str:
+    if not still_failing:
+        return ""
+    return (f"; scope: the reported failure only, {len(still_failing)} other failing test(s) still fail "
+            f"({', '.join(still_failing[:3])}{', ...' if len(still_failing) > 3 else ''})")
 
 
 def _oracle_passed(repro: Reproduction, winner: Verdict) -> str:

@@ -194,12 +194,15 @@ def judge(candidate: Candidate, pre: Preflight, run: RunResult | None, regressio
             return v
         v.regressions = sorted(passing_tests(before) - passing_tests(run))
     else:
-        if run.record.exception is not None:
-            v.reason = f"{run.record.exception.type}: {_one_line(run.record.exception.message, 160)}"
+        raised = run.record.exception
+        purpose = on_purpose(raised, repro, before) if raised is not None else None
+        if raised is not None and purpose is None:
+            v.reason = f"{raised.type}: {_one_line(raised.message, 160)}"
             return v
-        if run.exit_code != 0:
+        if raised is None and run.exit_code != 0:
             v.reason = f"exit {run.exit_code}"
             return v
+        v.outcome = purpose or "returns normally"
     if baseline is not None:
         if regression is None:
             v.reason = "the regression suite did not run"
@@ -214,6 +217,38 @@ def judge(candidate: Candidate, pre: Preflight, run: RunResult | None, regressio
     v.verified = True
     v.reason = "verified"
     return v
+
+
+def from_report(repro: Reproduction) -> bool:
+    """A reproduction written from a report (its code block, or a model's): it checks that the
+    reported crash is gone, not what the code returns."""
+    return repro.derived_from.startswith(("report:", "model:"))
+
+
+def on_purpose(raised: ExceptionInfo, repro: Reproduction, before: RunResult) -> str | None:
+    """A crash that became a proper error (TRUTH.md): for a reproduction from a report, the
+    reported exception must be gone; an exception the project raises on purpose instead (a
+    ``raise`` statement in project code, of another type than the reported one, of a type the
+    project defines or a built-in one with its message) counts as fixed. Returns the outcome in
+    words, or None when this is still a crash."""
+    if not from_report(repro):
+        return None
+    reported = before.record.exception
+    if reported is not None and same_exception_type(reported, raised.type):
+        return None  # still the reported failure (wherever it comes from now)
+    frame = raised.frames[-1] if raised.frames else None
+    if frame is None or not frame.project_path or frame.project_path in repro.files or frame.project_path == repro.target:
+        return None
+    code = (frame.code or "").strip()
+    if not code.startswith("raise "):
+        return None  # raised by an operation that failed, not by the project on purpose
+    module = frame.project_path.removesuffix(".py").replace("/", ".")
+    defined = "." in raised.qualified_type and raised.qualified_type.split(".")[0] in module.split(".")
+    builtin = "." not in raised.qualified_type and "(" in code
+    if not (defined or builtin):
+        return None
+    return (f"raises {raised.qualified_type}: {_one_line(raised.message, 120)} (on purpose: a raise in "
+            f"{frame.project_path}:{frame.line})")
 
 
 def execution_ms(run: RunResult, repro: Reproduction) -> float | None:
@@ -259,3 +294,32 @@ def oracle_strength(repro: Reproduction, baseline: RunResult | None, repro_sourc
         if tree is not None and any(isinstance(n, ast.Assert) for n in ast.walk(tree)):
             return Oracle.REPRO_ASSERTIONS
     return Oracle.NO_CRASH
+
+
+def evidence(v: Verdict, *, baseline: RunResult | None, covered: str, suite_note: str = "",
+             uncovered: list[str] | None = None) -> Verdict:
+    """TRUTH.md's evidence levels for a candidate that passed every check that ran: *verified*
+    only when tests that run the edited code passed before and after it and no shortcut was
+    taken; otherwise *plausible, not verified*, with the reason. ``baseline``: the regression
+    oracle's tests that ran the edited code, on the original (None: none ran); ``covered``: which
+    they are, in words; ``suite_note``: why the suite did not run, when it did not; ``uncovered``:
+    edited functions that no such test ran (every edit needs its own evidence: a harmless edit
+    to a well-tested function must not lend its tests to an untested one)."""
+    if not v.verified:
+        return v
+    why = ""
+    if v.preflight.workaround:
+        why = "a workaround, not a fix: " + "; ".join(v.preflight.workaround)
+    elif baseline is None or v.regression is None:
+        why = ("no test that passed before runs the edited code" if v.regression_selected == 0 else
+               "no test besides the reproduction could check it" + (f" ({suite_note})" if suite_note else ""))
+    elif not passing_tests(baseline) & passing_tests(v.regression):
+        why = "no test that passed before passed again with it"
+    elif uncovered:
+        why = f"no test that passed before runs {', '.join(uncovered[:3])}" + (" and more" if len(uncovered) > 3 else "")
+    if not why:
+        v.covered = covered
+        return v
+    v.verified, v.plausible = False, True
+    v.reason = f"plausible, not verified: {why}"
+    return v

@@ -41,6 +41,8 @@ class Affected:
 class _Scopes:
     module: str  # what runs at import, with every function's body left out
     functions: dict[str, tuple[int, str]]  # qualified name (#k for a repeat) -> (def line, body)
+    bare: str = ""  # the module with every function definition removed (its own code)
+    whole: dict[str, str] = field(default_factory=dict)  # qualified name -> the whole definition (decorators, signature, body)
 
 
 def affected(reach: Reach, read_original: Callable[[str], str], patches: dict[str, str]) -> Affected:
@@ -107,10 +109,13 @@ def _scopes(text: str) -> _Scopes | None:
                 k += 1
                 key = f"{name}#{k}"
             functions[key] = (node.lineno, _dump(node.body))
+            whole[key] = ast.dump(node)
             visit(node.body, f"{name}.<locals>.")
 
+    whole: dict[str, str] = {}
     visit(tree.body, "")
-    return _Scopes(module=_dump(tree.body), functions=functions)
+    return _Scopes(module=_dump(tree.body), functions=functions, bare=ast.dump(_Drop().visit(copy.deepcopy(tree))),
+                   whole=whole)
 
 
 def _defs(body: list[ast.stmt]) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
@@ -143,6 +148,58 @@ class _Stub(ast.NodeTransformer):
 def _dump(body: list[ast.stmt]) -> str:
     module = ast.Module(body=copy.deepcopy(body), type_ignores=[])
     return ast.dump(_Stub().visit(module))
+
+
+def evidence(reach: Reach, read_original: Callable[[str], str], patches: dict[str, str]) -> dict[str, set[str]]:
+    """Every edited part of the code -> the tests (node ids) whose call ran it: a function whose
+    body, signature or decorators changed, or a module's own code (run at import: evidenced by
+    the tests that ran any function of that module). A new function has no "before" and is
+    judged through the edited code that calls it; a file no test imported has no tests at all.
+    Each edit needs tests of its own: a harmless change to a well-tested function must not lend
+    its tests to an untested one (TRUTH.md, verified)."""
+    index = {name: k for k, name in enumerate(reach.functions)}
+    out: dict[str, set[str]] = {}
+    for path, new_text in sorted(patches.items()):
+        try:
+            old_text = read_original(path)
+        except (OSError, UnicodeDecodeError):
+            old_text = None
+        if old_text == new_text:
+            continue
+        if old_text is None or not path.endswith(".py"):
+            out[f"{path} (not a source module the tests ran)"] = set()
+            continue
+        old, new = _scopes(old_text), _scopes(new_text)
+        if old is None or new is None:
+            out[f"{path} (does not parse)"] = set()
+            continue
+        in_file = {k for name, k in index.items() if name.startswith(f"{path}:")}
+        for qualname, dump in old.whole.items():
+            if new.whole.get(qualname) == dump:
+                continue
+            k = index.get(f"{path}:{old.functions[qualname][0]}")
+            out[f"{path}: {qualname.split('#')[0]}"] = {t for t, fs in reach.tests.items() if k is not None and k in fs}
+        if old.bare != new.bare:
+            out[f"{path}: module level"] = {t for t, fs in reach.tests.items() if in_file.intersection(fs)}
+    return out
+
+
+def coverage(parts: dict[str, set[str]], tests: set[str]) -> str:
+    """Which of ``tests`` (those that passed before and after) ran which edited part, in words:
+    the evidence a verdict rests on."""
+    shown = [f"{name} ({len(ran & tests)} test{'s' if len(ran & tests) != 1 else ''})" for name, ran in parts.items()]
+    ran = set[str]().union(*parts.values()) & tests if parts else tests
+    return (f"{len(ran)} test{'s' if len(ran) != 1 else ''} that ran the edited code passed before and after"
+            + (": " + ", ".join(shown) if shown else ""))
+
+
+class _Drop(ast.NodeTransformer):
+    """Every function definition removed: what is left runs at import (the module's own part)."""
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        return None
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
 
 def described(result: Affected, passed: int, selected: int) -> str:

@@ -5,8 +5,10 @@ The same checks as any candidate of PVE's: the reproduction must pass with the h
 the regression oracle (the base's baseline) must still pass; on top of that, the tests the pull
 request adds or changes run on the head, and one that fails is a test it breaks. Preflight's
 cheat checks are for generated code and are not applied to a person's change (editing tests is
-what a pull request does); what the head changes that the run cannot follow (deleted files,
-binary files, dependency declarations) is said in the verdict.
+what a pull request does), but what judges is never the pull request's: the reproduction and the
+regression oracle run the base's tests, and the tests the pull request adds or changes run on
+its head as its own. What the head changes that the run cannot follow (deleted files, binary
+files, dependency declarations) is said in the verdict.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from brain.offline import unified_diff
 from pve.events import Fanout
-from pve.layout import walk
+from pve.layout import is_test_path, walk
 from pve.models import (
     Candidate,
     Checks,
@@ -31,6 +33,7 @@ from pve.models import (
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine import testmap
 from statemachine.pending import PendingOracle
+from statemachine.shortcuts import is_test_configuration
 from statemachine.validate import validate
 
 RULE = "pull-request"
@@ -88,20 +91,27 @@ async def judge_tree(head: Path, label: str, sandbox: SandboxBackend, staged: St
         found = Found(summary=summary, candidates=[candidate(staged, [], cid, label)], verdicts=[verdict])
         summary.stop = "nothing to judge"
         return found
-    changed = {e.path for e in edits}
-    touched = sorted(changed & (set(checks.repro.files) | set(checks.declarations)))
-    if touched:
-        notes.append(f"the pull request changes {', '.join(touched)}, which the reproduction or the environment "
-                     "reads: the runs used the pull request's version (the environment is the base's)")
+    # Never edit what judges: the reproduction and the regression oracle run the base's tests
+    # and test configuration; the pull request's own tests run on its head, as its own.
+    judging = [e for e in edits if is_test_path(e.path) or is_test_configuration(e.path)]
+    if judging:
+        notes.append(f"the pull request changes {len(judging)} test file(s) or test configuration "
+                     f"({', '.join(e.path for e in judging[:3])}): the reproduction and the regression oracle used the "
+                     "base's version, the pull request's own tests ran on its head")
+    if {e.path for e in edits} & set(checks.declarations):
+        notes.append("the pull request changes the dependency declarations: the environment is the base's")
+    source = [e for e in edits if e not in judging]
     c = candidate(staged, edits, cid, label)
+    judged = c.model_copy(update={"edits": source})
     events.emit("judge", f"Judging {label}: {len(edits)} changed file(s), {c.diff_lines} changed lines")
-    verdict = await validate(c, sandbox, staged, checks, events, pending, checked=False)
     own = [e.path for e in edits if testmap.is_test_module(e.path)]
+    held = checks.model_copy(update={"own_test_files": own})
+    verdict = await validate(judged, sandbox, staged, held, events, pending, checked=False)
     if own and verdict.run is not None:
         verdict = await _own_tests(verdict, own, c, sandbox, staged, checks)
     if notes:
         verdict.reason += "".join(f"; note: {n}" for n in notes)
-    summary.plausible = int(verdict.verified or verdict.regression is not None)
+    summary.plausible = int(verdict.verified or verdict.plausible or verdict.regression is not None)
     summary.stop = "judged"
     return Found(summary=summary, candidates=[c], verdicts=[verdict])
 

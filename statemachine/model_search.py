@@ -37,6 +37,7 @@ from pve.models import (
     RunMode,
     RunSpec,
     Verdict,
+    settles,
 )
 from statemachine.decide import check_reproduction
 from statemachine.search import Budget, search
@@ -117,7 +118,7 @@ async def _ask(ctx: SearchContext, report: BrainReport, log: CallLog, groq: Prov
                                budget=Budget(len(cands), ctx.settings.search_seconds, window=len(cands)))
         out.candidates.extend(cands[: len(outcome.verdicts)])
         out.verdicts.extend(outcome.verdicts)
-        if any(v.verified for v in outcome.verdicts):
+        if any(settles(v) for v in outcome.verdicts):
             break
     return out
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from brain import repair
 from brain.localize import Spectra, localize, spectra_from
 from pve.events import Fanout
-from pve.models import Candidate, Found, ReproKind, SearchSummary, Spectrum, Verdict
+from pve.models import Candidate, Found, ReproKind, SearchSummary, Spectrum, Verdict, settles
 from statemachine import spectrum
 from statemachine.reproduce import coverage_run_spec
 from statemachine.search import Budget, search, stop_reason
@@ -92,6 +92,9 @@ async def _run_rounds(ctx: SearchContext, rounds: _Rounds, budget: Budget, t1: f
         if outcome.first_verified_s is not None:
             first_s = elapsed + outcome.first_verified_s
             stop = outcome.stop
+            break
+        if any(settles(v) for v in outcome.verdicts):
+            stop = outcome.stop  # a plausible fix and its window: a deeper search finds fits, not fixes
             break
         if outcome.stop.startswith("time"):
             stop = stop_reason(False, True, budget.max_candidates + 1, budget)  # the session's budget, not the round's rest
@@ -308,7 +311,7 @@ def searched(found: Found, candidates: list[Candidate], verdicts: list[Verdict],
     found.timings_ms["validate"] = validate_ms
     summary.tried = len(verdicts)
     summary.rejected = sum(1 for v in verdicts if not v.preflight.ok)
-    summary.plausible = sum(1 for v in verdicts if v.verified or v.regression is not None)
+    summary.plausible = sum(1 for v in verdicts if v.verified or v.plausible or v.regression is not None)
     summary.stop = stop
     summary.first_verified_ms = first_verified_ms  # from the session's start
     events.emit("search", f"Tried {summary.tried} of {summary.ranked} candidates ({summary.rejected} rejected by "

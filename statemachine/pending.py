@@ -17,7 +17,8 @@ from pve.models import Checks, Reproduced
 
 # What the baseline decides in Checks; everything else (declarations, a model's reproduction)
 # stays as the caller has it.
-_SETTLED_FIELDS = ("repro", "before", "baseline", "repro_spec", "regression_spec", "regression_shards")
+_SETTLED_FIELDS = ("repro", "before", "baseline", "repro_spec", "regression_spec", "regression_shards", "oracle_note",
+                   "others_failing")
 
 
 class PendingOracle:

@@ -16,6 +16,15 @@ from dataclasses import dataclass, field
 
 from pve.layout import is_test_path
 from pve.models import Analysis, Candidate, Preflight, Reproduction
+from statemachine.shortcuts import (
+    checks_values,
+    expected_values,
+    fitted_literals,
+    is_test_configuration,
+    judged_text,
+    judging_edits,
+    workarounds,
+)
 
 _EXIT_CALLS = {"sys.exit", "os._exit", "exit", "quit", "os.abort"}
 _DANGEROUS_CALLS = {"os.system", "os.popen", "os.execv", "os.execve", "os.execl", "os.execvp", "os.spawnl",
@@ -39,7 +48,11 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
     ``protected``: globs of paths no fix may touch (the repository's ``ignore`` setting).
     ``declarations``: the files the project's environment was built from."""
     reasons: list[str] = []
+    workaround: list[str] = []
     repro_files = set(repro.files)
+    judged = judged_text(repro, original)
+    expected = expected_values(repro, judged)
+    values_checked = checks_values(repro, judged)
     for edit in candidate.edits:
         path = edit.path
         if is_protected(path, protected):
@@ -53,8 +66,13 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
         if path in repro.frozen_files():
             reasons.append(f"edits the reproduction {path}")
             continue
-        if is_test_path(path) and path not in repro_files:
+        if is_test_path(path):
+            # Never edit what judges: a test file is one by name even when it is also the
+            # script that reproduces (``python test_x.py``).
             reasons.append(f"edits the test file {path}")
+            continue
+        if is_test_configuration(path):
+            reasons.append(f"edits {path}, which configures how the tests run")
             continue
         if marker and marker in edit.new_text:
             reasons.append(f"{path} contains the reproduction's success marker")
@@ -94,7 +112,13 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
             reasons.append(f"changes the top-level code of {path} (the reproduction)")
         if analysis is not None and orig.tree is not None:
             reasons.extend(_deleted_calls(path, analysis, change))
-    return Preflight(ok=not reasons, reasons=reasons)
+        if orig.tree is None:
+            continue  # a fix for a file that does not parse: there is no "before" to compare with
+        touched = [d for start, end, d in orig.defs if start <= change.last and change.first <= end]
+        reasons.extend(judging_edits(path, change.old, change.new, touched, script=path in repro_files))
+        reasons.extend(fitted_literals(change.old, change.new, _region_text(orig, change), expected, candidate.rule))
+        workaround.extend(workarounds(change.old, change.new, values_checked=values_checked))
+    return Preflight(ok=not reasons, reasons=reasons, workaround=list(dict.fromkeys(workaround)) if not reasons else [])
 
 
 class _Facts:
@@ -165,7 +189,7 @@ def _original(text: str) -> _Original:
     defs = [(_first_line(n), n.end_lineno or n.lineno, n) for n in ast.walk(tree)
             if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)] if tree is not None else []
     return _Original(text=text, tree=tree, facts=_Facts(tree), defs=defs,
-                     functions={d.name: d for _, _, d in defs},  # as _functions: the last of a name wins
+                     functions={d.name: d for _, _, d in defs},  # the last of a name wins
                      def_names=Counter(d.name for _, _, d in defs))
 
 
@@ -177,6 +201,8 @@ class _Change:
     original: _Original
     old: ast.AST | None
     new: ast.AST
+    first: int = 0  # the original's changed lines (1-based; an insertion: the two lines around it)
+    last: int = 0
 
 
 def _change(orig: _Original, new_text: str, path: str) -> _Change:
@@ -208,8 +234,18 @@ def _change(orig: _Original, new_text: str, path: str) -> _Change:
             except (SyntaxError, ValueError):
                 tree = None  # parsed again whole below, for the error's true line
             if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef):
-                return _Change(orig, node, tree.body[0])
-    return _Change(orig, orig.tree, ast.parse(new_text, filename=path))
+                return _Change(orig, node, tree.body[0], first, last)
+    return _Change(orig, orig.tree, ast.parse(new_text, filename=path), first, last)
+
+
+def _region_text(orig: _Original, change: _Change) -> str:
+    """The original text of the changed function (decorators, docstring, comments), or the
+    whole module when the change is at module level."""
+    old = change.old
+    if isinstance(old, ast.FunctionDef | ast.AsyncFunctionDef):
+        lines = orig.text.splitlines(keepends=True)
+        return "".join(lines[_first_line(old) - 1:old.end_lineno or old.lineno])
+    return orig.text
 
 
 def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
@@ -253,10 +289,6 @@ def _top_level(tree: ast.Module) -> list[str]:
     return [ast.dump(n) for n in tree.body if not isinstance(n, keep)]
 
 
-def _functions(tree: ast.AST) -> dict[str, ast.AST]:
-    return {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
-
-
 def _called_names(node: ast.AST) -> Counter[str]:
     return Counter(dotted(n.func) or "" for n in ast.walk(node) if isinstance(n, ast.Call))
 
@@ -271,8 +303,11 @@ def _deleted_calls(path: str, analysis: Analysis, change: _Change) -> list[str]:
     assert orig.tree is not None and change.old is not None
     gone = orig.def_names if change.old is orig.tree else _def_names(change.old)
     added = _def_names(change.new)
-    new_functions: dict[str, ast.AST] | None = None  # the candidate's, when a frame needs them
     innermost = analysis.project_frames[-1] if analysis.project_frames else None
+    # A traceback holds many frames through one file: what the change's two sides call, and
+    # their defs by name, are read once for all of them.
+    new_calls = functools.cache(lambda: _called_names(change.new))
+    old_defs, new_defs = functools.cache(lambda: _defs_by_name(change.old)), functools.cache(lambda: _defs_by_name(change.new))
     for frame in frames:
         func = frame.function or "<module>"
         module = func == "<module>"
@@ -281,7 +316,7 @@ def _deleted_calls(path: str, analysis: Analysis, change: _Change) -> list[str]:
             continue
         if frame is innermost:
             continue  # the failing line itself may change (that is the fix)
-        old_scope = orig.tree if module else orig.functions.get(func)
+        old_scope = orig.tree if module else _def_at(orig, func, frame.line or 0)
         if old_scope is None:
             continue
         line_calls = orig.line_calls(old_scope, frame.line or 0)
@@ -289,15 +324,13 @@ def _deleted_calls(path: str, analysis: Analysis, change: _Change) -> list[str]:
             continue
         before = orig.called_names(old_scope)
         if old_scope is change.old:
-            after = _called_names(change.new)
+            after = new_calls()
         elif _holds(old_scope, change.old):  # the change is inside this frame's function
-            after = before - orig.called_names(change.old) + _called_names(change.new)
+            after = before - orig.called_names(change.old) + new_calls()
         elif _holds(change.old, old_scope):  # this frame's function is inside the change
-            if new_functions is None:
-                new_functions = _functions(change.new)
-            scope = new_functions.get(func)
-            if scope is None or orig.def_names[func] > 1 or _def_names(change.new)[func] > 1:
-                continue  # which of the same name it became cannot be told by name
+            scope = _same_def(old_defs().get(func, []), new_defs().get(func, []), old_scope)
+            if scope is None:
+                continue  # which of the same name it became cannot be told
             after = _called_names(scope)
         else:
             continue  # untouched
@@ -305,6 +338,34 @@ def _deleted_calls(path: str, analysis: Analysis, change: _Change) -> list[str]:
             if after[name] < before[name]:
                 reasons.append(f"removes the call to {name}() on {path}:{frame.line}, which is on the failure's path")
     return list(dict.fromkeys(reasons))  # two frames on one line say it once
+
+
+def _def_at(orig: _Original, name: str, line: int) -> ast.AST | None:
+    """The function ``name`` whose lines hold ``line`` (several defs may share a name: methods
+    of different classes), or the last of that name."""
+    holding = [d for start, end, d in orig.defs if d.name == name and start <= line <= end]
+    return max(holding, key=lambda d: d.lineno) if holding else orig.functions.get(name)
+
+
+def _same_def(before: list[ast.FunctionDef | ast.AsyncFunctionDef], after: list[ast.FunctionDef | ast.AsyncFunctionDef],
+              scope: ast.AST) -> ast.AST | None:
+    """The def that ``scope`` became, given the defs of its name before and after the change, in
+    order. Several defs may share a name (methods of different classes): they are matched in
+    order, which holds when the change kept their number (one added or removed with that name:
+    None, it cannot be told)."""
+    if len(before) != len(after) or not any(d is scope for d in before):
+        return None
+    return after[next(i for i, d in enumerate(before) if d is scope)]
+
+
+def _defs_by_name(tree: ast.AST | None) -> dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
+    out: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    for n in ast.walk(tree) if tree is not None else ():
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
+            out.setdefault(n.name, []).append(n)
+    for defs in out.values():
+        defs.sort(key=lambda n: (n.lineno, n.col_offset))
+    return out
 
 
 def _def_names(node: ast.AST) -> Counter[str]:

@@ -187,7 +187,7 @@ def _brain_block(b: BrainReport) -> list[str]:
 
 def render(session: Session, sandbox: dict[str, Any]) -> str:
     """The proof body (unsigned). Deterministic for a given session."""
-    verdict = {"verified": "VERIFIED FIX", "no verified fix": "NO VERIFIED FIX",
+    verdict = {"verified": "VERIFIED FIX", "no fix": "NO FIX", "plausible, not verified": "PLAUSIBLE, NOT VERIFIED",
                "could not reproduce": "COULD NOT REPRODUCE",
                "could not install the dependencies": "COULD NOT INSTALL THE DEPENDENCIES"}.get(session.status.value, session.status.value.upper())
     lines = ["PVE EXECUTION PROOF", "format: pve-proof/1", f"session: {session.id}", f"created: {session.created_at}",
@@ -251,7 +251,13 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
     winner: Candidate | None = session.winning_candidate()
     verdict_w: Verdict | None = session.winning_verdict()
     if winner and verdict_w:
-        lines += [f"== fix: candidate {winner.id} ({winner.source}: {winner.rule})", f"rationale: {winner.rationale}", "--- diff", *winner.diff.rstrip("\n").split("\n"), ""]
+        title = "fix" if verdict_w.verified else "plausible, not verified (passed the reproduction only)"
+        lines += [f"== {title}: candidate {winner.id} ({winner.source}: {winner.rule})", f"rationale: {winner.rationale}",
+                  *([f"evidence: {verdict_w.covered}"] if verdict_w.covered else []),
+                  *([f"instead of the crash, the reproduction now {verdict_w.outcome}"] if verdict_w.outcome else []),
+                  *([f"not verified: {verdict_w.reason.removeprefix('plausible, not verified: ')}"] if verdict_w.plausible else []),
+                  *([f"scope: {session.message.split('; scope: ', 1)[1]}"] if "; scope: " in session.message else []),
+                  "--- diff", *winner.diff.rstrip("\n").split("\n"), ""]
         if verdict_w.run:
             lines += _run_block("after: candidate applied", verdict_w.run)
         if verdict_w.model_repro:
@@ -288,12 +294,17 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
         cand = next((c for c in session.candidates if c.id == v.candidate_id), None)
         ms = f"{v.duration_ms:.0f} ms" if v.run else "-"
         origin = f"{cand.source}/{cand.rule}" if cand and cand.source != "offline" else (cand.rule if cand else "?")
-        lines.append(f"{v.candidate_id:>3}  {'VERIFIED' if v.verified else 'rejected':8}  {ms:>8}  "
+        standing = "VERIFIED" if v.verified else "PLAUSIBLE" if v.plausible else "rejected"
+        lines.append(f"{v.candidate_id:>3}  {standing:9}  {ms:>8}  "
                      f"{origin}: {v.reason}")
     lines += ["", "== what this proves",
               "Each run happened in the sandbox above; the harness returned the per-run nonce over a pipe only when",
-              "the reproduction ran to its end. Verdict integrity is defended against shortcuts (exit-code tricks,",
-              "deleted calls, broad excepts, edits to tests or the reproduction), not against code written to forge",
-              "the nonce. Inputs are identified by the hashes above.", ""]
+              "the reproduction ran to its end. Verified means: the reproduction failed as reported and passes with",
+              "the fix, tests that run the edited code passed before and after, and no shortcut was taken (edits to",
+              "tests, asserts, fixtures or test configuration; constants fitted to an expected value; deleted exits",
+              "or control statements, early exits, always-true or -false conditions, swallowed exceptions; a crash",
+              "skipped instead of fixed). Plausible, not verified: the reproduction passes, the rest is missing.",
+              "Verdict integrity is defended against shortcuts, not against code written to forge the nonce.",
+              "Inputs are identified by the hashes above.", ""]
     text = "\n".join(lines)
     return text if text.endswith("\n") else text + "\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,12 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
     if req.timeout_s:  # the repository's own (tighter) limit per run
         repro_spec = repro_spec.model_copy(update={"timeout_s": req.timeout_s})
         script_coverage = script_coverage.model_copy(update={"timeout_s": req.timeout_s}) if script_coverage else None
+    if suite_spec is not None and selection is not None and not selection.files and \
+            any(_has_doctests(staged.read_text, p) for p in py_files if not is_test_path(p)):
+        # A module's doctests belong to the oracle (pytest skips setup.py; a module that cannot
+        # be imported is one collection error among many, named in the oracle's note).
+        suite_spec = suite_spec.model_copy(update={"argv": [*suite_spec.argv, "--doctest-modules"]})
+        selection.why += " and the modules' doctests"
     if suite_spec is not None:  # the baseline has its own clock: it is not a candidate's run
         # ... and records which project functions each test runs: a candidate's regression run
         # is then only the tests that run what it changed (statemachine/impact.py).
@@ -170,9 +177,8 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
             # Tests that did not pass on the original code hold a fix to nothing: not run again
             # (one slow failing test can cost more than all the others).
             skip = sorted(t for t, o in baseline.record.outcomes.items() if o in ("failed", "error") and "::" in t)
-            deselect = [arg for t in skip[:_MAX_DESELECT] for arg in ("--deselect", t)]
             regression = suite_spec.model_copy(update={"coverage": False, "wall_s": clock, "reach": False, "background": False,
-                                                       "argv": [*suite_spec.argv, *deselect]})
+                                                       "skip": skip[:_MAX_SKIP]})
         held = narrowed(repro, before, baseline, analyzed.analysis, provisional=not settled)
         candidate_spec = repro_spec.model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)})
         if held is not None and settled:
@@ -185,7 +191,8 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
             candidate_spec = candidate_spec.model_copy(update={"only": held.test_ids})
         checks = Checks(repro=held or repro, analysis=analysis, before=_as_far_as(before, held) if held else before,
                         baseline=baseline, protected=req.protected, repro_spec=candidate_spec, regression_spec=regression,
-                        regression_shards=_regression_shards(selection, baseline))
+                        regression_shards=_regression_shards(selection, baseline), oracle_note=note,
+                        others_failing=list(otherwise) if held is not None else [])
         return Reproduced(ok=True, why=why, before=before, baseline=baseline, analysis=analysis, checks=checks,
                           spectrum=spectrum_, **picked)
 
@@ -276,7 +283,7 @@ def narrowed(repro: Reproduction, before: RunResult, baseline: RunResult | None,
 
 
 _MIN_REGRESSION_S = 5.0
-_MAX_DESELECT = 200  # past this, a command line of --deselect costs more than it saves
+_MAX_SKIP = 2000  # node ids carried to the harness in its spec (a command line's worth)
 
 
 def _oracle_note(repro: Reproduction, suite: RunResult | None, baseline: RunResult | None,
@@ -297,7 +304,22 @@ def _oracle_note(repro: Reproduction, suite: RunResult | None, baseline: RunResu
     left = "; left out: " + " and ".join(x for x in (f"{files} test files" if files else "",
                                                      f"{classes} test classes" if classes else "") if x) \
         if selection.left_out else ""
+    broken = sorted(t for t, o in suite.record.outcomes.items() if o == "error" and "::" not in t)
+    if broken:
+        # A file that cannot be collected is left out (and named), never the whole suite.
+        first = suite.record.test_exceptions.get(broken[0])
+        left += (f"; could not be collected, so not part of it: {', '.join(broken[:5])}"
+                 + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
+                 + (f" ({first.type}: {' '.join(first.message.split())[:100]})" if first else ""))
     return f"{passed} tests that passed before the fix ({what}){left}"
+
+
+def _has_doctests(read: Callable[[str], str], path: str) -> bool:
+    try:
+        text = read(path)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(line.lstrip().startswith(">>> ") for line in text.splitlines())
 
 
 def run_spec(repro: Reproduction) -> RunSpec:

@@ -30,7 +30,9 @@ from pve.models import (
     Reproduced,
     ReproKind,
     Session,
+    SessionStatus,
     VerifyRequest,
+    settles,
 )
 from sandbox.backend import StagedProject
 from sandbox.declarations import plan_install
@@ -198,8 +200,10 @@ def decided(req: VerifyRequest, svc: Services, session: Session, staged: StagedP
     repro = checks.repro
     conclusion = conclude(session.verdicts, repro, checks.analysis, checks.baseline,
                           repro_source=repro.script or _script_text(staged, repro.kind, repro.files), brain=req.brain,
-                          stop=session.search.stop if session.search else None)
+                          stop=session.search.stop if session.search else None, still_failing=checks.others_failing)
     fix = next((c for c in session.candidates if c.id == conclusion.winner), None)
+    if conclusion.status is not SessionStatus.VERIFIED:
+        fix = None  # only a verified fix is remembered for its error signature
     if signature is not None and fix is not None and req.cache:
         cache.remember(svc.store, signature, fix, staged, session.id)
         if not report.cache.startswith("hit, re-verified"):
@@ -231,7 +235,7 @@ async def _search(req: VerifyRequest, svc: Services, session: Session, staged: S
         found, report.cache = await cache.cache_search(ctx, svc.store, signature, first_id=1)
         fold(session, found)
     for engine in ENGINES[req.brain]:
-        if any(v.verified for v in session.verdicts):
+        if any(settles(v) for v in session.verdicts):
             break
         if engine == "offline":
             fold(session, await offline_search(ctx, first_id=len(session.candidates) + 1))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from pve.models import Candidate, Verdict
+from pve.models import Candidate, Verdict, settles
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,8 @@ async def search(candidates: list[Candidate], validate: Callable[[Candidate], Co
                     continue
                 verdict = task.result()
                 results[i] = verdict
-                if verdict.verified:
-                    if first_s is None:
+                if settles(verdict):
+                    if first_s is None and verdict.verified:
                         first_s = time.monotonic() - t0
                     bound = min(bound, i + budget.window)
             # Runs started before the window closed on them are no longer needed: cancelled,
@@ -85,13 +85,17 @@ async def search(candidates: list[Candidate], validate: Callable[[Candidate], Co
         if running:
             await asyncio.gather(*running, return_exceptions=True)
     verdicts = [results[i] for i in sorted(results) if i <= bound]
-    return Outcome(verdicts, stop_reason(any(v.verified for v in verdicts), out_of_time, len(candidates), budget),
+    return Outcome(verdicts, stop_reason(any(v.verified for v in verdicts), out_of_time, len(candidates), budget,
+                                         plausible=any(settles(v) for v in verdicts)),
                    first_s, next_i)
 
 
-def stop_reason(verified: bool, out_of_time: bool, ranked: int, budget: Budget, extended: bool = False) -> str:
+def stop_reason(verified: bool, out_of_time: bool, ranked: int, budget: Budget, extended: bool = False,
+                plausible: bool = False) -> str:
     if verified:
         return "verified fix found"
+    if plausible:
+        return "plausible fix found (nothing verified within the window after it)"
     if extended:
         return f"time budget past {budget.extend_after} candidates ({budget.extend_seconds:.0f} s)"
     if out_of_time:
@@ -108,19 +112,23 @@ class Batch:
     stop: str  # why it is over ("" while it goes on)
 
 
-def next_batch(verified: list[bool], ranked: int, budget: Budget, size: int, elapsed_s: float) -> Batch:
+def next_batch(verified: list[bool], ranked: int, budget: Budget, size: int, elapsed_s: float,
+               any_verified: bool | None = None) -> Batch:
     """The same search in lock-step batches, for an engine that runs a batch and then decides
-    (Step Functions: a Map of ``size`` runs, then this): ``verified`` holds the outcomes of
-    ranks ``[0, len(verified))``. The tried set and the winner are those of ``search`` for the
-    same ranking, as the window is counted in ranks, not in finishing order."""
+    (Step Functions: a Map of ``size`` runs, then this): ``verified`` holds, for ranks
+    ``[0, len(verified))``, whether each settled the search (``pve.models.settles``). The tried set and the winner are those of ``search`` for the
+    same ranking, as the window is counted in ranks, not in finishing order. ``any_verified``:
+    whether a settling rank was verified (else plausible), for the stop's words."""
     bound = min(ranked, budget.max_candidates) - 1
     first = next((i for i, ok in enumerate(verified) if ok), None)
     if first is not None:
         bound = min(bound, first + budget.window)
     start = len(verified)
+    verified_first = first is not None and any_verified is not False
+    plausible_first = first is not None and any_verified is False
     if start > bound:
-        return Batch([], bound + 1, stop_reason(first is not None, False, ranked, budget))
+        return Batch([], bound + 1, stop_reason(verified_first, False, ranked, budget, plausible=plausible_first))
     if elapsed_s > budget.max_seconds or budget.extended_too_long(start, elapsed_s):
-        return Batch([], start, stop_reason(first is not None, True, ranked, budget,
-                                            extended=elapsed_s <= budget.max_seconds))
+        return Batch([], start, stop_reason(verified_first, True, ranked, budget,
+                                            extended=elapsed_s <= budget.max_seconds, plausible=plausible_first))
     return Batch(list(range(start, min(bound, start + max(1, size) - 1) + 1)), start, "")

@@ -7,13 +7,16 @@ exit cleanly and print the session's marker line, checked here, outside the sand
 
 from __future__ import annotations
 
+import difflib
+
 from pve.events import Fanout
 from pve.models import Candidate, Checks, Preflight, RunResult, RunSpec, Verdict
 from sandbox.backend import SandboxBackend, StagedProject
-from statemachine import impact, oracle
-from statemachine.decide import endless, judge, passing_tests
+from statemachine import behaviour, impact, oracle
+from statemachine.decide import endless, evidence, judge, passing_tests
 from statemachine.pending import PendingOracle
 from statemachine.preflight import preflight
+from statemachine.shortcuts import checks_values, judged_text
 
 
 async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject, checks: Checks,
@@ -63,6 +66,10 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
             verdict.model_repro = model_run
     regression, scope, selected = None, "", None
     baseline, flaky = checks.baseline, list[str]()
+    if baseline is not None and checks.own_test_files:
+        own = tuple(checks.own_test_files)
+        outcomes = {t: o for t, o in baseline.record.outcomes.items() if t.split("::")[0] not in own}
+        baseline = baseline.model_copy(update={"record": baseline.record.model_copy(update={"outcomes": outcomes})})
     if verdict.verified and baseline is not None and checks.regression_spec is not None:
         shards, baseline, scope, selected = _selected(baseline, staged, patches, checks.regression_shards)
         if shards:
@@ -83,9 +90,95 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
         verdict.model_repro = model_run
         if model_run is not None:
             verdict.duration_ms += model_run.duration_ms
+        held = passing_tests(baseline) & passing_tests(regression) if baseline is not None else set()
+        reach = checks.baseline.record.reach if checks.baseline is not None else None
+        parts = impact.evidence(reach, staged.read_text, patches) if reach is not None else {}
+        covered = impact.coverage(parts, held) if reach is not None else \
+            f"{len(held)} tests that passed before and after (which edited code each ran was not recorded)"
+        uncovered = [name for name, ran in parts.items() if not ran & held]
+        verdict = evidence(verdict, baseline=baseline, covered=covered, suite_note=checks.oracle_note,
+                           uncovered=uncovered)
+        if verdict.verified:
+            # a crash that became the project's own error stops before the failing line on purpose
+            around = None if verdict.outcome.startswith("raises") else \
+                await _around_the_failure(sandbox, staged, checks, patches)
+            functions = [n for n in parts if not n.endswith(": module level") and not n.endswith(")")]
+            if around is None and functions and checks.regression_spec is not None:
+                recorded = set[str]().union(*(parts[n] for n in functions)) & held
+                changed = await behaviour.compare_runs(sandbox, staged, checks.regression_spec, patches,
+                                                       _by_path(functions), sorted(recorded))
+                around = changed.said() if changed else None
+            if around is not None:
+                verdict.verified, verdict.plausible = False, True
+                verdict.reason = f"plausible, not verified: {around}"
     if screened is not None:
         verdict.duration_ms += screened.duration_ms
     return _said(events, c, verdict)
+
+
+async def _around_the_failure(sandbox: SandboxBackend, staged: StagedProject, checks: Checks,
+                              patches: dict[str, str]) -> str | None:
+    """Where the reproduction checks no value (it only has to stop crashing), a fix must get past
+    the failing line, not around it: that line must run at least as often with the fix as it
+    did on the original code, where its last run raised. Skipping it (a loop cut short, an
+    exit before it) makes the crash go away and fixes nothing. Returns why not, or None."""
+    frame = checks.analysis.failing_frame
+    if frame is None or not frame.project_path or not frame.line or frame.project_path not in staged.files:
+        return None
+    if checks_values(checks.repro, judged_text(checks.repro, staged.read_text)):
+        return None  # the checks judge what the code computes
+    path, line = frame.project_path, frame.line
+    key = (str(staged.root), path, line, checks.repro_spec.model_dump_json())
+    if key not in _ORIGINAL_COUNTS:
+        original = await sandbox.run(staged, checks.repro_spec.model_copy(
+            update={"count_line": (path, line), "label": "original code (failing line counted)"}))
+        _ORIGINAL_COUNTS[key] = original.record.line_count if original.nonce_ok else None
+        if len(_ORIGINAL_COUNTS) > 64:
+            _ORIGINAL_COUNTS.pop(next(iter(_ORIGINAL_COUNTS)))
+    before = _ORIGINAL_COUNTS[key]
+    if not before:
+        return None  # not counted (the run did not complete): nothing to compare with
+    new_line = mapped_line(staged.read_text(path), patches.get(path), line)
+    if new_line is None:
+        return f"deletes the failing line {path}:{line}"
+    run = await sandbox.run(staged, checks.repro_spec.model_copy(update={
+        "patches": {**patches, **checks.repro_spec.patches}, "count_line": (path, new_line),
+        "label": "candidate (failing line counted)"}))
+    after = run.record.line_count if run.nonce_ok else None
+    if after is None or after < before:
+        return (f"gets around the failure instead of past it: {path}:{line} ran {before} time(s) on the original "
+                f"(the last raised), {after if after is not None else 'not counted'} with the fix")
+    return None
+
+
+def _by_path(changed: list[str]) -> dict[str, list[str]]:
+    """"path: qualified name" (statemachine/impact.py's words) -> the names per path."""
+    out: dict[str, list[str]] = {}
+    for item in changed:
+        path, _, name = item.partition(": ")
+        out.setdefault(path, [])
+        if name not in out[path]:
+            out[path].append(name)
+    return out
+
+
+_ORIGINAL_COUNTS: dict[tuple[str, str, int, str], int | None] = {}
+
+
+def mapped_line(old: str, new: str | None, line: int) -> int | None:
+    """Line ``line`` of ``old`` in ``new`` (None: deleted). A changed line maps to its
+    replacement (the fix may rewrite the failing line itself)."""
+    if new is None:
+        return line
+    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if a0 <= line - 1 < a1:
+            if tag == "equal":
+                return b0 + (line - 1 - a0) + 1
+            if tag == "replace":
+                return b0 + min(line - 1 - a0, b1 - b0 - 1) + 1
+            return None  # deleted
+    return None
 
 
 def _selected(baseline: RunResult, staged: StagedProject, patches: dict[str, str],
@@ -127,7 +220,9 @@ _MIN_SCOPED_S = 5.0
 
 
 def _said(events: Fanout, c: Candidate, verdict: Verdict) -> Verdict:
-    status = f"PASSED - {verdict.duration_ms:.0f} ms" if verdict.verified else f"FAILED - {short(verdict.reason)}"
+    status = f"PASSED - {verdict.duration_ms:.0f} ms" if verdict.verified else \
+        f"PLAUSIBLE - {verdict.reason.removeprefix('plausible, not verified: ')[:100]}" if verdict.plausible else \
+        f"FAILED - {short(verdict.reason)}"
     events.emit("run", f"Running candidate {c.id}...", status, candidate=c.id, rule=c.rule, reason=verdict.reason)
     return verdict
 

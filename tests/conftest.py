@@ -13,6 +13,25 @@ def examples() -> Path:
     return EXAMPLES
 
 
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """A project folder holding ``files`` (relative path -> text)."""
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+@pytest.fixture
+def services(tmp_path):
+    """The runtime as ``pve verify`` builds it (real sandboxes), with its data under tmp_path."""
+    from dataclasses import replace
+
+    from entrypoints import bootstrap
+    from pve.settings import Settings
+
+    return bootstrap.services(replace(Settings.from_env({}), home=tmp_path / "home"))
+
+
 @pytest.fixture
 def pve_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "pve-home"

@@ -491,6 +491,7 @@ class GitHubAPI:
                 "head": {"ref": head, "sha": head_sha, "repo": {"full_name": repo.full_name, "fork": False}},
                 "base": {"ref": data["base"], "sha": base_sha, "repo": {"full_name": repo.full_name}},
                 "maintainer_can_modify": False, "user": _user(f"{self.slug}[bot]", "Bot"),
+                "draft": bool(data.get("draft", False)),
                 "html_url": f"https://github.com/{repo.full_name}/pull/{number}"}
         repo.pulls[number] = pull
         return 201, {}, pull

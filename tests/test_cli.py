@@ -25,50 +25,59 @@ def pve(*args: str, home: Path, stdin: bytes | None = None, timeout: float = 120
                           capture_output=True, timeout=timeout)
 
 
+V, P = "verified", "plausible, not verified"
+# (example, arguments, the file fixed, the oracle, the evidence level): verified where tests that
+# passed before run the fix; where none can (no tests; every test failed before; a function that
+# fails on every call, tablekit's column()), the same fix is plausible, not verified (TRUTH.md).
 CASES = [
-    ("stats", ["--error-log", "examples/stats/ci.log"], "stats/core.py", "existing tests"),
-    ("inventory", ["--error-log", "examples/inventory/pytest.log"], "inventory/stock.py", "existing tests"),
+    ("stats", ["--error-log", "examples/stats/ci.log"], "stats/core.py", "existing tests", V),
+    ("inventory", ["--error-log", "examples/inventory/pytest.log"], "inventory/stock.py", "existing tests", V),
     # every test of these two fails before the fix: no regression baseline, and the oracle says so
     ("config_loader", ["--error-log", "examples/config_loader/pytest.log"], "config_loader/loader.py",
-     "the failing tests only"),
-    ("pagination", ["--error-log", "examples/pagination/pytest.log"], "pagination/pages.py", "existing tests"),
-    ("shapes", ["--error-log", "examples/shapes/pytest.log"], "shapes/area.py", "the failing tests only"),
-    ("textstats", ["--cmd", "python report.py"], "wordcount.py", "reproduction with assertions"),
-    ("snippets/average.py", ["--error-log", "examples/snippets/average.log"], "average.py", "no crash only"),
-    ("snippets/greeting.py", ["--error-log", "examples/snippets/greeting.log"], "greeting.py", "reproduction with assertions"),
-    ("snippets/counter.py", ["--error-log", "examples/snippets/counter.log"], "counter.py", "reproduction with assertions"),
-    ("snippets/settings.py", ["--error-log", "examples/snippets/settings.log"], "settings.py", "reproduction with assertions"),
+     "the failing tests only", P),
+    # last_item() fails on every call, and only the failing test calls it
+    ("pagination", ["--error-log", "examples/pagination/pytest.log"], "pagination/pages.py", "existing tests", P),
+    ("shapes", ["--error-log", "examples/shapes/pytest.log"], "shapes/area.py", "the failing tests only", P),
+    ("textstats", ["--cmd", "python report.py"], "wordcount.py", "reproduction with assertions", P),
+    ("snippets/average.py", ["--error-log", "examples/snippets/average.log"], "average.py", "no crash only", P),
+    ("snippets/greeting.py", ["--error-log", "examples/snippets/greeting.log"], "greeting.py", "reproduction with assertions", P),
+    ("snippets/counter.py", ["--error-log", "examples/snippets/counter.log"], "counter.py", "reproduction with assertions", P),
+    ("snippets/settings.py", ["--error-log", "examples/snippets/settings.log"], "settings.py", "reproduction with assertions", P),
     # a tutorial's real example (pythonmorsels.com, "reading tracebacks"): it fails only with its argument
     ("snippets/count.py", ["--error-log", "examples/snippets/count.log", "--cmd", "python count.py 5"], "count.py",
-     "no crash only"),
+     "no crash only", P),
     # input shapes as people report them (README, "What PVE accepts")
-    ("tablekit", ["--error-log", "examples/tablekit/report.md"], "src/tablekit/table.py", "existing tests"),
-    ("tablekit", ["--error-log", "examples/tablekit/report_repl.md"], "src/tablekit/table.py", "existing tests"),
-    ("pairs", ["--error-log", "examples/pairs/error.log"], "pairs.py", "no crash only"),
-    ("calc", ["--error-log", "examples/calc/ci.log"], "calc.py", "existing tests"),
-    ("calc", ["--cmd", "python -m unittest tests.test_calc"], "calc.py", "existing tests"),
-    ("stats", ["--test", "pytest -k empty -p no:cacheprovider tests/"], "stats/core.py", "existing tests"),
+    ("tablekit", ["--error-log", "examples/tablekit/report.md"], "src/tablekit/table.py", "existing tests", P),
+    ("tablekit", ["--error-log", "examples/tablekit/report_repl.md"], "src/tablekit/table.py", "existing tests", P),
+    ("pairs", ["--error-log", "examples/pairs/error.log"], "pairs.py", "no crash only", P),
+    ("calc", ["--error-log", "examples/calc/ci.log"], "calc.py", "existing tests", V),
+    ("calc", ["--cmd", "python -m unittest tests.test_calc"], "calc.py", "existing tests", V),
+    ("stats", ["--test", "pytest -k empty -p no:cacheprovider tests/"], "stats/core.py", "existing tests", V),
 ]
 
 
-@pytest.mark.parametrize("example, args, fixed_file, oracle", CASES, ids=[f"{c[0]}:{c[1][-1]}" for c in CASES])
-def test_examples_verify_with_a_valid_proof(example, args, fixed_file, oracle, tmp_path):
+@pytest.mark.parametrize("example, args, fixed_file, oracle, level", CASES, ids=[f"{c[0]}:{c[1][-1]}" for c in CASES])
+def test_examples_verify_with_a_valid_proof(example, args, fixed_file, oracle, level, tmp_path):
+    """Verified (exit 0) or plausible, not verified (exit 3), with a valid proof either way."""
     home, out = tmp_path / "home", tmp_path / "out"
     before = _hashes(EXAMPLES / example)
     r = pve("verify", f"examples/{example}", *args, "--out", str(out), "--json", home=home)
-    assert r.returncode == 0, r.stderr.decode()
+    verified = level == V
+    assert r.returncode == (0 if verified else 3), r.stderr.decode()
     session = json.loads(r.stdout)
-    assert session["status"] == "verified" and session["oracle"] == oracle
+    assert session["status"] == level, session["message"]
+    assert session["oracle"] == oracle
     diff = (out / "fix.diff").read_text()
     assert diff.startswith(f"--- a/{fixed_file}\n+++ b/{fixed_file}\n")
     proof = (out / "proof.txt").read_text()
-    assert "verdict: VERIFIED FIX" in proof and "completion nonce: matched" in proof
+    assert f"verdict: {'VERIFIED FIX' if verified else 'PLAUSIBLE, NOT VERIFIED'}" in proof
+    assert "completion nonce: matched" in proof
     assert diff.strip() in proof
     check = pve("proof", "verify", str(out / "proof.txt"), home=home)
     assert check.returncode == 0 and b"valid" in check.stdout
     # the console lines were stored for the web view
     events = SQLiteStore(home).events(session["id"])
-    assert events[0].text.startswith("Analyzing logic...") and events[-1].kind == "verified"
+    assert events[0].text.startswith("Analyzing logic...") and events[-1].kind == ("verified" if verified else "result")
     # the user's project was not touched
     assert _hashes(EXAMPLES / example) == before
 
@@ -93,7 +102,7 @@ def test_a_bug_report_is_reproduced_from_its_code_block_and_the_proof_holds_the_
     out = tmp_path / "out"
     r = pve("verify", "examples/tablekit", "--error-log", "examples/tablekit/report.md", "--json", "--out", str(out),
             home=tmp_path / "home")
-    assert r.returncode == 0, r.stderr.decode()
+    assert r.returncode == 3, r.stderr.decode()  # plausible, not verified: column() fails on every call
     session = json.loads(r.stdout)
     repro = session["reproduction"]
     assert repro["derived_from"] == "report: code block 1" and repro["target"] == "reproduce_issue.py"
@@ -111,7 +120,7 @@ def test_a_bug_report_is_reproduced_from_its_code_block_and_the_proof_holds_the_
 def test_an_older_release_s_line_numbers_are_matched_by_code_and_said(tmp_path):
     r = pve("verify", "examples/tablekit", "--error-log", "examples/tablekit/report_repl.md", "--json",
             home=tmp_path / "home")
-    assert r.returncode == 0, r.stderr.decode()
+    assert r.returncode == 3, r.stderr.decode()
     session = json.loads(r.stdout)
     assert session["analysis"]["failing_frame"]["line"] == 23
     assert any("line 19 -> 23" in n for n in session["notes"])
@@ -128,7 +137,7 @@ def test_a_report_whose_code_cannot_run_says_why(tmp_path):
 
 def test_tampered_proof_fails_verification(tmp_path):
     out = tmp_path / "out"
-    assert pve("verify", "examples/pagination", "--error-log", "examples/pagination/pytest.log", "--out", str(out),
+    assert pve("verify", "examples/stats", "--error-log", "examples/stats/ci.log", "--out", str(out),
                home=tmp_path).returncode == 0
     proof = out / "proof.txt"
     proof.write_text(proof.read_text().replace("exit code: 0", "exit code: 1", 1))

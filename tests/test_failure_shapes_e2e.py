@@ -5,29 +5,15 @@ would not collect by its name."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from entrypoints import bootstrap
 from pve.models import SessionStatus, VerifyRequest
-from pve.settings import Settings
 from statemachine.runner import verify
 
+from .conftest import write_tree as project
+
 pytestmark = pytest.mark.sandbox
-
-
-@pytest.fixture
-def services(tmp_path):
-    return bootstrap.services(replace(Settings.from_env({}), home=tmp_path / "home"))
-
-
-def project(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    return root
 
 
 def test_a_test_module_that_cannot_import_the_name_fails_at_collection_and_is_fixed(tmp_path, services):
@@ -42,7 +28,9 @@ def test_a_test_module_that_cannot_import_the_name_fails_at_collection_and_is_fi
     session = asyncio.run(verify(VerifyRequest(path=root, test="tests/test_dates.py::TestParse::test_parse"), services))
     assert session.before.record.exception is None  # no test ran: the module did not import
     assert session.analysis.exception.type == "ImportError"
-    assert session.status is SessionStatus.VERIFIED, session.message
+    # no test of the file passed before the fix (none could be collected): plausible, not verified
+    assert session.status is SessionStatus.PLAUSIBLE, session.message
+    assert "no test besides the reproduction could check it" in session.message
     assert session.reproduction.argv[0] == "tests/test_dates.py::TestParse::test_parse"  # the id, not the file
     assert "+def parse_date(text):" in session.winning_candidate().diff
 
@@ -53,13 +41,20 @@ def test_an_error_that_surfaces_in_the_test_body_points_at_the_project_call_befo
         "test.py": "import unittest\n\nfrom shop import count, total\n\n\nclass TestShop(unittest.TestCase):\n"
                    "    def test_total(self):\n        prices, tax = [10, 20], 3\n        result = total(prices, tax)\n"
                    "        self.assertEqual(result, 33)\n        self.assertEqual(total([1], 1), 2)\n\n"
-                   "    def test_count(self):\n        self.assertEqual(count([1, 2]), 2)\n"})
+                   "    def test_count(self):\n        self.assertEqual(count([1, 2]), 2)\n\n"
+                   "    def test_total_of_nothing(self):\n        self.assertEqual(total([], 0), 0)\n"})
     session = asyncio.run(verify(VerifyRequest(path=root, cmd="python -m unittest test"), services))
     assert session.status is SessionStatus.VERIFIED, session.message
     assert session.search.suspects[0].startswith("shop.py:2")  # total(), from `result = total(...)` above the assert
     assert "+    return sum(prices) + tax" in session.winning_candidate().diff
     # test.py is no name pytest collects by itself: the regression suite ran it too
     assert session.baseline is not None and session.baseline.record.outcomes["test.py::TestShop::test_count"] == "passed"
+    # the failing test_total is left out of the regression run exactly: test_total_of_nothing,
+    # whose name starts with it (pytest's --deselect matches prefixes), runs and is the evidence
+    regression = session.winning_verdict().regression
+    assert regression.record.outcomes["test.py::TestShop::test_total_of_nothing"] == "passed"
+    assert "test.py::TestShop::test_total" not in regression.record.outcomes
+    assert session.winning_verdict().covered.endswith("shop.py: total (1 test)")
 
 
 def test_a_regex_bug_is_fixed_inside_the_pattern(tmp_path, services):

@@ -46,7 +46,11 @@ def repair(bug_id: str, services, tmp_path):
 @pytest.mark.parametrize("bug_id", ["bank-5", "search-3", "bank-3", "dates-2"])
 def test_assertion_and_crash_bugs_get_a_correct_fix(bug_id, services, tmp_path):
     bug, project, session = repair(bug_id, services, tmp_path)
-    assert session.status is SessionStatus.VERIFIED, session.message
+    # the fixed function is run by the failing test only: no test that passed before runs it, so
+    # the (correct) fix is plausible, not verified, and no junk edit elsewhere may lend it tests
+    assert session.status is SessionStatus.PLAUSIBLE, session.message
+    assert session.message.endswith("no test that passed before runs the edited code")
+    assert not any(v.verified for v in session.verdicts)
     winner = session.winning_candidate()
     patches = {e.path: e.new_text for e in winner.edits} | bench.heldout_patch(bug.program)
     correct, why = asyncio.run(bench.all_pass(services.sandbox, project, patches))
@@ -59,7 +63,7 @@ def test_the_proof_says_how_the_search_went(services, tmp_path):
     _bug, _project, session = repair("search-3", services, tmp_path)
     s = session.search
     assert s.tried == len(session.verdicts) and 1 <= s.tried <= s.ranked
-    assert s.stop == "verified fix found" and s.first_verified_ms > 0
+    assert s.stop != "verified fix found" and s.first_verified_ms is None and s.plausible >= 1
     # the three tests that passed before never call upper_bound, the function fixed: none is run again
     assert s.oracle == "failing tests (2 targets) + no test that passed before runs the changed code"
     proof = Path(session.proof_path).read_text(encoding="utf-8")

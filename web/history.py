@@ -114,7 +114,7 @@ def _form(q: HistoryQuery, repos: tuple[str, ...], since: str, until: str) -> st
 def _table(rows) -> str:
     out = []
     for row in rows:
-        css = html.escape(row.status.split()[0])
+        css = html.escape(row.status.split()[0].strip(",."))
         where = html.escape(row.repo) if row.repo else ("playground" if row.unlisted else "local")
         out.append(f"<tr><td><time datetime=\"{html.escape(row.created_at)}\">{html.escape(row.created_at[:16].replace('T', ' '))}"
                    f"</time></td><td><span class=\"status {css}\">{html.escape(row.status)}</span></td>"

@@ -139,7 +139,7 @@ def _body(session: Session, events: list[Event]) -> str:
         parts.append(_facts(session))
     else:
         head = session.analysis.headline() if session.analysis else "the failure"
-        css = session.status.value.split()[0]
+        css = session.status.value.split()[0].strip(",.")
         parts.append(f"<h1><span class=\"status {html.escape(css)}\">{html.escape(session.status.value)}</span> "
                      f"{html.escape(head)}</h1>")
         parts.append(f"<p>{html.escape(session.message[:1].upper() + session.message[1:])}.</p>" if session.message else "")
@@ -160,7 +160,7 @@ def _body(session: Session, events: list[Event]) -> str:
 def _facts(session: Session) -> str:
     oracle = session.oracle
     words = ORACLE_WORDS.get(oracle, "") if oracle else \
-        "Decided when the session ends." if session.status is SessionStatus.RUNNING else "No oracle: no fix was verified."
+        "Decided when the session ends." if session.status is SessionStatus.RUNNING else "No oracle: no fix passed."
     rows = [("Session", f"<code>{session.id}</code>"), ("Started", html.escape(session.created_at)),
             ("Trigger", html.escape(session.trigger)), *_origin_rows(session),
             ("Oracle", f"{html.escape(oracle.value) + ': ' if oracle else ''}{html.escape(words)}")]
@@ -233,9 +233,15 @@ def _fix(session: Session) -> str:
     if winner is None:
         return ""
     files = side_by_side(winner.diff)
+    verified = session.status is SessionStatus.VERIFIED
+    title = "The verified fix" if verified else "A plausible fix, not verified"
+    column = "verified fix" if verified else "plausible fix"
     if not files:
-        return f"<h2>The verified fix</h2><pre class=\"diff\">{html.escape(winner.diff)}</pre>"
-    out = [f"<h2>The verified fix</h2><p>{html.escape(winner.rationale)}</p>"]
+        return f"<h2>{title}</h2><pre class=\"diff\">{html.escape(winner.diff)}</pre>"
+    verdict = session.winning_verdict()
+    why = [f"<p class=\"evidence\">{html.escape(verdict.covered if verified else verdict.reason)}</p>"] \
+        if verdict is not None and (verdict.covered or verdict.plausible) else []
+    out = [f"<h2>{title}</h2><p>{html.escape(winner.rationale)}</p>", *why]
     for f in files:
         rows = []
         for row in f.rows:
@@ -250,7 +256,7 @@ def _fix(session: Session) -> str:
                    f"aria-label=\"{html.escape(f.path)}, side by side\"><table>"
                    f"<caption class=\"visually-hidden\">{html.escape(f.path)}: original on the left, fixed on the right"
                    "</caption><thead><tr><th scope=\"col\">line</th><th scope=\"col\">original</th>"
-                   f"<th scope=\"col\">line</th><th scope=\"col\">verified fix</th></tr></thead><tbody>{''.join(rows)}"
+                   f"<th scope=\"col\">line</th><th scope=\"col\">{column}</th></tr></thead><tbody>{''.join(rows)}"
                    "</tbody></table></div>")
     return "".join(out)
 
@@ -263,6 +269,7 @@ def _candidates(session: Session) -> str:
     for v in session.verdicts:
         c = by_id.get(v.candidate_id)
         verdict = ("<span class=\"verdict-ok\">verified</span>" if v.verified
+                   else f"<span class=\"verdict-plausible\">{html.escape(v.reason[:160])}</span>" if v.plausible
                    else f"<span class=\"verdict-no\">{html.escape(v.reason.splitlines()[0][:160] if v.reason else 'failed')}</span>")
         mark = " (winner)" if v.candidate_id == session.winner else ""
         rows.append(f"<tr><td>{v.candidate_id}{mark}</td><td>{html.escape(c.rule if c else '')}</td><td>{verdict}</td>"

@@ -149,6 +149,15 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
                 body=render.pr_body(session, number, verification.proof_text(rt, session), link),
                 message=f"Fix #{number}: verified by PVE (session {session.id})\n\n{winner.rationale}")
             pr_url = pr.get("html_url") or f"#{pr['number']}"
+    elif session.status is SessionStatus.PLAUSIBLE and pull is None and config.plausible_pull_request and blocked is None:
+        # Opted in by the repository: a draft, titled as what it is (never "verified").
+        pr = await fix_pull_request(
+            api, session_id=session.id, base_sha=sha, base_branch=default_branch, files=verification.fix_files(session),
+            title=f"Plausible fix, not verified, for #{number}: "
+                  f"{session.analysis.headline() if session.analysis else 'candidate'}"[:250],
+            body=render.pr_body(session, number, verification.proof_text(rt, session), link),
+            message=f"Plausible fix for #{number}, not verified by PVE (session {session.id})", draft=True)
+        pr_url = pr.get("html_url") or f"#{pr['number']}"
     rt.store.put_trigger(key, verification.trigger_record(api, installation, number, is_pr=cmd.is_pr, sha=sha,
                                                           sessions=[session.id], event="issue_comment",
                                                           payload=cmd.payload))

@@ -37,6 +37,7 @@ log = logging.getLogger("pve.app")
 
 class Kind(StrEnum):
     FIXES = "fixes"
+    PLAUSIBLE = "plausible, not verified"  # passes the reproduction, but no test that ran the change checks it
     BREAKS = "fixes, but breaks tests"
     DOES_NOT_FIX = "does not fix"
     NOT_REPRODUCED = "could not reproduce"
@@ -61,6 +62,8 @@ def verdict_of(issue: int, session: Session) -> PullVerdict:
     """Pure: what a judged session says about the pull request and one issue."""
     if session.status is SessionStatus.VERIFIED:
         return PullVerdict(issue, Kind.FIXES, f"oracle: {session.oracle.value if session.oracle else 'none'}", session)
+    if session.status is SessionStatus.PLAUSIBLE:
+        return PullVerdict(issue, Kind.PLAUSIBLE, session.message.split("plausible, not verified: ", 1)[-1], session)
     if session.status is SessionStatus.NOT_REPRODUCED:
         return PullVerdict(issue, Kind.NOT_REPRODUCED, session.message.removeprefix("could not reproduce: "), session)
     judged = session.verdicts[0] if session.verdicts else None

@@ -31,6 +31,7 @@ from pve.models import (
     Spectrum,
     Verdict,
     VerifyRequest,
+    settles,
 )
 from sandbox.backend import StagedProject
 from sandbox.remote import RemoteSandbox
@@ -63,7 +64,7 @@ class Flow(BaseModel):
     job: int
     session: str = ""  # the verification in progress ("" when none)
     batch: list[int] = Field(default_factory=list)  # the ranks the next Map runs
-    outcomes: list[bool] = Field(default_factory=list)  # verified? for ranks 0..n-1, tried so far
+    outcomes: list[bool] = Field(default_factory=list)  # settled the search (pve.models.settles)? ranks 0..n-1
     ranked: int = 0
     size: int = 3  # ranks per batch: the Map's MaxConcurrency
     search_started: float = 0.0  # epoch seconds
@@ -254,7 +255,8 @@ async def _search_setup(engine: Engine, ctx: Context, req: VerifyRequest, svc: S
 
 
 def _next(flow: Flow) -> Flow:
-    batch = next_batch(flow.outcomes, flow.ranked, Budget(*flow.budget), flow.size, time.time() - flow.search_started)
+    batch = next_batch(flow.outcomes, flow.ranked, Budget(*flow.budget), flow.size, time.time() - flow.search_started,
+                       any_verified=flow.first_verified_s is not None)
     return flow.model_copy(update={"batch": batch.ranks, "counted": batch.counted, "stop": batch.stop,
                                    "models": flow.models and not any(flow.outcomes)})
 
@@ -275,7 +277,7 @@ async def validate_rank(engine: Engine, event: dict[str, Any]) -> dict[str, Any]
     finally:
         engine.sandbox.cleanup(staged)
     _put(engine, session_id, verdict_blob(rank), verdict)
-    return {"rank": rank, "verified": verdict.verified}
+    return {"rank": rank, "verified": verdict.verified, "settles": settles(verdict)}
 
 
 def tally(event: dict[str, Any]) -> Flow:
@@ -284,7 +286,7 @@ def tally(event: dict[str, Any]) -> Flow:
     flow = Flow.model_validate(event)
     if [int(r["rank"]) for r in results] != flow.batch:
         raise ValueError(f"the batch ran ranks {[r['rank'] for r in results]}, not {flow.batch}")
-    outcomes = flow.outcomes + [bool(r["verified"]) for r in results]
+    outcomes = flow.outcomes + [bool(r.get("settles", r["verified"])) for r in results]
     first = flow.first_verified_s
     if first is None and any(r["verified"] for r in results):
         first = time.time() - flow.search_started

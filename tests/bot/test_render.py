@@ -32,3 +32,40 @@ def test_comments_and_pr_bodies_fit_with_their_marker():
 def test_fences_in_user_text_cannot_break_out_of_the_console_block():
     block = render.console(["a ``` b"])
     assert block.startswith("````\n") and block.endswith("\n````")
+
+
+def _judged(status: SessionStatus, message: str, *, plausible: bool, covered: str = "") -> Session:
+    from pve.models import Candidate, FileEdit, Preflight, Verdict
+
+    s = session(status)
+    s.message, s.winner = message, 1
+    s.candidates = [Candidate(id=1, rule="index.loop-bound", rationale="r", edits=[FileEdit(path="a.py", new_text="x")],
+                              diff="--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-a\n+b\n")]
+    s.verdicts = [Verdict(candidate_id=1, verified=not plausible, plausible=plausible, reason=message,
+                          preflight=Preflight(ok=True), covered=covered)]
+    return s
+
+
+def test_a_plausible_fix_is_said_as_what_it_is_never_as_verified():
+    s = _judged(SessionStatus.PLAUSIBLE, "candidate 1 is plausible, not verified: no test that passed before runs "
+                "the edited code", plausible=True)
+    reply = render.result(s, "https://pve.example.com/s/x")
+    assert reply.startswith("🟡 **Plausible, not verified**") and "no test that passed before runs the edited code" in reply
+    assert "```diff\n--- a/a.py" in reply and "Verified fix" not in reply
+    check = render.check_done(s, [], "proof", None, [])
+    assert check["title"] == "Plausible, not verified"
+    body = render.pr_body(s, 7, "proof", None)  # only when the repository opted in: a draft, titled as such
+    assert body.startswith("For #7: a **plausible fix, not verified**.") and "Fixes #7" not in body
+
+
+def test_a_verified_fix_names_its_evidence_and_its_scope():
+    s = _judged(SessionStatus.VERIFIED, "candidate 1 verified (oracle: existing tests; 2 tests ...); scope: the reported "
+                "failure only, 1 other failing test(s) still fail (tests/test_a.py::test_other)", plausible=False,
+                covered="2 tests that ran the edited code passed before and after: a.py: f (2 tests)")
+    from pve.models import RunResult
+
+    s.baseline = RunResult(sandbox_id="s", command="pytest", exit_code=0, duration_ms=1.0)  # a regression oracle ran
+    reply = render.result(s, None)
+    assert "2 tests that ran the edited code passed before and after: a.py: f (2 tests)" in reply
+    assert "Scope: the reported failure only, 1 other failing test(s) still fail (tests/test_a.py::test_other)" in reply
+    assert "does not make the whole job pass" in reply

@@ -101,3 +101,14 @@ def test_poetry_version_constraints(spec, want):
 def test_broken_declarations_are_read_as_nothing_not_a_crash():
     assert plan({"pyproject.toml": "this = = broken"}).kind == "none"
     assert plan({"pyproject.toml": PEP621, "poetry.lock": "broken = ="}).constraints == []
+
+
+def test_tox_deps_are_test_dependencies():
+    files = {"setup.py": "from setuptools import setup\nsetup(name='x')\n",
+             "tox.ini": "[tox]\nenvlist = py311\n\n[testenv]\ndeps =\n    pytest-mock>=3  # the suite's fixtures\n"
+                        "    -rrequirements-test.txt\n    {[base]deps}\n    hypothesis\ncommands = pytest\n"}
+    plan = plan_install(files, files.__getitem__)
+    assert plan.packages[-2:] == ["pytest-mock>=3", "hypothesis"] and "tox.ini" in plan.files
+    alone = {"tox.ini": files["tox.ini"]}
+    assert plan_install(alone, alone.__getitem__).kind == "tox.ini"
+    assert plan_install({"tox.ini": "[tox]\nenvlist = py\n"}, {"tox.ini": "[tox]\nenvlist = py\n"}.__getitem__).kind == "none"

@@ -70,6 +70,7 @@ LIBRARY = {  # a src-layout library, installed editable by setuptools, with a de
                            "    out = subprocess.run([sys.executable, '-c', 'import paint, colorlib; print(colorlib.favourite())'],\n"
                            "                         capture_output=True, text=True)\n"
                            "    assert out.stdout == 'red\\n', out.stderr\n\n\n"
+                           "def test_mix_of_two():\n    assert paint.mix(['a', 'b']) == 'red x1'\n\n\n"
                            "def test_mix_of_nothing():\n    assert paint.mix([]) == 'red x0'\n",
 }
 

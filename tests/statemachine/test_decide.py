@@ -119,3 +119,47 @@ def test_a_target_whose_module_cannot_be_collected_failed_with_that_error():
     # a class that could not be collected counts too
     by_class = run({"tests/test_a.py::TestParse": "error"}, code=2, test_exc={"tests/test_a.py::TestParse": imp})
     assert check_reproduction(by_class, repro, None)[0]
+
+
+# --------------------------------------------------------------------------- crash becomes a proper error
+
+REPORT = Reproduction(kind=ReproKind.SCRIPT, target="reproduce_issue.py", files=["reproduce_issue.py"],
+                      script="import pkg\npkg.load('x')\n", derived_from="report: code block 1")
+CRASH = run(exc=ExceptionInfo(type="TypeError", qualified_type="TypeError", message="'NoneType' object is not subscriptable",
+                              frames=[Frame(file="pkg/a.py", line=3, function="load", project_path="pkg/a.py",
+                                            code="return data['x']")]), code=1)
+
+
+def raised(qualified, code, message="bad config: x"):
+    return ExceptionInfo(type=qualified.rsplit(".", 1)[-1], qualified_type=qualified, message=message,
+                         frames=[Frame(file="pkg/a.py", line=5, function="load", project_path="pkg/a.py", code=code)])
+
+
+def test_a_reported_crash_that_became_the_projects_own_error_is_fixed():
+    v = judge(cand(), OK, run(exc=raised("pkg.errors.ConfigError", "raise ConfigError(f'bad config: {name}')"), code=1),
+              None, REPORT, CRASH, None)
+    assert v.verified, v.reason
+    assert v.outcome.startswith("raises pkg.errors.ConfigError: bad config: x (on purpose: a raise in pkg/a.py:5)")
+
+
+def test_a_builtin_error_raised_on_purpose_with_its_message_counts_too():
+    v = judge(cand(), OK, run(exc=raised("ValueError", "raise ValueError('bad config')"), code=1), None, REPORT, CRASH, None)
+    assert v.verified and v.outcome.startswith("raises ValueError")
+
+
+def test_the_same_crash_or_another_crash_is_not_a_proper_error():
+    same = judge(cand(), OK, run(exc=raised("TypeError", "raise TypeError('x')"), code=1), None, REPORT, CRASH, None)
+    other = judge(cand(), OK, run(exc=raised("KeyError", "return data['y']"), code=1), None, REPORT, CRASH, None)
+    assert not same.verified and same.reason.startswith("TypeError")
+    assert not other.verified and other.reason.startswith("KeyError")
+
+
+def test_a_proper_error_counts_only_for_reproductions_from_reports():
+    v = judge(cand(), OK, run(exc=raised("pkg.errors.ConfigError", "raise ConfigError('x')"), code=1), None, SCRIPT,
+              CRASH, None)
+    assert not v.verified  # a script of the project's own is held to exiting cleanly
+
+
+def test_a_clean_return_is_said():
+    v = judge(cand(), OK, run(), None, REPORT, CRASH, None)
+    assert v.verified and v.outcome == "returns normally"

@@ -153,3 +153,19 @@ def test_a_subset_is_split_only_when_it_is_worth_a_sandbox():
     assert oracle.balanced_subset(baseline, {"t::a", "t::b"}, 2) == [["t::a", "t::b"]]
     assert oracle.balanced_subset(baseline, set(durations), 2) == [["t::slow"], ["t::a", "t::b", "t::mid"]]
     assert oracle.balanced_subset(baseline, set(), 2) == []
+
+
+def test_every_edited_part_needs_tests_of_its_own():
+    """The evidence map: a signature default is its function's (not "the module"), an edit to one
+    function is not evidenced by the tests of another, and module-level code by any test that ran
+    the module's functions."""
+    two = {"pkg/core.py": CORE.replace("return a + b", "return b + a").replace("def scale(x, factor=2)",
+                                                                               "def scale(x, factor=3)")}
+    parts = impact.evidence(record(), read, two)
+    assert parts == {"pkg/core.py: add": {"t::add", "t::both"}, "pkg/core.py: scale": {"t::scale"}}
+    untested = impact.evidence(record(tests={"t::add": [0]}), read, two)
+    assert untested["pkg/core.py: scale"] == set()  # no test ran scale(): no evidence for that edit
+    module = impact.evidence(record(), read, edit("LIMIT = 10", "LIMIT = 11"))
+    assert module == {"pkg/core.py: module level": {"t::add", "t::scale", "t::box", "t::both", "t::picked"}}
+    assert "2 tests that ran the edited code passed before and after: pkg/core.py: add (1 test)" in \
+        impact.coverage(parts, {"t::add", "t::scale"})

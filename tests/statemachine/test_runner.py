@@ -22,8 +22,8 @@ pytestmark = pytest.mark.sandbox
 def test_two_sessions_on_one_services_keep_their_own_console(tmp_path):
     seen: list[Event] = []
     services = bootstrap.services(replace(Settings.from_env({}), home=tmp_path / "home"), watchers=[seen.append])
-    snippet = EXAMPLES / "snippets" / "average.py"
-    log = (EXAMPLES / "snippets" / "average.log").read_bytes()
+    snippet = EXAMPLES / "stats"  # a project with tests: its fix is verified
+    log = (EXAMPLES / "stats" / "ci.log").read_bytes()
 
     async def twice():
         first = await verify(VerifyRequest(path=snippet, error_log=log, cache=False), services)

@@ -123,3 +123,29 @@ def test_past_the_first_candidates_the_search_goes_on_only_while_it_is_quick():
     assert (slow.ranks, slow.counted, slow.stop) == ([], 150, "time budget past 150 candidates (20 s)")
     assert next_batch([False] * 150, 900, budget, 3, elapsed_s=8.0).ranks == [150, 151, 152]  # quick: deeper
     assert next_batch([False] * 400, 900, budget, 3, elapsed_s=8.0).stop == "candidate budget (400)"
+
+
+class PlausibleRuns(FakeRuns):
+    """Plausible (passed the reproduction only) for the given ids; a workaround for others."""
+
+    def __init__(self, plausible: set[int], workaround: set[int] = frozenset(), verified: set[int] = frozenset()):
+        super().__init__(verified=set(verified))
+        self.plausible, self.workaround = plausible, workaround
+
+    async def __call__(self, c: Candidate) -> Verdict:
+        v = await super().__call__(c)
+        if c.id in self.plausible | self.workaround:
+            v.plausible, v.reason = True, "plausible, not verified: no test that passed before runs the edited code"
+            v.preflight = Preflight(ok=True, workaround=["deletes a control statement"] if c.id in self.workaround else [])
+        return v
+
+
+def test_a_plausible_fix_ends_the_search_after_its_window_and_a_workaround_does_not():
+    out = run(cands(40), PlausibleRuns(plausible={5}), window=3)
+    assert [v.candidate_id for v in out.verdicts] == list(range(1, 9))
+    assert out.stop.startswith("plausible fix found") and out.first_verified_s is None
+    # a workaround never settles the search; a verified fix inside the window still wins it
+    out = run(cands(40), PlausibleRuns(plausible=set(), workaround={5}), window=3)
+    assert len(out.verdicts) == 40 and out.stop == "all candidates tried"
+    out = run(cands(40), PlausibleRuns(plausible={5}, verified={7}), window=3)
+    assert out.stop == "verified fix found" and len(out.verdicts) == 8

@@ -290,7 +290,7 @@ def test_history_lists_what_a_reader_may_see_filtered_and_paged(backend: Store):
     assert ids(dataclasses.replace(alice, error_type="NameError")) == ["d"]
     assert ids(dataclasses.replace(alice, repo="OCTO/STATS")) == ["b", "a"]
     assert ids(dataclasses.replace(alice, repo="octo/secret")) == []  # filtering cannot widen what one may see
-    assert ids(dataclasses.replace(alice, status="no verified fix")) == ["b"]
+    assert ids(dataclasses.replace(alice, status="no fix")) == ["b"]
     assert ids(dataclasses.replace(alice, since="2026-12-02", until="2026-12-04")) == ["b"]
     # pages: newest first, the next page starts after the last row's cursor, without gaps or repeats
     first = backend.history(dataclasses.replace(alice, limit=3))
@@ -304,4 +304,4 @@ def test_history_lists_what_a_reader_may_see_filtered_and_paged(backend: Store):
                             status=SessionStatus.NO_FIX)
     backend.put_session(again)
     assert [(r.id[0], r.status) for r in backend.history(dataclasses.replace(alice, repo="octo/stats"))] == \
-        [("b", "no verified fix"), ("a", "no verified fix")]
+        [("b", "no fix"), ("a", "no fix")]

@@ -7,6 +7,8 @@ def top_prices(prices, n):
 
 
 def _highest(prices):
+    if len(prices) < 2:
+        return list(prices)  # nothing to order
     ranked = prices.sort(reverse=True)
     return list(ranked)
 

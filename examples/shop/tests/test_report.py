@@ -7,5 +7,9 @@ def test_top_two():
     assert prices == [3, 1, 2]
 
 
+def test_top_of_one_price():
+    assert top_prices([4], 3) == [4]
+
+
 def test_cheapest():
     assert cheapest([3, 1, 2]) == 1

@@ -1,0 +1,362 @@
+"""What a candidate may not do to look like a fix (TRUTH.md's rules), read from syntax trees.
+
+Three kinds, all pure (trees in, reasons out):
+
+- **what judges** (``judging_edits``): a test function, a fixture, a check a script runs on its
+  own result, an ``assert`` anywhere. A candidate that touches one is rejected before it runs.
+- **fitted constants** (``fitted_literals``): a new literal that is the failing check's expected
+  value, or a constant tuned step by step towards it, unless the code already names that value.
+  Rejected before it runs.
+- **anti-patterns** (``workarounds``, Tan et al., FSE 2016): deleting an exit or a control
+  statement or the block it guards, inserting an early exit where the reproduction checks no
+  value, a condition or loop made trivially true or false, a swallowed exception. These may
+  run, but are never verified: at most shown as a workaround.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import operator
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pve.models import Reproduction, ReproKind
+
+# Literals too common in real fixes to count as fitted (off by one, empty, a flag).
+_TRIVIAL: frozenset[object] = frozenset({0, 1, -1, "", " ", None})
+_CHECKER_PREFIXES = ("test", "check")
+_EXITS = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+_CONTROL = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.With, ast.AsyncWith, ast.Match)
+_TEST_CONFIG = frozenset({"pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "noxfile.py", ".coveragerc",
+                          "conftest.py"})
+
+
+def is_test_configuration(path: str) -> bool:
+    """Files that say how the tests run (pytest's and tox's options, markers, plugins)."""
+    return path.rsplit("/", 1)[-1] in _TEST_CONFIG
+
+
+# --------------------------------------------------------------------------- what judges
+
+
+def judging_edits(path: str, old: ast.AST | None, new: ast.AST, touched: Iterable[ast.AST], *,
+                  script: bool) -> list[str]:
+    """Why this change edits what judges the fix. ``old``/``new``: the changed region before and
+    after; ``touched``: the original's function definitions that hold a changed line;
+    ``script``: the file is the reproduction itself (a script whose checks may not change)."""
+    reasons = []
+    if _asserts(old) != _asserts(new):
+        reasons.append(f"changes an assert statement in {path}")
+    for node in touched:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if node.name.startswith("test") or _is_fixture(node):
+            reasons.append(f"edits {node.name}() in {path}, a test or fixture")
+        elif script and (node.name.startswith(_CHECKER_PREFIXES) or _checks(node)):
+            reasons.append(f"edits {node.name}() in {path}, which checks the script's result")
+    return list(dict.fromkeys(reasons))
+
+
+@functools.lru_cache(maxsize=16)  # by identity: the original's region comes back for every candidate
+def _asserts(tree: ast.AST | None) -> Counter[str]:
+    if tree is None:
+        return Counter()
+    return Counter(ast.dump(n) for n in ast.walk(tree) if isinstance(n, ast.Assert))
+
+
+def _is_fixture(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    for d in node.decorator_list:
+        target = d.func if isinstance(d, ast.Call) else d
+        name = target.attr if isinstance(target, ast.Attribute) else target.id if isinstance(target, ast.Name) else ""
+        if name in ("fixture", "yield_fixture"):
+            return True
+    return False
+
+
+def _checks(node: ast.AST) -> bool:
+    """Does this function check a result: an assert, or raising AssertionError?"""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Assert):
+            return True
+        if isinstance(n, ast.Raise) and n.exc is not None:
+            exc = n.exc.func if isinstance(n.exc, ast.Call) else n.exc
+            if isinstance(exc, ast.Name) and exc.id == "AssertionError":
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------- fitted constants
+
+
+def fitted_literals(old: ast.AST | None, new: ast.AST, context: str, expected: frozenset[object],
+                    rule: str) -> list[str]:
+    """A new literal that the failing check expects, unless the edited code already names it
+    (``context``: the original text of the edited function, its docstring and comments, or the
+    module for a change at module level). A value the module holds elsewhere (a default table)
+    does not excuse it: the fix should use that name, not a copy fitted to one test. A constant
+    stepped more than once (stepping stones' ``constant.near``) is rejected whatever its value."""
+    added = _literals(new) - _literals(old)
+    reasons = []
+    named = _named(context)
+    for value in sorted(added, key=repr):
+        if _trivial(value):
+            continue
+        if rule.count("constant.near") >= 2:
+            reasons.append(f"tunes a constant step by step to {value!r} (fitted to the tests, not derived from the code)")
+        elif value in expected and not _names(named, value):
+            reasons.append(f"sets {value!r}, the value the failing check expects, which the edited code does not name")
+    return reasons
+
+
+def _trivial(value: object) -> bool:
+    try:
+        return value in _TRIVIAL and type(value) in (int, float, str, bool, type(None))
+    except TypeError:
+        return False
+
+
+@functools.lru_cache(maxsize=16)
+def _literals(tree: ast.AST | None) -> Counter[object]:
+    if tree is None:
+        return Counter()
+    out: Counter[object] = Counter()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Constant) and not isinstance(n.value, bytes | type(...)):
+            out[n.value] += 1
+        elif isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) and isinstance(n.operand, ast.Constant) \
+                and isinstance(n.operand.value, int | float) and not isinstance(n.operand.value, bool):
+            out[-n.operand.value] += 1
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _named(text: str) -> tuple[frozenset[object], str]:
+    try:
+        tree: ast.AST | None = ast.parse(text)
+    except (SyntaxError, ValueError):
+        tree = None
+    return frozenset(_literals(tree)), text
+
+
+def _names(named: tuple[frozenset[object], str], value: object) -> bool:
+    literals, text = named
+    try:
+        if value in literals:
+            return True
+    except TypeError:
+        return False
+    return isinstance(value, int | float | str) and len(str(value)) >= 2 and str(value) in text
+
+
+def judged_text(repro: Reproduction, read: Callable[[str], str]) -> Callable[[str], str]:
+    """A reader of the reproduction's files, also of a script PVE wrote (it is a patch, not a
+    file of the project)."""
+    def text(path: str) -> str:
+        if repro.script is not None and path == repro.target:
+            return repro.script
+        return read(path)
+    return text
+
+
+def expected_values(repro: Reproduction, read: Callable[[str], str]) -> frozenset[object]:
+    """The literals the reproduction's checks compare against: inside its asserts (and
+    ``assert*`` calls, ``parametrize`` tables, names like ``expected``) in the failing tests, or
+    in the reproduction scripts."""
+    if repro.kind is ReproKind.PYTEST:
+        wanted: dict[str, set[str]] = {}
+        for tid in repro.test_ids:
+            path, _, rest = tid.partition("::")
+            name = rest.split("::")[-1].split("[")[0] if rest else ""
+            wanted.setdefault(path, set()).add(name)
+        sources = [(path, tuple(sorted(names))) for path, names in wanted.items()]
+    else:
+        sources = [(path, ("",)) for path in repro.files]
+    found: set[object] = set()
+    for path, names in sources:
+        try:
+            text = read(path)
+        except (OSError, UnicodeDecodeError):
+            continue
+        found |= _expected_in(text, names)
+    return frozenset(found)
+
+
+@functools.lru_cache(maxsize=32)
+def _expected_in(text: str, names: tuple[str, ...]) -> frozenset[object]:
+    """``names``: the test functions ('' for the whole file, or a whole file of tests)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    scopes: list[ast.AST] = []
+    if "" in names:
+        scopes.append(tree)
+    else:
+        scopes += [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name in names]
+    out: set[object] = set()
+    for scope in scopes:
+        for n in ast.walk(scope):
+            if isinstance(n, ast.Assert) or (isinstance(n, ast.Call) and _is_check_call(n)):
+                out |= set(_literals(n))
+            elif isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id.startswith(("expect", "want"))
+                                                   for t in n.targets):
+                out |= set(_literals(n.value))
+            elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
+                for d in n.decorator_list:
+                    if isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "parametrize":
+                        out |= set(_literals(d))
+    return frozenset(v for v in out if not _trivial(v))
+
+
+def _is_check_call(call: ast.Call) -> bool:
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id if isinstance(call.func, ast.Name) else ""
+    return name.startswith("assert")
+
+
+def checks_values(repro: Reproduction, read: Callable[[str], str]) -> bool:
+    """Does the reproduction check what the code computes (an assert, ``pytest.raises``, an
+    ``assert*`` method), or only that it runs without crashing?"""
+    if repro.kind is ReproKind.PYTEST:
+        paths = {tid.partition("::")[0] for tid in repro.test_ids}
+    else:
+        paths = set(repro.files)
+    for path in sorted(paths):
+        try:
+            text = read(path)
+        except (OSError, UnicodeDecodeError):
+            continue
+        if _has_checks(text):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=32)
+def _has_checks(text: str) -> bool:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assert):
+            return True
+        if isinstance(n, ast.Call):
+            name = n.func.attr if isinstance(n.func, ast.Attribute) else n.func.id if isinstance(n.func, ast.Name) else ""
+            if name.startswith("assert") or name == "raises":
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------- anti-patterns
+
+
+def workarounds(old: ast.AST | None, new: ast.AST, *, values_checked: bool) -> list[str]:
+    """TRUTH.md's anti-patterns in this change: never verified, at most a workaround.
+    ``values_checked``: the reproduction checks results, so an inserted early return is judged
+    by what it returns; where it only checks for a crash, any new exit is a way around it."""
+    reasons = []
+    before, after = _counts(old), _counts(new)
+    if after["exit"] < before["exit"]:
+        reasons.append("deletes a return, raise, break or continue")
+    if after["control"] < before["control"]:
+        reasons.append("deletes a control statement (if, loop, try or with) and what it guards")
+    if after["emptied"] > before["emptied"]:
+        reasons.append("empties the block a control statement guards")
+    if not values_checked and after["exit"] > before["exit"]:
+        reasons.append("inserts an early exit where the reproduction only checks that nothing crashes")
+    constant = _constant_conditions(new) - _constant_conditions(old)
+    if constant:
+        reasons.append(f"makes a condition always {'true' if next(iter(constant))[1] else 'false'}")
+    if after["swallowed"] > before["swallowed"]:
+        reasons.append("swallows an exception (a handler that does nothing)")
+    return reasons
+
+
+@functools.lru_cache(maxsize=16)
+def _counts(tree: ast.AST | None) -> Counter[str]:
+    out: Counter[str] = Counter()
+    if tree is None:
+        return out
+    for n in ast.walk(tree):
+        if isinstance(n, _EXITS) or (isinstance(n, ast.Call) and _exit_call(n)):
+            out["exit"] += 1
+        if isinstance(n, _CONTROL):
+            out["control"] += 1
+            if isinstance(n, ast.If | ast.For | ast.While | ast.With) and all(_inert(s) for s in n.body):
+                out["emptied"] += 1
+        if isinstance(n, ast.ExceptHandler) and all(_inert(s) or isinstance(s, ast.Continue) or
+                                                    (isinstance(s, ast.Return) and (s.value is None or (
+                                                        isinstance(s.value, ast.Constant) and s.value.value is None)))
+                                                    for s in n.body):
+            out["swallowed"] += 1
+    return out
+
+
+def _exit_call(call: ast.Call) -> bool:
+    f = call.func
+    name = f"{f.value.id}.{f.attr}" if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) else \
+        f.id if isinstance(f, ast.Name) else ""
+    return name in ("sys.exit", "os._exit", "exit", "quit")
+
+
+def _inert(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+
+
+@functools.lru_cache(maxsize=16)
+def _constant_conditions(tree: ast.AST | None) -> frozenset[tuple[str, bool]]:
+    """Conditions (of ``if``, ``while``, ``x if c else y``, comprehension filters) whose value
+    does not depend on the program: (their dump, that value)."""
+    out: set[tuple[str, bool]] = set()
+    if tree is None:
+        return frozenset()
+    for n in ast.walk(tree):
+        tests: list[ast.expr] = []
+        if isinstance(n, ast.If | ast.While | ast.IfExp):
+            tests.append(n.test)
+        elif isinstance(n, ast.comprehension):
+            tests += n.ifs
+        for t in tests:
+            value = _fold(t)
+            if value is not None:
+                out.add((ast.dump(t), value))
+    return frozenset(out)
+
+
+def _fold(node: ast.expr) -> bool | None:
+    """The truth value of a condition made of constants only, ``not``, ``and``/``or`` (with
+    short-circuits: ``x or True``), or None when it depends on the program."""
+    if isinstance(node, ast.Constant):
+        return bool(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        inner = _fold(node.operand)
+        return None if inner is None else not inner
+    if isinstance(node, ast.BoolOp):
+        values = [_fold(v) for v in node.values]
+        if isinstance(node.op, ast.Or):
+            if any(v is True for v in values):
+                return True
+            return False if all(v is False for v in values) else None
+        if any(v is False for v in values):
+            return False
+        return True if all(v is True for v in values) else None
+    if isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) and \
+            all(isinstance(c, ast.Constant) for c in node.comparators):
+        left = node.left.value
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            compare = _COMPARE.get(type(op))
+            try:
+                if compare is None or not compare(left, right.value):  # type: ignore[attr-defined]
+                    return False if compare is not None else None
+            except TypeError:  # 1 < "a": not a constant condition
+                return None
+            left = right.value  # type: ignore[attr-defined]
+        return True
+    return None
+
+
+_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
+    ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+}

@@ -1,0 +1,85 @@
+"""TRUTH.md's rules as preflight applies them: what judges is never edited, no constant is fitted
+to an expectation, and anti-patterns are at most workarounds."""
+
+from __future__ import annotations
+
+import pytest
+
+from pve.models import Candidate, FileEdit, Reproduction, ReproKind
+from statemachine.preflight import preflight
+
+SOLUTION = "def count(s):\n    return len(set(s) & set('aeiou'))\n"
+SCRIPT_CHECK = ("from solution import count\n\n\ndef check(candidate):\n    assert candidate('xyz') == 0\n"
+                "    assert candidate('banana') == 3\n\n\ncheck(count)\n")
+RUNNER = ("def parse(text):\n    return text.split(',')\n\n\ndef verify(result):\n    if result != ['a']:\n"
+          "        raise AssertionError(result)\n\n\nverify(parse('a'))\n")
+SETTINGS = "DEFAULTS = {'retries': 3, 'timeout': 30}\n\n\ndef setting(config, name):\n    return config[name]\n"
+SETTINGS_TEST = ("from settings import setting\n\n\ndef test_missing():\n    assert setting({}, 'retries') == 3\n\n\n"
+                 "def test_given():\n    assert setting({'retries': 5}, 'retries') == 5\n")
+LOOP = ("def fields(text):\n    out = []\n    pos = 0\n    while True:\n        end = text.index(',', pos)\n"
+        "        out.append(text[pos:end])\n        pos = end + 1\n        if pos >= len(text):\n            break\n"
+        "    return out\n")
+FILES = {"solution.py": SOLUTION, "test_solution.py": SCRIPT_CHECK, "run.py": RUNNER, "settings.py": SETTINGS,
+         "tests/test_settings.py": SETTINGS_TEST, "fields.py": LOOP, "pytest.ini": "[pytest]\naddopts = -q\n",
+         "pkg/conf.py": "import pytest\n\n\n@pytest.fixture\ndef data():\n    return [1, 2]\n"}
+
+AS_SCRIPT = Reproduction(kind=ReproKind.SCRIPT, target="test_solution.py", files=["test_solution.py"], editable_defs=True)
+RUN_SCRIPT = Reproduction(kind=ReproKind.SCRIPT, target="run.py", files=["run.py"], editable_defs=True)
+PYTEST = Reproduction(kind=ReproKind.PYTEST, test_ids=["tests/test_settings.py::test_missing"],
+                      files=["tests/test_settings.py"])
+REPORT = Reproduction(kind=ReproKind.SCRIPT, target="reproduce_issue.py", files=["reproduce_issue.py"],
+                      script="from fields import fields\nprint(fields('a,b'))\n", derived_from="report: code block 1")
+
+
+def pre(path, text, repro, rule="r"):
+    cand = Candidate(id=1, rule=rule, rationale="", edits=[FileEdit(path=path, new_text=text)])
+    return preflight(cand, lambda p: FILES[p], None, repro)
+
+
+@pytest.mark.parametrize("path, text, repro, why", [
+    ("test_solution.py", SCRIPT_CHECK.replace("== 3", "!= 3"), AS_SCRIPT, "edits the test file test_solution.py"),
+    ("run.py", RUNNER.replace("!= ['a']", "== ['a']"), RUN_SCRIPT, "edits verify() in run.py, which checks"),
+    ("settings.py", SETTINGS + "\n\ndef test_x():\n    assert True\n", PYTEST, "changes an assert statement"),
+    ("pytest.ini", "[pytest]\naddopts = -q -p no:x\n", PYTEST, "configures how the tests run"),
+    ("pkg/conf.py", FILES["pkg/conf.py"].replace("[1, 2]", "[1]"), PYTEST, "edits data() in pkg/conf.py, a test or fixture"),
+])
+def test_what_judges_is_never_edited(path, text, repro, why):
+    result = pre(path, text, repro)
+    assert not result.ok and any(why in r for r in result.reasons), result.reasons
+
+
+def test_a_scripts_own_code_may_still_be_repaired():
+    assert pre("run.py", RUNNER.replace("text.split(',')", "text.split(',')[:1]"), RUN_SCRIPT).ok
+
+
+def test_the_expected_value_as_a_literal_is_refused_and_the_name_in_scope_is_not():
+    fitted = pre("settings.py", SETTINGS.replace("config[name]", "config.get(name, 3)"), PYTEST)
+    named = pre("settings.py", SETTINGS.replace("config[name]", "config.get(name, DEFAULTS[name])"), PYTEST)
+    assert not fitted.ok and "sets 3, the value the failing check expects" in fitted.reasons[0]
+    assert named.ok, named.reasons
+
+
+def test_a_constant_stepped_more_than_once_is_refused():
+    stepped = pre("settings.py", SETTINGS.replace("config[name]", "config.get(name, 7)"), PYTEST,
+                  rule="dict.get + constant.near + constant.near")
+    assert not stepped.ok and "step by step" in stepped.reasons[0]
+
+
+@pytest.mark.parametrize("new, why", [
+    (LOOP.replace("while True", "while not True"), "always false"),
+    (LOOP.replace("    out = []\n", "    out = []\n    if ',' not in text:\n        return out\n"), "early exit"),
+    (LOOP.replace("        if pos >= len(text):\n            break\n", ""), "deletes a return, raise, break"),
+    (LOOP.replace("        end = text.index(',', pos)\n", "        try:\n            end = text.index(',', pos)\n"
+                  "        except ValueError:\n            pass\n"), "swallows an exception"),
+])
+def test_anti_patterns_run_but_only_as_workarounds(new, why):
+    result = pre("fields.py", new, REPORT)
+    assert result.ok and any(why in w for w in result.workaround), result.workaround
+
+
+def test_an_early_return_is_judged_by_what_it_returns_where_the_reproduction_checks_values():
+    guard = LOOP.replace("    out = []\n", "    out = []\n    if ',' not in text:\n        return [text]\n")
+    checked = Reproduction(kind=ReproKind.PYTEST, test_ids=["tests/test_settings.py::test_given"],
+                           files=["tests/test_settings.py"])
+    assert not pre("fields.py", guard, checked).workaround
+    assert pre("fields.py", guard, REPORT).workaround
