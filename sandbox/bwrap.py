@@ -236,6 +236,9 @@ class BubblewrapSandbox:
                  "--size", size, "--tmpfs", "/tmp",
                  "--size", size, "--tmpfs", "/dev/shm",
                  "--size", size, "--tmpfs", "/work",
+                 # bwrap's own root (where / and /etc live) is an unsized tmpfs: read-only once
+                 # every mount point is made, so only the sized tmpfs above take writes
+                 "--remount-ro", "/",
                  "--chdir", "/work",
                  "--clearenv",
                  "--setenv", "PATH", path,

@@ -198,6 +198,20 @@ def test_disk_fill_stays_in_the_sandbox(sandbox, staged):
     assert snapshot(staged.root) == before
 
 
+def test_the_sandbox_root_and_etc_take_no_writes(sandbox, staged):
+    """bwrap's root is a tmpfs with no size: writable, 5 GB went into it until the memory cgroup
+    (or, without one, the host's memory) gave out. It is read-only after the mounts."""
+    code = ("import os\nfor path in ('/fill.bin', '/etc/fill.bin', '/newdir/x', '/run/x', '/var/x'):\n"
+            "    try:\n        os.makedirs(os.path.dirname(path), exist_ok=True)\n"
+            "        with open(path, 'wb') as f:\n            f.write(b'0' * (8 << 20))\n"
+            "        print('WROTE', path)\n"
+            "    except OSError as e:\n        print('denied', path, e.errno)\n"
+            "open('/tmp/ok', 'w').write('x'); open('/work/ok', 'w').write('x'); print('sized tmpfs ok')\n")
+    r = run(sandbox, staged, code)
+    assert "WROTE" not in r.stdout, r.stdout
+    assert r.stdout.count("denied") == 5 and "sized tmpfs ok" in r.stdout, (r.stdout, r.stderr)
+
+
 def test_no_network_not_even_the_hosts_loopback(sandbox, staged):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
