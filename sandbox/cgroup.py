@@ -45,7 +45,7 @@ class SlotCgroups:
     def unavailable(cls, reason: str) -> SlotCgroups:
         cg = cls.__new__(cls)
         cg.slots, cg.memory_bytes, cg.max_procs = [], 0, 0
-        cg._dirs, cg._memory, cg.version, cg.reason = {}, {}, 0, reason
+        cg._dirs, cg._memory, cg._cpu, cg.version, cg.reason = {}, {}, {}, 0, reason
         return cg
 
     @property
