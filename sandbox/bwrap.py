@@ -123,7 +123,8 @@ class BubblewrapSandbox:
             "slots": self.slots,
             "background slots": (f"{self.background_slots} (the baseline, at the lowest CPU weight until awaited)"
                                  if self.background_slots else "none"),
-            "environments": f"{self.environments_root()} (built once per declaration; least recently used evicted past "
+            # the store's host path is the operator's business, not the proof reader's
+            "environments": f"one per declaration, bound read-only at {RUN_PATH} (least recently used evicted past "
                             f"{s.environments.store_bytes >> 20} MiB, PVE_ENV_STORE_MB)",
         }
 

@@ -26,6 +26,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from pve.untrusted import TooLarge, read_capped
 from web.shell import error_page, page
 
 STATE_COOKIE, USER_COOKIE = "pve_login_state", "pve_user"
@@ -185,7 +186,10 @@ def router(app: OAuthApp | None, signer: Signer) -> APIRouter:
 
     @r.post("/logout")
     async def logout(request: Request) -> Response:
-        form = await request.body()
+        try:  # a sign-out form is a token: anything longer is not one
+            form = await read_capped(request.stream(), 4096, request.headers.get("content-length"))
+        except TooLarge:
+            return error_page(413, "That is not a sign-out form", "Sign out from the sign-in page (<a href=\"/login\">/login</a>).")
         sent = dict(pair.split("=", 1) for pair in form.decode("ascii", "replace").split("&") if "=" in pair)
         if current_user(request, signer) is None or not hmac.compare_digest(sent.get("csrf", ""),
                                                                              csrf_token(request, signer)):

@@ -34,6 +34,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from pve.errors import BadInput
 from pve.models import Session, SessionStatus, VerifyRequest
+from pve.untrusted import TooLarge, loads_json, read_capped
 from statemachine.runner import new_session_id
 from store.base import SessionLog
 from web.access import Viewer
@@ -186,9 +187,11 @@ def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Librarie
         if wait:
             return JSONResponse({"error": "too many checks; slow down"}, status_code=429,
                                 headers={"Retry-After": str(int(wait) + 1)})
-        try:
-            body = await request.json()
+        try:  # JSON escapes a byte in at most 6 (\\uXXXX): more than that cannot be a snippet
+            body = loads_json(await read_capped(request.stream(), 6 * MAX_CODE + 1024, request.headers.get("content-length")))
             code = body.get("code") if isinstance(body, dict) else None
+        except TooLarge:
+            return JSONResponse({"error": f"send {{\"code\": \"...\"}} of at most {MAX_CODE // 1024} KB"}, status_code=413)
         except ValueError:
             code = None
         if not isinstance(code, str) or len(code.encode()) > MAX_CODE:
@@ -257,11 +260,10 @@ def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Librarie
 async def _form(request: Request) -> dict[str, str] | None:
     """The url-encoded form, read up to what the limits can need (None beyond that)."""
     cap = 3 * (MAX_CODE + MAX_ERROR) + 4096  # every byte percent-encoded, plus the token
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > cap:
-            return None
+    try:
+        body = await read_capped(request.stream(), cap, request.headers.get("content-length"))
+    except TooLarge:
+        return None
     fields = parse_qs(body.decode("ascii", "replace"), keep_blank_values=True)
     return {k: v[0] for k, v in fields.items()}
 

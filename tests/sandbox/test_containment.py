@@ -340,6 +340,9 @@ def test_describe_names_every_defence(sandbox):
     # two slots for candidates, plus one for the background baseline where CPU weights exist
     assert d["slots"] == 2 and len(sandbox.slot_numbers) == 2 + sandbox.background_slots
     assert (d["background slots"] == "none") == (sandbox.background_slots == 0)
+    # a proof is public: it says where a run sees its environment, never the host's store
+    assert "read-only at /pve-env" in d["environments"]
+    assert not any(str(sandbox.environments_root()) in str(v) for v in d.values())
 
 
 def test_each_pve_process_gets_its_own_slots(sandbox):
