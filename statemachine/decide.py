@@ -323,3 +323,68 @@ def evidence(v: Verdict, *, baseline: RunResult | None, covered: str, suite_note
     v.verified, v.plausible = False, True
     v.reason = f"plausible, not verified: {why}"
     return v
+
+
+def undetermined(verdicts: list[Verdict], candidates: list[Candidate]) -> list[Verdict]:
+    """Verified candidates that differ from another verified one only in the values of literals
+    (``amount <= -1`` and ``amount <= 0`` both pass): the tests accept either, so they pin neither,
+    and which one is the fix is a guess. Each becomes plausible, naming the other values (the
+    repair benchmark verified ``-1`` that way, the fastest of three; the held-out tests wanted 0)."""
+    ok = [v for v in verdicts if v.verified]
+    if len(ok) < 2:
+        return verdicts
+    by_id = {c.id: c for c in candidates}
+    shapes = {v.candidate_id: shape for v in ok if v.candidate_id in by_id
+              and (shape := _shape(by_id[v.candidate_id])) is not None}
+    for v in ok:
+        mine = shapes.get(v.candidate_id)
+        if mine is None:
+            continue
+        others = [o for o in ok if o is not v and o.candidate_id in shapes
+                  and shapes[o.candidate_id][0] == mine[0] and shapes[o.candidate_id][1] != mine[1]]
+        if others:
+            values = "; ".join(f"candidate {o.candidate_id}: {_values_apart(mine[1], shapes[o.candidate_id][1])}"
+                               for o in others[:3])
+            v.verified, v.plausible = False, True
+            v.reason = (f"plausible, not verified: the tests accept other values here too ({values}), so they do not "
+                        "pin this one")
+    return verdicts
+
+
+def _shape(candidate: Candidate) -> tuple[str, tuple[object, ...]] | None:
+    """The candidate's edited files with every literal masked, and the literals in order (None:
+    an edit does not parse)."""
+    masked, values = [], []
+    for e in sorted(candidate.edits, key=lambda e: e.path):
+        try:
+            tree = ast.parse(e.new_text)
+        except (SyntaxError, ValueError):
+            return None
+        mask = _Mask()
+        masked.append(f"{e.path}\n{ast.dump(mask.visit(tree))}")
+        values += mask.values
+    return "\n".join(masked), tuple(values)
+
+
+class _Mask(ast.NodeTransformer):
+    """Every literal replaced by one placeholder (``-1`` is one literal, not a minus and a 1)."""
+
+    def __init__(self) -> None:
+        self.values: list[object] = []
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        operand = node.operand
+        if isinstance(node.op, ast.USub | ast.UAdd) and isinstance(operand, ast.Constant) and \
+                isinstance(operand.value, int | float | complex) and not isinstance(operand.value, bool):
+            self.values.append(-operand.value if isinstance(node.op, ast.USub) else operand.value)
+            return ast.Constant(value="\0")
+        return self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        self.values.append(node.value)
+        return ast.Constant(value="\0")
+
+
+def _values_apart(mine: tuple[object, ...], theirs: tuple[object, ...]) -> str:
+    pairs = [(b, a) for a, b in zip(mine, theirs, strict=True) if a != b]
+    return ", ".join(f"{b!r} instead of {a!r}" for b, a in pairs[:3])

@@ -118,6 +118,7 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
         reasons.extend(judging_edits(path, change.old, change.new, touched, script=path in repro_files))
         reasons.extend(fitted_literals(change.old, change.new, _region_text(orig, change), expected, candidate.rule))
         workaround.extend(workarounds(change.old, change.new, values_checked=values_checked))
+        workaround.extend(_orphaned(change))
     return Preflight(ok=not reasons, reasons=reasons, workaround=list(dict.fromkeys(workaround)) if not reasons else [])
 
 
@@ -160,6 +161,8 @@ class _Original:
     defs: list[tuple[int, int, ast.FunctionDef | ast.AsyncFunctionDef]]  # (first line with decorators, last line, def)
     functions: dict[str, ast.AST]
     def_names: Counter[str]
+    tables: frozenset[str]  # names the module assigns at its top level (constants, tables)
+    reads: Counter[str]  # every name read, anywhere in the module
     # per scope (by id: the nodes live as long as this object), counted once for all candidates
     _calls: dict[int, Counter[str]] = field(default_factory=dict)
     _lines: dict[int, dict[int, set[str]]] = field(default_factory=dict)
@@ -190,7 +193,29 @@ def _original(text: str) -> _Original:
             if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)] if tree is not None else []
     return _Original(text=text, tree=tree, facts=_Facts(tree), defs=defs,
                      functions={d.name: d for _, _, d in defs},  # the last of a name wins
-                     def_names=Counter(d.name for _, _, d in defs))
+                     def_names=Counter(d.name for _, _, d in defs),
+                     tables=frozenset(t.id for n in (tree.body if tree is not None else ())
+                                      if isinstance(n, ast.Assign | ast.AnnAssign)
+                                      for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                                      if isinstance(t, ast.Name) and not t.id.startswith("__")),
+                     reads=_reads(tree) if tree is not None else Counter())
+
+
+def _reads(node: ast.AST) -> Counter[str]:
+    return Counter(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+
+
+def _orphaned(change: _Change) -> list[str]:
+    """The module's own constants and tables that the original reads and the candidate reads
+    nowhere anymore: what used them is gone (``and tok in RIGHT_ASSOCIATIVE`` dropped from a
+    condition fixed a test of left-associative operators and broke ``^``, in the repair benchmark)."""
+    orig = change.original
+    if change.old is None:
+        return []
+    before, after = (orig.reads, _reads(change.new)) if change.old is orig.tree else (_reads(change.old), _reads(change.new))
+    rest = orig.reads - before if change.old is not orig.tree else Counter()
+    return [f"leaves {name} unread (what used it is gone)" for name in sorted(before)
+            if name in orig.tables and not after[name] and not rest[name]]
 
 
 @dataclass(eq=False)

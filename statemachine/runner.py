@@ -40,6 +40,7 @@ from sandbox.environments import DependencyError
 from statemachine import cache
 from statemachine.analyze import analyze, importable_folders
 from statemachine.conclude import conclude, dependencies_failed, not_reproduced, nothing_to_fix
+from statemachine.decide import undetermined
 from statemachine.judge import judge_tree
 from statemachine.offline_search import offline_search
 from statemachine.pending import PendingOracle
@@ -198,6 +199,7 @@ def decided(req: VerifyRequest, svc: Services, session: Session, staged: StagedP
     """The verdicts in, the conclusion out (winner, oracle, words); a verified fix is remembered
     for its error signature."""
     repro = checks.repro
+    undetermined(session.verdicts, session.candidates)  # fixes the tests cannot tell apart are not verified
     conclusion = conclude(session.verdicts, repro, checks.analysis, checks.baseline,
                           repro_source=repro.script or _script_text(staged, repro.kind, repro.files), brain=req.brain,
                           stop=session.search.stop if session.search else None, still_failing=checks.others_failing)

@@ -270,7 +270,61 @@ def workarounds(old: ast.AST | None, new: ast.AST, *, values_checked: bool) -> l
         reasons.append(f"makes a condition always {'true' if next(iter(constant))[1] else 'false'}")
     if after["swallowed"] > before["swallowed"]:
         reasons.append("swallows an exception (a handler that does nothing)")
+    if _redundant_clauses(new) - _redundant_clauses(old):
+        reasons.append("makes a clause of a condition redundant (it can no longer decide anything: as good as deleted)")
     return reasons
+
+
+@functools.lru_cache(maxsize=16)
+def _redundant_clauses(tree: ast.AST | None) -> frozenset[str]:
+    """Clauses of ``and``/``or`` that another clause of the same condition decides for them: in
+    ``a or b`` a ``b`` that implies ``a``, in ``a and b`` a ``b`` that ``a`` implies. Turning
+    ``p > q or (p == q and r)`` into ``p >= q or (...)`` leaves ``r`` deciding nothing: the clause
+    deleted in all but text (a wrong fix the repair benchmark verified)."""
+    out: set[str] = set()
+    if tree is None:
+        return frozenset()
+    for n in ast.walk(tree):
+        if not isinstance(n, ast.BoolOp):
+            continue
+        for j, clause in enumerate(n.values):
+            for i, other in enumerate(n.values):
+                if i != j and (_implies(clause, other) if isinstance(n.op, ast.Or) else _implies(other, clause)):
+                    out.add(ast.dump(clause))
+                    break
+    return frozenset(out)
+
+
+# for one comparison of the same two operands: which comparisons it implies
+_IMPLIES: dict[type[ast.cmpop], tuple[type[ast.cmpop], ...]] = {ast.Eq: (ast.Eq, ast.LtE, ast.GtE), ast.Lt: (ast.Lt, ast.LtE, ast.NotEq), ast.Gt: (ast.Gt, ast.GtE, ast.NotEq),
+            ast.LtE: (ast.LtE,), ast.GtE: (ast.GtE,), ast.NotEq: (ast.NotEq,)}
+_MIRROR: dict[type[ast.cmpop], type[ast.cmpop]] = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE, ast.Eq: ast.Eq, ast.NotEq: ast.NotEq}
+
+
+def _implies(a: ast.expr, b: ast.expr) -> bool:
+    """Does ``a`` being true make ``b`` true, by form alone (an ``and`` implies what one of its
+    clauses implies; comparisons of the same operands by the order of their operators)?"""
+    if ast.dump(a) == ast.dump(b):
+        return True
+    if isinstance(a, ast.BoolOp) and isinstance(a.op, ast.And):
+        return any(_implies(c, b) for c in a.values)
+    if isinstance(b, ast.BoolOp) and isinstance(b.op, ast.Or):
+        return any(_implies(a, c) for c in b.values)
+    ca, cb = _comparison(a), _comparison(b)
+    if ca is None or cb is None:
+        return False
+    (left_a, op_a, right_a), (left_b, op_b, right_b) = ca, cb
+    if (left_a, right_a) == (right_b, left_b):
+        op_b = _MIRROR[op_b]
+    elif (left_a, right_a) != (left_b, right_b):
+        return False
+    return op_b in _IMPLIES[op_a]
+
+
+def _comparison(node: ast.expr) -> tuple[str, type[ast.cmpop], str] | None:
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _IMPLIES:
+        return ast.dump(node.left), type(node.ops[0]), ast.dump(node.comparators[0])
+    return None
 
 
 @functools.lru_cache(maxsize=16)

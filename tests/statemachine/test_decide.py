@@ -163,3 +163,22 @@ def test_a_proper_error_counts_only_for_reproductions_from_reports():
 def test_a_clean_return_is_said():
     v = judge(cand(), OK, run(), None, REPORT, CRASH, None)
     assert v.verified and v.outcome == "returns normally"
+
+
+def test_fixes_the_tests_cannot_tell_apart_by_their_literals_are_not_verified():
+    from statemachine.decide import undetermined
+
+    def verdict(i, bound):
+        c = Candidate(id=i, rule="constant.other", rationale="",
+                      edits=[FileEdit(path="pkg/a.py", new_text=f"def deposit(n):\n    if n <= {bound}:\n        raise ValueError(n)\n")])
+        return c, judge(c, OK, run({T: "passed", "tests/test_a.py::test_other": "passed"}), None, PYTEST, BEFORE, None)
+    (c1, v1), (c2, v2), (c3, v3) = verdict(1, "-1"), verdict(2, "0"), verdict(3, "0.0")
+    undetermined([v1, v2], [c1, c2])
+    assert not v1.verified and v1.plausible and "candidate 2: 0 instead of -1" in v1.reason
+    assert not v2.verified and "candidate 1: -1 instead of 0" in v2.reason
+    # the same value written another way is the same fix; a lone fix is untouched
+    (c2, v2) = verdict(2, "0")
+    undetermined([v2, v3], [c2, c3])
+    assert v2.verified and v3.verified
+    lone = verdict(4, "0")
+    assert undetermined([lone[1]], [lone[0]])[0].verified

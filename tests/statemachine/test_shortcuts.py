@@ -83,3 +83,25 @@ def test_an_early_return_is_judged_by_what_it_returns_where_the_reproduction_che
                            files=["tests/test_settings.py"])
     assert not pre("fields.py", guard, checked).workaround
     assert pre("fields.py", guard, REPORT).workaround
+
+
+SHUNT = ('RIGHT = {"^"}\nPREC = {"+": 1, "-": 1, "^": 3}\n\n\ndef to_rpn(tokens):\n    out, stack = [], []\n'
+         '    for tok in tokens:\n        while stack and (\n            PREC[stack[-1]] > PREC[tok]\n'
+         '            or (PREC[stack[-1]] == PREC[tok] and tok in RIGHT)\n        ):\n            out.append(stack.pop())\n'
+         '        stack.append(tok)\n    return out + stack[::-1]\n')
+
+
+@pytest.mark.parametrize("new, why", [
+    # both passed a test of left-associative operators and broke ``^`` (the repair benchmark's rpn-1)
+    (SHUNT.replace("] > PREC", "] >= PREC"), "makes a clause of a condition redundant"),
+    (SHUNT.replace(" and tok in RIGHT)", ")"), "leaves RIGHT unread"),
+])
+def test_a_clause_deleted_in_all_but_text_is_a_workaround(new, why):
+    FILES["rpn.py"] = SHUNT
+    try:
+        result = pre("rpn.py", new, PYTEST)
+        honest = pre("rpn.py", SHUNT.replace("tok in RIGHT", "tok not in RIGHT"), PYTEST)
+    finally:
+        del FILES["rpn.py"]
+    assert result.ok and any(why in w for w in result.workaround), result.workaround
+    assert honest.ok and not honest.workaround
