@@ -109,6 +109,7 @@ class GitHubAPI:
         self.oauth_codes: dict[str, str] = {}
         self.approving: str | None = None  # who approves on GET /login/oauth/authorize (a browser test's user)
         self.user_tokens: dict[str, str] = {}
+        self.revoked: list[str] = []  # user tokens ended by DELETE /applications/{client_id}/token
         self.calls: list[tuple[str, str, dict[str, Any] | None]] = []  # (method, path, json body)
         self.violations: list[str] = []
         self.on_request: list[Callable[[str, str], None]] = []  # hooks: (method, path), e.g. to kill a worker
@@ -347,6 +348,12 @@ class GitHubAPI:
     def _auth(self, op: Operation, headers: dict[str, str]) -> str | None:
         value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         scheme, _, credential = value.partition(" ")
+        if op.template.startswith("/applications/{client_id}/"):  # the OAuth app's own credentials (basic)
+            try:
+                pair = base64.b64decode(credential).decode() if scheme.lower() == "basic" else ""
+            except ValueError:
+                pair = ""
+            return None if tuple(pair.split(":", 1)) == self.oauth_client else "Bad credentials (basic client_id:client_secret)"
         if op.template.startswith("/app-manifests/"):
             return None  # the code is the credential
         if op.template == "/app" or op.template.startswith("/app/"):
@@ -368,6 +375,15 @@ class GitHubAPI:
         return None
 
     # ---------------------------------------------------------------- operations
+
+    def op_apps_delete_token(self, op, repo, query, data):
+        """``DELETE /applications/{client_id}/token``: the user's token stops working."""
+        if op.params["client_id"] != self.oauth_client[0]:
+            return 404, {}, {"message": "Not Found"}
+        if self.user_tokens.pop(data.get("access_token", ""), None) is None:
+            return 404, {}, {"message": "Not Found"}
+        self.revoked.append(data["access_token"])
+        return 204, {}, b""
 
     def op_apps_create_installation_access_token(self, op, repo, query, data):
         installation = int(op.params["installation_id"])

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import html
 import json
+import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -34,32 +37,34 @@ STATE_MAX_AGE, USER_MAX_AGE = 600, 8 * 3600
 FORM_COOKIE, FORM_MAX_AGE = "pve_form", 24 * 3600
 
 
+log = logging.getLogger("pve.web")
+
+
 class Signer:
-    """HMAC-SHA256 signed, expiring JSON (the cookies' contents)."""
+    """Sealed, expiring JSON (the cookies' contents): AES-256-GCM, so a cookie is both
+    authenticated and unreadable. The user cookie carries a GitHub token, which a signed but
+    plain cookie gave to anything that saw the cookie (a proxy log, a shared machine)."""
 
     def __init__(self, secret: bytes, purpose: str) -> None:
         self.key = hmac.new(secret, f"pve-web:{purpose}".encode(), hashlib.sha256).digest()
+        self._aead = AESGCM(self.key)
 
     def dumps(self, data: dict[str, Any], max_age: int) -> str:
-        body = base64.urlsafe_b64encode(json.dumps({**data, "exp": int(time.time()) + max_age}).encode()).decode()
-        return f"{body}.{self._mac(body)}"
+        nonce = secrets.token_bytes(12)
+        sealed = self._aead.encrypt(nonce, json.dumps({**data, "exp": int(time.time()) + max_age}).encode(), None)
+        return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
     def loads(self, token: str | None) -> dict[str, Any] | None:
-        if not token or "." not in token:
-            return None
-        body, mac = token.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac(body)):
+        if not token or len(token) > 8192:
             return None
         try:
-            data = json.loads(base64.urlsafe_b64decode(body.encode()))
-        except ValueError:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            data = json.loads(self._aead.decrypt(raw[:12], raw[12:], None))
+        except (ValueError, InvalidTag):
             return None
         if not isinstance(data, dict) or int(data.get("exp", 0)) < time.time():
             return None
         return data
-
-    def _mac(self, body: str) -> str:
-        return base64.urlsafe_b64encode(hmac.new(self.key, body.encode(), hashlib.sha256).digest()).decode().rstrip("=")
 
 
 @dataclass(frozen=True)
@@ -191,12 +196,29 @@ def router(app: OAuthApp | None, signer: Signer) -> APIRouter:
         except TooLarge:
             return error_page(413, "That is not a sign-out form", "Sign out from the sign-in page (<a href=\"/login\">/login</a>).")
         sent = dict(pair.split("=", 1) for pair in form.decode("ascii", "replace").split("&") if "=" in pair)
-        if current_user(request, signer) is None or not hmac.compare_digest(sent.get("csrf", ""),
-                                                                             csrf_token(request, signer)):
+        user = current_user(request, signer)
+        if user is None or not hmac.compare_digest(sent.get("csrf", ""), csrf_token(request, signer)):
             return error_page(403, "That did not come from this page",
                               "Sign out from the sign-in page (<a href=\"/login\">/login</a>).")
+        if app is not None:
+            await _revoke(app, user.token)
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(USER_COOKIE, path="/")
         return response
 
     return r
+
+
+async def _revoke(app: OAuthApp, token: str) -> None:
+    """Sign-out ends the token, not only the cookie: a copy of the cookie taken before it (or
+    the token read from one) is worth nothing after. GitHub: ``DELETE /applications/{client_id}/token``
+    with the OAuth app's own credentials. Best effort: GitHub down does not keep anyone signed in."""
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.request("DELETE", f"{app.api_url}/applications/{app.client_id}/token",
+                                          auth=(app.client_id, app.client_secret), json={"access_token": token},
+                                          headers={"Accept": "application/vnd.github+json"})
+        if answer.status_code not in (204, 404, 422):  # 404/422: already gone
+            log.warning("sign-out: GitHub answered %s to the token's revocation", answer.status_code)
+    except httpx.HTTPError as exc:
+        log.warning("sign-out: the token could not be revoked (%s)", type(exc).__name__)

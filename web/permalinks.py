@@ -84,8 +84,10 @@ def router(store: PermalinkStore, viewer: Viewer) -> APIRouter:
         if data is None or not isinstance(session, Session):
             return PlainTextResponse("no such session, or not yours to read\n", status_code=404)
         private = session.origin is not None and session.origin.private
+        # a proof quotes the project's output: served as text that no browser sniffs or runs
         return Response(data, media_type="text/plain; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="pve-proof-{session_id}.txt"',
+                        headers={**SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
+                                 "Content-Disposition": f'attachment; filename="pve-proof-{session_id}.txt"',
                                  "Cache-Control": "private, no-store" if private else "public, max-age=300"})
 
     return r

@@ -51,7 +51,11 @@ def browser(github, store, login: str | None, *, reader: access.Reader | None = 
 def test_a_public_repositorys_session_is_open_to_anyone(github, world):
     c = browser(github, world, None)
     assert c.get(f"/s/{PUBLIC}").status_code == 200
-    assert c.get(f"/s/{PUBLIC}/proof.txt").status_code == 200
+    proof = c.get(f"/s/{PUBLIC}/proof.txt")
+    assert proof.status_code == 200
+    # a proof quotes what the project printed (HTML among it, perhaps): never sniffed, never run
+    assert proof.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in proof.headers["content-security-policy"] and "default-src 'none'" in proof.headers["content-security-policy"]
     assert github.requests("GET", r"^/repos/") == []  # nobody was asked
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -48,6 +49,30 @@ def test_sign_in_and_out(github):
     out = c.post("/logout", content=f"csrf={csrf}".encode(), follow_redirects=False,
                  headers={"content-type": "application/x-www-form-urlencoded"})
     assert out.status_code == 303 and 'pve_user=""' in out.headers["set-cookie"]
+
+
+def test_the_cookie_hides_the_token_and_sign_out_ends_it(github):
+    """The attack: read the GitHub token out of a copied cookie, and use it (or the cookie)
+    after its owner signed out."""
+    import base64
+
+    c = client(github)
+    state = start(c, "/")
+    r = c.get("/login/callback", params={"code": github.authorize("octocat"), "state": state}, follow_redirects=False)
+    value = c.cookies["pve_user"]
+    token = next(t for t, login in github.user_tokens.items() if login == "octocat")
+    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    assert token.encode() not in raw and b"octocat" not in raw and token not in value  # sealed, not only signed
+    assert r.status_code == 302
+    api = httpx.get(f"{github.url}/user", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200  # the token works while signed in
+
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', c.get("/login").text).group(1)
+    out = c.post("/logout", content=f"csrf={csrf}".encode(), follow_redirects=False,
+                 headers={"content-type": "application/x-www-form-urlencoded"})
+    assert out.status_code == 303 and github.revoked == [token]
+    assert httpx.get(f"{github.url}/user", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert not github.violations  # the revocation was a valid call of GitHub's REST API
 
 
 def test_a_callback_that_did_not_start_here_is_refused(github):
