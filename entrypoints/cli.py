@@ -244,14 +244,17 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 1 <= args.port <= 65535:
         raise BadInput("--port must be between 1 and 65535")
-    service = bootstrap.github_service(config.load())  # a bad setting stops here, with one line, before anything listens
+    env = config.load()
+    service = bootstrap.github_service(env)  # a bad setting stops here, with one line, before anything listens
+    sandbox = service.runtime.services.sandbox
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"pve: serving the GitHub App on http://{args.host}:{args.port}/webhooks/github "
           f"(app {service.runtime.app.settings.app_id}, data in {service.runtime.settings.home}; project environments "
-          f"in {service.runtime.services.sandbox.describe().get('environments', 'none')})", file=sys.stderr)
+          f"in {sandbox.environments_root() if hasattr(sandbox, 'environments_root') else 'none'})", file=sys.stderr)
     # The standard event loop: the sandbox starts each run as its slot's uid (create_subprocess_exec
     # with user=/group=), which uvloop does not support.
-    asyncio.run(serve(service.web, service.pool, args.host, args.port))
+    asyncio.run(serve(service.web, service.pool, args.host, args.port,
+                      forwarded_allow_ips=env.get("PVE_FORWARDED_ALLOW_IPS", "")))
     return 0
 
 

@@ -22,7 +22,7 @@ import re
 import shutil
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,11 +167,76 @@ def imported_modules(code: str) -> list[str]:
     return list(dict.fromkeys(names))[:50]
 
 
+class FairSlots:
+    """The playground's sandboxes shared fairly: at most ``per_client`` runs of one client at a
+    time, clients served in turn, and a bounded queue (a full one is a clear "busy", not a wait
+    with no end). One global semaphore let two slow snippets of one client delay another
+    client's trivial one to 56 s."""
+
+    def __init__(self, slots: int, *, per_client: int = 1, waiting: int = 8, waiting_per_client: int = 2) -> None:
+        self.free = slots
+        self.per_client, self.waiting, self.waiting_per_client = per_client, waiting, waiting_per_client
+        self.running: Counter[str] = Counter()
+        self.queues: dict[str, deque[asyncio.Future[None]]] = {}  # insertion order: whose turn is next
+
+    def busy(self, client: str) -> str | None:
+        """Why a new run of ``client`` cannot even wait now (None: it can)."""
+        mine = len(self.queues.get(client, ()))
+        if mine >= self.waiting_per_client:
+            return f"{mine} of your snippets are already waiting"
+        if sum(len(q) for q in self.queues.values()) >= self.waiting:
+            return "the playground's queue is full"
+        return None
+
+    async def __call__(self, client: str) -> None:
+        """Wait for this client's turn and a free sandbox; ``release(client)`` after the run."""
+        future = asyncio.get_running_loop().create_future()
+        self.queues.setdefault(client, deque()).append(future)
+        self._dispatch()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release(client)  # it had its turn: give it back
+            else:
+                self._forget(client, future)
+            raise
+
+    def release(self, client: str) -> None:
+        self.running[client] -= 1
+        if self.running[client] <= 0:
+            del self.running[client]
+        self.free += 1
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self.free > 0:
+            client = next((c for c in self.queues if self.running[c] < self.per_client), None)
+            if client is None:
+                return
+            queue = self.queues.pop(client)  # served: to the back of the line
+            future = queue.popleft()
+            if queue:
+                self.queues[client] = queue
+            if future.cancelled():
+                continue
+            self.free -= 1
+            self.running[client] += 1
+            future.set_result(None)
+
+    def _forget(self, client: str, future: asyncio.Future[None]) -> None:
+        queue = self.queues.get(client)
+        if queue is not None and future in queue:
+            queue.remove(future)
+            if not queue:
+                del self.queues[client]
+
+
 def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Libraries | None, verify: Verify | None, per_hour: int = 20, checks_per_minute: int = 120, concurrent: int = 2) -> APIRouter:
     r = APIRouter()
     verifications, checks = RateLimit(per_hour, 3600), RateLimit(checks_per_minute, 60)
     running: set[asyncio.Task[Any]] = set()
-    slots = asyncio.Semaphore(concurrent)
+    slots = FairSlots(concurrent)
 
     def client(request: Request) -> str:
         user = viewer.user(request)
@@ -229,6 +294,11 @@ def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Librarie
             return error_page(503, "The sandbox is not available",
                               "This PVE cannot run verifications from the web right now. Try again later, or "
                               "run <code>pve verify snippet.py</code> on your own machine.")
+        full = slots.busy(client(request))
+        if full:
+            return error_page(503, "The playground is busy",
+                              f"It is running what others sent and {full}. Try again in a minute; nothing was "
+                              "sent anywhere.", headers={"Retry-After": "60"})
         wait = verifications.take(client(request))
         if wait:
             return error_page(429, "Please wait a little",
@@ -249,7 +319,7 @@ def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Librarie
         store.put_session(Session(id=session_id, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                                   trigger="playground", project=str(req.path), snippet=True, unlisted=True,
                                   requested_by=req.requested_by))
-        task = asyncio.get_running_loop().create_task(_run(verify, req, store, slots, folder))
+        task = asyncio.get_running_loop().create_task(_run(verify, req, store, slots, client(request), folder))
         running.add(task)
         task.add_done_callback(running.discard)
         return RedirectResponse(f"/s/{session_id}", status_code=303)
@@ -268,11 +338,14 @@ async def _form(request: Request) -> dict[str, str] | None:
     return {k: v[0] for k, v in fields.items()}
 
 
-async def _run(verify: Verify, req: VerifyRequest, store: SessionLog, slots: asyncio.Semaphore, folder: Path) -> None:
+async def _run(verify: Verify, req: VerifyRequest, store: SessionLog, slots: FairSlots, client: str, folder: Path) -> None:
     """One playground verification; whatever happens, its session ends with words for a person."""
     try:
-        async with slots:
+        await slots(client)
+        try:
             await verify(req)
+        finally:
+            slots.release(client)
     except BadInput as exc:
         _failed(store, req, f"could not verify this input: {exc}")
     except Exception as exc:  # the sandbox down, or a bug: the page must not spin forever

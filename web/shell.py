@@ -43,9 +43,11 @@ def page(title: str, body: str, *, status: int = 200, scripts: tuple[str, ...] =
     return HTMLResponse(doc, status_code=status, headers=headers)
 
 
-def error_page(status: int, title: str, words: str) -> HTMLResponse:
+def error_page(status: int, title: str, words: str, *, headers: dict[str, str] | None = None) -> HTMLResponse:
     """An error a person can read: what happened and what to do."""
-    return page(title, f"<h1>{html.escape(title)}</h1><p>{words}</p>", status=status)
+    response = page(title, f"<h1>{html.escape(title)}</h1><p>{words}</p>", status=status)
+    response.headers.update(headers or {})
+    return response
 
 
 def assets() -> APIRouter:

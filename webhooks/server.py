@@ -20,9 +20,14 @@ from statemachine.worker import WorkerPool
 log = logging.getLogger("pve.serve")
 
 
-async def serve(web: FastAPI, pool: WorkerPool, host: str, port: int, *, drain_s: float = 30.0) -> None:
+async def serve(web: FastAPI, pool: WorkerPool, host: str, port: int, *, drain_s: float = 30.0,
+                forwarded_allow_ips: str = "") -> None:
+    """``forwarded_allow_ips``: the proxies whose ``X-Forwarded-For`` names the client (the
+    playground's limits are per client). None by default: uvicorn's own default trusts
+    127.0.0.1, so anything on the host could claim to be any client."""
     config = uvicorn.Config(web, host=host, port=port, lifespan="off", log_level="info",
-                            http="httptools", access_log=False)
+                            http="httptools", access_log=False, proxy_headers=bool(forwarded_allow_ips),
+                            forwarded_allow_ips=forwarded_allow_ips or None)
     server = uvicorn.Server(config)
     stop = asyncio.Event()
     workers = asyncio.create_task(pool.run(stop))

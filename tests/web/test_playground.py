@@ -186,3 +186,53 @@ def test_checks_are_rate_limited_per_client():
     assert limit.take("a", now=3) == pytest.approx(57) and limit.take("b", now=3) == 0
     assert limit.take("a", now=60.5) == 0  # the window slid past the first one
     assert playground.RateLimit(0, 60).take("a") == 60  # none allowed at all
+
+
+@pytest.mark.sandbox
+def test_one_clients_slow_snippets_do_not_hold_up_anothers(tmp_path):
+    """The attack: one client sends slow snippets (each run sleeps), another a trivial one. With
+    one global semaphore the trivial one waited for the slow ones (56 s measured); now one run
+    per client at a time, clients in turn, and a client past its share of the queue hears "busy"."""
+    services = bootstrap.services(replace(Settings.from_env({}), home=tmp_path))
+    web = FastAPI()
+    site.mount(web, services.store, secret=SECRET, oauth=None, home=tmp_path, libraries=bootstrap.sandbox_libraries(None),
+               verify=lambda req: verify(req, services))
+    slow = "import time\n\n\ndef total(xs):\n    time.sleep(6)\n    return sum(xs) / len(xs)\n\n\nprint(total([]))\n"
+
+    async def two_clients(scope, receive, send):  # one server (one event loop), two addresses
+        if scope["type"] == "http":
+            who = dict(scope["headers"]).get(b"x-test-peer", b"203.0.113.7").decode()
+            scope = {**scope, "client": (who, 40000)}
+        await web(scope, receive, send)
+
+    with TestClient(two_clients) as c:
+        mallory, alice = c, _Peer(c, "198.51.100.2")
+        csrf = token(mallory)
+        hogs = [mallory.post("/playground", data={"csrf": csrf, "code": slow, "error": ""}, follow_redirects=False)
+                for _ in range(3)]
+        assert [h.status_code for h in hogs] == [303, 303, 303]  # one runs, two wait
+        busy = mallory.post("/playground", data={"csrf": csrf, "code": slow, "error": ""})
+        assert busy.status_code == 503 and "waiting" in busy.text and busy.headers["retry-after"] == "60"
+        t0 = time.monotonic()
+        mine = alice.post("/playground", data={"csrf": token(alice), "code": AVERAGE, "error": AVERAGE_TB},
+                          follow_redirects=False)
+        done = wait_until_done(services.store, mine.headers["location"].removeprefix("/s/"), timeout=60)
+        took = time.monotonic() - t0
+        assert done.status is SessionStatus.PLAUSIBLE, done.message
+        still = [services.store.get_session(h.headers["location"].removeprefix("/s/")).status for h in hogs]
+        # the other client was served while the first of the slow ones still ran, and before the rest began
+        assert still.count(SessionStatus.RUNNING) == 3, still
+        assert took < 20, f"the trivial snippet took {took:.1f} s"
+
+
+class _Peer:
+    """The same test client, seen by the server as another address."""
+
+    def __init__(self, client: TestClient, address: str) -> None:
+        self.client, self.headers = client, {"x-test-peer": address}
+
+    def get(self, url, **kw):
+        return self.client.get(url, headers=self.headers, **kw)
+
+    def post(self, url, **kw):
+        return self.client.post(url, headers=self.headers, **kw)

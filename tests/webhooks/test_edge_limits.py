@@ -83,3 +83,19 @@ def test_bodies_are_capped_while_they_stream_and_deep_json_is_a_400(tmp_path, gi
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_x_forwarded_for_from_the_host_does_not_make_a_new_client(tmp_path, github, app_key):  # noqa: F811
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: anything on the host
+    (or a proxy passing the header through) could take a new address per request and never meet
+    the playground's per-client limits. No proxy is trusted unless PVE_FORWARDED_ALLOW_IPS names it."""
+    port = free_port()
+    proc = start(tmp_path / "home", github, app_key[0], port)
+    try:
+        codes = [httpx.post(f"http://127.0.0.1:{port}/playground/check", json={"code": "x = 1\n"}, timeout=10,
+                            headers={"X-Forwarded-For": f"10.1.{n // 250}.{n % 250 + 1}"}).status_code
+                 for n in range(125)]
+        assert codes.count(200) == 120 and codes[-1] == 429, codes
+    finally:
+        proc.kill()
+        proc.wait()
