@@ -246,6 +246,9 @@ class HarnessRecord(BaseModel):
     reach: Reach | None = None  # only when the spec asked for it
     line_count: int | None = None  # only when the spec asked for it (RunSpec.count_line)
     calls: Calls | None = None  # only when the spec asked for it (RunSpec.record_calls)
+    # tests whose report said passed while the test itself raised (pytest's report was altered
+    # from inside the run): counted as failed, named here
+    tampered: list[str] = Field(default_factory=list)
 
 
 class RunResult(BaseModel):

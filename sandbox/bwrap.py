@@ -429,11 +429,13 @@ class BubblewrapSandbox:
             killed_reason=killed, nonce_ok=nonce_ok, record=record, screened=True)
 
     async def _launch(self, staged: StagedProject, slot: int, args: list[str], pass_fds: tuple[int, ...],
-                      fds: tuple[int, int, int, int, int | None, int | None, int], info: Capture, *,
+                      ours: tuple[int, int, int | None], info: Capture, *,
                       background: bool) -> tuple[asyncio.subprocess.Process, asyncio.StreamReader, asyncio.BaseTransport,
                                                  asyncio.StreamReader, asyncio.BaseTransport]:
-        """Start bwrap, connect its pipes, put its child in the slot's cgroups and let it run."""
-        result_r, result_w, info_r, info_w, block_r, block_w, seccomp_fd = fds
+        """Start bwrap, connect its pipes, put its child in the slot's cgroups and let it run.
+        ``pass_fds`` are the child's (closed here once it has them), ``ours`` the pipes' other
+        ends: the result, bwrap's info and the cgroup release."""
+        result_r, info_r, block_w = ours
         try:
             proc = await asyncio.create_subprocess_exec(
                 *args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -447,9 +449,8 @@ class BubblewrapSandbox:
                     os.close(fd)
             raise
         finally:
-            for fd in (result_w, info_w, seccomp_fd, block_r):
-                if fd is not None:
-                    os.close(fd)
+            for fd in pass_fds:  # the child's ends, the seccomp program and the spec: the child holds them now
+                os.close(fd)
         loop = asyncio.get_running_loop()
         result_reader, result_transport = await _pipe_reader(loop, result_r)
         info_reader, info_transport = await _pipe_reader(loop, info_r)
@@ -477,8 +478,13 @@ class BubblewrapSandbox:
             "environment": staged.env is not None,
             "limits": self._limits(timeout), "test_seconds": test_seconds(spec, timeout, self.settings.timeout_s),
         }
-        args = self._args(staged, patch_dir, json.dumps(harness_spec), seccomp_fd, info_w, block_fd=block_r)
-        pass_fds = (result_w, seccomp_fd, info_w) + ((block_r,) if block_r is not None else ())
+        # The spec (the nonce in it) on a descriptor the harness reads and closes before any
+        # project code: never on the command line, where /proc/self/cmdline shows it.
+        spec_fd = os.memfd_create("pve-spec", 0)
+        os.write(spec_fd, json.dumps(harness_spec).encode())
+        os.lseek(spec_fd, 0, os.SEEK_SET)
+        args = self._args(staged, patch_dir, f"fd:{spec_fd}", seccomp_fd, info_w, block_fd=block_r)
+        pass_fds = (result_w, seccomp_fd, info_w, spec_fd) + ((block_r,) if block_r is not None else ())
         sandbox_id = f"sbx-{secrets.token_hex(2)}"
         out, err, res = Capture(s.output_cap_bytes), Capture(s.output_cap_bytes), Capture(RESULT_CAP * 2)
         info = Capture(1 << 12)
@@ -489,7 +495,7 @@ class BubblewrapSandbox:
         # them to close, and the sandbox's PID 1, orphaned and blocked on --block-fd, holds them
         # open. A cancellation waits for the launch, then takes the sandbox down.
         launch = asyncio.ensure_future(self._launch(
-            staged, slot, args, pass_fds, (result_r, result_w, info_r, info_w, block_r, block_w, seccomp_fd),
+            staged, slot, args, pass_fds, (result_r, info_r, block_w),
             info, background=background))
         try:
             proc, result_reader, result_transport, info_reader, info_transport = await asyncio.shield(launch)

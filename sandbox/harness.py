@@ -315,6 +315,7 @@ class _Recorder:
     def __init__(self, record, coverage=None):
         self.record = record
         self.coverage = coverage
+        self.raised = {}  # (node id, phase) -> what the test raised (None: nothing, or a skip)
 
     def pytest_runtest_logstart(self, nodeid, location):
         if self.coverage is not None:
@@ -350,9 +351,26 @@ class _Recorder:
         if report.failed:
             self.record["outcomes"][report.nodeid or "<collection>"] = "error"
 
+    def pytest_runtest_makereport(self, item, call):  # made a hookwrapper in _run_pytest
+        """What the test did, read from pytest's CallInfo before any report is made of it: code
+        that patches TestReport (or the report hooks) changes the report, not this."""
+        yield
+        exc = call.excinfo
+        benign = exc is not None and type(exc.value).__name__ in ("Skipped", "XFailed", "Exit")
+        self.raised[(item.nodeid, call.when)] = None if exc is None or benign else f"{type(exc.value).__name__}: {exc.value}"
+
     def pytest_runtest_logreport(self, report):
         outcomes = self.record["outcomes"]
         prev = outcomes.get(report.nodeid)
+        raised = self.raised.get((report.nodeid, report.when))
+        if raised and report.passed and not hasattr(report, "wasxfail"):
+            # the report says passed, the test raised: the report was altered from inside the run
+            self.record.setdefault("tampered", []).append(report.nodeid)
+            self.record["test_exceptions"].setdefault(report.nodeid, {
+                "type": "ReportAltered", "qualified_type": "ReportAltered", "frames": [],
+                "message": f"pytest reported it passed, but it raised {raised[:300]}"})
+            outcomes[report.nodeid] = "failed" if report.when == "call" else "error"
+            return
         if report.when == "call":
             if hasattr(report, "wasxfail"):
                 outcome = "xpassed" if report.passed else "xfailed"
@@ -384,6 +402,7 @@ def _run_pytest(argv, record, coverage=None):
 
     # after -k/-m and the project's own hooks: the slice is of what they left
     pytest.hookimpl(trylast=True)(_Recorder.pytest_collection_modifyitems)
+    pytest.hookimpl(hookwrapper=True)(_Recorder.pytest_runtest_makereport)
 
     sys.argv = ["pytest", *argv]
     args = [*argv, "-p", "no:cacheprovider", "--color=no", "-q", "--rootdir", SRC]
@@ -503,10 +522,11 @@ def prepare(spec):
         sys.path.append(LAYOUT["site"])
 
 
-def execute(spec, result, runner=None):
-    """One run in a prepared sandbox: the record goes to ``result`` with the nonce; returns the
+def execute(spec, result, runner=None, *, nonce):
+    """One run in a prepared sandbox: the record goes to ``result`` with ``nonce``; returns the
     exit code. ``runner(record) -> exit code`` runs pytest-mode tests in place of pytest (the
-    screening server's direct runs, sandbox/direct.py)."""
+    screening server's direct runs, sandbox/direct.py). The nonce is a local here and in
+    ``main``, never in the spec, a module's globals, argv or the environment."""
     SPEC.clear()
     SPEC.update(spec)
     record: dict[str, object] = {"exit_code": None, "exception": None, "outcomes": {}, "test_exceptions": {}, "durations": {},
@@ -545,7 +565,7 @@ def execute(spec, result, runner=None):
         with contextlib.suppress(Exception):
             stream.flush()
     record["exit_code"] = code
-    record["nonce"] = spec["nonce"]
+    record["nonce"] = nonce
     try:
         result.write(json.dumps(record))
         result.flush()
@@ -554,12 +574,31 @@ def execute(spec, result, runner=None):
     return code
 
 
+def read_spec(arg):
+    """The run's spec: ``fd:N``, a descriptor the host wrote it to (read and closed here, before
+    any project code is imported: the nonce is never on the command line, which
+    /proc/self/cmdline shows to the code under test), or the JSON itself (no nonce in it)."""
+    if not arg.startswith("fd:"):
+        return json.loads(arg)
+    fd = int(arg[3:])
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return json.loads(b"".join(chunks))
+
+
 def main():
-    spec = json.loads(sys.argv[1])
-    result = os.fdopen(spec["result_fd"], "w", encoding="utf-8")
-    os.set_inheritable(spec["result_fd"], False)  # child processes of user code do not get it
+    spec = read_spec(sys.argv[1])
+    nonce, result_fd = spec.pop("nonce"), spec.pop("result_fd")
+    result = os.fdopen(result_fd, "w", encoding="utf-8")
+    os.set_inheritable(result_fd, False)  # child processes of user code do not get it
     prepare(spec)
-    code = execute(spec, result)
+    code = execute(spec, result, nonce=nonce)
+    del nonce
     os._exit(code & 0xFF if code >= 0 else 1)
 
 

@@ -151,13 +151,17 @@ class LambdaSandbox:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8",
                "PYTHONHASHSEED": "0"}
         started = time.monotonic()
+        spec_fd = os.memfd_create("pve-spec", 0)  # the nonce never on the command line (harness.read_spec)
+        os.write(spec_fd, json.dumps(harness_spec).encode())
+        os.lseek(spec_fd, 0, os.SEEK_SET)
         try:
             proc = await asyncio.create_subprocess_exec(
-                self.python, "-I", "-S", str(RUNTIME / "harness.py"), json.dumps(harness_spec),
+                self.python, "-I", "-S", str(RUNTIME / "harness.py"), f"fd:{spec_fd}",
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                pass_fds=(result_w,), start_new_session=True, cwd=str(folder / "work"))
+                pass_fds=(result_w, spec_fd), start_new_session=True, cwd=str(folder / "work"))
         finally:
             os.close(result_w)
+            os.close(spec_fd)
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=1 << 16)
         transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),

@@ -175,7 +175,9 @@ def _child(spec, fds, result_w, cpu, runner=None):
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         sys.dont_write_bytecode = False  # into _PYCACHE (see there); a fresh run writes none
         result = os.fdopen(result_w, "w", encoding="utf-8")
-        code = harness.execute(spec, result, runner)
+        # A screening only rejects (a candidate that passes runs again in a fresh sandbox, whose
+        # nonce never enters the test's process memory as a spec entry): this one is the request's.
+        code = harness.execute(spec, result, runner, nonce=spec.pop("nonce", ""))
     except BaseException:
         code = 1
     os._exit(code & 0xFF if code >= 0 else 1)

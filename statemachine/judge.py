@@ -5,7 +5,9 @@ The same checks as any candidate of PVE's: the reproduction must pass with the h
 the regression oracle (the base's baseline) must still pass; on top of that, the tests the pull
 request adds or changes run on the head, and one that fails is a test it breaks. Preflight's
 cheat checks are for generated code and are not applied to a person's change (editing tests is
-what a pull request does), but what judges is never the pull request's: the reproduction and the
+what a pull request does), except one: code that reaches into the process judging it (frames,
+``gc``, ``ctypes``, ``/proc/self``, pytest's or the harness's objects) is not run at all, since it
+could forge its own verdict. What judges is never the pull request's: the reproduction and the
 regression oracle run the base's tests, and the tests the pull request adds or changes run on
 its head as its own. What the head changes that the run cannot follow (deleted files, binary
 files, dependency declarations) is said in the verdict.
@@ -13,6 +15,7 @@ files, dependency declarations) is said in the verdict.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from pathlib import Path
 
@@ -33,7 +36,7 @@ from pve.models import (
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine import testmap
 from statemachine.pending import PendingOracle
-from statemachine.shortcuts import is_test_configuration
+from statemachine.shortcuts import introspection, is_test_configuration
 from statemachine.validate import validate
 
 RULE = "pull-request"
@@ -103,6 +106,14 @@ async def judge_tree(head: Path, label: str, sandbox: SandboxBackend, staged: St
     source = [e for e in edits if e not in judging]
     c = candidate(staged, edits, cid, label)
     judged = c.model_copy(update={"edits": source})
+    # A person's change may edit tests (the runs use the base's), but code that reaches into
+    # the process judging it could forge its own verdict: it is not run at all.
+    reaching = [f"{e.path} {r}" for e in source for r in _reaches(staged, e)]
+    if reaching:
+        verdict = Verdict(candidate_id=cid, verified=False, preflight=Preflight(ok=False, reasons=reaching),
+                          reason="not judged automatically: " + "; ".join(reaching[:3]))
+        summary.stop = "not judged automatically"
+        return Found(summary=summary, candidates=[c], verdicts=[verdict])
     events.emit("judge", f"Judging {label}: {len(edits)} changed file(s), {c.diff_lines} changed lines")
     own = [e.path for e in edits if testmap.is_test_module(e.path)]
     held = checks.model_copy(update={"own_test_files": own})
@@ -133,6 +144,20 @@ async def _own_tests(verdict: Verdict, files: list[str], c: Candidate, sandbox: 
     return verdict.model_copy(update={
         "verified": False, "regressions": regressions, "own_tests": run,
         "reason": f"breaks {len(regressions)} test(s): {', '.join(regressions[:5])} (its own tests included)"})
+
+
+def _reaches(staged: StagedProject, edit: FileEdit) -> list[str]:
+    if not edit.path.endswith((".py", ".pyw")):
+        return []
+    try:
+        new = ast.parse(edit.new_text)
+    except (SyntaxError, ValueError):
+        return []  # it runs and fails as it is: nothing it could forge
+    try:
+        old: ast.AST | None = ast.parse(_base_text(staged, edit.path))
+    except (SyntaxError, ValueError):
+        old = None
+    return introspection(old, new)
 
 
 def _unchecked() -> Preflight:

@@ -18,8 +18,10 @@ from pve.layout import is_test_path
 from pve.models import Analysis, Candidate, Preflight, Reproduction
 from statemachine.shortcuts import (
     checks_values,
+    dotted,
     expected_values,
     fitted_literals,
+    introspection,
     is_test_configuration,
     judged_text,
     judging_edits,
@@ -107,6 +109,7 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
             reasons.append("adds contextlib.suppress() around code")
         if new.builtins_writes > old.builtins_writes:
             reasons.append("rebinds builtins")
+        reasons.extend(introspection(change.old, change.new))
         if path in repro_files and orig.tree is not None and isinstance(change.new, ast.Module) and \
                 _top_level(orig.tree) != _top_level(change.new):
             reasons.append(f"changes the top-level code of {path} (the reproduction)")
@@ -295,17 +298,6 @@ def _dedent(lines: list[str], col: int) -> str | None:
         else:
             out.append(line[col:])
     return "".join(out)
-
-
-def dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 def _top_level(tree: ast.Module) -> list[str]:

@@ -304,7 +304,11 @@ def render(session: Session, sandbox: dict[str, Any]) -> str:
               "tests, asserts, fixtures or test configuration; constants fitted to an expected value; deleted exits",
               "or control statements, early exits, always-true or -false conditions, swallowed exceptions; a crash",
               "skipped instead of fixed). Plausible, not verified: the reproduction passes, the rest is missing.",
-              "Verdict integrity is defended against shortcuts, not against code written to forge the nonce.",
+              "What is still trusted: the test process itself. The nonce reaches the harness on a descriptor it reads",
+              "and closes before project code is imported (never argv, environment, files or module globals); a",
+              "test reported passed that raised is counted failed; code that reaches into the judging process",
+              "(frames, gc, ctypes, /proc/self, pytest's or the harness's objects) is refused before it runs. Code",
+              "in the test's own process that evades that check can still read that process's memory.",
               "Inputs are identified by the hashes above.", ""]
     text = "\n".join(lines)
     return text if text.endswith("\n") else text + "\n"

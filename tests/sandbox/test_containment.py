@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -432,3 +433,47 @@ def test_a_run_cancelled_at_any_moment_of_its_start_leaves_nothing_running(sandb
             time.sleep(0.02)
         assert slot_processes(sandbox) == [], f"left running after a cancellation at {k * 3} ms"
     assert run(sandbox, staged, "print('next')\n").stdout == "next\n"
+
+
+def test_the_nonce_is_nowhere_the_code_under_test_can_name(sandbox, staged):
+    """The attack that forged a pass: read the nonce (command line, environment, __main__'s and
+    the harness's globals, its spec, open descriptors) and write "passed" into the result pipe
+    before exiting. None of those places holds it now."""
+    code = (
+        "import os, sys, json, gc\n"
+        "found = []\n"
+        "cmd = open('/proc/self/cmdline', 'rb').read()\n"
+        "env = open('/proc/self/environ', 'rb').read()\n"
+        "main = sys.modules['__main__']\n"
+        "names = {k: repr(v)[:100000] for k, v in vars(main).items()}\n"
+        "spec = repr(getattr(main, 'SPEC', {}))\n"
+        "fds = {}\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    try:\n        fds[fd] = os.readlink(f'/proc/self/fd/{fd}')\n    except OSError:\n        pass\n"
+        "print(json.dumps({'cmd': cmd.decode('latin-1'), 'env': env.decode('latin-1'), 'spec': spec,"
+        " 'globals': ' '.join(names.values()), 'fds': fds}))\n")
+    r = run(sandbox, staged, code)
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
+    assert r.nonce_ok, r.stderr  # the run itself completed, so the harness did hold a nonce
+    assert "fd:" in seen["cmd"] and '"nonce"' not in seen["cmd"] and "nonce" not in seen["spec"]
+    assert "nonce" not in seen["env"] and "nonce" not in seen["globals"]
+    assert not any("pve-spec" in target for target in seen["fds"].values())  # read and closed before the test ran
+
+
+def test_a_test_whose_report_was_patched_to_passed_still_fails(sandbox, staged):
+    """The other forgery: patch pytest's TestReport so a failing test reports "passed"."""
+    conftest = ("import _pytest.reports as reports\n"
+                "_orig = reports.TestReport.from_item_and_call.__func__\n"
+                "def forged(cls, item, call):\n"
+                "    report = _orig(cls, item, call)\n"
+                "    report.outcome = 'passed'\n"
+                "    report.longrepr = None\n"
+                "    return report\n"
+                "reports.TestReport.from_item_and_call = classmethod(forged)\n")
+    test = "def test_cannot_pass():\n    assert 1 + 1 == 3\n\n\ndef test_honest():\n    assert True\n"
+    spec = RunSpec(mode=RunMode.PYTEST, argv=["test_forged.py"], patches={"conftest.py": conftest, "test_forged.py": test})
+    r = asyncio.run(sandbox.run(staged, spec))
+    assert r.record.outcomes["test_forged.py::test_cannot_pass"] == "failed", r.record.outcomes
+    assert r.record.outcomes["test_forged.py::test_honest"] == "passed"
+    assert r.record.tampered == ["test_forged.py::test_cannot_pass"]
+    assert r.record.test_exceptions["test_forged.py::test_cannot_pass"].type == "AssertionError"

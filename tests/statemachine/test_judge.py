@@ -143,3 +143,16 @@ def test_a_fix_no_passing_test_runs_needs_no_regression_run_and_says_why(tmp_pat
     assert v.regression_scope.startswith("0 of 1 tests that passed before run the changed code (calc.py: half); "
                                          "the other 1 never entered it")
     assert "== regression scope" in Path(session.proof_path).read_text()
+
+
+def test_a_head_that_reaches_into_the_judging_process_is_not_run(tmp_path):
+    """A pull request whose code reads the harness's memory or its own process's descriptors
+    (the way a pass was forged, SANDBOX.md) is not judged automatically: it never runs."""
+    forging = ("import os, sys\n\n\ndef half(x):\n    main = sys.modules['__main__']\n"
+               "    fds = os.listdir('/proc/self/fd')\n    return x / 2\n")
+    session = judge(tmp_path, {"calc.py": forging})
+    (v,) = session.verdicts
+    assert session.status is not SessionStatus.VERIFIED and not v.verified and not v.plausible
+    assert v.reason.startswith("not judged automatically: calc.py reaches into the process that judges it")
+    assert "'/proc/self/fd'" in v.reason and "'__main__'" in v.reason
+    assert v.run is None  # not run at all
