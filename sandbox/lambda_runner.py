@@ -16,17 +16,28 @@ So each run gets what the microVM cannot give it by itself:
   so nothing outlives the run into the next invocation;
 - its own folder under ``/tmp`` (the project copy, the patch, its TMPDIR), and afterwards
   every entry of ``/tmp`` that was not there before the run is removed;
-- its output capped as in bubblewrap; the nonce checked here, outside the run.
+- its output capped as in bubblewrap; the nonce checked here, outside the run (the spec reaches
+  the harness on a descriptor, never on the command line);
+- the runner itself non-dumpable before any child starts (its environment holds the role's
+  credentials and the runtime API's address: a child of the same uid read them from
+  ``/proc/<ppid>/environ``; ptrace of it is refused too);
+- the child under no_new_privs and a seccomp filter: bwrap's deny-list (ptrace, io_uring, bpf,
+  namespaces, mounts, ...) plus ``socket(AF_INET/AF_INET6)``, so the runtime API on 127.0.0.1
+  cannot be reached; a kernel that refuses the filter stops the run before it starts;
+- no writable path shared with the runner: the run works in its own folder, and the staged
+  project (which it could still write, being the same uid) is compared after each run: a run
+  that changed it counts for nothing and that staged project is never run again.
 
-It refuses to start anywhere but inside Lambda (``in_lambda``): on any other
-machine PVE runs code in bubblewrap, never like this. For that reason no test runs it; the tests
-drive the sandbox function's handler with the bubblewrap backend, which meets the same contract.
+It refuses to start anywhere but inside Lambda (``in_lambda``): on any other machine PVE runs
+code in bubblewrap, never like this. Its test (tests/sandbox/test_lambda_runner.py) runs it as
+Lambda would, one unprivileged uid for runner and run, with Lambda's environment variables set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -43,7 +54,7 @@ from typing import Any
 from pve.errors import SandboxUnavailable
 from pve.models import EnvironmentInfo, InstallPlan, RunResult, RunSpec
 from pve.settings import SandboxSettings
-from sandbox import snapshot
+from sandbox import seccomp, snapshot
 from sandbox.backend import StagedProject
 from sandbox.capture import Capture
 from sandbox.runs import RESULT_CAP, display, inside_project, parse_record, pump, test_seconds
@@ -69,6 +80,12 @@ class LambdaSandbox:
         self.scratch = scratch or Path(tempfile.gettempdir())
         self.python = sys.executable
         self.site = sysconfig.get_paths()["purelib"]  # pytest and the image's scientific stack
+        # Before any child starts: this process holds the function's credentials in its
+        # environment and the runtime API's address; a child of the same uid read them from
+        # /proc/<ppid>/environ. Non-dumpable, those entries are root's and ptrace is refused.
+        seccomp.not_dumpable()
+        self._filter = seccomp.build_filter(deny_inet=True)
+        self._poisoned: set[Path] = set()  # staged projects a run wrote into: never run again
 
     def describe(self) -> dict[str, Any]:
         s = self.settings
@@ -76,7 +93,10 @@ class LambdaSandbox:
             "backend": "AWS Lambda sandbox function (process runner)",
             "python": f"{sys.version.split()[0]} ({self.python})",
             "namespaces": "none (Lambda has none to give): the function instance's microVM is the boundary",
-            "identity": f"the function's own uid {os.geteuid()}, one invocation per instance at a time",
+            "identity": f"the function's own uid {os.geteuid()}, one invocation per instance at a time; "
+                        "the runner non-dumpable (its environment and memory closed to the run)",
+            "seccomp": "no_new_privs; bwrap's deny-list (ptrace, io_uring, bpf, keyrings, namespaces, mounts, ...) "
+                       "and socket(AF_INET/AF_INET6)",
             "environment": "empty but PATH, HOME, TMPDIR, LANG, PYTHONHASHSEED",
             "network": "private subnets without a route out; S3 snapshots only, through a gateway endpoint",
             "permissions": "the function's role writes its own logs only",
@@ -111,11 +131,14 @@ class LambdaSandbox:
         inside_project(spec.patches)
         timeout = min(spec.wall_s, 3600.0) if spec.wall_s else (min(s.timeout_s, spec.timeout_s) if spec.timeout_s
                                                                  else s.timeout_s)
+        if staged.root in self._poisoned:
+            raise SandboxUnavailable("an earlier run wrote into this staged project; it is not run again")
         tmp_before = set(os.listdir(self.scratch))
         pids_before = _own_pids()
+        staged_before = _tree_state(staged.root)
         folder = Path(tempfile.mkdtemp(prefix="pve-run-", dir=self.scratch))
         try:
-            return await self._run(staged, spec, folder, timeout)
+            result = await self._run(staged, spec, folder, timeout)
         finally:
             _kill_new(pids_before)
             for name in set(os.listdir(self.scratch)) - tmp_before:
@@ -125,6 +148,13 @@ class LambdaSandbox:
                 else:
                     with contextlib.suppress(OSError):
                         path.unlink()
+        # The run shares this uid, so it could write into the staged project (the next run's
+        # source) despite its own folder: a change is found here, and the run counts for nothing.
+        if _tree_state(staged.root) != staged_before:
+            self._poisoned.add(staged.root)
+            return result.model_copy(update={"nonce_ok": False, "exit_code": None,
+                                             "killed_reason": "the run wrote outside its folder (into the staged project)"})
+        return result
 
     async def _run(self, staged: StagedProject, spec: RunSpec, folder: Path, timeout: float) -> RunResult:
         s = self.settings
@@ -158,7 +188,10 @@ class LambdaSandbox:
             proc = await asyncio.create_subprocess_exec(
                 self.python, "-I", "-S", str(RUNTIME / "harness.py"), f"fd:{spec_fd}",
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                pass_fds=(result_w, spec_fd), start_new_session=True, cwd=str(folder / "work"))
+                pass_fds=(result_w, spec_fd), start_new_session=True, cwd=str(folder / "work"),
+                # no_new_privs + bwrap's deny-list + no inet sockets (the runtime API), from exec on;
+                # a kernel that refuses it stops the run here (SubprocessError), before any code
+                preexec_fn=functools.partial(seccomp.install, self._filter))
         finally:
             os.close(result_w)
             os.close(spec_fd)
@@ -200,6 +233,18 @@ class LambdaSandbox:
                          stdout=out.text(), stderr=err.text(), stdout_bytes=out.total, stderr_bytes=err.total,
                          timed_out=bool(killed and killed[0].startswith("timeout")),
                          killed_reason=killed[0] if killed else None, nonce_ok=nonce_ok, record=record)
+
+
+def _tree_state(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every entry under ``root``: path -> (mode, size, mtime in ns), without following links."""
+    state = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                st = os.lstat(path)
+                state[path] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return state
 
 
 def _own_pids() -> set[int]:

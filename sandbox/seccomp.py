@@ -59,8 +59,15 @@ def _ins(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("<HBBI", code, jt, jf, k)
 
 
-def build_filter(machine: str | None = None) -> bytes:
-    """The BPF program as bytes (struct sock_filter[]), ready to hand to bwrap."""
+_SOCKET = 41
+_AF_INET, _AF_INET6 = 2, 10
+
+
+def build_filter(machine: str | None = None, *, deny_inet: bool = False) -> bytes:
+    """The BPF program as bytes (struct sock_filter[]), ready to hand to bwrap (or to
+    ``prctl(PR_SET_SECCOMP)``). ``deny_inet``: ``socket(AF_INET / AF_INET6, ...)`` fails too, for
+    the Lambda runner, which has no network namespace to take the network away (its runtime
+    API answers on 127.0.0.1); Unix sockets stay."""
     machine = machine or platform.machine()
     if machine not in ("x86_64", "AMD64"):
         raise RuntimeError(f"the seccomp deny-list is built for x86_64 only, not {machine}")
@@ -76,6 +83,15 @@ def build_filter(machine: str | None = None) -> bytes:
     for nr in sorted(X86_64_DENY.values()):
         prog += [_ins(_JEQ_K, nr, 0, 1), _ins(_RET_K, eperm)]
     prog += [_ins(_JEQ_K, _CLONE3, 0, 1), _ins(_RET_K, _RET_ERRNO | errno.ENOSYS)]
+    if deny_inet:
+        prog += [
+            _ins(_JEQ_K, _SOCKET, 0, 5),
+            _ins(_LD_W_ABS, _arg_lo(0)),
+            _ins(_JEQ_K, _AF_INET, 2, 0),
+            _ins(_JEQ_K, _AF_INET6, 1, 0),
+            _ins(_RET_K, _RET_ALLOW),
+            _ins(_RET_K, eperm),
+        ]
     prog += [
         _ins(_JEQ_K, _CLONE, 0, 4),
         _ins(_LD_W_ABS, _arg_lo(0)),
@@ -93,3 +109,31 @@ def build_filter(machine: str | None = None) -> bytes:
     ]
     prog.append(_ins(_RET_K, _RET_ALLOW))
     return b"".join(prog)
+
+
+def install(program: bytes) -> None:
+    """In this process, for good: no_new_privs, then ``program`` as its seccomp filter (what
+    bwrap does with ``--seccomp``; the Lambda runner calls it in the child before exec). Raises
+    OSError when the kernel refuses: a run must not start without it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
+def not_dumpable() -> None:
+    """``prctl(PR_SET_DUMPABLE, 0)``: this process's /proc entries (environ, mem, fd) become
+    root's, so another process of the same uid cannot read them, and it cannot be ptraced."""
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
