@@ -59,12 +59,33 @@ def _tox_deps(names: set[str], read: Reader) -> list[str]:
         return []
     if not cfg.has_option("testenv", "deps"):
         return []
+    # Factor-conditional lines (``unit: pytest``, ``py27,py35: mock``): a dependency counts when
+    # one of its factors is one whose commands run pytest (``unit: pytest tests``); with no such
+    # conditional command, when its factors are not Python versions (pyparsing's tox.ini gave
+    # ``unit: pytest`` as a requirement, which uv read as a path).
+    pytest_factors: set[str] = set()
+    for line in (cfg.get("testenv", "commands") if cfg.has_option("testenv", "commands") else "").splitlines():
+        m = _FACTORED.match(line.strip())
+        if m and re.search(r"\b(py\.?test)\b", m.group(2)):
+            pytest_factors |= set(m.group(1).split(","))
     out = []
     for line in cfg.get("testenv", "deps").splitlines():
         line = line.split("#", 1)[0].strip()
+        m = _FACTORED.match(line)
+        if m:
+            factors = set(m.group(1).split(","))
+            wanted = factors & pytest_factors if pytest_factors else \
+                {f for f in factors if not f.startswith("!") and not _PY_FACTOR.fullmatch(f)}
+            if not wanted:
+                continue
+            line = m.group(2).strip()
         if line and not line.startswith(("-", "{", ".")) and "{" not in line:
             out.append(line)
     return out
+
+
+_FACTORED = re.compile(r"^([!\w.-]+(?:,[!\w.-]+)*):\s+(.*)$")  # tox's "factor1,factor2: value"
+_PY_FACTOR = re.compile(r"py\d*|pypy\d*|py3\d+t?")
 
 
 def _declared_plan(names: set[str], read: Reader, requires_python: str | None) -> InstallPlan:

@@ -112,3 +112,17 @@ def test_tox_deps_are_test_dependencies():
     alone = {"tox.ini": files["tox.ini"]}
     assert plan_install(alone, alone.__getitem__).kind == "tox.ini"
     assert plan_install({"tox.ini": "[tox]\nenvlist = py\n"}, {"tox.ini": "[tox]\nenvlist = py\n"}.__getitem__).kind == "none"
+
+
+def test_tox_deps_for_some_factors_only():
+    """pyparsing's tox.ini (3.2): ``unit: pytest`` is a dependency of the ``unit`` environments,
+    which run pytest; it was read as a requirement named "unit: pytest" (uv: a path)."""
+    pyparsing = ("[testenv]\ndeps =\n    unit: pytest\n    #unit: matplotlib\n    doctest: sphinx\n    doctest: myst-parser\n"
+                 "extras = unit: diagrams\ncommands =\n    unit: pytest tests examples/tiny/tests {posargs}\n"
+                 "    doctest: sphinx-build -b doctest docs docs/_build/doctest\n")
+    files = {"tox.ini": pyparsing}
+    assert plan_install(files, files.__getitem__).packages == ["pytest"]
+    # no factor-conditional command: every factor's dependencies but a Python version's
+    plain = {"tox.ini": "[testenv]\ndeps =\n    py27: mock\n    coverage\n    test,lint: hypothesis\ncommands = pytest\n"}
+    assert plan_install(plain, plain.__getitem__).packages[-2:] == ["coverage", "hypothesis"]
+    assert "mock" not in plan_install(plain, plain.__getitem__).packages
