@@ -21,6 +21,9 @@ class StagedProject:
     source: Path  # what the user pointed us at
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256 (regular files)
     env: Environment | None = None  # the project's own dependencies, when it declares any
+    # Whose environments and build cache it may share (sandbox/environments.py): one GitHub
+    # installation's public or private repositories, or this machine's own runs ("local").
+    tenant: str = "local"
 
     def read_text(self, rel: str) -> str:
         """Host-side read of a staged file; never follows a link out of the snapshot."""

@@ -88,7 +88,7 @@ class BubblewrapSandbox:
         self._queues: dict[bool, asyncio.Queue[int]] = {}
         self._background: dict[int, str] = {}  # background slot -> the staged key it runs for
         self._hurried: set[str] = set()  # staged keys whose background runs someone waits for
-        self._environments: EnvironmentStore | None = None  # made on the first project that needs one
+        self._environments: dict[str, EnvironmentStore] = {}  # per tenant, made on its first project that needs one
         self._held: dict[str, int] = {}  # staged key -> the lock that keeps its environment from eviction
         self._screeners: dict[int, Screener] = {}  # slot -> its warm screening server (one project at a time)
         self._screen_asked: dict[str, int] = {}  # staged key -> candidates asked to be screened so far
@@ -157,18 +157,20 @@ class BubblewrapSandbox:
     def environments_root(self) -> Path:
         return self.settings.environments.root or self.root / "envs"
 
-    def environments(self) -> EnvironmentStore:
-        if self._environments is None:
+    def environments(self, tenant: str = "local") -> EnvironmentStore:
+        """The store of one tenant (``environments.tenant_of``): its own environments, failed
+        builds and uv cache, in a folder of its own under the root."""
+        if tenant not in self._environments:
             es = self.settings.environments
-            self._environments = EnvironmentStore(
-                self.environments_root(), es,
+            self._environments[tenant] = EnvironmentStore(
+                self.environments_root() / tenant, es,
                 builder_uid=self.settings.uid_base - 1 if self.drop_privileges else None, bwrap=self.bwrap or "bwrap")
-        return self._environments
+        return self._environments[tenant]
 
     async def environment(self, staged: StagedProject, plan: InstallPlan) -> EnvironmentInfo | None:
         if not plan.needed():
             return None
-        store = self.environments()
+        store = self.environments(staged.tenant)
         for _ in range(3):  # evicted between being found and being held: find (or build) it again
             env = await asyncio.to_thread(store.prepare, plan, staged.root / "orig", staged.read_text,
                                           python=self.settings.python)

@@ -15,7 +15,7 @@ from pve.models import InstallPlan
 from pve.settings import EnvironmentSettings
 from sandbox.runtime import Interpreter, find_interpreter, system_binds
 
-BUILD_PATH = "/envs"  # where a build sees the store (read-write)
+BUILD_PATH = "/envs"  # where a build sees its own folder and its tenant's cache (nothing else of the store)
 SRC_PATH = "/work/src"  # the project, at the same path in builds and runs
 CONSTRAINTS = ".pve-constraints.txt"  # a lock file's pins, written into the scratch copy
 
@@ -143,10 +143,14 @@ def _machine_pythons() -> list[str]:
 
 
 
-def build_command(argv: list[str], *, bwrap: str, uv: Path, store: Path, src: Path, interpreter: Interpreter,
-              settings: EnvironmentSettings, network: bool, venv: str | None = None) -> list[str]:
-    """bwrap around one build command: unprivileged, empty environment, no home, the store
-    and the scratch project the only writable paths, the network only when fetching."""
+def build_command(argv: list[str], *, bwrap: str, uv: Path, work: Path, cache: Path, src: Path,
+                  interpreter: Interpreter, settings: EnvironmentSettings, network: bool,
+                  venv: str | None = None) -> list[str]:
+    """bwrap around one build command: unprivileged, empty environment, no home, the network
+    only when fetching. It sees its own build folder (``work``), the scratch project and its
+    tenant's uv cache, and nothing else of the store: no other environment, no failed build's
+    log, no other tenant's anything (a build once wrote a .pth into another repository's
+    environment through the store bound whole)."""
     args = [bwrap, "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent",
             "--new-session", *system_binds(interpreter)]
     for etc in ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates",
@@ -154,7 +158,8 @@ def build_command(argv: list[str], *, bwrap: str, uv: Path, store: Path, src: Pa
         if os.path.exists(etc):
             args += ["--ro-bind", etc, etc]
     args += ["--ro-bind", str(uv), "/pve-build/uv",
-             "--bind", str(store), BUILD_PATH, "--bind", str(src), SRC_PATH,
+             "--dir", BUILD_PATH, "--bind", str(work), f"{BUILD_PATH}/{work.name}",
+             "--bind", str(cache), f"{BUILD_PATH}/cache", "--bind", str(src), SRC_PATH,
              "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     if settings.find_links and os.path.isdir(settings.find_links):
         # At its own path (after /tmp's tmpfs, which would hide it): a lock file made

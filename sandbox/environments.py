@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pve.errors import SandboxUnavailable
-from pve.models import EnvironmentInfo, InstallPlan
+from pve.models import EnvironmentInfo, InstallPlan, Origin
 from pve.settings import EnvironmentSettings
 from sandbox.envbuild import (
     BUILD_PATH,
@@ -51,6 +51,18 @@ RUN_PATH = "/pve-env"  # where a run sees the environment (read-only)
 _LOG_TAIL = 4000
 
 Reader = Callable[[str], str]
+
+
+def tenant_of(origin: Origin | None) -> str:
+    """The store a session's environments are built in and found from: one per GitHub
+    installation and visibility (a public and a private repository never share an environment
+    or a build cache, nor do two installations), and "local" for this machine's own runs.
+    Unknown visibility is private (zero trust)."""
+    if origin is None:
+        return "local"
+    who = f"installation-{origin.installation}" if origin.installation is not None else \
+        "repo-" + hashlib.sha256(origin.repo.lower().encode()).hexdigest()[:16]
+    return f"{who}-{'private' if origin.private else 'public'}"
 
 
 @dataclass(frozen=True)
@@ -119,15 +131,12 @@ class EnvironmentStore:
             self._failed_before(key)
             t0 = time.monotonic()
             try:
-                self._build(key, plan, project, interpreter)
+                self._build(key, plan, project, interpreter, t0)
             except DependencyError as exc:
                 self._remember_failure(key, exc)
                 raise
             env = self._ready(key, interpreter, reused=False)
             assert env is not None
-            meta = self._meta(key)
-            meta["build_ms"] = (time.monotonic() - t0) * 1000
-            _write_json(self.root / f"env-{key}" / "meta.json", meta)
             self.evict(keep=key)
             return self._ready(key, interpreter, reused=False) or env
 
@@ -172,7 +181,7 @@ class EnvironmentStore:
 
     # ------------------------------------------------------------------ building
 
-    def _build(self, key: str, plan: InstallPlan, project: Path, interpreter: Interpreter) -> None:
+    def _build(self, key: str, plan: InstallPlan, project: Path, interpreter: Interpreter, t0: float) -> None:
         work = self.root / f"tmp-{secrets.token_hex(8)}"
         src = self.root / f"tmp-{secrets.token_hex(8)}-src"
         try:
@@ -207,9 +216,9 @@ class EnvironmentStore:
                 "format": FORMAT, "kind": plan.kind, "plan": plan.model_dump(),
                 "python": f"{interpreter.version} ({interpreter.executable})",
                 "packages": sorted(line.strip() for line in frozen.splitlines() if line.strip()),
-                "size_bytes": size, "built_at": time.time()})
+                "size_bytes": size, "built_at": time.time(), "build_ms": (time.monotonic() - t0) * 1000})
             (work / ".complete").write_text(key)
-            os.chmod(work, 0o755)
+            _seal(work, self.builder_uid is not None)
             os.rename(work, self.root / f"env-{key}")
         finally:
             shutil.rmtree(src, ignore_errors=True)
@@ -222,8 +231,8 @@ class EnvironmentStore:
         if left <= 0:
             raise DependencyError("", f"the build took longer than {self.settings.build_seconds:g} s "
                                       "(PVE_ENV_BUILD_SECONDS)", "\n".join(log))
-        cmd = build_command(argv, bwrap=self.bwrap, uv=self.uv, store=self.root, src=src, interpreter=interpreter,
-                            settings=self.settings, network=network, venv=venv)
+        cmd = build_command(argv, bwrap=self.bwrap, uv=self.uv, work=work, cache=self.root / "cache", src=src,
+                            interpreter=interpreter, settings=self.settings, network=network, venv=venv)
         uid = self.builder_uid
         log.append("$ " + " ".join(argv))
         try:
@@ -263,7 +272,7 @@ class EnvironmentStore:
                     continue  # being built or used right now
                 doomed = self.root / f"gone-{secrets.token_hex(6)}"
                 os.rename(folder, doomed)  # invisible at once, then removed
-                shutil.rmtree(doomed, ignore_errors=True)
+                _remove(doomed)
             total -= size
             gone.append(key)
         return gone
@@ -281,6 +290,39 @@ class EnvironmentStore:
     @staticmethod
     def release(fd: int) -> None:
         os.close(fd)
+
+
+def _seal(folder: Path, chown: bool) -> None:
+    """A finished environment, read-only to everything: every file and folder PVE's own (when
+    builds run as a uid of their own) and without write bits. Its files share inodes with the uv
+    cache, so the cache entries it uses become PVE's and read-only too: a later build (the
+    builder uid) can add to the cache but not rewrite what an environment runs."""
+    uid, gid = os.getuid(), os.getgid()
+    for dirpath, dirs, files in os.walk(folder, topdown=False):
+        for name in [*files, *dirs]:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                if chown:
+                    os.lchown(path, uid, gid)
+                continue
+            if chown:
+                os.chown(path, uid, gid)
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o222)
+    if chown:
+        os.chown(folder, uid, gid)
+    os.chmod(folder, 0o555)
+
+
+def _remove(folder: Path) -> None:
+    """A sealed environment's folders have no write bits: give them back first (not needed as
+    root, which PVE need not be)."""
+    for dirpath, dirs, _files in os.walk(folder):
+        for name in [dirpath, *(os.path.join(dirpath, d) for d in dirs)]:
+            with contextlib.suppress(OSError):
+                if not os.path.islink(name):
+                    os.chmod(name, 0o755)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stage_uv(root: Path) -> Path:

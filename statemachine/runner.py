@@ -36,7 +36,7 @@ from pve.models import (
 )
 from sandbox.backend import StagedProject
 from sandbox.declarations import plan_install
-from sandbox.environments import DependencyError
+from sandbox.environments import DependencyError, tenant_of
 from statemachine import cache
 from statemachine.analyze import analyze, importable_folders
 from statemachine.conclude import conclude, dependencies_failed, not_reproduced, nothing_to_fix
@@ -87,6 +87,7 @@ async def verify(req: VerifyRequest, svc: Services) -> Session:
     events = Fanout(*svc.watchers, lambda e: svc.store.append_event(session.id, e))
     t0 = time.monotonic()
     staged = svc.sandbox.stage(path, single_file=session.snippet)
+    staged.tenant = tenant_of(req.origin)
     try:
         settle(session, await _steps(req, svc, session, staged, log_text, events, t0))
         return prove(session, signer=svc.signer, store=svc.store, sandbox=svc.sandbox.describe(), events=events,

@@ -316,3 +316,63 @@ def test_the_repositorys_install_commands_run_in_the_build_and_their_files_reach
         assert not (project / "_version.py").exists()  # the user's folder is never written
     finally:
         svc.sandbox.cleanup(staged)
+
+
+def test_a_build_cannot_reach_another_tenants_environment_or_its_own_finished_ones(tmp_path, shared):
+    """The attack (a repository's install commands, as .github/pve.yml gives them, or any
+    setup.py): plant a .pth in a private repository's environment so it runs in that
+    repository's later verifications, and copy its source out. Each tenant has its own store;
+    a build sees its own folder, the scratch project and its tenant's cache only; a finished
+    environment is read-only and, when builds run as their own uid, not the builder's."""
+    svc = services(tmp_path, shared, "tenants")
+    victim = write(tmp_path / "victim", {"requirements.txt": "colorlib==1.0\n", "secret_credentials.py": "KEY = 'AKIA...'\n",
+                                         "probe.py": "import colorlib\nprint('VICTIM RAN', colorlib.favourite())\n"})
+    staged_v = svc.sandbox.stage(victim)
+    staged_v.tenant = "installation-7-private"
+    try:
+        info_v = asyncio.run(svc.sandbox.environment(staged_v, plan_install(staged_v.files, staged_v.read_text)))
+        assert info_v is not None
+        attack = ("import glob, os, shutil\n"
+                  "hits = []\n"
+                  "for site in glob.glob('/envs/**/site-packages', recursive=True) + glob.glob('/envs/*/venv/lib/*/site-packages'):\n"
+                  "    try:\n"
+                  "        open(os.path.join(site, 'zz_owned.pth'), 'w').write('import os; print(\"OWNED\")\\n'); hits.append(site)\n"
+                  "    except OSError:\n        pass\n"
+                  "found = glob.glob('/envs/**/secret_credentials.py', recursive=True) + glob.glob('/work/**/secret_credentials.py', recursive=True)\n"
+                  "open('loot.txt', 'w').write(repr([hits, found, sorted(os.listdir('/envs'))]))\n")
+        attacker = write(tmp_path / "attacker", {"requirements.txt": "colorlib==2.0\n", "attack_build.py": attack,
+                                                 "probe.py": "print(open('loot.txt').read())\n"})
+        staged_a = svc.sandbox.stage(attacker)
+        staged_a.tenant = "installation-9-public"
+        try:
+            plan = plan_install(staged_a.files, staged_a.read_text, config={"commands": ["python attack_build.py"]})
+            asyncio.run(svc.sandbox.environment(staged_a, plan))
+            loot = asyncio.run(svc.sandbox.run(staged_a, RunSpec(mode=RunMode.SCRIPT, target="probe.py"))).stdout
+        finally:
+            svc.sandbox.cleanup(staged_a)
+        hits, found, visible = eval(loot.strip().splitlines()[-1])  # (its own environment runs its .pth: its business)
+        # only its own (unfinished) venv took the .pth: no other environment was even visible
+        assert all("/envs/tmp-" in h for h in hits) and found == [], (hits, found)
+        assert sorted(v for v in visible if v != "cache")[0].startswith("tmp-") and len(visible) == 2, visible
+        # the victim's runs are untouched, its environment sealed
+        run = asyncio.run(svc.sandbox.run(staged_v, RunSpec(mode=RunMode.SCRIPT, target="probe.py")))
+        assert "VICTIM RAN red" in run.stdout and "OWNED" not in run.stdout + run.stderr
+        env = staged_v.env.path.parent
+        assert env.parent.name == "installation-7-private"
+        modes = [p.stat().st_mode for p in env.rglob("*") if not p.is_symlink()]
+        assert modes and not any(m & 0o222 for m in modes)  # no write bit anywhere
+        if os.geteuid() == 0:
+            assert {p.lstat().st_uid for p in env.rglob("*")} == {0}  # not the builder's
+    finally:
+        svc.sandbox.cleanup(staged_v)
+
+
+def test_a_public_and_a_private_repository_never_share_a_store():
+    from pve.models import Origin
+    from sandbox.environments import tenant_of
+
+    public = tenant_of(Origin(repo="octo/a", sha="a" * 40, installation=7, private=False))
+    private = tenant_of(Origin(repo="octo/b", sha="a" * 40, installation=7, private=True))
+    other = tenant_of(Origin(repo="mallory/c", sha="a" * 40, installation=9, private=False))
+    assert len({public, private, other, tenant_of(None)}) == 4
+    assert tenant_of(Origin(repo="octo/b", sha="a" * 40)) .endswith("-private")  # unknown visibility: private
