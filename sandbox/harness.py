@@ -235,6 +235,10 @@ class _Calls(_Tracer):
 
     @classmethod
     def _shown(cls, value):
+        if hasattr(type(value), "__next__") and hasattr(type(value), "__iter__"):
+            # a lazy iterator: what it yields is seen by the callers that consume it; its class
+            # (islice or a deque's iterator) is not behaviour (more-itertools' tail(), fixed)
+            return "<iterator>"
         try:
             text = repr(value)
         except Exception as exc:

@@ -59,3 +59,16 @@ def test_the_sandbox_records_what_passing_tests_saw(tmp_path):
     assert changed and sorted(changed.tests) == tests and changed.calls == 2, changed
     assert unchanged is not None and not unchanged
     assert Path(root / "mod.py").read_text() == SCALE
+
+
+def test_a_lazy_iterator_is_recorded_as_one_not_by_its_class():
+    """more-itertools' tail() fixed returns a deque's iterator where it returned an islice: the
+    same behaviour for every caller that consumes it, which the tests check."""
+    import collections
+    import itertools
+
+    from sandbox.harness import _Calls
+
+    assert _Calls._shown(itertools.islice([1, 2], 1)) == _Calls._shown(iter(collections.deque([2]))) == "<iterator>"
+    assert _Calls._shown(x for x in [1]) == "<iterator>"
+    assert _Calls._shown([1, 2]) == "[1, 2]" and _Calls._shown(range(3)) == "range(0, 3)"  # values stay values
