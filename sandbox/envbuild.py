@@ -143,20 +143,29 @@ def _machine_pythons() -> list[str]:
 
 
 
-def build_command(argv: list[str], *, bwrap: str, uv: Path, work: Path, cache: Path, src: Path,
-                  interpreter: Interpreter, settings: EnvironmentSettings, network: bool,
+PROXY_PORT = 3128  # the forwarder's port on the build sandbox's own loopback
+FORWARD = Path(__file__).with_name("build_forward.py")
+
+
+def build_command(argv: list[str], *, bwrap: str, uv: Path, forward: Path, work: Path, cache: Path, src: Path,
+                  interpreter: Interpreter, settings: EnvironmentSettings, proxy: Path | None,
                   venv: str | None = None) -> list[str]:
     """bwrap around one build command: unprivileged, empty environment, no home, the network
     only when fetching. It sees its own build folder (``work``), the scratch project and its
     tenant's uv cache, and nothing else of the store: no other environment, no failed build's
     log, no other tenant's anything (a build once wrote a .pth into another repository's
-    environment through the store bound whole)."""
-    args = [bwrap, "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent",
-            "--new-session", *system_binds(interpreter)]
+    environment through the store bound whole). ``proxy``: the host's index proxy
+    (sandbox/index_proxy.py) when the command fetches packages; the build never has the host's
+    network (it reached PVE's own port and 169.254.169.254), only its own loopback, where
+    ``build_forward.py`` relays to that proxy."""
+    network = proxy is not None
+    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", *system_binds(interpreter)]
     for etc in ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates",
                 "/etc/passwd", "/etc/group"):
         if os.path.exists(etc):
             args += ["--ro-bind", etc, etc]
+    if proxy is not None:
+        args += ["--bind", str(proxy), "/pve-build/proxy.sock", "--ro-bind", str(forward), "/pve-build/forward.py"]
     args += ["--ro-bind", str(uv), "/pve-build/uv",
              "--dir", BUILD_PATH, "--bind", str(work), f"{BUILD_PATH}/{work.name}",
              "--bind", str(cache), f"{BUILD_PATH}/cache", "--bind", str(src), SRC_PATH,
@@ -181,6 +190,14 @@ def build_command(argv: list[str], *, bwrap: str, uv: Path, work: Path, cache: P
         args += ["--setenv", "UV_FIND_LINKS", settings.find_links]
     if not network and not settings.find_links:
         args += ["--setenv", "UV_OFFLINE", "1"]  # the cache only
+    if network:
+        url = f"http://127.0.0.1:{PROXY_PORT}"
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+            args += ["--setenv", name, url]
     if venv is not None:  # .github/pve.yml's own commands: with the venv active
         args += ["--setenv", "VIRTUAL_ENV", venv, "--setenv", "PATH", f"{venv}/bin:/pve-build:/usr/bin:/bin"]
-    return [*args, "--", *(["/pve-build/uv", *argv[1:]] if argv[0] == "uv" else argv)]
+    command = ["/pve-build/uv", *argv[1:]] if argv[0] == "uv" else argv
+    if network:
+        command = [interpreter.executable, "-I", "-S", "/pve-build/forward.py", "/pve-build/proxy.sock",
+                   str(PROXY_PORT), "--", *command]
+    return [*args, "--", *command]

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import stat
@@ -36,13 +38,16 @@ from pve.settings import EnvironmentSettings
 from sandbox.envbuild import (
     BUILD_PATH,
     CONSTRAINTS,
+    FORWARD,
     DependencyError,
     build_command,
     choose_interpreter,
     install_commands,
     installer_reason,
 )
+from sandbox.index_proxy import IndexProxy
 from sandbox.runtime import Interpreter, world_traversable
+from sandbox.seccomp import build_filter
 
 __all__ = ["RUN_PATH", "DependencyError", "Environment", "EnvironmentStore", "installer_reason"]
 
@@ -94,6 +99,11 @@ class EnvironmentStore:
                 os.chown(path, self.builder_uid, self.builder_uid)
         os.chmod(self.root, 0o755)
         self.uv = _stage_uv(self.root)
+        # the build's forwarder to the index proxy, where the builder uid can read it (PVE's
+        # own sources may live in a private home)
+        self.forward = self.root / "build_forward.py"
+        shutil.copyfile(FORWARD, self.forward)
+        os.chmod(self.forward, 0o644)
 
     # ------------------------------------------------------------------ the key
 
@@ -231,16 +241,32 @@ class EnvironmentStore:
         if left <= 0:
             raise DependencyError("", f"the build took longer than {self.settings.build_seconds:g} s "
                                       "(PVE_ENV_BUILD_SECONDS)", "\n".join(log))
-        cmd = build_command(argv, bwrap=self.bwrap, uv=self.uv, work=work, cache=self.root / "cache", src=src,
-                            interpreter=interpreter, settings=self.settings, network=network, venv=venv)
         uid = self.builder_uid
         log.append("$ " + " ".join(argv))
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=left, env={}, user=uid, group=uid,
-                                  extra_groups=[] if uid is not None else None)
-        except subprocess.TimeoutExpired:
-            raise DependencyError("", f"the build took longer than {self.settings.build_seconds:g} s "
-                                      "(PVE_ENV_BUILD_SECONDS; source builds count)", "\n".join(log)) from None
+        with contextlib.ExitStack() as stack:
+            proxy = None
+            if network:  # the package index only, through PVE's proxy (sandbox/index_proxy.py)
+                folder = Path(stack.enter_context(_scratch_dir(self.root)))
+                proxy = stack.enter_context(IndexProxy(folder / "proxy.sock", self.settings.index_url))
+            cmd = build_command(argv, bwrap=self.bwrap, uv=self.uv, forward=self.forward, work=work, cache=self.root / "cache", src=src,
+                                interpreter=interpreter, settings=self.settings, proxy=proxy.path if proxy else None,
+                                venv=venv)
+            # the runs' seccomp deny-list, and limits sized for compilers rather than tests
+            seccomp_fd = os.memfd_create("pve-build-seccomp", 0)
+            stack.callback(os.close, seccomp_fd)
+            os.write(seccomp_fd, build_filter())
+            os.lseek(seccomp_fd, 0, os.SEEK_SET)
+            cmd[1:1] = ["--seccomp", str(seccomp_fd)]
+            limits = functools.partial(_build_limits, int(left) + 1, self.settings.max_bytes)
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=left, env={}, user=uid, group=uid,
+                                      extra_groups=[] if uid is not None else None, pass_fds=(seccomp_fd,),
+                                      preexec_fn=limits)
+            except subprocess.TimeoutExpired:
+                raise DependencyError("", f"the build took longer than {self.settings.build_seconds:g} s "
+                                          "(PVE_ENV_BUILD_SECONDS; source builds count)", "\n".join(log)) from None
+            if proxy is not None and proxy.refused:
+                log.append("the index proxy refused: " + ", ".join(sorted(set(proxy.refused))[:10]))
         log.append((done.stdout + done.stderr)[-_LOG_TAIL:])
         if done.returncode != 0:
             package, reason = installer_reason(done.stderr or done.stdout)
@@ -290,6 +316,30 @@ class EnvironmentStore:
     @staticmethod
     def release(fd: int) -> None:
         os.close(fd)
+
+
+def _build_limits(cpu_s: int, file_bytes: int) -> None:
+    """In the build's bwrap before exec: CPU for the build's time box, no file larger than an
+    environment may be, processes and descriptors bounded (a fork bomb in a setup.py). Nothing
+    is imported here: this runs between fork and exec."""
+    for limit, value in ((resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_FSIZE, file_bytes),
+                         (resource.RLIMIT_NPROC, 512), (resource.RLIMIT_NOFILE, 4096),
+                         (resource.RLIMIT_AS, 8 << 30), (resource.RLIMIT_CORE, 0)):
+        _soft, hard = resource.getrlimit(limit)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)  # never above what we hold
+        resource.setrlimit(limit, (value, value))
+
+
+@contextlib.contextmanager
+def _scratch_dir(root: Path) -> Iterator[str]:
+    """A folder for one build step's proxy socket, reachable by the builder uid."""
+    folder = root / f"proxy-{secrets.token_hex(6)}"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    try:
+        yield str(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _seal(folder: Path, chown: bool) -> None:

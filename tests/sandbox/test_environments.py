@@ -376,3 +376,71 @@ def test_a_public_and_a_private_repository_never_share_a_store():
     other = tenant_of(Origin(repo="mallory/c", sha="a" * 40, installation=9, private=False))
     assert len({public, private, other, tenant_of(None)}) == 4
     assert tenant_of(Origin(repo="octo/b", sha="a" * 40)) .endswith("-private")  # unknown visibility: private
+
+
+def _simple_index(wheels: Path, root: Path) -> Path:
+    """A PEP 503 index of ``wheels`` (the registry a mirror would be)."""
+    import re as _re
+
+    for wheel in wheels.glob("*.whl"):
+        name = _re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower()
+        page = root / "simple" / name
+        page.mkdir(parents=True, exist_ok=True)
+        shutil.copy(wheel, page / wheel.name)
+        (page / "index.html").write_text("".join(f'<a href="{w.name}">{w.name}</a>\n' for w in page.glob("*.whl")))
+    return root
+
+
+def test_a_build_reaches_the_package_index_and_nothing_else(tmp_path, shared):
+    """The attack from a repository's install commands: reach PVE's own port on 127.0.0.1 and
+    the cloud metadata service, directly and through the build's proxy. The build has its own
+    network namespace; its one way out, the index proxy, opens the configured index only (here a
+    mirror on this host that the operator named), so the install itself still works."""
+    import http.server
+    import socket as _socket
+
+    base, wheels = shared
+    index_root = _simple_index(wheels, tmp_path / "index")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(index_root), **k)  # noqa: E731
+    index = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    pve_port = _socket.socket()
+    pve_port.bind(("127.0.0.1", 0))
+    pve_port.listen()
+    threading.Thread(target=index.serve_forever, daemon=True).start()
+    probe = ("import os, socket, urllib.request\n"
+             "out = []\n"
+             f"for host, port in (('127.0.0.1', {pve_port.getsockname()[1]}), ('169.254.169.254', 80), ('1.1.1.1', 443)):\n"
+             "    try:\n        socket.create_connection((host, port), timeout=3).close(); out.append(f'direct {host} reached')\n"
+             "    except OSError as e:\n        out.append(f'direct {host} {type(e).__name__}')\n"
+             "proxy = os.environ.get('HTTP_PROXY')\n"
+             "for url in ('http://169.254.169.254/latest/meta-data/', "
+             f"'http://127.0.0.1:{pve_port.getsockname()[1]}/'):\n"
+             "    try:\n        urllib.request.build_opener(urllib.request.ProxyHandler({'http': proxy})).open(url, timeout=5)\n"
+             "        out.append(f'proxy {url} reached')\n"
+             "    except Exception as e:\n        out.append(f'proxy {url} {getattr(e, \"code\", type(e).__name__)}')\n"
+             "import ctypes, resource\n"
+             "out.append('unshare ' + ('allowed' if ctypes.CDLL(None).unshare(0x10000000) == 0 else 'denied'))\n"
+             "out.append(f'nproc {resource.getrlimit(resource.RLIMIT_NPROC)[0]}')\n"
+             "open('_netprobe.py', 'w').write('RESULT = ' + repr(out))\n")
+    project = write(tmp_path / "net", {"requirements.txt": "colorlib==1.0\n", "netprobe_build.py": probe,
+                                       "probe.py": "from _netprobe import RESULT\nimport colorlib\nprint(RESULT, colorlib.favourite())\n"})
+    settings = replace(Settings.from_env({}), home=tmp_path / "home")
+    env = EnvironmentSettings(root=base / "netstore", network=True,
+                              index_url=f"http://127.0.0.1:{index.server_address[1]}/simple")
+    svc = bootstrap.services(replace(settings, sandbox=replace(settings.sandbox, environments=env)))
+    staged = svc.sandbox.stage(project)
+    try:
+        plan = plan_install(staged.files, staged.read_text, config={"files": ["requirements.txt"],
+                                                                     "commands": ["python netprobe_build.py"]})
+        info = asyncio.run(svc.sandbox.environment(staged, plan))
+        assert "colorlib==1.0" in info.packages  # installed from the index, through the proxy
+        run = asyncio.run(svc.sandbox.run(staged, RunSpec(mode=RunMode.SCRIPT, target="probe.py")))
+        assert "red" in run.stdout, run.stderr
+        seen = run.stdout
+        assert "reached" not in seen and seen.count("direct") == 3, seen
+        assert "unshare denied" in seen and "nproc 512" in seen  # the runs' seccomp deny-list, and limits
+        assert "proxy http://169.254.169.254/latest/meta-data/ 403" in seen and f"127.0.0.1:{pve_port.getsockname()[1]}/ 403" in seen
+    finally:
+        svc.sandbox.cleanup(staged)
+        index.shutdown()
+        pve_port.close()
