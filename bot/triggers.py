@@ -104,6 +104,7 @@ class FailedWorkflowRun:
     pulls: tuple[PullRef, ...]  # as the payload lists them (a fork's PR is missing here)
     payload: dict[str, Any] = field(repr=False, compare=False)
     actor: str | None = None  # who started the run (the push or pull request behind it)
+    head_repo: str = ""  # the repository the run's code came from (a fork's, for a fork's pull request)
 
     @classmethod
     def parse(cls, payload: dict[str, Any]) -> FailedWorkflowRun:
@@ -113,7 +114,13 @@ class FailedWorkflowRun:
         return cls(repo=Repo.of(payload), run_id=_int(_get(run, "id")) or 0, name=_str(_get(run, "name")) or "CI",
                    head_sha=_str(_get(run, "head_sha")) or "", conclusion=_str(_get(run, "conclusion")),
                    pulls=pulls, payload=payload,
-                   actor=_str(_get(run, "triggering_actor", "login")) or _str(_get(run, "actor", "login")))
+                   actor=_str(_get(run, "triggering_actor", "login")) or _str(_get(run, "actor", "login")),
+                   head_repo=_str(_get(run, "head_repository", "full_name")) or "")
+
+    @property
+    def fork(self) -> str | None:
+        """The fork the run's code came from, or None (the repository's own branches)."""
+        return self.head_repo if self.head_repo and self.head_repo.lower() != self.repo.full_name.lower() else None
 
     def ignored(self) -> str | None:
         if self.conclusion != "failure":

@@ -516,6 +516,9 @@ class Origin(BaseModel):
     # signed-in user whose own token can read it. Unknown means private (zero trust).
     private: bool = True
     installation: int | None = None
+    # the fork whose code this is (a fork's pull request or its CI run): its environments are
+    # built and kept apart from the repository's own (sandbox/environments.py: tenant_of)
+    fork: str | None = None
 
 
 class VerifyRequest(BaseModel):

@@ -67,7 +67,14 @@ def tenant_of(origin: Origin | None) -> str:
         return "local"
     who = f"installation-{origin.installation}" if origin.installation is not None else \
         "repo-" + hashlib.sha256(origin.repo.lower().encode()).hexdigest()[:16]
-    return f"{who}-{'private' if origin.private else 'public'}"
+    tenant = f"{who}-{'private' if origin.private else 'public'}"
+    if origin.fork:
+        # A fork's declarations (and the code its build runs) are its author's: the repository's
+        # own sessions never reuse what a fork's build made (a build's output is keyed on the
+        # declarations alone, so a fork that kept them and changed what setup.py reads would
+        # otherwise hand the base its build).
+        tenant += "-fork-" + hashlib.sha256(origin.fork.lower().encode()).hexdigest()[:12]
+    return tenant
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,8 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
     header = render.working(sha, f"pull request #{number}" if cmd.is_pr else f"issue #{number}")
     await talk.say(header)
     check = await talk.open_check(sha, rt.link(session_id))
-    origin = verification.origin(api, sha, pull=number if cmd.is_pr else None, issue=None if cmd.is_pr else number)
+    origin = verification.origin(api, sha, pull=number if cmd.is_pr else None, issue=None if cmd.is_pr else number,
+                                 head_repo=((pull or {}).get("head") or {}).get("repo", {}).get("full_name") if pull else None)
     req = VerifyRequest(path=Path("."), error_log=text.encode("utf-8") if text else None, test=plan.test, origin=origin,
                         requested_by=cmd.login or None,
                         trigger="issue_comment", issue_text=text or None, session_id=session_id)

@@ -190,7 +190,9 @@ async def _offer(rt: AppRuntime, api: RepoAPI, config: repoconfig.RepoConfig, in
     on the repository's keys."""
     req = VerifyRequest(path=head, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
                         session_id=_derived(session_id, "offer"), cache=False, brain="offline" if fork else "auto",
-                        origin=verification.origin(api, head_sha, pull=number, issue=issue), requested_by=by)
+                        origin=verification.origin(api, head_sha, pull=number, issue=issue,
+                                                   head_repo=f"fork-of/{api.full_name}" if fork else None),
+                        requested_by=by)
     session = await verification.run(rt, None, config, req, [])
     blocked, _ = verification.spend(rt, installation, session)
     if session.status is not SessionStatus.VERIFIED or blocked is not None:

@@ -101,10 +101,13 @@ def spend(rt: AppRuntime, installation: int, session: Session) -> tuple[str | No
     return (None if spent else render.quota_exhausted(quota)), quota
 
 
-def origin(api: RepoAPI, sha: str, *, pull: int | None = None, issue: int | None = None) -> Origin:
-    """Where a session's code came from, and who may see its page (the repository's visibility)."""
+def origin(api: RepoAPI, sha: str, *, pull: int | None = None, issue: int | None = None,
+           head_repo: str | None = None) -> Origin:
+    """Where a session's code came from, and who may see its page (the repository's visibility).
+    ``head_repo``: the repository the code is from, when it may be a fork."""
+    fork = head_repo if head_repo and head_repo.lower() != api.full_name.lower() else None
     return Origin(repo=api.full_name, sha=sha, pull=pull, issue=issue, private=api.private,
-                  installation=api.installation)
+                  installation=api.installation, fork=fork)
 
 
 def trigger_record(api: RepoAPI, installation: int, number: int, *, is_pr: bool, sha: str, sessions: list[str],

@@ -113,7 +113,8 @@ async def _verify(rt: AppRuntime, run: FailedWorkflowRun, talk: Conversation, co
     summaries = []
     for n, target in enumerate(targets):
         req = VerifyRequest(path=path, error_log=target.log, test=target.test_id, trigger="workflow_run",
-                            origin=verification.origin(api, sha, pull=number), requested_by=run.actor,
+                            origin=verification.origin(api, sha, pull=number, head_repo=run.head_repo),
+                            requested_by=run.actor,
                             session_id=rt.session_id(delivery, n))
         lines.append(f"Failure {n + 1} of {len(targets)}: {target.ident}")
         try:

@@ -163,7 +163,10 @@ def test_a_repository_with_dependencies_gets_its_environment_once(tmp_path, gith
     envs = [s.environment for s in h.store.recent_sessions()]
     assert len(envs) == 2 and all(e is not None and "colorlib==1.0" in e.packages for e in envs)
     assert sorted(e.reused for e in envs) == [False, True] and envs[0].key == envs[1].key
-    assert len(list((base / "app-envs").glob("env-*"))) == 1  # one declaration, one environment
+    built = list((base / "app-envs").glob("*/env-*"))
+    assert len(built) == 1  # one declaration, one environment
+    # in the store of this installation's public repositories (sandbox/environments.py: tenant_of)
+    assert built[0].parent.name == f"installation-{INSTALLATION}-public"
 
 
 def test_dependencies_that_cannot_be_installed_are_said_so(tmp_path, github, app_key, wheel_store):

@@ -95,3 +95,16 @@ def test_a_code_block_without_the_traceback_follows_the_parts_with_one_under_the
     assert text.index("ValueError: x") < text.index("import tablekit")
     assert "+1" not in text
     assert input_text("/pve verify", code, ["+1"], title="t") == ""  # no failure anywhere: nothing to verify
+
+
+def test_a_fork_s_workflow_run_is_known_as_one():
+    """A fork's pull request's CI run: its code (and declarations) are the fork's, so its
+    environment is built apart (sandbox/environments.py: tenant_of)."""
+    from bot.triggers import FailedWorkflowRun
+    from tests.github_payloads import failed_workflow_run
+
+    payload = failed_workflow_run()
+    own = FailedWorkflowRun.parse(payload)
+    assert own.head_repo == payload["workflow_run"]["head_repository"]["full_name"] and own.fork is None
+    payload["workflow_run"]["head_repository"]["full_name"] = "mallory/" + own.repo.full_name.split("/")[1]
+    assert FailedWorkflowRun.parse(payload).fork == payload["workflow_run"]["head_repository"]["full_name"]

@@ -376,6 +376,8 @@ def test_a_public_and_a_private_repository_never_share_a_store():
     other = tenant_of(Origin(repo="mallory/c", sha="a" * 40, installation=9, private=False))
     assert len({public, private, other, tenant_of(None)}) == 4
     assert tenant_of(Origin(repo="octo/b", sha="a" * 40)) .endswith("-private")  # unknown visibility: private
+    fork = tenant_of(Origin(repo="octo/a", sha="a" * 40, installation=7, private=False, fork="mallory/a"))
+    assert fork.startswith(public) and fork != public  # a fork's builds are never the repository's
 
 
 def _simple_index(wheels: Path, root: Path) -> Path:
