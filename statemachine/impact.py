@@ -180,8 +180,43 @@ def evidence(reach: Reach, read_original: Callable[[str], str], patches: dict[st
             k = index.get(f"{path}:{old.functions[qualname][0]}")
             out[f"{path}: {qualname.split('#')[0]}"] = {t for t, fs in reach.tests.items() if k is not None and k in fs}
         if old.bare != new.bare:
-            out[f"{path}: module level"] = {t for t, fs in reach.tests.items() if in_file.intersection(fs)}
+            # Run at import by every test that imports it; evidenced by the tests that ran a
+            # function of it, or, for a module of data (sqlparse's keyword tables: no function
+            # of its own that a test runs), of a module that imports it and so reads that data.
+            ran = in_file | {k for name, k in index.items() if name.split(":", 1)[0] in _importers(path, index, read_original)}
+            out[f"{path}: module level"] = {t for t, fs in reach.tests.items() if ran.intersection(fs)}
     return out
+
+
+def _importers(path: str, index: dict[str, int], read_original: Callable[[str], str]) -> set[str]:
+    """The project files (of those whose functions the tests ran) that import ``path``'s module."""
+    parts = path[:-3].split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if not parts:
+        return set()
+    dotted, name, package = ".".join(parts), parts[-1], "/".join(path.split("/")[:-1])
+    found = set()
+    for other in {n.split(":", 1)[0] for n in index}:
+        if other == path:
+            continue
+        try:
+            tree = ast.parse(read_original(other))
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import) and any(a.name == dotted or a.name.startswith(dotted + ".") for a in node.names):
+                found.add(other)
+            elif isinstance(node, ast.ImportFrom):
+                same_package = node.level > 0 and "/".join(other.split("/")[:-1]) == package
+                target = node.module or ""
+                if (node.level == 0 and (target == dotted or (target + "." + name == dotted and
+                                                             any(a.name == name for a in node.names)))) or \
+                        (same_package and (target == name or (not target and any(a.name == name for a in node.names)))):
+                    found.add(other)
+    return found
 
 
 def coverage(parts: dict[str, set[str]], tests: set[str]) -> str:

@@ -169,3 +169,19 @@ def test_every_edited_part_needs_tests_of_its_own():
     assert module == {"pkg/core.py: module level": {"t::add", "t::scale", "t::box", "t::both", "t::picked"}}
     assert "2 tests that ran the edited code passed before and after: pkg/core.py: add (1 test)" in \
         impact.coverage(parts, {"t::add", "t::scale"})
+
+
+def test_a_module_of_data_is_evidenced_by_the_tests_of_the_modules_that_import_it():
+    """sqlparse's keyword tables (sqlparse/keywords.py): no function of their own that a test
+    runs, read at import by the lexer, whose tests run the tables. The maintainers' fixes there
+    were "plausible" for want of a test that "ran" the module."""
+    files = {"pkg/keywords.py": "KEYWORDS = {'SELECT': 1}\n",
+             "pkg/lexer.py": "from . import keywords\n\n\ndef lex(s):\n    return keywords.KEYWORDS.get(s)\n",
+             "pkg/other.py": "def unrelated():\n    return 1\n"}
+    reach = Reach(functions=["pkg/lexer.py:4", "pkg/other.py:1"], files=list(files),
+                  tests={"t::lex": [0], "t::other": [1]})
+    parts = impact.evidence(reach, files.__getitem__, {"pkg/keywords.py": "KEYWORDS = {'SELECT': 1, 'MERGE': 2}\n"})
+    assert parts == {"pkg/keywords.py: module level": {"t::lex"}}
+    absolute = {**files, "pkg/lexer.py": "from pkg.keywords import KEYWORDS\n\n\ndef lex(s):\n    return KEYWORDS.get(s)\n"}
+    assert impact.evidence(reach, absolute.__getitem__, {"pkg/keywords.py": "KEYWORDS = {}\n"}) == \
+        {"pkg/keywords.py: module level": {"t::lex"}}
