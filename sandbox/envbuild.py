@@ -39,6 +39,30 @@ class BuildStep:
     shell: bool = False  # a repository's own command (``sh -c``), with the venv active
 
 
+def prefetch_command(plan: InstallPlan, target: str, interpreter: Interpreter,
+                     settings: EnvironmentSettings) -> BuildStep | None:
+    """The one step that writes the tenant's shared uv cache: the declared requirements as
+    wheels only (``--no-build``: no sdist is built, the project is not installed, so no code of
+    the repository or of a dependency runs), into a throwaway folder. Every other step works on
+    a private copy of the cache that is thrown away, so a build cannot poison what the next one
+    installs. None: nothing to fetch this way (a uv.lock is synced by its own step)."""
+    if plan.kind == "uv.lock":
+        return None
+    argv = ["uv", "pip", "install", "--no-build", "--target", target, "--python", interpreter.executable]
+    if settings.find_links:
+        argv.append("--no-index")
+    if plan.kind == "pylock.toml":
+        argv += ["-r", "pylock.toml"]
+    for req in plan.requirements:
+        argv += ["-r", req]
+    if plan.constraints:
+        argv += ["-c", CONSTRAINTS]
+    for group in plan.groups:
+        argv += ["--group", group]
+    extra = [p for p in plan.packages if p != "pytest"] + ["pytest"]
+    return BuildStep([*argv, *extra], settings.network and not settings.find_links)
+
+
 def install_commands(plan: InstallPlan, venv: str, settings: EnvironmentSettings) -> list[BuildStep]:
     """The commands that build ``plan`` into ``venv`` (inside the build sandbox)."""
     network = settings.network and not settings.find_links
@@ -149,7 +173,7 @@ FORWARD = Path(__file__).with_name("build_forward.py")
 
 def build_command(argv: list[str], *, bwrap: str, uv: Path, forward: Path, work: Path, cache: Path, src: Path,
                   interpreter: Interpreter, settings: EnvironmentSettings, proxy: Path | None,
-                  venv: str | None = None) -> list[str]:
+                  venv: str | None = None, compile_bytecode: bool = True) -> list[str]:
     """bwrap around one build command: unprivileged, empty environment, no home, the network
     only when fetching. It sees its own build folder (``work``), the scratch project and its
     tenant's uv cache, and nothing else of the store: no other environment, no failed build's
@@ -177,8 +201,11 @@ def build_command(argv: list[str], *, bwrap: str, uv: Path, forward: Path, work:
     args += ["--chdir", SRC_PATH, "--clearenv",
              "--setenv", "PATH", "/pve-build:/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
              "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
-             "--setenv", "UV_CACHE_DIR", f"{BUILD_PATH}/cache", "--setenv", "UV_LINK_MODE", "hardlink",
-             "--setenv", "UV_COMPILE_BYTECODE", "1", "--setenv", "UV_PYTHON_DOWNLOADS", "never",
+             # copies, not hardlinks: the cache's packages are sealed (PVE's, read-only), so no
+             # build can rewrite what another installs, and a hardlink to them is refused
+             "--setenv", "UV_CACHE_DIR", f"{BUILD_PATH}/cache", "--setenv", "UV_LINK_MODE", "copy",
+             # the prefetch compiles nothing: compiling starts the target's interpreter
+             "--setenv", "UV_COMPILE_BYTECODE", "1" if compile_bytecode else "0", "--setenv", "UV_PYTHON_DOWNLOADS", "never",
              "--setenv", "UV_NO_PROGRESS", "1", "--setenv", "UV_PYTHON", interpreter.executable]
     cert = next((c for c in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
                  if os.path.exists(c)), None)

@@ -44,6 +44,7 @@ from sandbox.envbuild import (
     choose_interpreter,
     install_commands,
     installer_reason,
+    prefetch_command,
 )
 from sandbox.index_proxy import IndexProxy
 from sandbox.runtime import Interpreter, world_traversable
@@ -217,13 +218,36 @@ class EnvironmentStore:
             venv = f"{BUILD_PATH}/{work.name}/venv"
             deadline = time.monotonic() + self.settings.build_seconds
             log: list[str] = []
+            shared = self.root / "cache"
+            prefetch = prefetch_command(plan, f"{BUILD_PATH}/{work.name}/prefetch", interpreter, self.settings)
+            if prefetch is not None:  # the shared cache's one writer: wheels only, no code runs
+                try:
+                    self._step(prefetch.argv, src, work, deadline, log, interpreter, network=prefetch.network,
+                               cache=shared, compile_bytecode=False)
+                except DependencyError:
+                    log.append("(prefetch incomplete: what it could not fetch as wheels, the build fetches itself)")
+                if self.builder_uid is not None:  # (not root: builds are PVE's own uid, which owns everything)
+                    _seal(shared / "archive-v0", True, files_only=True)
+            # Every step that may run code (the project's build, a dependency's setup.py, the
+            # repository's commands) works on a private copy of the cache (hardlinks to sealed
+            # files), thrown away after the build.
+            private = self.root / f"{work.name}-cache"
+            shutil.copytree(shared, private, symlinks=True, copy_function=_link_or_copy)
+            if self.builder_uid is not None:
+                for folder, _dirs, files in os.walk(private):
+                    os.chown(folder, self.builder_uid, self.builder_uid)
+                    for name in files:
+                        path = os.path.join(folder, name)
+                        if f"{os.sep}archive-v0{os.sep}" not in path:
+                            os.lchown(path, self.builder_uid, self.builder_uid)
             self._step(["uv", "venv", "--relocatable", "--python", interpreter.executable, venv], src, work, deadline,
-                       log, interpreter, network=False)
+                       log, interpreter, network=False, cache=private)
             for step in install_commands(plan, venv, self.settings):
                 self._step(step.argv, src, work, deadline, log, interpreter, network=step.network,
-                           venv=venv if step.shell else None)
+                           venv=venv if step.shell else None, cache=private)
             frozen = self._step(["uv", "pip", "freeze", "--python", f"{venv}/bin/python"], src, work, deadline, log,
-                                interpreter, network=False)
+                                interpreter, network=False, cache=private)
+            shutil.rmtree(work / "prefetch", ignore_errors=True)
             size = _tree_bytes(work / "venv")
             if size > self.settings.max_bytes:
                 raise DependencyError("", f"the environment is {size >> 20} MiB, over the {self.settings.max_bytes >> 20} MiB "
@@ -239,11 +263,13 @@ class EnvironmentStore:
             os.rename(work, self.root / f"env-{key}")
         finally:
             shutil.rmtree(src, ignore_errors=True)
+            _remove(self.root / f"{work.name}-cache")
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
 
     def _step(self, argv: list[str], src: Path, work: Path, deadline: float, log: list[str],
-              interpreter: Interpreter, *, network: bool, venv: str | None = None) -> str:
+              interpreter: Interpreter, *, network: bool, cache: Path, venv: str | None = None,
+              compile_bytecode: bool = True) -> str:
         left = deadline - time.monotonic()
         if left <= 0:
             raise DependencyError("", f"the build took longer than {self.settings.build_seconds:g} s "
@@ -255,9 +281,9 @@ class EnvironmentStore:
             if network:  # the package index only, through PVE's proxy (sandbox/index_proxy.py)
                 folder = Path(stack.enter_context(_scratch_dir(self.root)))
                 proxy = stack.enter_context(IndexProxy(folder / "proxy.sock", self.settings.index_url))
-            cmd = build_command(argv, bwrap=self.bwrap, uv=self.uv, forward=self.forward, work=work, cache=self.root / "cache", src=src,
+            cmd = build_command(argv, bwrap=self.bwrap, uv=self.uv, forward=self.forward, work=work, cache=cache, src=src,
                                 interpreter=interpreter, settings=self.settings, proxy=proxy.path if proxy else None,
-                                venv=venv)
+                                venv=venv, compile_bytecode=compile_bytecode)
             # the runs' seccomp deny-list, and limits sized for compilers rather than tests
             seccomp_fd = os.memfd_create("pve-build-seccomp", 0)
             stack.callback(os.close, seccomp_fd)
@@ -325,6 +351,16 @@ class EnvironmentStore:
         os.close(fd)
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """A private cache's entries: the unpacked packages (``archive-v0``, nearly all of its bytes)
+    hardlinked to the shared cache's sealed files; the rest (indexes, metadata, locks, which uv
+    rewrites) copies of its own."""
+    if f"{os.sep}archive-v0{os.sep}" in src:
+        os.link(src, dst)
+    else:
+        shutil.copy2(src, dst)
+
+
 def _build_limits(cpu_s: int, file_bytes: int) -> None:
     """In the build's bwrap before exec: CPU for the build's time box, no file larger than an
     environment may be, processes and descriptors bounded (a fork bomb in a setup.py). Nothing
@@ -349,7 +385,7 @@ def _scratch_dir(root: Path) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _seal(folder: Path, chown: bool) -> None:
+def _seal(folder: Path, chown: bool, *, files_only: bool = False) -> None:
     """A finished environment, read-only to everything: every file and folder PVE's own (when
     builds run as a uid of their own) and without write bits. Its files share inodes with the uv
     cache, so the cache entries it uses become PVE's and read-only too: a later build (the
@@ -363,9 +399,18 @@ def _seal(folder: Path, chown: bool) -> None:
                 if chown:
                     os.lchown(path, uid, gid)
                 continue
-            if chown:
+            if files_only and stat.S_ISDIR(st.st_mode):
+                continue  # the cache's folders stay the builder's: its prefetch adds entries
+            if chown and st.st_uid != uid:
                 os.chown(path, uid, gid)
-            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o222)
+            if files_only:
+                # the cache's files: PVE's, so the builder cannot write them (no group or other
+                # write bit) nor hardlink them; uv copies them, and its copies are its own to edit
+                continue
+            if st.st_mode & 0o222:
+                os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o222)
+    if files_only:
+        return
     if chown:
         os.chown(folder, uid, gid)
     os.chmod(folder, 0o555)

@@ -446,3 +446,38 @@ def test_a_build_reaches_the_package_index_and_nothing_else(tmp_path, shared):
         svc.sandbox.cleanup(staged)
         index.shutdown()
         pve_port.close()
+
+
+def test_a_build_cannot_poison_the_cache_the_next_build_installs_from(tmp_path, shared):
+    """The same tenant (one installation's public repositories, a fork's pull request among
+    them): a build rewrites a cached package in place and plants a new one, then a later build
+    of another repository installs that package from the cache. Only the prefetch (wheels, no
+    code) writes the shared cache; a build works on a private copy that is thrown away."""
+    svc = services(tmp_path, shared, "poison")
+    poison = ("import glob, os\nhit = []\n"
+              "for path in glob.glob('/envs/cache/**/colorlib/__init__.py', recursive=True):\n"
+              "    for how in ('append', 'replace'):\n"
+              "        try:\n"
+              "            if how == 'append':\n                open(path, 'a').write('\\nprint(\"POISONED\")\\n')\n"
+              "            else:\n"
+              "                tmp = path + '.x'; open(tmp, 'w').write('print(\"POISONED\")\\n'); os.replace(tmp, path)\n"
+              "            hit.append(how)\n"
+              "        except OSError:\n            pass\n"
+              "open('_hits.py', 'w').write(f'HITS = {hit!r}')\n")
+    attacker = write(tmp_path / "attacker", {"requirements.txt": "colorlib==1.0\n", "poison.py": poison,
+                                             "probe.py": "from _hits import HITS\nprint('HITS', HITS)\n"})
+    victim = write(tmp_path / "victim", {"requirements.txt": "colorlib==1.0  # the victim's\n",
+                                         "probe.py": "import colorlib\nprint('VICTIM', colorlib.favourite())\n"})
+    staged_a, staged_v = svc.sandbox.stage(attacker), svc.sandbox.stage(victim)
+    try:
+        plan = plan_install(staged_a.files, staged_a.read_text, config={"files": ["requirements.txt"],
+                                                                         "commands": ["python poison.py"]})
+        asyncio.run(svc.sandbox.environment(staged_a, plan))
+        hits = asyncio.run(svc.sandbox.run(staged_a, RunSpec(mode=RunMode.SCRIPT, target="probe.py"))).stdout
+        assert "HITS" in hits  # the attack ran, in its own build
+        asyncio.run(svc.sandbox.environment(staged_v, plan_install(staged_v.files, staged_v.read_text)))
+        run = asyncio.run(svc.sandbox.run(staged_v, RunSpec(mode=RunMode.SCRIPT, target="probe.py")))
+        assert "VICTIM red" in run.stdout and "POISONED" not in run.stdout + run.stderr, (hits, run.stdout, run.stderr)
+    finally:
+        svc.sandbox.cleanup(staged_a)
+        svc.sandbox.cleanup(staged_v)
