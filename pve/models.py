@@ -350,6 +350,9 @@ class Verdict(BaseModel):
     exec_ms: float | None = None  # execution time of the reproduction's own code: the "fastest" tie-break
     diff_lines: int = 0
     model_repro: RunResult | None = None  # a model candidate's run of the model's own reproduction
+    # (start, end) monotonic seconds of the other sandbox runs the verdict needed (behaviour
+    # records, the failing line counted): the session's busy time counts them
+    side_runs: list[tuple[float, float]] = Field(default_factory=list)
     own_tests: RunResult | None = None  # a pull request's own (added or changed) tests, run on its head
 
 

@@ -122,9 +122,12 @@ def _short(text: str, limit: int = 120) -> str:
 
 
 async def compare_runs(sandbox: SandboxBackend, staged: StagedProject, spec: RunSpec, patches: dict[str, str],
-                       changed: dict[str, list[str]], tests: list[str]) -> Changed | None:
+                       changed: dict[str, list[str]], tests: list[str], *,
+                       ran: list[tuple[float, float]] | None = None) -> Changed | None:
     """Record ``changed`` (path -> qualified names) on ``tests`` (node ids that passed before and
-    after): the original twice, the candidate once, side by side."""
+    after): the original twice, the candidate once, side by side. The original's two records
+    are made once per staged project, functions and tests: the candidates of a search that edit
+    the same function compare with the same ones. ``ran`` gets the runs' spans (busy time)."""
     from statemachine.oracle import shard_spec
 
     tests = sorted(tests)[:MAX_TESTS]
@@ -145,12 +148,34 @@ async def compare_runs(sandbox: SandboxBackend, staged: StagedProject, spec: Run
         return None
     base = shard_spec(spec.model_copy(update={"patches": {}, "record_calls": old_targets, "wall_s": spec.wall_s}),
                       tests, "original code (edited functions recorded)")
-    runs: tuple[RunResult, RunResult, RunResult] = await asyncio.gather(
-        sandbox.run(staged, base),
-        sandbox.run(staged, base.model_copy(update={"label": "original code again (edited functions recorded)"})),
-        sandbox.run(staged, base.model_copy(update={"patches": patches, "record_calls": new_targets,
-                                                    "label": "candidate (edited functions recorded)"})))
-    if not all(r.nonce_ok for r in runs):
+    key = (staged.key, base.model_dump_json())
+    originals = _ORIGINALS.get(key)
+    if originals is not None and (originals.cancelled() or (originals.done() and originals.exception() is not None)
+                                  or (not originals.done() and originals.get_loop() is not asyncio.get_running_loop())):
+        originals = None  # failed, or still pending on another event loop: make them again
+    if originals is None:
+        originals = _ORIGINALS[key] = asyncio.ensure_future(asyncio.gather(
+            sandbox.run(staged, base),
+            sandbox.run(staged, base.model_copy(update={"label": "original code again (edited functions recorded)"}))))
+        while len(_ORIGINALS) > 32:
+            _ORIGINALS.pop(next(iter(_ORIGINALS)))
+    fixed_run = sandbox.run(staged, base.model_copy(update={"patches": patches, "record_calls": new_targets,
+                                                          "label": "candidate (edited functions recorded)"}))
+    if originals.done():  # (a finished future of another loop is read, not awaited)
+        (first_run, second_run), fixed = originals.result(), await fixed_run
+    else:
+        (first_run, second_run), fixed = await asyncio.gather(asyncio.shield(originals), fixed_run)
+    if ran is not None:
+        ran += [span(r) for r in (first_run, second_run, fixed)]
+    if not all(r.nonce_ok for r in (first_run, second_run, fixed)):
         return None
-    first, second, fixed = (r.record.calls for r in runs)
-    return compare(first, second, fixed, rename)
+    return compare(first_run.record.calls, second_run.record.calls, fixed.record.calls, rename)
+
+
+# the original's records, per staged project and what is recorded on which tests
+_ORIGINALS: dict[tuple[str, str], asyncio.Future[tuple[RunResult, RunResult]]] = {}
+
+
+def span(run: RunResult) -> tuple[float, float]:
+    """(start, end) of a run, monotonic seconds: for a session's busy time."""
+    return run.started_at, run.started_at + run.duration_ms / 1000

@@ -39,9 +39,10 @@ def busy_ms(session: Session) -> float:
     """Wall time during which at least one sandboxed program was running."""
     spans = []
     runs = [session.before, session.baseline, *session.localization_runs]
-    for run in runs + [r for v in session.verdicts for r in (v.run, v.regression, v.model_repro)]:
+    for run in runs + [r for v in session.verdicts for r in (v.run, v.regression, v.model_repro, v.own_tests)]:
         if run is not None and run.started_at:
             spans.append((run.started_at, run.started_at + run.duration_ms / 1000))
+    spans += [span for v in session.verdicts for span in v.side_runs]
     spans.sort()
     total, end = 0.0, 0.0
     for s, e in spans:

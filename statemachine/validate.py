@@ -13,6 +13,7 @@ from pve.events import Fanout
 from pve.models import Candidate, Checks, Preflight, RunResult, RunSpec, Verdict
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine import behaviour, impact, oracle
+from statemachine.behaviour import span
 from statemachine.decide import endless, evidence, judge, passing_tests
 from statemachine.pending import PendingOracle
 from statemachine.preflight import preflight
@@ -101,12 +102,12 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
         if verdict.verified:
             # a crash that became the project's own error stops before the failing line on purpose
             around = None if verdict.outcome.startswith("raises") else \
-                await _around_the_failure(sandbox, staged, checks, patches)
+                await _around_the_failure(sandbox, staged, checks, patches, verdict.side_runs)
             functions = [n for n in parts if not n.endswith(": module level") and not n.endswith(")")]
             if around is None and functions and checks.regression_spec is not None:
                 recorded = set[str]().union(*(parts[n] for n in functions)) & held
                 changed = await behaviour.compare_runs(sandbox, staged, checks.regression_spec, patches,
-                                                       _by_path(functions), sorted(recorded))
+                                                       _by_path(functions), sorted(recorded), ran=verdict.side_runs)
                 around = changed.said() if changed else None
             if around is not None:
                 verdict.verified, verdict.plausible = False, True
@@ -117,7 +118,7 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
 
 
 async def _around_the_failure(sandbox: SandboxBackend, staged: StagedProject, checks: Checks,
-                              patches: dict[str, str]) -> str | None:
+                              patches: dict[str, str], ran: list[tuple[float, float]]) -> str | None:
     """Where the reproduction checks no value (it only has to stop crashing), a fix must get past
     the failing line, not around it: that line must run at least as often with the fix as it
     did on the original code, where its last run raised. Skipping it (a loop cut short, an
@@ -133,6 +134,7 @@ async def _around_the_failure(sandbox: SandboxBackend, staged: StagedProject, ch
         original = await sandbox.run(staged, checks.repro_spec.model_copy(
             update={"count_line": (path, line), "label": "original code (failing line counted)"}))
         _ORIGINAL_COUNTS[key] = original.record.line_count if original.nonce_ok else None
+        ran.append(span(original))
         if len(_ORIGINAL_COUNTS) > 64:
             _ORIGINAL_COUNTS.pop(next(iter(_ORIGINAL_COUNTS)))
     before = _ORIGINAL_COUNTS[key]
@@ -144,6 +146,7 @@ async def _around_the_failure(sandbox: SandboxBackend, staged: StagedProject, ch
     run = await sandbox.run(staged, checks.repro_spec.model_copy(update={
         "patches": {**patches, **checks.repro_spec.patches}, "count_line": (path, new_line),
         "label": "candidate (failing line counted)"}))
+    ran.append(span(run))
     after = run.record.line_count if run.nonce_ok else None
     if after is None or after < before:
         return (f"gets around the failure instead of past it: {path}:{line} ran {before} time(s) on the original "

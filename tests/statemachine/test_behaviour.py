@@ -49,13 +49,25 @@ def test_the_sandbox_records_what_passing_tests_saw(tmp_path):
     tests = ["tests/test_mod.py::test_label", "tests/test_mod.py::test_positive"]
     wrong = "# a comment first\n" + SCALE.replace("x * 2", "x * 3")
     same = "# a comment first\n" + SCALE
+    labels = []
+    real_run = svc.sandbox.run
+
+    async def run(staged, spec):
+        labels.append(spec.label)
+        return await real_run(staged, spec)
+    svc.sandbox.run = run
+    spans: list = []
     try:
         changed = asyncio.run(behaviour.compare_runs(svc.sandbox, staged, spec, {"mod.py": wrong}, {"mod.py": ["scale"]},
-                                                     tests))
+                                                     tests, ran=spans))
+        first = len(labels)
         unchanged = asyncio.run(behaviour.compare_runs(svc.sandbox, staged, spec, {"mod.py": same},
                                                        {"mod.py": ["scale"]}, tests))
     finally:
         svc.sandbox.cleanup(staged)
+    # the original's two records are made once for the function and tests; each candidate adds one run
+    assert first == 3 and len(labels) == 4 and labels[-1].startswith("candidate")
+    assert len(spans) == 3 and all(end > start > 0 for start, end in spans)  # counted as sandbox time
     assert changed and sorted(changed.tests) == tests and changed.calls == 2, changed
     assert unchanged is not None and not unchanged
     assert Path(root / "mod.py").read_text() == SCALE
