@@ -262,6 +262,18 @@ def _parse_cpython(lines: list[str], index: ProjectIndex, origin: str = "traceba
                 chain = []
                 i = j
             continue
+        if _FRAME.match(line):
+            # Frames without their "Traceback (most recent call last):" header (the reporter
+            # copied from the first frame): a failure when an exception line ends them.
+            frames, j = _parse_frames(lines, i, index)
+            exc, j = _exception_at(lines, j, frames)
+            if exc is not None and looks_like_exception(exc.qualified_type):
+                failures.append(Failure(exception=exc, chain=list(chain), origin=origin))
+                chain = []
+                i = j
+                continue
+            i = max(j, i + 1)
+            continue
         st = line.strip()
         m = _EXC_LINE.match(st)
         if m and m.group("type") in SYNTAX_ERRORS:
@@ -536,7 +548,53 @@ def parse_log(text: str, root: Path | None = None, index: ProjectIndex | None = 
         if sig not in seen:
             seen.add(sig)
             failures.append(f)
+    if not failures and any(_QUOTED.match(x) for x in rest):
+        # a traceback pasted into a quoted reply ("> Traceback ..."): read without the quote marks
+        # (only when nothing else was found: pytest marks its failing line with ">" too)
+        failures = _parse_cpython([_QUOTED.sub("", x) for x in rest], index)
+    if not failures:
+        cut = _cut_traceback(rest, index)
+        if cut is not None:
+            failures.append(cut)
     return ParsedLog(failures=failures, failing_tests=failing, is_pytest=is_pytest)
+
+
+_QUOTED = re.compile(r"^(?:>[ \t]?)+")
+
+
+# "# AttributeError: 'X' object has no attribute 'y'" (an issue's title), or a line of prose
+_NAMED_EXC = re.compile(r"^(?:#+\s*)?(?P<type>[A-Za-z_][\w.]*\w)\s*:\s*(?P<msg>\S.*)$")
+_TICKED_EXC = re.compile(r"`(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Warning|Interrupt|Fault))`")
+
+
+def _cut_traceback(lines: list[str], index: ProjectIndex) -> Failure | None:
+    """A traceback whose exception line the reporter (or a length limit) cut off: its frames,
+    with the exception the rest of the report names (the title "AttributeError: ...", or a
+    `TypeError` in the prose). None when there are no frames or no exception is named."""
+    frames: list[Frame] = []
+    i = 0
+    while i < len(lines):
+        if _FRAME.match(lines[i]):
+            found, j = _parse_frames(lines, i, index)
+            frames = found or frames  # the last block: the one nearest the (missing) exception
+            i = max(j, i + 1)
+        else:
+            i += 1
+    if not frames:
+        return None
+    for line in lines:
+        m = _NAMED_EXC.match(line.strip())
+        if m and looks_like_exception(m.group("type")):
+            qualified = m.group("type")
+            return Failure(exception=ExceptionInfo(type=qualified.rsplit(".", 1)[-1], qualified_type=qualified,
+                                                   message=m.group("msg").strip(), frames=frames, cut=True))
+    for line in lines:
+        m = _TICKED_EXC.search(line)
+        if m and looks_like_exception(m.group("type")):
+            qualified = m.group("type")
+            return Failure(exception=ExceptionInfo(type=qualified.rsplit(".", 1)[-1], qualified_type=qualified,
+                                                   message="", frames=frames, cut=True))
+    return None
 
 
 def _signature(f: Failure) -> tuple[str, str, tuple[tuple[str, int | None], ...]]:

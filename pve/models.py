@@ -56,6 +56,9 @@ class ExceptionInfo(BaseModel):
     # SyntaxError family: where the compiler stopped
     syntax_file: str | None = None
     syntax_line: int | None = None
+    # the traceback ended before its exception line (cut by the reporter, or by a length limit):
+    # the type is the one the rest of the report names (its title, its prose)
+    cut: bool = False
 
 
 # The compiler's errors: they point at a location (``syntax_file``/``syntax_line``), not a frame.
