@@ -551,9 +551,13 @@ def parse_log(text: str, root: Path | None = None, index: ProjectIndex | None = 
     if not failures and any(_QUOTED.match(x) for x in rest):
         # a traceback pasted into a quoted reply ("> Traceback ..."): read without the quote marks
         # (only when nothing else was found: pytest marks its failing line with ">" too)
-        failures = _parse_cpython([_QUOTED.sub("", x) for x in rest], index)
+        rest = [_QUOTED.sub("", x) for x in rest]
+        failures = _parse_cpython(rest, index)
     if not failures:
-        cut = _cut_traceback(rest, index)
+        # nothing complete anywhere: every line counts (a unittest block cut before its end was
+        # taken by the unittest reader without a failure)
+        whole = [_QUOTED.sub("", x) for x in lines] if any(_QUOTED.match(x) for x in lines) else lines
+        cut = _cut_traceback(whole, index)
         if cut is not None:
             failures.append(cut)
     return ParsedLog(failures=failures, failing_tests=failing, is_pytest=is_pytest)
@@ -564,7 +568,8 @@ _QUOTED = re.compile(r"^(?:>[ \t]?)+")
 
 # "# AttributeError: 'X' object has no attribute 'y'" (an issue's title), or a line of prose
 _NAMED_EXC = re.compile(r"^(?:#+\s*)?(?P<type>[A-Za-z_][\w.]*\w)\s*:\s*(?P<msg>\S.*)$")
-_TICKED_EXC = re.compile(r"`(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Warning|Interrupt|Fault))`")
+# "a `TypeError` in astroid", "`AssertionError: Past end?` on match statement"
+_TICKED_EXC = re.compile(r"`(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Warning|Interrupt|Fault))(?::\s*(?P<msg>[^`]*))?`")
 
 
 def _cut_traceback(lines: list[str], index: ProjectIndex) -> Failure | None:
@@ -582,18 +587,51 @@ def _cut_traceback(lines: list[str], index: ProjectIndex) -> Failure | None:
             i += 1
     if not frames:
         return None
-    for line in lines:
-        m = _NAMED_EXC.match(line.strip())
+    named = _named_exception(lines)
+    if named is None:
+        return None
+    qualified, message = named
+    return Failure(exception=ExceptionInfo(type=qualified.rsplit(".", 1)[-1], qualified_type=qualified,
+                                           message=message, frames=frames, cut=True))
+
+
+_EXC_WORD = r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Warning|Interrupt|Fault)"
+_TITLE_NAMED = re.compile(rf"\b(?P<type>{_EXC_WORD})\s*:\s*(?P<msg>[^`]+)")
+_TITLE_WORD = re.compile(rf"\b(?P<type>{_EXC_WORD})\b")
+# CPython's own messages, for a title that quotes the message without its type
+_MESSAGE_TYPES = (
+    (re.compile(r"object has no attribute|has no attribute '"), "AttributeError"),
+    (re.compile(r"index out of range"), "IndexError"),
+    (re.compile(r"division by zero|division or modulo by zero"), "ZeroDivisionError"),
+    (re.compile(r"object is not (?:subscriptable|callable|iterable)|unsupported operand type|takes \d+ positional argument|"
+                r"got an unexpected keyword argument|missing \d+ required positional argument|can only concatenate"),
+     "TypeError"),
+    (re.compile(r"No such file or directory"), "FileNotFoundError"),
+    (re.compile(r"maximum recursion depth exceeded"), "RecursionError"),
+)
+
+
+def _named_exception(lines: list[str]) -> tuple[str, str] | None:
+    """(type, message) of the exception a report names where its traceback does not: the
+    issue's title (the "# " line PVE's input starts with) first, then a ticked `XxxError` in the
+    prose. None when nothing names one."""
+    title = next((x.strip()[1:].strip() for x in lines if x.strip().startswith("# ")), "")
+    for candidate in (title, *(x.strip() for x in lines)):
+        m = _NAMED_EXC.match(candidate)
         if m and looks_like_exception(m.group("type")):
-            qualified = m.group("type")
-            return Failure(exception=ExceptionInfo(type=qualified.rsplit(".", 1)[-1], qualified_type=qualified,
-                                                   message=m.group("msg").strip(), frames=frames, cut=True))
+            return m.group("type"), m.group("msg").strip()
+        if candidate is not title:
+            continue
+        m = _TICKED_EXC.search(candidate) or _TITLE_NAMED.search(candidate) or _TITLE_WORD.search(candidate)
+        if m and looks_like_exception(m.group("type")):
+            return m.group("type"), (m.groupdict().get("msg") or "").strip().strip("`")
+        for pattern, kind in _MESSAGE_TYPES:
+            if pattern.search(candidate):
+                return kind, candidate
     for line in lines:
         m = _TICKED_EXC.search(line)
         if m and looks_like_exception(m.group("type")):
-            qualified = m.group("type")
-            return Failure(exception=ExceptionInfo(type=qualified.rsplit(".", 1)[-1], qualified_type=qualified,
-                                                   message="", frames=frames, cut=True))
+            return m.group("type"), (m.group("msg") or "").strip()
     return None
 
 

@@ -78,3 +78,31 @@ def test_a_quoted_traceback():
 def test_frames_with_no_exception_anywhere_are_still_nothing_usable():
     assert parse_log(PROSE.replace("`TypeError`", "an error")).failures == []
     assert parse_log("  File \"a.py\", line 3, in f\n    x()\nall good\n").failures == []
+
+
+def test_a_cut_quoted_traceback_named_in_a_ticked_title():
+    """add-trailing-comma: a quoted pre-commit run, cut; the title is "`AssertionError: Past end?`
+    on match statement"."""
+    text = "# `AssertionError: Past end?` on match statement\n\n" + "\n".join(QUOTED.splitlines()[:-1]) + "\n"
+    exc = one(text)
+    assert (exc.type, exc.message, exc.cut, len(exc.frames)) == ("AssertionError", "Past end?", True, 2)
+
+
+FRAMES_ONLY = '''Traceback (most recent call last):
+  File "/venv/lib/python3.8/site-packages/markdown_it/main.py", line 275, in render
+    return self.renderer.render(self.parse(src, env), self.options, env)
+  File "/venv/lib/python3.8/site-packages/markdown_it/parser_block.py", line 107,'''
+
+
+def test_the_title_names_the_exception_of_a_cut_traceback_in_the_ways_titles_do():
+    for title, want in (
+            ("--py36-plus: ValueError: Single '{' encountered in format string",  # pyupgrade
+             ("ValueError", "Single '{' encountered in format string")),
+            ("Combination of blockquotes, list and newlines causes an IndexError", ("IndexError", "")),  # markdown-it-py
+            ("'WindowsPath' object has no attribute 'startswith' when setting cwd",  # pyfakefs: a message, no type
+             ("AttributeError", "'WindowsPath' object has no attribute 'startswith' when setting cwd")),
+    ):
+        exc = one(f"# {title}\n\n{FRAMES_ONLY}\n")
+        assert (exc.type, exc.message, exc.cut) == (*want, True), title
+    # a title that names no exception leaves a cut traceback unusable
+    assert parse_log(f"# Internal error on invalid print statement\n\n{FRAMES_ONLY}\n").failures == []
