@@ -84,14 +84,7 @@ def build_filter(machine: str | None = None, *, deny_inet: bool = False) -> byte
         prog += [_ins(_JEQ_K, nr, 0, 1), _ins(_RET_K, eperm)]
     prog += [_ins(_JEQ_K, _CLONE3, 0, 1), _ins(_RET_K, _RET_ERRNO | errno.ENOSYS)]
     if deny_inet:
-        prog += [
-            _ins(_JEQ_K, _SOCKET, 0, 5),
-            _ins(_LD_W_ABS, _arg_lo(0)),
-            _ins(_JEQ_K, _AF_INET, 2, 0),
-            _ins(_JEQ_K, _AF_INET6, 1, 0),
-            _ins(_RET_K, _RET_ALLOW),
-            _ins(_RET_K, eperm),
-        ]
+        prog += _deny_when(_SOCKET, 0, (_AF_INET, _AF_INET6), eperm)
     prog += [
         _ins(_JEQ_K, _CLONE, 0, 4),
         _ins(_LD_W_ABS, _arg_lo(0)),
@@ -99,16 +92,23 @@ def build_filter(machine: str | None = None, *, deny_inet: bool = False) -> byte
         _ins(_RET_K, eperm),
         _ins(_RET_K, _RET_ALLOW),
     ]
-    prog += [
-        _ins(_JEQ_K, _IOCTL, 0, 5),
-        _ins(_LD_W_ABS, _arg_lo(1)),
-        _ins(_JEQ_K, _TIOCSTI, 2, 0),
-        _ins(_JEQ_K, _TIOCLINUX, 1, 0),
-        _ins(_RET_K, _RET_ALLOW),
-        _ins(_RET_K, eperm),
-    ]
+    prog += _deny_when(_IOCTL, 1, (_TIOCSTI, _TIOCLINUX), eperm)
     prog.append(_ins(_RET_K, _RET_ALLOW))
     return b"".join(prog)
+
+
+def _deny_when(nr: int, arg: int, values: tuple[int, int], ret: int) -> list[bytes]:
+    """Syscall ``nr`` answers ``ret`` when its argument ``arg`` is one of the two ``values``, and
+    is allowed otherwise (``socket(AF_INET, ...)``, ``ioctl(fd, TIOCSTI, ...)``)."""
+    first, second = values
+    return [
+        _ins(_JEQ_K, nr, 0, 5),
+        _ins(_LD_W_ABS, _arg_lo(arg)),
+        _ins(_JEQ_K, first, 2, 0),
+        _ins(_JEQ_K, second, 1, 0),
+        _ins(_RET_K, _RET_ALLOW),
+        _ins(_RET_K, ret),
+    ]
 
 
 def install(program: bytes) -> None:

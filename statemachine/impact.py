@@ -54,10 +54,7 @@ def affected(reach: Reach, read_original: Callable[[str], str], patches: dict[st
     changed: list[int] = []
     names: list[str] = []
     for path, new_text in sorted(patches.items()):
-        try:
-            old_text = read_original(path)
-        except (OSError, UnicodeDecodeError):
-            old_text = None
+        old_text = _original_text(read_original, path)
         if old_text == new_text:
             continue
         if not path.endswith(".py") or is_test_path(path):
@@ -160,10 +157,7 @@ def evidence(reach: Reach, read_original: Callable[[str], str], patches: dict[st
     index = {name: k for k, name in enumerate(reach.functions)}
     out: dict[str, set[str]] = {}
     for path, new_text in sorted(patches.items()):
-        try:
-            old_text = read_original(path)
-        except (OSError, UnicodeDecodeError):
-            old_text = None
+        old_text = _original_text(read_original, path)
         if old_text == new_text:
             continue
         if old_text is None or not path.endswith(".py"):
@@ -188,6 +182,14 @@ def evidence(reach: Reach, read_original: Callable[[str], str], patches: dict[st
     return out
 
 
+def _original_text(read_original: Callable[[str], str], path: str) -> str | None:
+    """The file as it was (None: it did not exist, or is not text)."""
+    try:
+        return read_original(path)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _importers(path: str, index: dict[str, int], read_original: Callable[[str], str]) -> set[str]:
     """The project files (of those whose functions the tests ran) that import ``path``'s module."""
     parts = path[:-3].split("/")
@@ -202,21 +204,32 @@ def _importers(path: str, index: dict[str, int], read_original: Callable[[str], 
     for other in {n.split(":", 1)[0] for n in index}:
         if other == path:
             continue
-        try:
-            tree = ast.parse(read_original(other))
-        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import) and any(a.name == dotted or a.name.startswith(dotted + ".") for a in node.names):
-                found.add(other)
-            elif isinstance(node, ast.ImportFrom):
-                same_package = node.level > 0 and "/".join(other.split("/")[:-1]) == package
-                target = node.module or ""
-                if (node.level == 0 and (target == dotted or (target + "." + name == dotted and
-                                                             any(a.name == name for a in node.names)))) or \
-                        (same_package and (target == name or (not target and any(a.name == name for a in node.names)))):
+        text = _original_text(read_original, other)
+        for level, target, names in _imports(text) if text is not None else ():
+            same_package = level > 0 and "/".join(other.split("/")[:-1]) == package
+            if level < 0:  # a plain "import a.b.c"
+                if any(n == dotted or n.startswith(dotted + ".") for n in names):
                     found.add(other)
+            elif (level == 0 and (target == dotted or (target + "." + name == dotted and name in names))) or \
+                    (same_package and (target == name or (not target and name in names))):
+                found.add(other)
     return found
+
+
+@functools.lru_cache(maxsize=256)  # each candidate's evidence asks again of the same original files
+def _imports(text: str) -> tuple[tuple[int, str, frozenset[str]], ...]:
+    """A module's imports: (level, module, names); level -1 for ``import a, b.c`` (names: a, b.c)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return ()
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.append((-1, "", frozenset(a.name for a in node.names)))
+        elif isinstance(node, ast.ImportFrom):
+            out.append((node.level, node.module or "", frozenset(a.name for a in node.names)))
+    return tuple(out)
 
 
 def coverage(parts: dict[str, set[str]], tests: set[str]) -> str:
