@@ -579,11 +579,11 @@ def execute(spec, result, runner=None, *, nonce):
 
 
 def read_spec(arg):
-    """The run's spec: ``fd:N``, a descriptor the host wrote it to (read and closed here, before
-    any project code is imported: the nonce is never on the command line, which
-    /proc/self/cmdline shows to the code under test), or the JSON itself (no nonce in it)."""
+    """The run's spec from ``fd:N``, a descriptor the host wrote it to, read and closed here
+    before any project code is imported: the nonce is never on the command line, which
+    /proc/self/cmdline shows to the code under test."""
     if not arg.startswith("fd:"):
-        return json.loads(arg)
+        raise SystemExit("harness: the spec comes on a descriptor (fd:N), never on the command line")
     fd = int(arg[3:])
     chunks = []
     while True:
