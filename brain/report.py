@@ -50,6 +50,7 @@ class Script:
     text: str
     blocks: list[int]  # the report's blocks it came from
     notes: list[str] = field(default_factory=list)  # what was added, in words
+    tests: bool = False  # the block is a test module (pytest runs it), not a script
 
 
 class Unusable(ValueError):
@@ -85,8 +86,20 @@ def blocks(text: str) -> list[Block]:
     return [_classify(k, body, lang) for k, (body, lang) in enumerate(found, 1)]
 
 
+_PYTHON_C = re.compile(r"""\bpython[\d.]*(?:\.exe)?\s+(?:-[A-Za-z]+\s+)*-c\s+(?P<q>['"])(?P<code>.*?)(?P=q)""", re.S)
+
+
 def _classify(number: int, text: str, lang: str) -> Block:
     block = Block(number=number, text=text, lang=lang)
+    inline = _PYTHON_C.search(text) if lang in _NOT_PYTHON_LANGS or not lang else None
+    if inline and "\n" in inline.group("code").strip("\n") and _TB not in text:
+        # a shell line running Python's -c (``uv run --with pkg python -c '...'``): that code
+        block.kind, block.code = "code", inline.group("code").strip("\n") + "\n"
+        try:
+            ast.parse(block.code)
+            return block
+        except SyntaxError:
+            block.kind, block.code = "code", ""
     lines = text.split("\n")
     if any(_PROMPT.match(x) or _IPY_PROMPT.match(x) for x in lines):
         block.kind, block.code = "repl", _transcript_code(lines)
@@ -123,16 +136,19 @@ def _transcript_code(lines: list[str]) -> str:
 
 
 def reproduction_script(report: str, failure: Failure, import_names: dict[str, str],
-                        exports: Callable[[str], set[str]]) -> Script | None:
+                        exports: Callable[[str], set[str]], fixtures: frozenset[str] = frozenset(),
+                        modules: frozenset[str] = frozenset()) -> Script | None:
     """The script that reproduces ``failure`` from the report's code blocks; None when the
     report has no Python code block at all. Raises Unusable when it has some, but none will do.
 
     ``import_names``: the project's top-level import names (``{"tablekit": "src/tablekit"}``);
-    ``exports(name)``: the names package ``name`` exports at its top level (read from its source)."""
+    ``exports(name)``: the names package ``name`` exports at its top level (read from its source);
+    ``fixtures``: the pytest fixtures the project provides (a pytest plugin's ``fs``);
+    ``modules``: the project's modules by dotted name (``dateutil.parser``)."""
     candidates = [b for b in blocks(report) if b.kind in ("code", "repl") and b.code.strip()]
     if not candidates:
         return None
-    scored = [(_score(b, failure, import_names), b) for b in candidates]
+    scored = [(_score(b, failure, import_names, fixtures), b) for b in candidates]
     best_score = max(score for score, _ in scored)
     if best_score <= 0:
         raise Unusable("none of the report's code blocks uses the project or matches the traceback's code")
@@ -166,11 +182,61 @@ def reproduction_script(report: str, failure: Failure, import_names: dict[str, s
     if imports:
         text = "\n".join(imports) + "\n" + text
         notes.append("added " + "; ".join(imports) + " (the report's code uses it without importing it)")
+    submodules = _unimported_submodules(ast.parse(text), modules)
+    if submodules:
+        lines = [f"import {m}" for m in submodules]
+        text = "\n".join(lines) + "\n" + text
+        notes.append("added " + "; ".join(lines) + " (the report's code reaches the submodule through its package; "
+                     "the reporter's session had it loaded)")
     text = _answer_inputs(text, report, notes)
-    return Script(text=text.rstrip("\n") + "\n", blocks=used, notes=notes)
+    tests = _is_test_module(tree)
+    if tests:
+        notes.append(f"code block {chosen.number} is a test module: pytest runs it")
+    return Script(text=text.rstrip("\n") + "\n", blocks=used, notes=notes, tests=tests)
 
 
-def _score(block: Block, failure: Failure, import_names: dict[str, str]) -> int:
+def _unimported_submodules(tree: ast.Module, modules: frozenset[str]) -> list[str]:
+    """``pkg.sub`` of the project that the code reads as an attribute (``dateutil.parser.parse``)
+    after only ``import pkg``: a package does not load its submodules by itself."""
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+                 for a in n.names}
+    found: list[str] = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in imported:
+            name = f"{n.value.id}.{n.attr}"
+            if name in modules and name not in imported and name not in found:
+                found.append(name)
+    return sorted(found)
+
+
+def _test_functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    out: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+            out.append(node)
+        elif isinstance(node, ast.ClassDef) and (node.name.startswith("Test") or any(
+                (b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")).endswith("TestCase") for b in node.bases)):
+            out += [f for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and f.name.startswith("test")]
+    return out
+
+
+def _is_test_module(tree: ast.Module) -> bool:
+    """A block of tests the reporter ran with pytest (or unittest): it defines tests and does
+    not call them itself (run as a script, it would do nothing and pass)."""
+    tests = _test_functions(tree)
+    if not tests:
+        return False
+    names = {t.name for t in tests}
+    top_calls = {n.func.id for stmt in tree.body if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                           ast.ClassDef, ast.If))
+                 for n in ast.walk(stmt) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    return not (names & top_calls)
+
+
+def _score(block: Block, failure: Failure, import_names: dict[str, str],
+           fixtures: frozenset[str] = frozenset()) -> int:
     """How plausibly this block produced the traceback: it holds the code of the traceback's
     frames outside the project (the reporter's own script), imports the project, calls the
     functions the traceback runs through."""
@@ -188,6 +254,9 @@ def _score(block: Block, failure: Failure, import_names: dict[str, str]) -> int:
     imported = _imported_modules(tree)
     if imported & set(import_names):
         score += 2
+    elif fixtures and any(a.arg in fixtures for t in _test_functions(tree) for a in t.args.args):
+        score += 2  # its tests use the project through a fixture the project's pytest plugin provides
+        imported = imported | set(import_names)
     called = {n.attr if isinstance(n, ast.Attribute) else n.id for n in ast.walk(tree)
               if isinstance(n, (ast.Attribute, ast.Name))}
     if any(f.function in called for f in frames if f.project_path and f.function):

@@ -217,6 +217,9 @@ def _exception_at(lines: list[str], i: int, frames: list[Frame]) -> tuple[Except
     m = _EXC_LINE.match(lines[i].strip())
     if not m:
         return None, i
+    if i == n - 1 or not any(x.strip() for x in lines[i + 1:]):
+        if 'File "'.startswith(lines[i].strip()) and lines[i].startswith((" ", "\t")):
+            return None, i  # the text ends inside the next frame's line ("  Fil"): cut, not an exception
     qualified = m.group("type")
     message = (m.group("msg") or "").strip()
     i += 1
@@ -530,6 +533,8 @@ def parse_log(text: str, root: Path | None = None, index: ProjectIndex | None = 
     """All failures in ``text``, with frames mapped onto ``root`` where the files exist."""
     index = index or ProjectIndex(root)
     lines = clean_lines(text)
+    if any(_IPY_MARK.search(x) for x in lines):
+        lines = _from_ipython(lines)
     is_pytest = any(_PYTEST_MARKERS.search(x) for x in lines)
     failures: list[Failure] = []
     failing: list[str] = []
@@ -557,13 +562,74 @@ def parse_log(text: str, root: Path | None = None, index: ProjectIndex | None = 
         # nothing complete anywhere: every line counts (a unittest block cut before its end was
         # taken by the unittest reader without a failure)
         whole = [_QUOTED.sub("", x) for x in lines] if any(_QUOTED.match(x) for x in lines) else lines
-        cut = _cut_traceback(whole, index)
+        cut = _cut_traceback(whole, index) or _pytest_fragment(whole, index) or _bare_exception(whole)
         if cut is not None:
             failures.append(cut)
     return ParsedLog(failures=failures, failing_tests=failing, is_pytest=is_pytest)
 
 
 _QUOTED = re.compile(r"^(?:>[ \t]?)+")
+
+# IPython's and Jupyter's tracebacks: "----> 12 code" markers, "Cell In[3], line 1" (IPython 8),
+# "<ipython-input-8-…> in <module>()" and "~/path.py in func(args)" (IPython 7),
+# "File ~/path.py:123, in func(args)" (IPython 8).
+_IPY_MARK = re.compile(r"^\s*-*-> ?\d+ |^Cell In ?\[|<ipython-input-|^\S+\s+Traceback \(most recent call last\)$")
+_IPY_HEADER = re.compile(r"^(?:(?P<type>[A-Za-z_][\w.]*)\s+)?Traceback \(most recent call last\):?\s*$")
+_IPY_CELL = re.compile(r"^Cell In ?\[(?P<n>\d*)\], line (?P<line>\d+)")
+_IPY_FILE8 = re.compile(r"^File (?P<file>\S.*?):(?P<line>\d+), in (?P<func>[\w<>.]+)")
+_IPY_FILE7 = re.compile(r"^(?P<file>~?[^\s\"]*\.pyw?|<ipython-input-[^>]*>|<stdin>|<string>)\s+in\s+(?P<func>[\w<>.]+)")
+_IPY_CODE = re.compile(r"^\s*-*-> ?(?P<line>\d+)\s?(?P<code>.*)$")
+
+
+def _from_ipython(lines: list[str]) -> list[str]:
+    """IPython's traceback as CPython prints it (``File "…", line N, in f`` and the line's code),
+    so one reader handles both. A frame's line is the one its ``--->`` marker points at."""
+    out: list[str] = []
+    pending: tuple[str, str | None, str] | None = None  # file, line (IPython 8 gives it), function
+    in_frame = False  # after a frame's marked line, before the blank line that ends its context
+
+    def flush(line: str | None, code: str) -> None:
+        nonlocal pending
+        if pending is not None:
+            file, at, func = pending
+            out.append(f'  File "{file}", line {line or at or 0}, in {func}')
+            if code:
+                out.append(f"    {code.strip()}")
+        pending = None
+
+    for raw in lines:
+        x = raw.strip()
+        header = _IPY_HEADER.match(x)
+        if header and "-" * 10 not in x:
+            flush(None, "")
+            out.append("Traceback (most recent call last):")
+            continue
+        m = _IPY_CELL.match(x) or _IPY_FILE8.match(x) or _IPY_FILE7.match(x)
+        if m:
+            flush(None, "")
+            d = m.groupdict()
+            file = d.get("file") or f"<ipython-input-{d.get('n') or 0}>"
+            func = d.get("func") or "<module>"
+            pending = (file, d.get("line"), func if func.startswith("<") else func.split("(")[0])
+            in_frame = False
+            continue
+        code = _IPY_CODE.match(raw)
+        if code and pending is not None:
+            flush(code["line"], code["code"])
+            in_frame = True
+            continue
+        if (pending is not None or in_frame) and re.match(r"^\s*\d+(?:\s|$)", raw):
+            continue  # context lines around the marked one
+        if re.fullmatch(r"-{10,}", x) or (pending is not None and not x):
+            continue
+        if in_frame and not x:  # the blank line between two frames: CPython prints none
+            in_frame = False
+            continue
+        in_frame = False
+        flush(None, "")
+        out.append(raw)
+    flush(None, "")
+    return out
 
 
 # "# AttributeError: 'X' object has no attribute 'y'" (an issue's title), or a line of prose
@@ -589,13 +655,62 @@ def _cut_traceback(lines: list[str], index: ProjectIndex) -> Failure | None:
         return None
     named = _named_exception(lines)
     if named is None:
-        return None
+        if not any(f.project_path for f in frames):
+            return None
+        # Nothing names the exception (the report was cut before it): a crash in these frames,
+        # of any type; the reproduction is held to raising inside the reported frames.
+        return Failure(exception=ExceptionInfo(type="", qualified_type="", message="", frames=frames, cut=True,
+                                               type_truncated=True))
     qualified, message = named
     return Failure(exception=ExceptionInfo(type=qualified.rsplit(".", 1)[-1], qualified_type=qualified,
                                            message=message, frames=frames, cut=True))
 
 
+_E_LINE = re.compile(r"^E\s+(?P<type>[A-Za-z_][\w.]*)(?::\s*(?P<msg>.*))?$")
+_PYTEST_WHERE = re.compile(r"^(?P<file>\S+\.py):(?P<line>\d+): (?P<type>[A-Za-z_][\w.]*)$")
+
+
+def _pytest_fragment(lines: list[str], index: ProjectIndex) -> Failure | None:
+    """A piece of pytest's failure output pasted without its header: the failing function's
+    source, its ``>`` line and the ``E   Type: message`` lines (and, when kept, pytest's
+    ``path.py:123: Type`` line, the failing frame)."""
+    hits = [(k, m) for k, x in enumerate(lines) if (m := _E_LINE.match(x)) and looks_like_exception(m["type"])]
+    if not hits:
+        return None
+    at, m = hits[0]
+    code = next((x[1:].strip() for x in reversed(lines[:at]) if x.startswith(">")), None)
+    function = next((d["name"] for x in reversed(lines[:at])
+                     if (d := re.match(r"^\s*(?:async\s+)?def (?P<name>\w+)\(", x))), None)
+    frames: list[Frame] = []
+    where = next((w for x in lines[at + 1:at + 30] if (w := _PYTEST_WHERE.match(x.strip()))), None)
+    if where is not None:
+        frames.append(Frame(file=where["file"], line=int(where["line"]), function=function, code=code,
+                            project_path=index.locate(where["file"])))
+    qualified = m["type"]
+    return Failure(exception=ExceptionInfo(type=qualified.rsplit(".", 1)[-1], qualified_type=qualified,
+                                           message=(m["msg"] or "").strip(), frames=frames, cut=True))
+
+
+def _bare_exception(lines: list[str]) -> Failure | None:
+    """Only the end of a traceback: the failing line's code (and its ``^^^`` marks), then
+    ``Type: message`` at the start of a line. The exception, without frames: the reproduction is
+    held to its type."""
+    for k in range(len(lines) - 1, 0, -1):
+        m = _EXC_LINE.match(lines[k])
+        if not m or not m["msg"] or not looks_like_exception(m["type"]) or lines[k][:1].isspace():
+            continue
+        before = next((x for x in reversed(lines[:k]) if x.strip()), "")
+        if before[:1].isspace() and not _FRAME.match(before):
+            qualified = m["type"]
+            return Failure(exception=ExceptionInfo(type=qualified.rsplit(".", 1)[-1], qualified_type=qualified,
+                                                   message=m["msg"].strip(), frames=[], cut=True))
+    return None
+
+
 _EXC_WORD = r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Warning|Interrupt|Fault)"
+# A title that starts "InvalidOperation: …": a class name (two capitalised words or more) and a
+# message, as a traceback's last line reads, even without an exception-like suffix.
+_CAMEL = re.compile(r"(?:[\w]+\.)*[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+")
 _TITLE_NAMED = re.compile(rf"\b(?P<type>{_EXC_WORD})\s*:\s*(?P<msg>[^`]+)")
 _TITLE_WORD = re.compile(rf"\b(?P<type>{_EXC_WORD})\b")
 # CPython's own messages, for a title that quotes the message without its type
@@ -618,7 +733,7 @@ def _named_exception(lines: list[str]) -> tuple[str, str] | None:
     title = next((x.strip()[1:].strip() for x in lines if x.strip().startswith("# ")), "")
     for candidate in (title, *(x.strip() for x in lines)):
         m = _NAMED_EXC.match(candidate)
-        if m and looks_like_exception(m.group("type")):
+        if m and (looks_like_exception(m.group("type")) or (candidate is title and _CAMEL.fullmatch(m.group("type")))):
             return m.group("type"), m.group("msg").strip()
         if candidate is not title:
             continue

@@ -110,6 +110,10 @@ class Reproduction(BaseModel):
     pytest_options: list[str] = Field(default_factory=list)  # every pytest run of the project ("-o addopts=…")
     derived_from: str = ""  # "--test", "--cmd", "log: pytest ids", "log: outermost frame", "snippet", "report: …"
 
+    def written(self) -> dict[str, str]:
+        """The file PVE wrote for this reproduction (from a report), as a patch to every run of it."""
+        return {self.target: self.script} if self.script is not None else {}
+
     def defs_editable(self) -> bool:
         """May a fix edit the functions and classes of the reproduction's own files?"""
         return self.snippet or self.editable_defs
@@ -139,7 +143,7 @@ class Analysis(BaseModel):
             where = f" in {self.failing_frame.project_path}:{self.failing_frame.line}"
             if self.failing_frame.function and self.failing_frame.function != "<module>":
                 where += f" {self.failing_frame.function}()"
-        return f"{self.exception.type}{where}"
+        return f"{self.exception.type or 'an exception (the report does not name it)'}{where}"
 
 
 # --------------------------------------------------------------------------- candidates

@@ -249,6 +249,11 @@ class BubblewrapSandbox:
                  "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
                  "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONHASHSEED", "0",
                  "--setenv", "MALLOC_ARENA_MAX", "2",  # 1 GiB address space otherwise fits ~14 threads
+                 # Runs start with -S (no .pth files), so setuptools' distutils shim is not in
+                 # place, and its override asserts once the stdlib's distutils is loaded: where
+                 # the stdlib still has distutils (before 3.12), setuptools is told to use it.
+                 *(["--setenv", "SETUPTOOLS_USE_DISTUTILS", "stdlib"]
+                   if tuple(int(x) for x in interpreter.version.split(".")[:2]) < (3, 12) else []),
                  "--seccomp", str(seccomp_fd),
                  "--info-fd", str(info_fd),  # tells us the sandbox's PID 1, so a kill hits it first
                  *(["--block-fd", str(block_fd)] if block_fd is not None else []),  # held until in its cgroup

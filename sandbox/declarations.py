@@ -47,6 +47,46 @@ def plan_install(files: Iterable[str], read: Reader, *, config: dict[str, object
     return plan
 
 
+def fallback_plans(plan: InstallPlan, files: Iterable[str], read: Reader, reason: str = "") -> list[tuple[InstallPlan, str]]:
+    """What to build, in order, when ``plan`` does not build (a 2018 lock whose pins no longer
+    build on today's interpreter, a requirement that conflicts with the project itself, a build
+    backend that needs a git checkout): the project's own metadata without the lock, then its
+    requirements unpinned with the project imported from its source. Each with a line saying
+    what was given up. ``reason``: the installer's words; when the project's own build failed
+    (its build backend, not a requirement), building it again from its metadata cannot help."""
+    names = set(files)
+    project = _project(names, read)
+    out: list[tuple[InstallPlan, str]] = []
+    own_build = bool(re.search(r"file:///work/src|build_editable|prepare_metadata_for_build", reason))
+    if plan.kind not in ("project", "unpinned", "pve.yml", "none") and project.installable and not own_build:
+        own = InstallPlan(kind="project", files=_declared(names, []), editable=True, extras=project.extras,
+                          groups=project.groups, packages=["pytest", *project.poetry_requirements],
+                          requires_python=plan.requires_python)
+        out.append((own, f"built from the project's own metadata instead of {plan.kind} (its pins or "
+                         "requirements did not install)"))
+    listed = [line.split("#", 1)[0].strip() for req in plan.requirements
+              for line in _safe(read, req).splitlines()]  # (-r includes are files of their own there)
+    loose = sorted({_name(r) for r in [*plan.packages, *project.dependencies, *project.poetry_requirements, *listed]
+                    if _name(r)} - {""})
+    unpinned = InstallPlan(kind="unpinned", files=sorted({*plan.files, *_declared(names, [])}),
+                           packages=list(dict.fromkeys(["pytest", *loose])), requires_python=plan.requires_python)
+    if plan.kind != "unpinned":
+        out.append((unpinned, "the project's requirements installed unpinned, without building the project "
+                              "(it is imported from its source)"))
+    return out
+
+
+def _name(requirement: str) -> str:
+    """The distribution name of a requirement string (``black>=20.8b1; python_version<'3.12'``)."""
+    m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?", requirement)
+    if not m or requirement.strip().startswith(("-", ".", "/")) or "://" in requirement:
+        return ""
+    marker = requirement.split(";", 1)[1] if ";" in requirement else ""
+    if re.search(r"python_version\s*<\s*['\"]3\.(?:[0-9])['\"]|python_version\s*<\s*['\"]3['\"]", marker):
+        return ""  # only for old Pythons
+    return m.group(1) + (m.group(2) or "")
+
+
 def _tox_deps(names: set[str], read: Reader) -> list[str]:
     """``deps`` of tox's ``[testenv]`` (requirement strings; ``-r`` files and ``{...}``
     substitutions are left out: requirement files are read on their own)."""
@@ -142,9 +182,10 @@ class _Project:
     extras: list[str]
     groups: list[str]
     poetry_requirements: list[str]
+    dependencies: list[str]  # what the project needs at run time, as declared
 
     def __init__(self) -> None:
-        self.extras, self.groups, self.poetry_requirements = [], [], []
+        self.extras, self.groups, self.poetry_requirements, self.dependencies = [], [], [], []
 
 
 def _project(names: set[str], read: Reader) -> _Project:
@@ -163,8 +204,12 @@ def _project(names: set[str], read: Reader) -> _Project:
         groups = data.get("dependency-groups") or {}
         p.extras = sorted(e for e in optional if _testish(e))
         p.groups = sorted(g for g in groups if _testish(g))
+        p.dependencies = [d for d in deps if isinstance(d, str)]
+        p.dependencies += [d for e in p.extras for d in (optional.get(e) or []) if isinstance(d, str)]
+        p.dependencies += [d for g in p.groups for d in (groups.get(g) or []) if isinstance(d, str)]
         if poetry:
             p.poetry_requirements = _poetry_requirements(poetry)
+            p.dependencies += [n for n in (poetry.get("dependencies") or {}) if n.lower() != "python"]
         p.installable = bool(deps or p.extras or p.groups or p.poetry_requirements
                              or (poetry.get("dependencies") or {}).keys() - {"python"})
     if "setup.cfg" in names:
@@ -177,6 +222,7 @@ def _project(names: set[str], read: Reader) -> _Project:
             p.exists = True
             if cfg.get("options", "install_requires", fallback="").strip():
                 p.installable = True
+                p.dependencies += [x.strip() for x in cfg.get("options", "install_requires").splitlines() if x.strip()]
             if cfg.has_section("options.extras_require"):
                 p.extras = sorted(set(p.extras) | {e for e in cfg["options.extras_require"] if _testish(e)})
     if "setup.py" in names:
@@ -184,6 +230,8 @@ def _project(names: set[str], read: Reader) -> _Project:
         text = _safe(read, "setup.py")
         if re.search(r"install_requires\s*=\s*\[\s*['\"]", text):
             p.installable = True
+            listed = re.search(r"install_requires\s*=\s*\[(.*?)\]", text, re.S)
+            p.dependencies += re.findall(r"['\"]([^'\"]+)['\"]", listed.group(1)) if listed else []
         block = re.search(r"extras_require\s*=\s*\{(.*?)\}", text, re.S)
         if block:
             p.extras = sorted(set(p.extras) | {e for e in re.findall(r"['\"]([\w.-]+)['\"]\s*:", block.group(1))
@@ -221,10 +269,10 @@ def _poetry_version(spec: str) -> str:
     spec = spec.strip()
     if spec in ("", "*"):
         return ""
-    m = re.fullmatch(r"([\^~])\s*(\d+(?:\.\d+)*)", spec)
+    m = re.fullmatch(r"([\^~])\s*(\d+(?:\.\d+)*)((?:a|b|rc|\.?dev|\.?post)\d*)?", spec)
     if not m:
         return spec if spec[0] in "<>=!~" else f"=={spec}"
-    parts = [int(x) for x in m.group(2).split(".")]
+    parts = [int(x) for x in m.group(2).split(".")]  # ("^20.08b1": the release 20.8, pre-release allowed)
     if m.group(1) == "^":
         k = next((i for i, x in enumerate(parts) if x), len(parts) - 1)
         upper = parts[: k + 1]
@@ -232,7 +280,7 @@ def _poetry_version(spec: str) -> str:
     else:
         upper = parts[:2] if len(parts) > 1 else parts[:1]
         upper[-1] += 1
-    return f">={m.group(2)},<{'.'.join(map(str, upper))}"
+    return f">={m.group(2)}{m.group(3) or ''},<{'.'.join(map(str, upper))}"
 
 
 def _requires_python(names: set[str], read: Reader) -> str | None:

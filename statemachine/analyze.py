@@ -7,9 +7,10 @@ project script the traceback starts in, and the code block of a bug report."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 
-from brain import commandline, report
+from brain import commandline, report, report_command
 from brain.commandline import CommandError
 from brain.traceback import ProjectIndex, categorize, package_folders, parse_log
 from pve.errors import BadInput
@@ -28,6 +29,8 @@ from pve.models import (
 
 # The file a reproduction PVE writes from a bug report runs as (the design's name for it).
 REPORT_SCRIPT = "reproduce_issue.py"
+# ... and a report's test module, at the project's root (beside its conftest.py).
+REPORT_TESTS = "test_reproduce_issue.py"
 
 
 def _no_file(rel: str) -> str:
@@ -283,18 +286,101 @@ def _report_reproduction(text: str, failure: Failure, index: ProjectIndex, read:
         except FileNotFoundError:
             return set()
 
+    target = REPORT_SCRIPT if REPORT_SCRIPT not in index.files else "reproduce_issue_pve.py"
+    project_tools = report_command.tools(read, index.packages)
     try:
-        script = report.reproduction_script(text, failure, index.packages, exports)
+        # The project's command-line tool, when the report shows it run (or its traceback starts
+        # in it): the report's code is then the tool's input, not a caller of the library.
+        cmd = report_command.command_from_report(text, failure, project_tools)
+        if cmd is not None:
+            return _command_reproduction(report_command.script(cmd, failure), target, notes)
+        fixtures = _project_fixtures(index, read)
+        script = report.reproduction_script(text, failure, index.packages, exports, frozenset(fixtures),
+                                            _modules(index))
     except report.Unusable as exc:
-        raise BadInput(f"could not use the report's code: {exc}", code="report-code-unusable", reason=str(exc)) from None
+        cmd = report_command.command_for_input(text, project_tools, set(index.packages)) \
+            if "uses the project" in str(exc) else None
+        if cmd is None:
+            raise BadInput(f"could not use the report's code: {exc}", code="report-code-unusable",
+                           reason=str(exc)) from None
+        return _command_reproduction(report_command.script(cmd, failure), target, notes)
     if script is None:
         return None
-    target = REPORT_SCRIPT if REPORT_SCRIPT not in index.files else "reproduce_issue_pve.py"
     which = ", ".join(str(b) for b in script.blocks)
     notes.append(f"reproducing with the report's code block{'s' if len(script.blocks) > 1 else ''} {which}")
     notes += script.notes
+    if script.tests:  # a test module: pytest runs it, beside the project's own conftest
+        path = REPORT_TESTS if REPORT_TESTS not in index.files else "test_reproduce_issue_pve.py"
+        text = _with_plugin_fixtures(script.text, fixtures, notes)
+        return Reproduction(kind=ReproKind.PYTEST, target=path, files=[path], test_ids=[path], argv=[path],
+                            script=text, derived_from=f"report: test code block {which}")
     return Reproduction(kind=ReproKind.SCRIPT, target=target, files=[target], script=script.text,
                         derived_from=f"report: code block{'s' if len(script.blocks) > 1 else ''} {which}")
+
+
+def _modules(index: ProjectIndex) -> frozenset[str]:
+    """The dotted names of the project's modules inside its packages (``dateutil.parser``)."""
+    out: set[str] = set()
+    for where in index.packages.values():
+        if where.endswith(".py"):
+            continue
+        base = where.rsplit("/", 1)[0] + "/" if "/" in where else ""
+        for path in index.files:
+            if path.startswith(where + "/") and path.endswith(".py"):
+                out.add(path[len(base):-3].replace("/", ".").removesuffix(".__init__"))
+    return frozenset(out) | set(index.packages)
+
+
+def _project_fixtures(index: ProjectIndex, read: Callable[[str], str]) -> dict[str, str]:
+    """The pytest fixtures the project provides to a test written beside it, by name, with the
+    module that defines them: those of its pytest plugin modules and of its top-level conftest.py."""
+    names: dict[str, str] = {}
+    folders = sorted(index.importable_folders(), key=len, reverse=True)
+    for path in sorted(index.files):
+        if path != "conftest.py" and is_test_path(path):
+            continue
+        try:
+            text = read(path)
+        except (FileNotFoundError, OSError, UnicodeDecodeError):
+            continue
+        if "fixture" not in text:
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        rel = next((path[len(f) + 1:] for f in folders if path.startswith(f + "/")), path)
+        module = rel[:-3].replace("/", ".").removesuffix(".__init__")
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                    "fixture" in ast.unparse(d) for d in node.decorator_list):
+                names.setdefault(node.name, module)
+    return names
+
+
+def _with_plugin_fixtures(text: str, fixtures: dict[str, str], notes: list[str]) -> str:
+    """A report's test uses a fixture of the project's pytest plugin (pyfakefs's ``fs``): import
+    it into the test module, so it is there whether or not the plugin's entry point is loaded
+    (the project may be imported from its source, not installed)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text
+    used = {a.arg for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+            for a in n.args.args}
+    imports = [f"from {fixtures[name]} import {name}" for name in sorted(used & set(fixtures))
+               if fixtures[name] != "conftest" and not fixtures[name].endswith(".conftest")]
+    if not imports:
+        return text
+    notes.append("the report's test uses the project's pytest fixtures: " + "; ".join(imports))
+    return "\n".join(imports) + "\n" + text
+
+
+def _command_reproduction(script: report.Script, target: str, notes: list[str]) -> Reproduction:
+    notes.append(f"reproducing with the report's command: {script.notes[0]}")
+    notes += script.notes[1:]
+    return Reproduction(kind=ReproKind.SCRIPT, target=target, files=[target], script=script.text,
+                        derived_from="report: the project's command")
 
 
 def snippet_reproduction(name: str, argv: list[str] | None = None) -> Reproduction:

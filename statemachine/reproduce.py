@@ -326,10 +326,10 @@ def run_spec(repro: Reproduction) -> RunSpec:
     """How the sandbox runs a reproduction."""
     if repro.kind is ReproKind.PYTEST:
         return RunSpec(mode=RunMode.PYTEST, argv=[*(repro.argv or repro.files), *repro.pytest_options],
-                       label="reproduction", pythonpath=repro.pythonpath)
+                       label="reproduction", pythonpath=repro.pythonpath, patches=repro.written())
     mode = RunMode.MODULE if repro.kind is ReproKind.MODULE else RunMode.SCRIPT
     return RunSpec(mode=mode, target=repro.target, argv=repro.argv, label="reproduction", pythonpath=repro.pythonpath,
-                   patches={repro.target: repro.script} if repro.script is not None else {})
+                   patches=repro.written())
 
 
 def suite_run_spec(repro: Reproduction, py_files: list[str], suite: list[str] | None = None) -> RunSpec | None:

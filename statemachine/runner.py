@@ -35,7 +35,7 @@ from pve.models import (
     settles,
 )
 from sandbox.backend import StagedProject
-from sandbox.declarations import plan_install
+from sandbox.declarations import fallback_plans, plan_install
 from sandbox.environments import DependencyError, tenant_of
 from statemachine import cache
 from statemachine.analyze import analyze, importable_folders
@@ -292,7 +292,25 @@ async def _environment(req: VerifyRequest, svc: Services, session: Session, stag
     plan = plan_install(staged.files, staged.read_text, config=req.install)
     if not plan.needed():
         return ()
-    info = await svc.sandbox.environment(staged, plan)
+    try:
+        info = await svc.sandbox.environment(staged, plan)
+    except DependencyError as failed:
+        if req.install:  # the repository said how to build it: its words stand, no guessing
+            raise
+        # As declared it does not build today: the next declaration source, saying each step.
+        for fallback, why in fallback_plans(plan, staged.files, staged.read_text, failed.reason):
+            events.emit("environment", f"Environment: {plan.kind} did not build ({_first_line(failed.reason)})",
+                        "FALLING BACK", detail=why)
+            session.notes.append(f"environment: {plan.kind} did not build ({_first_line(failed.reason)}); {why}")
+            try:
+                info = await svc.sandbox.environment(staged, fallback)
+            except DependencyError as again:
+                plan, failed = fallback, again
+                continue
+            plan = fallback
+            break
+        else:
+            raise failed from None
     if info is None:
         return ()
     session.environment = info
@@ -300,6 +318,11 @@ async def _environment(req: VerifyRequest, svc: Services, session: Session, stag
     events.emit("environment", f"Environment: {plan.kind}, {len(info.packages)} packages, Python {info.python.split()[0]} "
                                f"({how})", "READY")
     return tuple(plan.files)
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = next((x.strip() for x in text.splitlines() if x.strip()), "")
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def fold(session: Session, found: Found) -> None:

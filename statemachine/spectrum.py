@@ -54,7 +54,8 @@ def coverage_spec(nodes: list[str], repro: Reproduction, seconds: float, label: 
     """A traced pytest run of exactly ``nodes`` (their files are collected, only they run).
     ``after``: the untraced run of the same failure, whose endless tests need not run long."""
     traced = RunSpec(mode=RunMode.PYTEST, argv=list(repro.pytest_options), coverage=True, pythonpath=repro.pythonpath,
-                     wall_s=seconds, test_seconds=HUNG_TRACE_S if after is not None and hung(after) else None)
+                     wall_s=seconds, test_seconds=HUNG_TRACE_S if after is not None and hung(after) else None,
+                     patches=repro.written())
     return oracle.shard_spec(traced, nodes, label)
 
 
