@@ -8,6 +8,7 @@ parser picks the failure from that text; the same text, marked untrusted, is wha
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.triggers import COMMAND
@@ -59,14 +60,17 @@ def has_code(text: str) -> bool:
     return bool(_CODE.search(text or ""))
 
 
-def input_text(comment: str, issue_body: str | None, earlier: list[str], title: str | None = None) -> str:
+def input_text(comment: str, issue_body: str | None, earlier: list[str], title: str | None = None,
+               failure: Callable[[str], bool] = has_failure) -> str:
     """The text with the failure: the comment first, then the issue, then earlier comments
     (newest first). Parts that hold a traceback or pytest failure come first, so the parser
     picks the failure the user pointed at; parts with only a code block follow (the code that
     reproduces it may sit in the issue while the traceback came in a comment); the issue's title
-    heads it all."""
+    heads it all. ``failure``: does a part (headed by the title) hold a failure? (The log reader's
+    answer, where the caller has it: an IPython traceback, pytest's E lines, a cut traceback.)"""
     parts = [comment, issue_body or "", *reversed(earlier)]
-    kept = [p for p in parts if has_failure(p)]
+    head = f"# {title.strip()}\n\n" if title and title.strip() else ""
+    kept = [p for p in parts if p.strip() and (has_failure(p) or failure(head + p))]
     if not kept:
         return ""
     kept += [p for p in parts if p not in kept and has_code(p)]

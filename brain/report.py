@@ -16,9 +16,11 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from brain.report_files import block_for_file
 from pve.models import Failure
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)[^`]*$")
@@ -41,6 +43,7 @@ class Block:
     lang: str = ""
     kind: str = "code"  # "code" | "repl" | "traceback" | "other"
     code: str = ""  # the Python to run (a transcript without its prompts and output)
+    py2: bool = False  # written as Python 2 (``print x``): ``code`` is its Python 3 reading
 
 
 @dataclass
@@ -89,6 +92,36 @@ def blocks(text: str) -> list[Block]:
 _PYTHON_C = re.compile(r"""\bpython[\d.]*(?:\.exe)?\s+(?:-[A-Za-z]+\s+)*-c\s+(?P<q>['"])(?P<code>.*?)(?P=q)""", re.S)
 
 
+def as_python3(code: str) -> tuple[str, bool]:
+    """Python 2 as a reporter of old days wrote it, read as Python 3: ``print x`` statements and
+    ``except X, e:``. (The code, and whether anything was rewritten.) Only code that does not
+    parse as Python 3 and does after the rewrite is changed."""
+    try:
+        ast.parse(code)
+        return code, False
+    except (SyntaxError, ValueError):
+        pass
+    lines = []
+    for line in code.split("\n"):
+        m = re.match(r"^(\s*)print(?:\s+(?!\s*[=(\[.,])(.*?)|\s*)$", line)
+        if m and not re.match(r"^\s*print\s*[=+\-*/%&|^<>!]=?", line):
+            body = (m.group(2) or "").rstrip()
+            if body.startswith(">>"):  # print >>sys.stderr, x
+                target, _, rest = body[2:].partition(",")
+                line = f"{m.group(1)}print({rest.strip()}, file={target.strip()})"
+            else:
+                end = ", end=' '" if body.endswith(",") else ""  # "print x," kept the line open
+                line = f"{m.group(1)}print({body.rstrip(',')}{end})"
+        line = re.sub(r"^(\s*except\s+[\w.()\s,]+?),\s*(\w+)\s*:", r"\1 as \2:", line)
+        lines.append(line)
+    converted = "\n".join(lines)
+    try:
+        ast.parse(converted)
+    except (SyntaxError, ValueError):
+        return code, False
+    return converted, converted != code
+
+
 def _classify(number: int, text: str, lang: str) -> Block:
     block = Block(number=number, text=text, lang=lang)
     inline = _PYTHON_C.search(text) if lang in _NOT_PYTHON_LANGS or not lang else None
@@ -110,15 +143,17 @@ def _classify(number: int, text: str, lang: str) -> Block:
     if _TB in text or any(x.lstrip().startswith('File "') for x in lines[:3]):
         block.kind = "traceback"
         return block
+    text3, rewritten = as_python3(text)
     try:
-        tree = ast.parse(text)
+        tree = ast.parse(text3)
     except (SyntaxError, ValueError):
         block.kind = "other"
         return block
     does_something = any(isinstance(n, (ast.Call, ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))
                          for n in ast.walk(tree))
     block.kind = "code" if (lang in _PYTHON_LANGS or does_something) else "other"
-    block.code = text if block.kind == "code" else ""
+    block.code = text3 if block.kind == "code" else ""
+    block.py2 = rewritten and block.kind == "code"
     return block
 
 
@@ -129,7 +164,7 @@ def _transcript_code(lines: list[str]) -> str:
         m = _PROMPT.match(line) or _IPY_PROMPT.match(line)
         if m:
             code.append(line[m.end():])
-    return "\n".join(code)
+    return as_python3("\n".join(code))[0]
 
 
 # --------------------------------------------------------------------------- picking a block
@@ -153,13 +188,15 @@ def reproduction_script(report: str, failure: Failure, import_names: dict[str, s
     if best_score <= 0:
         raise Unusable("none of the report's code blocks uses the project or matches the traceback's code")
     chosen = next(b for score, b in scored if score == best_score)
+    notes: list[str] = []
     try:
         tree = ast.parse(chosen.code)
     except SyntaxError as exc:
         raise Unusable(f"code block {chosen.number} is not valid Python ({exc.msg}, line {exc.lineno})") from None
     used = [chosen.number]
-    notes: list[str] = []
     text = chosen.code
+    if chosen.py2:
+        notes.append(f"code block {chosen.number} is Python 2 (print statements, except X, e): read as Python 3")
     missing = _unbound(tree)
     # Earlier blocks the chosen one relies on ("first I build the table, then …").
     earlier: list[Block] = []
@@ -182,6 +219,11 @@ def reproduction_script(report: str, failure: Failure, import_names: dict[str, s
     if imports:
         text = "\n".join(imports) + "\n" + text
         notes.append("added " + "; ".join(imports) + " (the report's code uses it without importing it)")
+    stdlib = _stdlib_imports(missing - {n for line in imports for n in re.findall(r"\w+", line)})
+    if stdlib:
+        text = "\n".join(stdlib) + "\n" + text
+        notes.append("added " + "; ".join(stdlib) + " (standard library; the report's code uses it without importing it)")
+    text = _files_from_blocks(text, report, chosen, notes)
     submodules = _unimported_submodules(ast.parse(text), modules)
     if submodules:
         lines = [f"import {m}" for m in submodules]
@@ -241,7 +283,8 @@ def _score(block: Block, failure: Failure, import_names: dict[str, str],
     frames outside the project (the reporter's own script), imports the project, calls the
     functions the traceback runs through."""
     code = block.code
-    flat = {" ".join(x.split()) for x in code.split("\n") if x.strip()}
+    # (as written, too: a Python 2 block's frames show ``print x``, its code ``print(x)``)
+    flat = {" ".join(x.split()) for x in f"{code}\n{block.text}".split("\n") if x.strip()}
     score = 0
     frames = failure.exception.frames
     for f in frames:
@@ -303,6 +346,58 @@ def _unbound(tree: ast.Module) -> set[str]:
             bound |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
     loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return {name for name in loaded - bound if not hasattr(builtins, name) and name != "__file__"}
+
+
+# Names reporters use from the standard library without importing them (their session had).
+_STDLIB_NAMES = {
+    "randint": "random", "choice": "random", "shuffle": "random", "uniform": "random", "sample": "random",
+    "datetime": "datetime", "date": "datetime", "timedelta": "datetime", "timezone": "datetime", "time": "time",
+    "sleep": "time", "Path": "pathlib", "PurePath": "pathlib", "OrderedDict": "collections",
+    "defaultdict": "collections", "Counter": "collections", "namedtuple": "collections", "deque": "collections",
+    "partial": "functools", "reduce": "functools", "wraps": "functools", "lru_cache": "functools",
+    "dataclass": "dataclasses", "field": "dataclasses", "Decimal": "decimal", "Fraction": "fractions",
+    "deepcopy": "copy", "pprint": "pprint", "chain": "itertools", "islice": "itertools", "product": "itertools",
+    "StringIO": "io", "BytesIO": "io", "Enum": "enum", "IntEnum": "enum", "UUID": "uuid", "uuid4": "uuid",
+    "Any": "typing", "Optional": "typing", "List": "typing", "Dict": "typing", "Union": "typing",
+    "NamedTuple": "typing", "TypedDict": "typing", "Mapping": "collections.abc", "Sequence": "collections.abc",
+    "dedent": "textwrap", "sqrt": "math", "floor": "math", "ceil": "math", "inf": "math", "nan": "math",
+}
+
+
+def _stdlib_imports(missing: set[str]) -> list[str]:
+    """Imports for standard-library names and modules the code uses without importing them."""
+    modules = sorted(n for n in missing if n in sys.stdlib_module_names and not n.startswith("_"))
+    lines = [f"import {m}" for m in modules]
+    by_module: dict[str, list[str]] = {}
+    for name in sorted(missing - set(modules)):
+        if name in _STDLIB_NAMES:
+            by_module.setdefault(_STDLIB_NAMES[name], []).append(name)
+    lines += [f"from {m} import {', '.join(names)}" for m, names in sorted(by_module.items())]
+    return lines
+
+
+# open("deps.toml") / Path("x.json").read_text() / load("x.csv"): a file the code reads by name
+_OPENED = re.compile(r"""(?:open|Path|read_text|read_bytes|load|loads?_file|from_file|read_csv|parse_file)\(\s*[rbfu]?['"]([^'"\n]+\.\w{1,5})['"]""")
+
+
+def _files_from_blocks(text: str, report: str, chosen: Block, notes: list[str]) -> str:
+    """Files the code reads by a relative name, written from the report's other blocks when the
+    report names the block for it or one block alone is in the file's format."""
+    wanted = [m for m in dict.fromkeys(_OPENED.findall(text)) if not m.startswith(("/", "~")) and ":" not in m]
+    if not wanted:
+        return text
+    files: dict[str, str] = {}
+    others = [b for b in blocks(report) if b.number != chosen.number]
+    for name in wanted:
+        block = block_for_file(name, others, report)
+        if block is not None:
+            files[name] = block.text if block.text.endswith("\n") else block.text + "\n"
+            notes.append(f"wrote {name} from code block {block.number} (the code reads it)")
+    if not files:
+        return text
+    writer = "".join(f"open({n!r}, 'w', encoding='utf-8').write({c!r})\n" for n, c in files.items())
+    return f"import os as _pve_os, tempfile as _pve_tempfile\n_pve_os.chdir(_pve_tempfile.mkdtemp(prefix='pve-report-'))\n" \
+           f"{writer}{text}"
 
 
 def _missing_imports(missing: set[str], import_names: dict[str, str],

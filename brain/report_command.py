@@ -26,7 +26,6 @@ reported in the sandbox."""
 
 from __future__ import annotations
 
-import ast
 import configparser
 import re
 import shlex
@@ -35,21 +34,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from brain.report import Block, Script, Unusable, blocks
+from brain.report_files import (
+    FORMATS,
+    PROMPT,
+    SHELL_LANGS,
+    block_for_file,
+    parses,
+    written_by_shell,
+)
 from pve.models import Failure
 
-# Shell prompts a report puts before a command (``$ ``, ``% ``, ``> ``, ``(venv) $ ``, ``C:\> ``).
-# ``#`` is root's prompt only after a user@host or a path (a line starting "# " is a comment).
-_PROMPT = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?:(?:[\w.@~:/-]*\s*)?(?:\$|%|>|❯)|[\w.-]*@[\w.:/~-]+#)\s+"
-                     r"|^\s*[A-Za-z]:\\[^>]*>\s*")
 _INLINE = re.compile(r"`([^`\n]+)`")
-_SHELL_LANGS = {"", "console", "shell", "sh", "bash", "zsh", "shell-session", "shellsession", "text", "txt",
-                "powershell", "ps1", "cmd", "bat", "pytb", "python-traceback"}
-# Input formats a report shows as blocks, by file suffix (and the fence languages that mean them).
-_FORMATS = {".py": {"python", "py", "python3", "py3", ""}, ".pyi": {"python", "py", ""},
-            ".md": {"md", "markdown", ""}, ".rst": {"rst", ""}, ".toml": {"toml", ""}, ".json": {"json", ""},
-            ".yaml": {"yaml", "yml", ""}, ".yml": {"yaml", "yml", ""}, ".cfg": {"ini", "cfg", ""},
-            ".ini": {"ini", "cfg", ""}, ".csv": {"csv", "text", "txt", ""}, ".txt": {"text", "txt", ""},
-            ".html": {"html", ""}, ".xml": {"xml", ""}}
 _ENTRY = re.compile(r"(?:^|[/\\])(?:bin|Scripts)[/\\]([\w.-]+?)(?:\.exe|-script\.py)?$")
 
 
@@ -169,8 +164,8 @@ def command_for_input(report: str, project_tools: dict[str, Tool], names: set[st
     tool = named[0] if named else (scripts[0] if len(scripts) == 1 else None)
     if tool is None:
         return None
-    inputs = [b for b in blocks(report) if b.kind in ("code", "other") and b.lang in _FORMATS[".py"]
-              and _parses(b.text) and b.text.strip()]
+    inputs = [b for b in blocks(report) if b.kind in ("code", "other") and b.lang in FORMATS[".py"]
+              and parses(b.text) and b.text.strip()]
     if len(inputs) != 1:
         return None
     cmd = Command(tool, ["t.py"], f"the report's code is input, not a caller: run with the project's tool, "
@@ -198,13 +193,13 @@ def _command_lines(report: str) -> list[tuple[str, str]]:
     lines anywhere, then inline code spans, in the report's order within each kind."""
     out: list[tuple[str, str]] = []
     for b in blocks(report):
-        if b.kind == "repl" or b.lang not in _SHELL_LANGS:
+        if b.kind == "repl" or b.lang not in SHELL_LANGS:
             continue
         for line in b.text.split("\n"):
             if line.strip() and not line.lstrip().startswith(("Traceback", "File ")):
                 out.append((line, f"block {b.number}"))
     for line in report.split("\n"):
-        m = _PROMPT.match(line.lstrip("> "))
+        m = PROMPT.match(line.lstrip("> "))
         if m:
             out.append((line.lstrip("> "), "a prompted line"))
     for m in _INLINE.finditer(report):
@@ -213,7 +208,7 @@ def _command_lines(report: str) -> list[tuple[str, str]]:
 
 
 def _parse_command(line: str, project_tools: dict[str, Tool]) -> Command | None:
-    text = _PROMPT.sub("", line, count=1).strip()
+    text = PROMPT.sub("", line, count=1).strip()
     if not text or len(text) > 500:
         return None
     stdin = None
@@ -286,7 +281,7 @@ def _with_inputs(cmd: Command, report: str) -> Command:
     """The files the command reads, written from the report's blocks; Unusable when a file it
     names is not in the report."""
     all_blocks = blocks(report)
-    written = _written_by_shell(report)
+    written = written_by_shell(report)
     used: set[int] = set()
     names = [a for a in cmd.args if _looks_like_file(a)]
     if cmd.stdin:
@@ -302,7 +297,7 @@ def _with_inputs(cmd: Command, report: str) -> Command:
             cmd.files[name] = written[name]
             cmd.notes.append(f"wrote {name} as the report's shell line does")
             continue
-        block = _block_for(name, all_blocks, report, used)
+        block = block_for_file(name, all_blocks, report, used)
         if block is None and cmd.assembled:
             raise Unusable(f"the traceback comes from the project's {cmd.tool.name}, and the report shows no "
                            "input for it (the file it ran on)")
@@ -318,79 +313,6 @@ def _looks_like_file(arg: str) -> bool:
     if arg.startswith("-") or arg in (".", "..") or arg.endswith(("/", "\\")):
         return False
     return bool(re.search(r"\.[A-Za-z0-9]{1,5}$", arg)) and not re.match(r"^\w+://", arg)
-
-
-def _written_by_shell(report: str) -> dict[str, str]:
-    """Files a report's shell lines write: ``echo "x" > f.py``, ``printf 'x\\n' > f.py``."""
-    out: dict[str, str] = {}
-    for line in report.split("\n"):
-        text = _PROMPT.sub("", line, count=1).strip()
-        m = re.match(r"^(echo(?:\s+-[neE]+)?|printf)\s+(.+?)\s*>\s*(\S+)$", text)
-        if not m:
-            continue
-        try:
-            words = shlex.split(m.group(2))
-        except ValueError:
-            continue
-        if not words:
-            continue
-        verb, body = m.group(1), " ".join(words)
-        if verb == "printf":
-            out[m.group(3)] = _unescape(body)
-        else:  # sh's echo (dash, the usual /bin/sh) reads backslash escapes; it ends with a newline
-            out[m.group(3)] = _unescape(body) + "\n"
-    return out
-
-
-def _unescape(text: str) -> str:
-    return re.sub(r"\\([ntr\\])", lambda m: {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}[m.group(1)], text)
-
-
-def _block_for(name: str, all_blocks: list[Block], report: str, used: set[int]) -> Block | None:
-    """The block that holds file ``name``: the one the report names it for (the name on the line
-    before the block, or as the block's first-line comment), else the only block in its format."""
-    base = re.split(r"[/\\]", name)[-1]
-    suffix = "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
-    langs = _FORMATS.get(suffix)
-    free = [b for b in all_blocks if b.number not in used and b.kind != "traceback" and b.kind != "repl"
-            and b.text.strip() and "Traceback (most recent call last)" not in b.text]
-    for b in free:
-        first = b.text.strip().split("\n", 1)[0]
-        if re.match(rf"^(?:#|//|<!--)\s*(?:file:?\s*)?{re.escape(base)}\b", first, re.I) or \
-                re.search(rf"(?:^|[\s`*(]){re.escape(base)}[`*]?\s*[:)]?\s*$", _text_before(report, b), re.M):
-            return b
-    if langs is None:
-        return None
-    fit = [b for b in free if b.lang in langs and b.lang not in _SHELL_LANGS - {"", "text", "txt"}
-           and _fits(b, suffix)]
-    return fit[0] if len(fit) == 1 else None
-
-
-def _text_before(report: str, block: Block) -> str:
-    """The last non-empty line of prose before ``block`` in the report."""
-    at = report.find(block.text.split("\n", 1)[0]) if block.text.strip() else -1
-    if at < 0:
-        return ""
-    lines = [x for x in report[:at].split("\n")[:-1] if x.strip() and not x.strip().startswith(("```", "~~~"))]
-    return lines[-1] if lines else ""
-
-
-def _fits(block: Block, suffix: str) -> bool:
-    if suffix in (".py", ".pyi"):
-        return _parses(block.text) and not _is_shell(block.text)
-    return not _is_shell(block.text)
-
-
-def _is_shell(text: str) -> bool:
-    return any(_PROMPT.match(x) for x in text.split("\n")[:2])
-
-
-def _parses(text: str) -> bool:
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError):
-        return False
-    return True
 
 
 def _block_text(block: Block) -> str:
@@ -422,7 +344,8 @@ def script(cmd: Command, failure: Failure) -> Script:
     stdin = (f"_pve_sys.stdin = open({cmd.stdin!r}, encoding='utf-8')\n" if cmd.stdin else "")
     text = f'''# Written by PVE from the report: {_display(tool, cmd.args)}
 # ({cmd.how}), run in a fresh folder with the files the report shows. The tool's exit status is
-# its verdict on the input, not the bug; a crash it catches and prints is raised again here.
+# its verdict on the input, not the bug; a crash it catches and prints is raised again here, and
+# a command line it refuses (argparse's or click's usage error) fails the run.
 import os as _pve_os, sys as _pve_sys, tempfile as _pve_tempfile, traceback as _pve_traceback
 
 _pve_shown = []
@@ -436,6 +359,29 @@ def _pve_watch(self, exc_type, exc_value, exc_tb, *args, _seen=None, **kwargs):
 
 
 _pve_traceback.TracebackException.__init__ = _pve_watch
+
+
+class _PVERejected(BaseException):  # not an Exception: a tool's "except Exception" cannot swallow it
+    pass
+
+
+def _pve_reject(self, message):  # argparse's error(): the tool refused its command line
+    raise _PVERejected(message)
+
+
+import argparse as _pve_argparse  # noqa: E402
+_pve_argparse.ArgumentParser.error = _pve_reject
+try:
+    import click.exceptions as _pve_click  # noqa: E402
+    _pve_click_init = _pve_click.UsageError.__init__
+
+    def _pve_click_usage(self, message, *args, **kwargs):
+        _pve_init_args = (message, *args)
+        _pve_click_init(self, *_pve_init_args, **kwargs)
+        raise _PVERejected(message)
+    _pve_click.UsageError.__init__ = _pve_click_usage
+except ImportError:
+    pass
 _pve_here = _pve_tempfile.mkdtemp(prefix="pve-report-")
 for _pve_name, _pve_text in {cmd.files!r}.items():
     _pve_path = _pve_os.path.join(_pve_here, _pve_name)
@@ -448,6 +394,9 @@ try:
     {call}
 except SystemExit:
     pass
+except _PVERejected as _pve_why:
+    # A run that never reached the input proves nothing: the command line must still be accepted.
+    raise RuntimeError(f"the tool rejected the report's command line: {{_pve_why}}") from None
 _pve_traceback.TracebackException.__init__ = _pve_init
 if _pve_shown:
     _pve_reported = [e for e in _pve_shown if type(e).__name__ == {failure.exception.type.rsplit(".", 1)[-1]!r}]

@@ -535,6 +535,8 @@ def parse_log(text: str, root: Path | None = None, index: ProjectIndex | None = 
     lines = clean_lines(text)
     if any(_IPY_MARK.search(x) for x in lines):
         lines = _from_ipython(lines)
+    if any(_GROUP_HEADER.match(x) for x in lines):
+        lines = _ungrouped(lines)
     is_pytest = any(_PYTEST_MARKERS.search(x) for x in lines)
     failures: list[Failure] = []
     failing: list[str] = []
@@ -581,6 +583,26 @@ _IPY_FILE7 = re.compile(r"^(?P<file>~?[^\s\"]*\.pyw?|<ipython-input-[^>]*>|<stdi
 _IPY_CODE = re.compile(r"^\s*-*-> ?(?P<line>\d+)\s?(?P<code>.*)$")
 
 
+# An ExceptionGroup's tree (3.11+): its traceback and each sub-exception's, drawn in a box.
+_GROUP_HEADER = re.compile(r"^\s*\+ Exception Group Traceback \(most recent call last\):")
+_GROUP_RULE = re.compile(r"^\s*\+?-?\+-+(?: (?:\d+|\.\.\.)(?: -+)?)?\s*$|^\s*\+-+\s*$")
+_GROUP_EDGE = re.compile(r"^\s*[|+] ?")
+
+
+def _ungrouped(lines: list[str]) -> list[str]:
+    """The tree as separate tracebacks, the group's first: each line without its box edge."""
+    out: list[str] = []
+    for line in lines:
+        if _GROUP_RULE.match(line):
+            out.append("")
+            continue
+        m = _GROUP_EDGE.match(line)
+        if m and (line.lstrip().startswith(("|", "+ Exception Group"))):
+            line = line[m.end():].replace("Exception Group Traceback", "Traceback")
+        out.append(line)
+    return out
+
+
 def _from_ipython(lines: list[str]) -> list[str]:
     """IPython's traceback as CPython prints it (``File "…", line N, in f`` and the line's code),
     so one reader handles both. A frame's line is the one its ``--->`` marker points at."""
@@ -610,7 +632,8 @@ def _from_ipython(lines: list[str]) -> list[str]:
             d = m.groupdict()
             file = d.get("file") or f"<ipython-input-{d.get('n') or 0}>"
             func = d.get("func") or "<module>"
-            pending = (file, d.get("line"), func if func.startswith("<") else func.split("(")[0])
+            # (IPython 8 names methods by their qualified name, "Table.column": the frame's is "column")
+            pending = (file, d.get("line"), func if func.startswith("<") else func.split("(")[0].rsplit(".", 1)[-1])
             in_frame = False
             continue
         code = _IPY_CODE.match(raw)

@@ -98,6 +98,11 @@ def importable_folders(files: list[str]) -> list[str]:
     return ProjectIndex(None, files=files).importable_folders()
 
 
+def holds_failure(text: str) -> bool:
+    """Does the log reader find a failure in ``text`` (in any shape it reads)?"""
+    return bool(parse_log(text).failures)
+
+
 def pick_failure(parsed: ParsedLog, test: str | None = None) -> Failure:
     """The failure to work on: the given test's, else the first with an exception located in the project."""
     if not parsed.failures:

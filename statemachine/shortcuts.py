@@ -270,6 +270,9 @@ def workarounds(old: ast.AST | None, new: ast.AST, *, values_checked: bool) -> l
         reasons.append(f"makes a condition always {'true' if next(iter(constant))[1] else 'false'}")
     if after["swallowed"] > before["swallowed"]:
         reasons.append("swallows an exception (a handler that does nothing)")
+    if after["shown"] < before["shown"]:
+        reasons.append("deletes what shows a caught exception (a traceback print or an exception log): the crash is "
+                       "hidden, not fixed")
     if _redundant_clauses(new) - _redundant_clauses(old):
         reasons.append("makes a clause of a condition redundant (it can no longer decide anything: as good as deleted)")
     return reasons
@@ -339,12 +342,19 @@ def _counts(tree: ast.AST | None) -> Counter[str]:
             out["control"] += 1
             if isinstance(n, ast.If | ast.For | ast.While | ast.With) and all(_inert(s) for s in n.body):
                 out["emptied"] += 1
+        if isinstance(n, ast.Call) and (dotted(n.func) or "").rsplit(".", 1)[-1] in _SHOWS_EXCEPTION:
+            out["shown"] += 1
         if isinstance(n, ast.ExceptHandler) and all(_inert(s) or isinstance(s, ast.Continue) or
                                                     (isinstance(s, ast.Return) and (s.value is None or (
                                                         isinstance(s.value, ast.Constant) and s.value.value is None)))
                                                     for s in n.body):
             out["swallowed"] += 1
     return out
+
+
+# Calls that show a caught exception to the user: a tool's crash report, a logged error.
+_SHOWS_EXCEPTION = frozenset({"print_exc", "print_exception", "format_exc", "format_exception", "print_tb",
+                              "print_last", "exception"})
 
 
 def _exit_call(call: ast.Call) -> bool:

@@ -17,6 +17,7 @@ from bot.publish import fix_pull_request, suggestion_review
 from bot.triggers import CommentCommand
 from pve.errors import BadInput
 from pve.models import SessionStatus, VerifyRequest
+from statemachine.analyze import holds_failure
 from statemachine.github import pull_request, verification
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
@@ -108,7 +109,7 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
                 rt, talk, config, installation, number, claim["base"]["sha"], claim["head"]["sha"], links, delivery,
                 fork=head_repo.lower() != api.full_name.lower(), event="issue_comment", payload=cmd.payload,
                 by=cmd.login or None)
-    text = input_text(body, cmd.issue_body, earlier, title=cmd.issue_title)
+    text = input_text(body, cmd.issue_body, earlier, title=cmd.issue_title, failure=holds_failure)
     if not text and not plan.test:
         return await talk.say(render.no_traceback())
 

@@ -28,6 +28,7 @@ from bot.publish import CheckRun, suggestion_review
 from bot.triggers import PullRequestChange
 from pve.errors import BadInput
 from pve.models import JudgeTree, Session, SessionStatus, VerifyRequest
+from statemachine.analyze import holds_failure
 from statemachine.github import verification
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
@@ -148,7 +149,7 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
         verdict = PullVerdict(issue, Kind.UNVERIFIED, f"#{issue} is a pull request, not an issue")
         return await _unjudged(check, verdict)
     thread = [c.get("body") or "" async for c in api.comments(issue) if (c.get("user") or {}).get("type") != "Bot"]
-    text = input_text("", data.get("body"), thread, title=data.get("title"))
+    text = input_text("", data.get("body"), thread, title=data.get("title"), failure=holds_failure)
     if not text:
         verdict = PullVerdict(issue, Kind.NOT_REPRODUCED, f"#{issue} holds no traceback or failing test to reproduce")
         return await _unjudged(check, verdict)

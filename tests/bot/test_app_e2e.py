@@ -97,6 +97,13 @@ REPORTS = [  # (example, the issue's text, the file the fix edits, what the repl
     # run the fix, so it is plausible, not verified: a neutral check run, no fix pull request
     ("tablekit", "report.md", "src/tablekit/table.py", "reproducing with the report's code block 1", False),
     ("tablekit", "report_repl.md", "src/tablekit/table.py", "matched src/tablekit/table.py column by its code", False),
+    # the shapes of real reports (issue benchmark): an IPython session, a pytest test and its
+    # E-lines, a Python 2 script using an unimported standard-library name, a command-line
+    # tool's crash report with the command and its input file
+    ("tablekit", "report_ipython.md", "src/tablekit/table.py", "reproducing with the report's code block 1", False),
+    ("tablekit", "report_test.md", "src/tablekit/table.py", "is a test module: pytest runs it", False),
+    ("tablekit", "report_py2.md", "src/tablekit/table.py", "added from random import randint", False),
+    ("linecount", "report.md", "linecount/cli.py", "wrote stub.py from code block 1", False),
     ("pairs", "error.log", "pairs.py", None, False),
     ("calc", "ci.log", "calc.py", None, True),
 ]
