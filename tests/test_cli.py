@@ -117,6 +117,28 @@ def test_a_bug_report_is_reproduced_from_its_code_block_and_the_proof_holds_the_
     assert not (EXAMPLES / "tablekit" / "reproduce_issue.py").exists()
 
 
+def test_a_command_line_tool_s_crash_report_is_reproduced_by_its_command(tmp_path):
+    """linecount catches its crash and prints the traceback (as linters do): the report's command
+    runs on the file written from the report, and the printed crash is the failure."""
+    out = tmp_path / "out"
+    r = pve("verify", "examples/linecount", "--error-log", "examples/linecount/report.md", "--json", "--out", str(out),
+            home=tmp_path / "home")
+    session = json.loads(r.stdout)
+    assert session["reproduction"]["derived_from"] == "report: the project's command", r.stderr.decode()
+    assert "wrote stub.py from code block 1" in session["notes"]
+    assert session["analysis"]["failing_frame"]["function"] == "_first_statement"
+    assert session["before"]["record"]["exception"]["type"] == "IndexError"  # caught by the tool, raised again
+    proof = (out / "proof.txt").read_text()
+    assert "_pve_sys.argv = ['linecount', 'stub.py']" in proof
+    # hiding the crash (deleting the traceback print) or refusing the command line is never the answer
+    reasons = {v["candidate_id"]: v["reason"] for v in session["verdicts"]}
+    hidden = [c["id"] for c in session["candidates"] if "-            traceback.print_exc()" in c["diff"]]
+    assert hidden and all("the crash is hidden, not fixed" in reasons[c] for c in hidden if c in reasons)
+    winner = next((c for c in session["candidates"] if c["id"] == session["winner"]), None)
+    assert winner is None or "traceback.print_exc()" not in winner["diff"]
+    assert not (EXAMPLES / "linecount" / "stub.py").exists() and not (EXAMPLES / "linecount" / "reproduce_issue.py").exists()
+
+
 def test_an_older_release_s_line_numbers_are_matched_by_code_and_said(tmp_path):
     r = pve("verify", "examples/tablekit", "--error-log", "examples/tablekit/report_repl.md", "--json",
             home=tmp_path / "home")

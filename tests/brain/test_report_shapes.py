@@ -3,6 +3,9 @@ closed GitHub issues), read by the same parser as any log."""
 
 from __future__ import annotations
 
+import pytest
+
+from brain.report import Unusable
 from brain.traceback import parse_log
 
 # sqlite-utils (pipx install): the reporter copied from the first frame, leaving the header out
@@ -106,3 +109,196 @@ def test_the_title_names_the_exception_of_a_cut_traceback_in_the_ways_titles_do(
         assert (exc.type, exc.message, exc.cut) == (*want, True), title
     # a title that names no exception leaves a cut traceback unusable
     assert parse_log(f"# Internal error on invalid print statement\n\n{FRAMES_ONLY}\n").failures == []
+
+
+# --------------------------------------------------------------------------- more shapes (issue 33)
+
+from brain.report import as_python3, reproduction_script  # noqa: E402
+from brain.traceback import ProjectIndex  # noqa: E402
+
+# dateutil#662: IPython 7, inside <details>, cut before its exception (the title names it)
+IPYTHON7 = '''# InvalidOperation: `[<class 'decimal.InvalidOperation'>]` while parsing `Nan`
+
+```
+import dateutil
+dateutil.parser.parse('Nan')
+```
+
+<details>
+
+```ipython
+Traceback (most recent call last)
+<ipython-input-8-aea1750fc455> in <module>()
+----> 1 dateutil.parser.parse('Nan')
+
+~/.virtualenvs/backend/lib/python3.6/site-packages/dateutil/parser/_parser.py in parse(timestr, parserinfo, **kwargs)
+   1310         return parser(parserinfo).parse(timestr, **kwargs)
+   1311     else:
+-> 1312         return DEFAULTPARSER.parse(timestr, **kwargs)
+   1313
+
+~/.virtualenvs/backend/lib/python3.6/site-packages/dateutil/parser/_parser.py in _parse(self, timestr, dayfirst)
+    699                 if value is not None:
+--> 701                     i = self._parse_numeric_token(l, i, info, ymd, res, fuzzy)
+    702
+'''
+
+IPYTHON8 = '''```ipython
+In [3]: t.column("population")
+---------------------------------------------------------------------------
+AttributeError                            Traceback (most recent call last)
+Cell In[3], line 1
+----> 1 t.column("population")
+
+File ~/envs/geo/lib/python3.12/site-packages/tablekit/table.py:23, in Table.column(self, name)
+     22     """The values of one column, top to bottom."""
+---> 23     index = self.header.index(name)
+     24     return [row[index] for row in self.rows]
+
+AttributeError: 'Table' object has no attribute 'header'
+```
+'''
+
+# pyfakefs#1074: pytest's failure output without its header
+E_LINES = '''```
+self = <pyfakefs.fake_io.FakeFcntlModule object at 0x7f237a9ba760>, name = 'LOCK_SH'
+
+    def __getattribute__(self, name):
+        """Forwards any unfaked calls to the standard fcntl module."""
+>       return object.__getattribute__(self, name)
+E       AttributeError: 'FakeFcntlModule' object has no attribute 'LOCK_SH'
+```
+'''
+
+# sqlite-utils#759: only the failing line and the exception; the code runs in `python -c`
+BARE = '''```bash
+uv run --with sqlite-utils python -c '
+import sqlite_utils
+db = sqlite_utils.Database(memory=True)
+db.table("has_defaults").insert({})
+'
+```
+```
+    batch_size = max(1, min(batch_size, SQLITE_MAX_VARS // num_columns))
+ZeroDivisionError: division by zero
+```
+'''
+
+GROUP = '''  + Exception Group Traceback (most recent call last):
+  |   File "t.py", line 10, in <module>
+  |     run()
+  |   File "/x/site-packages/pkg/run.py", line 4, in run
+  |     raise ExceptionGroup("many", errs)
+  | ExceptionGroup: many (2 sub-exceptions)
+  +-+---------------- 1 ----------------
+    | Traceback (most recent call last):
+    |   File "/x/site-packages/pkg/run.py", line 2, in one
+    |     raise ValueError("a")
+    | ValueError: a
+    +------------------------------------
+'''
+
+CHAINED = '''Traceback (most recent call last):
+  File "/x/site-packages/pkg/a.py", line 3, in load
+    return d[k]
+KeyError: 'x'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "app.py", line 5, in <module>
+    pkg.load()
+  File "/x/site-packages/pkg/a.py", line 5, in load
+    raise ConfigError("missing")
+pkg.errors.ConfigError: missing
+'''
+
+
+def test_an_ipython_7_traceback_cut_in_a_details_block():
+    exc = one(IPYTHON7)
+    assert (exc.type, exc.cut) == ("InvalidOperation", True)  # a class name heading the title
+    assert [(f.function, f.line) for f in exc.frames] == [("<module>", 1), ("parse", 1312), ("_parse", 701)]
+    assert exc.frames[0].code == "dateutil.parser.parse('Nan')"
+
+
+def test_an_ipython_8_traceback_names_methods_by_their_own_name():
+    exc = one(IPYTHON8)
+    assert (exc.type, exc.message) == ("AttributeError", "'Table' object has no attribute 'header'")
+    assert [(f.file, f.line, f.function) for f in exc.frames] == [
+        ("<ipython-input-3>", 1, "<module>"), ("~/envs/geo/lib/python3.12/site-packages/tablekit/table.py", 23, "column")]
+
+
+def test_pytest_e_lines_without_their_header():
+    exc = one(E_LINES)
+    assert (exc.type, exc.message, exc.frames) == ("AttributeError", "'FakeFcntlModule' object has no attribute 'LOCK_SH'", [])
+
+
+def test_a_bare_exception_after_its_line_of_code():
+    exc = one(BARE)
+    assert (exc.type, exc.message, exc.frames) == ("ZeroDivisionError", "division by zero", [])
+
+
+def test_an_exception_group_is_read_with_its_sub_exceptions_after_it():
+    failures = parse_log(GROUP).failures
+    assert [(f.exception.type, len(f.exception.frames)) for f in failures] == [("ExceptionGroup", 2), ("ValueError", 1)]
+
+
+def test_a_chained_traceback_is_the_last_exception_with_the_first_as_its_cause():
+    (failure,) = parse_log(CHAINED).failures
+    assert failure.exception.type == "ConfigError" and [c.type for c in failure.chain] == ["KeyError"]
+
+
+def test_a_cut_traceback_that_names_no_exception_is_a_crash_in_the_project_s_frames():
+    text = CUT.split("\n", 1)[1]  # without the title that named it
+    (failure,) = parse_log(text, index=ProjectIndex(None, files=["pyflakes/__init__.py", "pyflakes/checker.py"])).failures
+    assert (failure.exception.type, failure.exception.type_truncated) == ("", True)  # any type, in these frames
+    assert failure.exception.frames[-1].function == "handleChildren"
+
+
+# --------------------------------------------------------------------------- reproductions from them
+
+
+def no_exports(_: str) -> set[str]:
+    return set()
+
+
+def test_python_2_is_read_as_python_3():
+    code, changed = as_python3('print obj.method(1)\ntry:\n    f()\nexcept ValueError, e:\n    print e,\nprint')
+    assert changed and code == "print(obj.method(1))\ntry:\n    f()\nexcept ValueError as e:\n    print(e, end=' ')\nprint()"
+    assert as_python3("print(1)") == ("print(1)", False)
+
+
+def test_standard_library_names_and_submodules_the_session_had_loaded():
+    report = "```python\nimport dateutil\nx = randint(1, 9)\ndateutil.parser.parse('Nan')\n```\n"
+    failure = parse_log(IPYTHON7.replace("import dateutil\ndateutil.parser.parse('Nan')", "x")).failures[0]
+    script = reproduction_script(report, failure, {"dateutil": "dateutil"}, no_exports,
+                                 modules=frozenset({"dateutil", "dateutil.parser"}))
+    assert script is not None
+    assert script.text.startswith("import dateutil.parser\nfrom random import randint\nimport dateutil\n")
+    assert any("standard library" in n for n in script.notes) and any("submodule" in n for n in script.notes)
+
+
+def test_a_file_the_code_opens_is_written_from_the_block_the_report_names_for_it():
+    report = ('```python\nimport tomlkit\nprint(tomlkit.load(open("deps.toml")))\n```\n\n'
+              'my `deps.toml`:\n\n```toml\n[deps]\nx = "1"\n```\n\nTraceback (most recent call last):\n'
+              '  File "r.py", line 2, in <module>\n    print(tomlkit.load(open("deps.toml")))\nKeyError: \'x\'\n')
+    failure = parse_log(report).failures[0]
+    script = reproduction_script(report, failure, {"tomlkit": "tomlkit"}, no_exports)
+    assert script is not None and "open('deps.toml', 'w', encoding='utf-8').write('[deps]\\nx = \"1\"\\n')" in script.text
+    assert "wrote deps.toml from code block 2 (the code reads it)" in script.notes
+
+
+def test_a_report_s_test_module_runs_under_pytest_with_the_project_s_fixture():
+    report = ("```\nimport fcntl\n\n\ndef lock():\n    with open('lock_file', 'a+') as f:\n"
+              "        fcntl.flock(f, fcntl.LOCK_SH)\n\n\ndef test_lock(fs):\n    lock()\n```\n\n" + E_LINES)
+    failure = parse_log(report).failures[0]
+    # imports only fcntl: the project comes in through its pytest plugin's `fs`
+    script = reproduction_script(report, failure, {"pyfakefs": "pyfakefs"}, no_exports, frozenset({"fs"}))
+    assert script is not None and script.tests and "pytest runs it" in script.notes[-1]
+    with pytest.raises(Unusable):
+        reproduction_script(report, failure, {"pyfakefs": "pyfakefs"}, no_exports)  # no such fixture: not this project
+
+
+def test_python_dash_c_code_in_a_shell_block_is_the_reproduction():
+    script = reproduction_script(BARE, parse_log(BARE).failures[0], {"sqlite_utils": "sqlite_utils"}, no_exports)
+    assert script is not None and script.text.startswith("import sqlite_utils\ndb = sqlite_utils.Database(memory=True)")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sandbox.declarations import _poetry_version, plan_install
+from sandbox.declarations import _poetry_version, fallback_plans, plan_install
 
 
 def plan(files: dict[str, str], config=None):
@@ -92,7 +92,7 @@ def test_the_repositorys_own_install_section_replaces_detection():
     assert (p.packages, p.commands) == (["numpy", "pytest"], ["make generated"])
 
 
-@pytest.mark.parametrize("spec, want", [("^1.2.3", ">=1.2.3,<2"), ("^0.2.3", ">=0.2.3,<0.3"), ("~1.2", ">=1.2,<1.3"),
+@pytest.mark.parametrize("spec, want", [("^20.08b1", ">=20.08b1,<21"), ("^1.2.3", ">=1.2.3,<2"), ("^0.2.3", ">=0.2.3,<0.3"), ("~1.2", ">=1.2,<1.3"),
                                         ("*", ""), (">=1,<2", ">=1,<2"), ("1.4", "==1.4")])
 def test_poetry_version_constraints(spec, want):
     assert _poetry_version(spec) == want
@@ -126,3 +126,25 @@ def test_tox_deps_for_some_factors_only():
     plain = {"tox.ini": "[testenv]\ndeps =\n    py27: mock\n    coverage\n    test,lint: hypothesis\ncommands = pytest\n"}
     assert plan_install(plain, plain.__getitem__).packages[-2:] == ["coverage", "hypothesis"]
     assert "mock" not in plan_install(plain, plain.__getitem__).packages
+
+
+def test_what_does_not_build_as_declared_falls_back_to_the_metadata_then_to_unpinned_requirements():
+    """isort's 2020 poetry.lock and dateutil's 2018 setup.py no longer build on today's Python."""
+    files = {"pyproject.toml": '[tool.poetry]\nname = "isort"\nversion = "5"\n[tool.poetry.dependencies]\n'
+                               'python = "^3.6"\ntoml = {version = "^0.10", optional = true}\n'
+                               '[tool.poetry.dev-dependencies]\nblack = {version = "^20.08b1", allow-prereleases = true}\n'
+                               '[build-system]\nrequires = ["poetry>=0.12"]\nbuild-backend = "poetry.masonry.api"\n',
+             "poetry.lock": '[[package]]\nname = "black"\nversion = "20.8b1"\n'}
+    read = files.__getitem__
+    locked = plan(files)
+    assert locked.kind == "poetry.lock" and "black>=20.08b1,<21" in locked.packages
+    steps = fallback_plans(locked, files, read, "No solution found when resolving dependencies")
+    assert [(p.kind, p.editable) for p, _ in steps] == [("project", True), ("unpinned", False)]
+    assert "instead of poetry.lock" in steps[0][1] and "imported from its source" in steps[1][1]
+    assert steps[1][0].packages == ["pytest", "black", "toml"] and steps[1][0].constraints == []
+    # the project's own build failed: building it again from its metadata cannot help
+    own = fallback_plans(locked, files, read, "Failed to build `isort @ file:///work/src`")
+    assert [p.kind for p, _ in own] == ["unpinned"]
+    setup = {"setup.py": "setup(install_requires=['six >=1.5'])\n", "requirements-dev.txt": "freezegun\nmock ; python_version < '3.0'\n"}
+    steps = fallback_plans(plan(setup), setup, setup.__getitem__, "build_editable failed")
+    assert [p.kind for p, _ in steps] == ["unpinned"] and steps[0][0].packages == ["pytest", "freezegun", "six"]
