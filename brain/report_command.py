@@ -153,26 +153,51 @@ def command_from_report(report: str, failure: Failure, project_tools: dict[str, 
     return _with_inputs(shown, report)
 
 
-def command_for_input(report: str, project_tools: dict[str, Tool], names: set[str]) -> Command | None:
-    """The project's own tool run on the report's code, when the report's code is input, not a
-    caller (a traceback that came through another program: flake8 running pyflakes). The tool
-    is the one named like the project, or its only one."""
+def command_for_input(report: str, project_tools: dict[str, Tool], names: set[str], failure: Failure,
+                      declared: Callable[[str], bool]) -> Command | None:
+    """A tool run on the report's code, when the report's code is input, not a caller: the
+    project's own (the one named like the project, or its only one: flake8 ran pyflakes, so
+    pyflakes runs it), else the program the traceback came through when the project declares it
+    among its requirements (pylint, running astroid's inference on the report's code)."""
     # Console scripts only: a package's ``python -m`` interface may take anything but a file.
     scripts = [t for t in project_tools.values() if not t.module]
     own = {_norm(n) for n in names}  # the project's import names
     named = [t for t in scripts if _norm(t.name) in own]
     tool = named[0] if named else (scripts[0] if len(scripts) == 1 else None)
+    program = None if tool is not None else _program_of(failure, declared)
+    tool = tool or program
     if tool is None:
         return None
-    inputs = [b for b in blocks(report) if b.kind in ("code", "other") and b.lang in FORMATS[".py"]
-              and parses(b.text) and b.text.strip()]
+    all_blocks = [b for b in blocks(report) if b.kind in ("code", "other") and b.text.strip()]
+    inputs, name = [b for b in all_blocks if b.lang in FORMATS[".py"] and parses(b.text)], "t.py"
+    if not inputs:  # input in another format the report labels (a Markdown or TOML document)
+        typed = [(b, suffix) for b in all_blocks for suffix, langs in FORMATS.items()
+                 if b.lang and b.lang in langs and suffix not in (".py", ".pyi", ".txt")]
+        inputs, name = ([typed[0][0]], "t" + typed[0][1]) if len({b.number for b, _ in typed}) == 1 else ([], "")
     if len(inputs) != 1:
         return None
-    cmd = Command(tool, ["t.py"], f"the report's code is input, not a caller: run with the project's tool, "
-                                  f"{_display(tool, [])}")
-    cmd.files["t.py"] = _block_text(inputs[0])
-    cmd.notes.append(f"wrote t.py from code block {inputs[0].number}")
+    whose = f"{tool.name}, which the traceback came through and the project requires" if program else \
+        f"the project's tool, {_display(tool, [])}"
+    cmd = Command(tool, [name], f"the report's {'code' if name == 't.py' else 'document'} is input, not a caller: "
+                                f"run with {whose}")
+    cmd.files[name] = _block_text(inputs[0])
+    cmd.notes.append(f"wrote {name} from code block {inputs[0].number}")
     return cmd
+
+
+def _program_of(failure: Failure, declared: Callable[[str], bool]) -> Tool | None:
+    """The program whose frames come before the project's in the traceback (``pylint/pylint/…``,
+    ``…/site-packages/flake8/…``), as ``python -m program``, when the project requires it."""
+    for f in failure.exception.frames:
+        if f.project_path:
+            break
+        parts = [p for p in re.split(r"[/\\]", f.file) if p not in ("", ".", "..", "…", "...")]
+        at = next((k for k, p in enumerate(parts) if p in ("site-packages", "dist-packages")), None)
+        package = parts[at + 1] if at is not None and at + 2 < len(parts) else \
+            parts[0] if len(parts) > 2 and parts[0] == parts[1] else ""  # a checkout: pylint/pylint/…
+        if package.isidentifier() and declared(package):
+            return Tool(package, package, module=True)
+    return None
 
 
 def _norm(name: str) -> str:

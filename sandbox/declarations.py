@@ -38,6 +38,7 @@ def plan_install(files: Iterable[str], read: Reader, *, config: dict[str, object
     if config:
         return _configured(config, names, read, requires_python)
     plan = _declared_plan(names, read, requires_python)
+    _override_own(plan, _project(names, read))
     deps = _tox_deps(names, read)
     if deps:
         if plan.kind == "none":
@@ -45,6 +46,24 @@ def plan_install(files: Iterable[str], read: Reader, *, config: dict[str, object
         plan.packages = [*plan.packages, *(d for d in deps if d not in plan.packages)]
         plan.files = sorted({*plan.files, "tox.ini"})
     return plan
+
+
+def declares(package: str, files: Iterable[str], read: Reader) -> bool:
+    """Does the project require ``package`` anywhere (its metadata, a requirements file, tox's
+    deps, a Pipfile)? Read as text: a requirement line or a quoted requirement string."""
+    names = set(files)
+    texts = [_safe(read, n) for n in ("pyproject.toml", "setup.cfg", "setup.py", "tox.ini", "Pipfile") if n in names]
+    texts += [_safe(read, n) for n in _with_includes(_requirement_files(names), read, names)]
+    word = re.escape(package)
+    pattern = re.compile(rf"(?mi)^\s*{word}(?![\w.-])|['\"]{word}(?:\[[^\]]*\])?\s*(?:[<>=~!;'\"]|$)")
+    return any(pattern.search(t) for t in texts)
+
+
+def _override_own(plan: InstallPlan, project: _Project) -> None:
+    """The project's own source wins over any dependency's pin of its releases (see
+    ``InstallPlan.overrides``)."""
+    if plan.editable and project.name:
+        plan.overrides = [project.name]
 
 
 def fallback_plans(plan: InstallPlan, files: Iterable[str], read: Reader, reason: str = "") -> list[tuple[InstallPlan, str]]:
@@ -62,6 +81,7 @@ def fallback_plans(plan: InstallPlan, files: Iterable[str], read: Reader, reason
         own = InstallPlan(kind="project", files=_declared(names, []), editable=True, extras=project.extras,
                           groups=project.groups, packages=["pytest", *project.poetry_requirements],
                           requires_python=plan.requires_python)
+        _override_own(own, project)
         out.append((own, f"built from the project's own metadata instead of {plan.kind} (its pins or "
                          "requirements did not install)"))
     listed = [line.split("#", 1)[0].strip() for req in plan.requirements
@@ -183,6 +203,7 @@ class _Project:
     groups: list[str]
     poetry_requirements: list[str]
     dependencies: list[str]  # what the project needs at run time, as declared
+    name = ""  # its distribution name, where declared
 
     def __init__(self) -> None:
         self.extras, self.groups, self.poetry_requirements, self.dependencies = [], [], [], []
@@ -204,6 +225,8 @@ def _project(names: set[str], read: Reader) -> _Project:
         groups = data.get("dependency-groups") or {}
         p.extras = sorted(e for e in optional if _testish(e))
         p.groups = sorted(g for g in groups if _testish(g))
+        named = project.get("name") or poetry.get("name")
+        p.name = named if isinstance(named, str) else ""
         p.dependencies = [d for d in deps if isinstance(d, str)]
         p.dependencies += [d for e in p.extras for d in (optional.get(e) or []) if isinstance(d, str)]
         p.dependencies += [d for g in p.groups for d in (groups.get(g) or []) if isinstance(d, str)]
@@ -220,6 +243,7 @@ def _project(names: set[str], read: Reader) -> _Project:
             cfg = configparser.ConfigParser()
         if cfg.has_section("options") or cfg.has_section("metadata"):
             p.exists = True
+            p.name = p.name or cfg.get("metadata", "name", fallback="").strip()
             if cfg.get("options", "install_requires", fallback="").strip():
                 p.installable = True
                 p.dependencies += [x.strip() for x in cfg.get("options", "install_requires").splitlines() if x.strip()]
@@ -228,6 +252,8 @@ def _project(names: set[str], read: Reader) -> _Project:
     if "setup.py" in names:
         p.exists = True
         text = _safe(read, "setup.py")
+        literal = re.search(r"\bname\s*=\s*['\"]([A-Za-z0-9][\w.-]*)['\"]", text)
+        p.name = p.name or (literal.group(1) if literal else "")
         if re.search(r"install_requires\s*=\s*\[\s*['\"]", text):
             p.installable = True
             listed = re.search(r"install_requires\s*=\s*\[(.*?)\]", text, re.S)

@@ -18,6 +18,7 @@ from sandbox.runtime import Interpreter, find_interpreter, system_binds
 BUILD_PATH = "/envs"  # where a build sees its own folder and its tenant's cache (nothing else of the store)
 SRC_PATH = "/work/src"  # the project, at the same path in builds and runs
 CONSTRAINTS = ".pve-constraints.txt"  # a lock file's pins, written into the scratch copy
+OVERRIDES = ".pve-overrides.txt"  # requirements that win over what any dependency pins
 
 
 class DependencyError(PVEError):
@@ -81,6 +82,8 @@ def install_commands(plan: InstallPlan, venv: str, settings: EnvironmentSettings
         install += ["-r", req]
     if plan.constraints:
         install += ["-c", CONSTRAINTS]
+    if plan.overrides:
+        install += ["--override", OVERRIDES]
     if plan.editable:
         install += ["-e", "." + (f"[{','.join(plan.extras)}]" if plan.extras else "")]
     for group in plan.groups:
@@ -99,7 +102,8 @@ def installer_reason(output: str) -> tuple[str, str]:
     lines = [line.strip(" │×╰─▶").strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     package = ""
-    for pattern in (r"Because (?:there is no version of |only |all versions of )?(?P<pkg>[A-Za-z0-9][\w.\-]*)",
+    for pattern in (r"only the following versions of (?P<pkg>[A-Za-z0-9][\w.\-]*)",
+                    r"Because (?:there is no version of |only |all versions of )?(?P<pkg>[A-Za-z0-9][\w.\-]*)",
                     r"Failed to (?:build|download|fetch|prepare)\S* `(?P<pkg>[^`=<>~! ]+)",
                     r"No (?:matching distribution|solution) .*? for (?P<pkg>[A-Za-z0-9][\w.\-]*)"):
         m = re.search(pattern, text)

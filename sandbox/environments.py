@@ -39,6 +39,7 @@ from sandbox.envbuild import (
     BUILD_PATH,
     CONSTRAINTS,
     FORWARD,
+    OVERRIDES,
     DependencyError,
     build_command,
     choose_interpreter,
@@ -207,6 +208,8 @@ class EnvironmentStore:
             shutil.copytree(project, src, symlinks=True)
             if plan.constraints:
                 (src / CONSTRAINTS).write_text("\n".join(plan.constraints) + "\n")
+            if plan.overrides:
+                (src / OVERRIDES).write_text("\n".join(plan.overrides) + "\n")
             if self.builder_uid is not None:
                 # The builder owns its scratch copy and the folder it builds into; never chown
                 # a built venv (its files share inodes with the uv cache).
@@ -464,7 +467,7 @@ def _overlay(original: Path, built: Path, into: Path) -> None:
         for name in files:
             path = Path(folder) / name
             rel = path.relative_to(built)
-            if path.is_symlink() or name.endswith(".pyc") or rel.as_posix() == CONSTRAINTS:
+            if path.is_symlink() or name.endswith(".pyc") or rel.as_posix() in (CONSTRAINTS, OVERRIDES):
                 continue
             before = original / rel
             if before.is_file() and not before.is_symlink() and _same(before, path):

@@ -26,6 +26,7 @@ from pve.models import (
     ReproKind,
     VerifyRequest,
 )
+from sandbox.declarations import declares
 
 # The file a reproduction PVE writes from a bug report runs as (the design's name for it).
 REPORT_SCRIPT = "reproduce_issue.py"
@@ -68,7 +69,8 @@ def analyze(req: VerifyRequest, files: list[str], *, log_text: str | None, snipp
         repro = reproduction_from_command(req.cmd, index, "--cmd", notes)
     elif parsed is not None and failure is not None:
         try:
-            repro = reproduction_from_log(parsed, failure, index, log_text or "", read, notes)
+            repro = reproduction_from_log(parsed, failure, index, log_text or "", read, notes,
+                                          all_files=all_files or set(files))
         except BadInput as exc:
             if exc.code != "no-reproduction" or not model_may_write:
                 raise
@@ -258,7 +260,7 @@ def _pytest_command(parse: Callable[[list[str], ProjectIndex], commandline.Pytes
 
 
 def reproduction_from_log(parsed: ParsedLog, failure: Failure, index: ProjectIndex, text: str,
-                          read: Callable[[str], str], notes: list[str]) -> Reproduction:
+                          read: Callable[[str], str], notes: list[str], *, all_files: set[str] | None = None) -> Reproduction:
     if parsed.failing_tests:
         ids = [failure.test_id] if failure.test_id else []
         ids += [t for t in parsed.failing_tests if t not in ids and _same_cause(parsed, t, failure)]
@@ -272,7 +274,7 @@ def reproduction_from_log(parsed: ParsedLog, failure: Failure, index: ProjectInd
         script = first.project_path
         return Reproduction(kind=ReproKind.SCRIPT, target=script, files=[script], derived_from="log: the script it ran",
                             editable_defs=True)
-    script_repro = _report_reproduction(text, failure, index, read, notes)
+    script_repro = _report_reproduction(text, failure, index, read, notes, all_files or set(index.files))
     if script_repro is not None:
         return script_repro
     raise BadInput("could not derive a reproduction from the error log: it names no test, starts in no project "
@@ -282,7 +284,7 @@ def reproduction_from_log(parsed: ParsedLog, failure: Failure, index: ProjectInd
 
 
 def _report_reproduction(text: str, failure: Failure, index: ProjectIndex, read: Callable[[str], str],
-                         notes: list[str]) -> Reproduction | None:
+                         notes: list[str], all_files: set[str]) -> Reproduction | None:
     """A bug report's code block, made runnable, as the reproduction script."""
     def exports(package: str) -> set[str]:
         where = index.packages.get(package, "")
@@ -293,6 +295,10 @@ def _report_reproduction(text: str, failure: Failure, index: ProjectIndex, read:
 
     target = REPORT_SCRIPT if REPORT_SCRIPT not in index.files else "reproduce_issue_pve.py"
     project_tools = report_command.tools(read, index.packages)
+
+    def requires(package: str) -> bool:
+        return declares(package, all_files, read)
+
     try:
         # The project's command-line tool, when the report shows it run (or its traceback starts
         # in it): the report's code is then the tool's input, not a caller of the library.
@@ -303,14 +309,15 @@ def _report_reproduction(text: str, failure: Failure, index: ProjectIndex, read:
         script = report.reproduction_script(text, failure, index.packages, exports, frozenset(fixtures),
                                             _modules(index))
     except report.Unusable as exc:
-        cmd = report_command.command_for_input(text, project_tools, set(index.packages)) \
+        cmd = report_command.command_for_input(text, project_tools, set(index.packages), failure, requires) \
             if "uses the project" in str(exc) else None
         if cmd is None:
             raise BadInput(f"could not use the report's code: {exc}", code="report-code-unusable",
                            reason=str(exc)) from None
         return _command_reproduction(report_command.script(cmd, failure), target, notes)
-    if script is None:
-        return None
+    if script is None:  # no Python code at all: a document for the project's tool, maybe
+        cmd = report_command.command_for_input(text, project_tools, set(index.packages), failure, requires)
+        return _command_reproduction(report_command.script(cmd, failure), target, notes) if cmd else None
     which = ", ".join(str(b) for b in script.blocks)
     notes.append(f"reproducing with the report's code block{'s' if len(script.blocks) > 1 else ''} {which}")
     notes += script.notes

@@ -43,7 +43,11 @@ from web.shell import MONACO, error_page, page
 
 MAX_CODE = 64 * 1024  # a snippet, not a project
 MAX_ERROR = 64 * 1024
-TRACEBACK = re.compile(r"^[ \t]*Traceback \(most recent call last\):[ \t]*$", re.M)
+# CPython's header, and IPython's ("AttributeError      Traceback (most recent call last)")
+TRACEBACK = re.compile(r"^[ \t]*(?:[A-Za-z_][\w.]*[ \t]+)?Traceback \(most recent call last\):?[ \t]*$", re.M)
+# IPython's frame lines start at the margin: they belong to the traceback, not to the code after it
+IPYTHON_LINE = re.compile(r"^(?:Cell In ?\[|File ~|File \S+:\d+, in |<ipython-input-|-*-> ?\d+|\S+\.pyw? in \S|-{10,}$)")
+PROMPT = re.compile(r"^(?:>>>|\.\.\.|In \[\d*\]:|\s+\.\.\.:)(?: |$)")  # python's and IPython's
 # the shell command a report shows above its traceback: "$ python3 count.py 5", "PS C:\> py x.py"
 COMMAND = re.compile(r"^[ \t]*(?:\$|%|>|PS [^>\n]*>|[\w@.~:/-]+[$#%>])[ \t]*(?:python3?(?:\.\d+)?|py)[ \t]+"
                      r"(?:-u[ \t]+)?(\S+\.py)\b([^\n]*)$", re.M)
@@ -85,20 +89,30 @@ def split_paste(text: str) -> tuple[str, str]:
         return text, ""
     start = m.start()
     before = text[:start].rstrip("\n").rsplit("\n", 1)
-    if COMMAND.fullmatch(before[-1]):  # the command that ran it belongs with its traceback
+    if COMMAND.fullmatch(before[-1]) or re.fullmatch(r"-{10,}", before[-1].strip()):
+        # the command that ran it (or IPython's rule above its header) belongs with its traceback
         start = len(before[0]) + 1 if len(before) == 2 else 0
     lines = text[m.start():].splitlines(keepends=True)
     end = len(lines)
     for n, line in enumerate(lines[1:], start=1):
-        if line.strip() and not line[:1].isspace() and not line.startswith(("Traceback", "During handling",
-                                                                           "The above exception")):
+        if line.strip() and not line[:1].isspace() and not IPYTHON_LINE.match(line) and \
+                not TRACEBACK.match(line.rstrip("\n")) and not line.startswith(("During handling", "The above exception")):
             if EXCEPTION_LINE.match(line):
                 end = n + 1  # this exception line ends it, unless a chained traceback follows
                 continue
             end = n if end == len(lines) else end
             break
     tb = text[start:m.start()] + "".join(lines[:end])
-    return (text[:start] + "".join(lines[end:])).strip("\n") + "\n", tb.strip("\n") + "\n"
+    return transcript_code((text[:start] + "".join(lines[end:])).strip("\n")) + "\n", tb.strip("\n") + "\n"
+
+
+def transcript_code(code: str) -> str:
+    """A pasted ``>>>`` session as the code it ran: the prompts' statements; the echoed values
+    and printed output are not code. Anything else is returned as it is."""
+    lines = code.split("\n")
+    if not any(re.match(r"^(?:>>>|In \[\d*\]:) ", x) for x in lines):
+        return code
+    return "\n".join(x[m.end():] for x in lines if (m := PROMPT.match(x))).strip("\n")
 
 
 def command_line(traceback: str, snippet: str) -> str | None:

@@ -179,8 +179,40 @@ def test_python_dash_m_runs_the_project_s_module():
 def test_the_project_s_own_tool_for_code_that_came_through_another_program():
     tools = {"pyflakes": Tool("pyflakes", "pyflakes.api:main")}
     assert command_from_report(FLAKE8, failure_of(FLAKE8, ["pyflakes/checker.py"]), tools) is None  # flake8 ran it
-    cmd = command_for_input(FLAKE8, tools, {"pyflakes"})
+    failure = failure_of(FLAKE8, ["pyflakes/__init__.py", "pyflakes/checker.py"])
+    cmd = command_for_input(FLAKE8, tools, {"pyflakes"}, failure, lambda name: True)
     assert cmd is not None and cmd.files == {"t.py": "print *= -1\n"} and "input, not a caller" in cmd.how
+    assert cmd.tool.name == "pyflakes"  # its own tool, not flake8 that ran it
+
+
+ASTROID = '''# `AttributeError: 'FunctionDef' object has no attribute 'ancestors'` in _lookup_in_mro
+
+The following code triggers an `AttributeError` in astroid:
+
+```python
+class C(metaclass=fn):
+    pass
+```
+
+```python-traceback
+Traceback (most recent call last):
+  File "pylint/pylint/utils/ast_walker.py", line 87, in walk
+    callback(astroid)
+  File "astroid/astroid/interpreter/dunder_lookup.py", line 33, in _lookup_in_mro
+    ancestor.locals.get(name, []) for ancestor in node.ancestors(recurs=True)
+AttributeError: 'FunctionDef' object has no attribute 'ancestors'
+```
+'''
+
+
+def test_the_program_the_traceback_came_through_when_the_project_requires_it():
+    """astroid has no command of its own; its crash came through pylint, which its development
+    requirements name: ``python -m pylint`` runs the report's code."""
+    failure = failure_of(ASTROID, ["astroid/__init__.py", "astroid/interpreter/dunder_lookup.py"])
+    cmd = command_for_input(ASTROID, {}, {"astroid"}, failure, {"pylint"}.__contains__)
+    assert cmd is not None and cmd.tool.module and cmd.tool.target == "pylint" and cmd.args == ["t.py"]
+    assert "run with pylint, which the traceback came through and the project requires" in cmd.how
+    assert command_for_input(ASTROID, {}, {"astroid"}, failure, lambda name: False) is None  # not required: not there
 
 
 def test_what_the_report_does_not_show_is_said():

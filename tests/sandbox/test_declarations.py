@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sandbox.declarations import _poetry_version, fallback_plans, plan_install
+from sandbox.declarations import _poetry_version, declares, fallback_plans, plan_install
 
 
 def plan(files: dict[str, str], config=None):
@@ -148,3 +148,15 @@ def test_what_does_not_build_as_declared_falls_back_to_the_metadata_then_to_unpi
     setup = {"setup.py": "setup(install_requires=['six >=1.5'])\n", "requirements-dev.txt": "freezegun\nmock ; python_version < '3.0'\n"}
     steps = fallback_plans(plan(setup), setup, setup.__getitem__, "build_editable failed")
     assert [p.kind for p, _ in steps] == ["unpinned"] and steps[0][0].packages == ["pytest", "freezegun", "six"]
+
+
+def test_the_project_s_own_source_wins_over_a_dev_tool_s_pin_of_its_releases():
+    """astroid's development requirements hold pylint, which pins astroid's releases: without
+    the override, no resolution holds both pylint and astroid's own source."""
+    files = {"pyproject.toml": '[project]\nname = "astroid"\nversion = "4.2.0b3"\ndependencies = ["typing-extensions"]\n',
+             "requirements_full.txt": "-r requirements_dev.txt\nattrs\n", "requirements_dev.txt": "black\npylint>=4.0.7\n"}
+    p = plan(files)
+    assert (p.kind, p.editable, p.overrides) == ("requirements", True, ["astroid"])
+    assert plan({"requirements.txt": "requests\n"}).overrides == []  # nothing of its own to install: nothing to override
+    assert declares("pylint", files, files.__getitem__) and declares("attrs", files, files.__getitem__)
+    assert not declares("flake8", files, files.__getitem__) and not declares("pylint-plugin", files, files.__getitem__)

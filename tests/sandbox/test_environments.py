@@ -238,6 +238,9 @@ def test_a_python_the_machine_does_not_have_is_said_not_downloaded(tmp_path, sha
     ("  × Failed to build `psycopg2==2.9.9`\n  ├─▶ The build backend returned an error\n  ╰─▶ Call to "
      "`setuptools.build_meta.build_wheel` failed (exit status: 1)\n", "psycopg2", "Call to"),
     ("error: Failed to parse: `requirements.txt`\n  Caused by: Expected package name\n", "", "Failed to parse"),
+    ("  × No solution found when resolving dependencies:\n  ╰─▶ Because only the following versions of astroid are "
+     "available:\n          astroid<=4.1.dev0\n      and pylint==4.0.7 depends on astroid>=4.0.2,<=4.1.dev0\n",
+     "astroid", "only the following versions of astroid"),
 ])
 def test_the_installers_words_become_one_line(output, package, words):
     got_package, reason = installer_reason(output)

@@ -54,6 +54,17 @@ def average(scores):
 print(average([3, 4]))
 print(average([]))
 '''
+IPYTHON_SESSION = """In [1]: d = {'a': 1}
+
+In [2]: d['b']
+---------------------------------------------------------------------------
+KeyError                                  Traceback (most recent call last)
+Cell In[2], line 1
+----> 1 d['b']
+
+KeyError: 'b'
+"""
+
 SLOW_TB = '''Traceback (most recent call last):
   File "/home/ana/slow.py", line 10, in <module>
     print(average([]))
@@ -169,6 +180,18 @@ def test_a_walk_through_the_web_view(served, browser, tmp_path):
     badges = page.locator("#libraries .badge").all_inner_texts()
     assert re.fullmatch(r"json · standard library \(Python 3\.\d+\.\d+\)", badges[0]) and badges[1] == "numpy · not available"
     v.check("playground")
+
+    # An IPython session pasted whole: its statements are the code, its traceback the error.
+    page.evaluate("() => window.pveEditor.setValue('')")
+    page.locator(".monaco-editor textarea").first.focus()
+    page.evaluate("""text => {
+        const data = new DataTransfer();
+        data.setData('text/plain', text);
+        document.querySelector('.monaco-editor textarea').dispatchEvent(
+            new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+    }""", IPYTHON_SESSION)
+    assert page.evaluate("() => window.pveEditor.getValue()") == "d = {'a': 1}\nd['b']\n"
+    assert page.input_value("#error").startswith("----") and page.input_value("#error").strip().endswith("KeyError: 'b'")
 
     page.evaluate("() => window.pveEditor.setValue('')")
     page.locator(".monaco-editor textarea").first.focus()

@@ -236,3 +236,20 @@ class _Peer:
 
     def post(self, url, **kw):
         return self.client.post(url, headers=self.headers, **kw)
+
+
+def test_smart_paste_reads_ipython_and_repl_sessions():
+    """A whole session pasted: its statements are the code (the echoed values are not), its
+    traceback (IPython's too, whose frame lines start at the margin) is the error."""
+    ipython = ("In [1]: d = {'a': 1}\n\nIn [2]: d['b']\n" + "-" * 75 + "\n"
+               "KeyError                                  Traceback (most recent call last)\n"
+               "Cell In[2], line 1\n----> 1 d['b']\n\nKeyError: 'b'\n")
+    code, tb = split_paste(ipython)
+    assert code == "d = {'a': 1}\nd['b']\n"
+    assert tb.startswith("-" * 75 + "\nKeyError  ") and "Cell In[2], line 1\n----> 1 d['b']" in tb and tb.endswith("KeyError: 'b'\n")
+    repl = (">>> import toml\n>>> t = toml.dumps({'d': 1})\n>>> t\n'd = 1\\n'\n>>> toml.loads(t + '=')\n"
+            "Traceback (most recent call last):\n  File \"<stdin>\", line 1, in <module>\n"
+            "toml.decoder.TomlDecodeError: invalid\n>>> \n")
+    code, tb = split_paste(repl)
+    assert code == "import toml\nt = toml.dumps({'d': 1})\nt\ntoml.loads(t + '=')\n"  # no echoed value
+    assert tb.endswith("toml.decoder.TomlDecodeError: invalid\n")

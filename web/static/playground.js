@@ -17,7 +17,9 @@
   var timer = null;
   var asked = 0;
 
-  var TRACEBACK = /^[ \t]*Traceback \(most recent call last\):[ \t]*$/m;
+  var TRACEBACK = /^[ \t]*(?:[A-Za-z_][\w.]*[ \t]+)?Traceback \(most recent call last\):?[ \t]*$/m;
+  var IPYTHON_LINE = /^(?:Cell In ?\[|File ~|File \S+:\d+, in |<ipython-input-|-*-> ?\d+|\S+\.pyw? in \S|-{10,}$)/;
+  var PROMPT = /^(?:>>>|\.\.\.|In \[\d*\]:|\s+\.\.\.:)(?: |$)/;  // python's and IPython's
   var COMMAND = /^[ \t]*(?:\$|%|>|PS [^>\n]*>|[\w@.~:\/-]+[$#%>])[ \t]*(?:python3?(?:\.\d+)?|py)[ \t]+(?:-u[ \t]+)?(\S+\.py)\b([^\n]*)$/;
   var EXCEPTION_LINE = /^[ \t]*[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Iteration)\b.*$|^[ \t]*[A-Za-z_][\w.]*:\s.*$/;
 
@@ -29,19 +31,30 @@
     var start = m.index;
     var before = text.slice(0, m.index).replace(/\n+$/, "");
     var cut = before.lastIndexOf("\n");
-    if (COMMAND.test(before.slice(cut + 1))) start = cut + 1;  // the command that ran it goes with it
+    var above = before.slice(cut + 1);
+    // the command that ran it (or IPython's rule above its header) goes with it
+    if (COMMAND.test(above) || /^-{10,}$/.test(above.trim())) start = cut + 1;
     var lines = text.slice(m.index).split(/(?<=\n)/);
     var end = lines.length;
     for (var n = 1; n < lines.length; n++) {
       var line = lines[n];
-      if (line.trim() && !/^\s/.test(line) && !/^(Traceback|During handling|The above exception)/.test(line)) {
+      if (line.trim() && !/^\s/.test(line) && !IPYTHON_LINE.test(line) && !TRACEBACK.test(line.replace(/\n$/, "")) &&
+          !/^(During handling|The above exception)/.test(line)) {
         if (EXCEPTION_LINE.test(line.replace(/\n$/, ""))) { end = n + 1; continue; }
         if (end === lines.length) end = n;
         break;
       }
     }
-    return { code: (text.slice(0, start) + lines.slice(end).join("")).replace(/^\n+|\n+$/g, "") + "\n",
+    return { code: transcriptCode((text.slice(0, start) + lines.slice(end).join("")).replace(/^\n+|\n+$/g, "")) + "\n",
              traceback: (text.slice(start, m.index) + lines.slice(0, end).join("")).replace(/^\n+|\n+$/g, "") + "\n" };
+  }
+
+  // The same as web/playground.py's transcript_code: a pasted >>> session as the code it ran.
+  function transcriptCode(code) {
+    var lines = code.split("\n");
+    if (!lines.some(function (x) { return /^(?:>>>|In \[\d*\]:) /.test(x); })) return code;
+    return lines.filter(function (x) { return PROMPT.test(x); })
+      .map(function (x) { return x.slice(PROMPT.exec(x)[0].length); }).join("\n").replace(/^\n+|\n+$/g, "");
   }
 
   function value() { return editor ? editor.getValue() : code.value; }
