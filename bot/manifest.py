@@ -43,8 +43,9 @@ def load(path: Path = APP_YML) -> dict[str, Any]:
 
 
 def for_host(base_url: str, *, name: str | None = None, public: bool | None = None,
-             path: Path = APP_YML) -> dict[str, Any]:
-    """The manifest with this deployment's webhook and redirect URLs."""
+             path: Path = APP_YML, proof_key: str | None = None) -> dict[str, Any]:
+    """The manifest with this deployment's webhook and redirect URLs, and (``proof_key``) the
+    fingerprint of the key its proofs are signed with, where its public half is published."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise BadInput(f"--url must be the public base URL of `pve serve`, e.g. https://pve.example.com (got {base_url!r})")
@@ -52,6 +53,9 @@ def for_host(base_url: str, *, name: str | None = None, public: bool | None = No
     manifest = load(path)
     manifest["hook_attributes"] = {**(manifest.get("hook_attributes") or {}), "url": base + WEBHOOK_PATH, "active": True}
     manifest["redirect_url"] = base + CALLBACK_PATH
+    if proof_key:
+        manifest["description"] = (f"{manifest.get('description', '').rstrip()} Proofs are signed with key "
+                                   f"{proof_key}, published at {base}/.well-known/pve-proof-key.")
     if name:
         manifest["name"] = name
     if public is not None:

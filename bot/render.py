@@ -153,7 +153,13 @@ def _headline(session: Session) -> str:
 
 
 def _session_ref(session: Session, link: str | None) -> str:
-    return f"[Session, live console and signed proof]({link})" if link else f"Session `{session.id}` (`pve proof verify` checks the proof)."
+    ref = f"[Session, live console and signed proof]({link})" if link else f"Session `{session.id}` (`pve proof verify` checks the proof)."
+    if link and session.attestation_path:
+        ref += f" The proof as an [in-toto attestation]({link}/attestation.intoto.json) (DSSE)."
+    if session.proof_key:  # which key to check it with, and where that key is published
+        where = f" ([public key]({link.split('/s/')[0]}/.well-known/pve-proof-key))" if link and "/s/" in link else ""
+        ref += f" Signed with key `{session.proof_key}`{where}."
+    return ref
 
 
 def _notes(session: Session) -> str:

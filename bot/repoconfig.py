@@ -116,6 +116,8 @@ class RepoConfig(_Strict):
     # A fix that is plausible, not verified (it passed the reproduction only) gets no pull request
     # unless the repository asks for one: then a draft, titled as what it is.
     plausible_pull_request: bool = False
+    # A fix pull request also commits its proof, the in-toto attestation, under .pve/attestations/.
+    attestations: bool = False
 
     @field_validator("tests", "ignore")
     @classmethod

@@ -424,7 +424,13 @@ except _PVERejected as _pve_why:
     raise RuntimeError(f"the tool rejected the report's command line: {{_pve_why}}") from None
 _pve_traceback.TracebackException.__init__ = _pve_init
 if _pve_shown:
-    _pve_reported = [e for e in _pve_shown if type(e).__name__ == {failure.exception.type.rsplit(".", 1)[-1]!r}]
+    # the reported exception may be a link of a shown chain (pylint wraps a crash in AstroidError)
+    _pve_links = []
+    for _pve_exc in _pve_shown:
+        while _pve_exc is not None and _pve_exc not in _pve_links:
+            _pve_links.append(_pve_exc)
+            _pve_exc = _pve_exc.__cause__ or _pve_exc.__context__
+    _pve_reported = [e for e in _pve_links if type(e).__name__ == {failure.exception.type.rsplit(".", 1)[-1]!r}]
     raise (_pve_reported or _pve_shown)[-1]
 '''
     return Script(text=text, blocks=[], notes=[cmd.how, *cmd.notes])

@@ -116,7 +116,8 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
                daily_credits=runtime.daily_credits, home=settings.home,
                libraries=sandbox_libraries(settings.sandbox.python),
                verify=lambda req: verify(req, runtime.services),
-               playground_per_hour=env_int(env, "PVE_PLAYGROUND_PER_HOUR", 20, 0, 100_000))
+               playground_per_hour=env_int(env, "PVE_PLAYGROUND_PER_HOUR", 20, 0, 100_000),
+               proof_keys=runtime.services.signer.published)
     return GitHubService(web=web, pool=pool, runtime=runtime)
 
 

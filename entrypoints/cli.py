@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -37,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--error-log", metavar="FILE", help="log with the traceback or pytest output ('-' reads stdin)")
     v.add_argument("--test", metavar="SPEC", help='failing pytest test(s), e.g. "pytest tests/test_x.py::test_y"')
     v.add_argument("--cmd", metavar="CMD", help='command that fails, e.g. "python script.py"')
-    v.add_argument("--out", metavar="DIR", type=Path, help="also write fix.diff and proof.txt here")
+    v.add_argument("--out", metavar="DIR", type=Path,
+                   help="also write fix.diff, proof.txt and attestation.intoto.json (the proof as an in-toto statement) here")
     v.add_argument("--json", action="store_true", help="print the session as JSON on stdout (console goes to stderr)")
     v.add_argument("--slots", type=int, help="parallel sandboxes (default 3, or PVE_SLOTS)")
     v.add_argument("--timeout", type=float, help="wall clock per sandboxed run in seconds (default 10)")
@@ -50,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("proof", help="execution proofs")
     prs = pr.add_subparsers(dest="proof_command", required=True)
-    pv = prs.add_parser("verify", help="exit 0 only if the proof is untouched and signed by the trusted key")
+    pv = prs.add_parser("verify", help="exit 0 only if the proof (proof.txt, or attestation.intoto.json: an in-toto "
+                                       "statement in a DSSE envelope) is untouched and signed by a trusted key")
     pv.add_argument("file", type=Path)
     pv.add_argument("--public-key", type=Path, help="trusted Ed25519 public key (PEM); default: this instance's key")
     prs.add_parser("key", help="print this instance's public key (PEM)")
@@ -141,10 +144,10 @@ def _verify(args: argparse.Namespace) -> int:
                             cache=not args.no_cache)
     session = asyncio.run(verify(request, services))
 
-    paths = {"proof": session.proof_path, "diff": session.diff_path}
+    paths = {"proof": session.proof_path, "diff": session.diff_path, "attestation": session.attestation_path}
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        for key, name in (("proof", "proof.txt"), ("diff", "fix.diff")):
+        for key, name in (("proof", "proof.txt"), ("diff", "fix.diff"), ("attestation", "attestation.intoto.json")):
             source = paths[key]
             if source:
                 paths[key] = str(shutil.copyfile(source, args.out / name))
@@ -268,7 +271,12 @@ def _app(args: argparse.Namespace) -> int:
 
     if args.app_command == "setup":
         return _app_setup(args)
-    print(json.dumps(manifest.for_host(args.url, name=args.name, public=True if args.public else None), indent=2))
+    from pve.settings import Settings
+    from statemachine.proof import ProofSigner
+
+    key = ProofSigner(Settings.from_env().home).fingerprint()  # created now if this instance has none yet
+    print(json.dumps(manifest.for_host(args.url, name=args.name, public=True if args.public else None, proof_key=key),
+                     indent=2))
     return 0
 
 
@@ -302,7 +310,11 @@ def _app_setup(args: argparse.Namespace) -> int:
 def _proof(args: argparse.Namespace) -> int:
     from pve.errors import BadInput
     from pve.settings import Settings
+    from statemachine.attestation import is_envelope, verify_envelope
     from statemachine.proof import ProofSigner, load_public_key, public_pem, verify_proof
+
+    def fingerprint_of(envelope: bytes) -> str:
+        return ", ".join(str(sig.get("keyid")) for sig in json.loads(envelope).get("signatures", []))
 
     signer = ProofSigner(Settings.from_env().home)
     if args.proof_command == "key":
@@ -311,12 +323,20 @@ def _proof(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise BadInput(f"{args.file} is not a file")
     if args.public_key:
-        trusted = load_public_key(args.public_key)
+        trusted = [load_public_key(args.public_key)]
     elif signer.key_path.exists():
-        trusted = signer.public_key()
+        trusted = signer.trusted()  # every key this instance signed with, rotated ones too
     else:
         raise BadInput("this instance has no proof key yet; pass the signer's key with --public-key")
-    check = verify_proof(args.file.read_bytes(), trusted)
+    data = args.file.read_bytes()
+    if is_envelope(data):  # an in-toto statement in a DSSE envelope
+        stmt = verify_envelope(data, trusted)
+        p = stmt["predicate"]
+        names = ", ".join(s["name"] for s in stmt["subject"][:4])
+        print(f"valid: session {p['session']}, verdict {p['verdict']['words']} (evidence: {p['verdict']['evidence']}), "
+              f"subjects: {names}, signed by {fingerprint_of(data)}")
+        return 0
+    check = verify_proof(data, trusted)
     print(f"valid: session {check.session}, verdict {check.verdict}, signed by {check.key_id}")
     return 0
 

@@ -488,6 +488,8 @@ class Session(BaseModel):
     oracle: Oracle | None = None
     message: str = ""
     proof_path: str | None = None
+    attestation_path: str | None = None  # the same record as an in-toto statement in a DSSE envelope
+    proof_key: str | None = None  # the fingerprint of the key that signed them (keyid)
     diff_path: str | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
     sandbox_busy_ms: float = 0.0  # wall time during which at least one sandboxed program ran

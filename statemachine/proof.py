@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
-import platform
 import shlex
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from pve import __version__
 from pve.errors import ProofInvalid
-from pve.models import BrainReport, Candidate, RunResult, Session, Verdict
+from pve.models import BrainReport, Session
+from statemachine import attestation
 
 BEGIN = "-----BEGIN PVE SIGNATURE-----\n"
 END = "-----END PVE SIGNATURE-----\n"
@@ -29,11 +30,13 @@ _OUTPUT_IN_PROOF = 8 << 10
 
 
 class ProofSigner:
-    """The instance's signing key, created on first use."""
+    """The instance's signing key, created on first use, and the public keys it has signed with
+    (``keys/proof-keys.json``: each with the window it signed in), published for readers."""
 
     def __init__(self, home: Path) -> None:
         self.key_path = home / "keys" / "proof-ed25519.pem"
         self.pub_path = home / "keys" / "proof-ed25519.pub"
+        self.keys_path = home / "keys" / "proof-keys.json"
         self._key: Ed25519PrivateKey | None = None
 
     def private_key(self) -> Ed25519PrivateKey:
@@ -52,6 +55,7 @@ class ProofSigner:
                 with os.fdopen(fd, "wb") as f:
                     f.write(pem)
                 self.pub_path.write_bytes(public_pem(self._key.public_key()))
+            self._publish(self._key.public_key())
         return self._key
 
     def install(self, pem: bytes) -> None:
@@ -65,9 +69,52 @@ class ProofSigner:
             f.write(pem)
         self.pub_path.write_bytes(public_pem(loaded.public_key()))
         self._key = loaded
+        self._publish(loaded.public_key())
 
     def public_key(self) -> Ed25519PublicKey:
         return self.private_key().public_key()
+
+    def fingerprint(self) -> str:
+        return attestation.fingerprint(self.public_key())
+
+    def _publish(self, current: Ed25519PublicKey) -> None:
+        """Record ``current`` as the signing key from now on; the one before it keeps its entry,
+        closed now (a key rotated out still verifies what it signed in its window)."""
+        keys = self.published()
+        kid = attestation.fingerprint(current)
+        if keys and keys[-1]["keyid"] == kid:
+            return
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        for entry in keys:
+            if entry["not_after"] is None:
+                entry["not_after"] = now
+        keys = [k for k in keys if k["keyid"] != kid]
+        keys.append({"keyid": kid, "pem": public_pem(current).decode(), "not_before": now, "not_after": None})
+        self.keys_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.keys_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(keys, indent=1) + "\n")
+        os.replace(tmp, self.keys_path)
+
+    def published(self) -> list[dict[str, Any]]:
+        """Every key this instance has signed with, oldest first: keyid, PEM, validity window."""
+        try:
+            return list(json.loads(self.keys_path.read_text()))
+        except (OSError, ValueError):
+            return []
+
+    def trusted(self) -> list[Ed25519PublicKey]:
+        """The published keys, for checking proofs signed before a rotation too."""
+        self.private_key()
+        keys = []
+        for entry in self.published():
+            loaded = serialization.load_pem_public_key(entry["pem"].encode())
+            if isinstance(loaded, Ed25519PublicKey):
+                keys.append(loaded)
+        return keys
+
+    def attest(self, stmt: dict[str, Any]) -> bytes:
+        """The in-toto statement in a DSSE envelope signed with this key."""
+        return attestation.envelope(stmt, self.private_key())
 
     def sign(self, body: str) -> str:
         key = self.private_key()
@@ -94,8 +141,9 @@ class ProofCheck:
     verdict: str
 
 
-def verify_proof(data: bytes, trusted: Ed25519PublicKey) -> ProofCheck:
-    """Raise ProofInvalid unless ``data`` is untouched and signed by ``trusted``."""
+def verify_proof(data: bytes, trusted: Ed25519PublicKey | list[Ed25519PublicKey]) -> ProofCheck:
+    """Raise ProofInvalid unless ``data`` is untouched and signed by ``trusted`` (one of them)."""
+    keys = trusted if isinstance(trusted, list) else [trusted]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -112,9 +160,10 @@ def verify_proof(data: bytes, trusted: Ed25519PublicKey) -> ProofCheck:
         embedded = Ed25519PublicKey.from_public_bytes(raw_pub)
     except (KeyError, ValueError):
         raise ProofInvalid("the signature block is malformed") from None
-    trusted_raw = trusted.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    if raw_pub != trusted_raw:
-        raise ProofInvalid(f"signed by another key ({key_id(raw_pub)}), not the trusted one ({key_id(trusted_raw)})")
+    trusted_raw = [k.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) for k in keys]
+    if raw_pub not in trusted_raw:
+        raise ProofInvalid(f"signed by another key ({key_id(raw_pub)}), not the trusted one "
+                           f"({', '.join(key_id(r) for r in trusted_raw) or 'none'})")
     try:
         embedded.verify(signature, body.encode("utf-8"))
     except InvalidSignature:
@@ -136,29 +185,22 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 # --------------------------------------------------------------------------- rendering
 
 
-def _cap(text: str, limit: int = _OUTPUT_IN_PROOF) -> str:
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n[... {len(text) - limit} characters cut in the proof ...]\n{text[-half:]}"
-
-
-def _run_block(title: str, run: RunResult) -> list[str]:
-    lines = [f"== {title}",
-             f"command: {run.command}",
-             f"sandbox: {run.sandbox_id}",
-             f"exit code: {'killed' if run.exit_code is None else run.exit_code}",
-             f"duration: {run.duration_ms:.0f} ms",
-             f"completion nonce: {'matched' if run.nonce_ok else 'MISSING'}",
-             f"outcome: {run.outcome_text()}"]
-    if run.killed_reason:
-        lines.append(f"stopped: {run.killed_reason}")
-    if run.record.outcomes:
+def _run_block(run: dict[str, Any]) -> list[str]:
+    lines = [f"== {run['label']}",
+             f"command: {run['command']}",
+             f"sandbox: {run['sandbox']}",
+             f"exit code: {'killed' if run['exitCode'] is None else run['exitCode']}",
+             f"duration: {run['durationMs']} ms",
+             f"completion nonce: {'matched' if run['nonce'] == 'matched' else 'MISSING'}",
+             f"outcome: {run['outcome']}"]
+    if run["stopped"]:
+        lines.append(f"stopped: {run['stopped']}")
+    if run["tests"]:
         lines.append("tests:")
-        lines += [f"  {o:8} {t}" for t, o in sorted(run.record.outcomes.items())]
-    for name, text, total in (("stdout", run.stdout, run.stdout_bytes), ("stderr", run.stderr, run.stderr_bytes)):
-        lines.append(f"--- {name} ({total} bytes)")
-        body = _cap(text).rstrip("\n")
+        lines += [f"  {o:8} {t}" for t, o in run["tests"].items()]
+    for name in ("stdout", "stderr"):
+        lines.append(f"--- {name} ({run[name]['bytes']} bytes)")
+        body = run[name]["text"].rstrip("\n")
         if body:
             lines += body.split("\n")
     lines.append("")
@@ -186,117 +228,114 @@ def _brain_block(b: BrainReport) -> list[str]:
 
 
 def render(session: Session, sandbox: dict[str, Any]) -> str:
-    """The proof body (unsigned). Deterministic for a given session."""
-    verdict = {"verified": "VERIFIED FIX", "no fix": "NO FIX", "plausible, not verified": "PLAUSIBLE, NOT VERIFIED",
-               "could not reproduce": "COULD NOT REPRODUCE",
-               "could not install the dependencies": "COULD NOT INSTALL THE DEPENDENCIES"}.get(session.status.value, session.status.value.upper())
-    lines = ["PVE EXECUTION PROOF", "format: pve-proof/1", f"session: {session.id}", f"created: {session.created_at}",
-             f"verdict: {verdict}", f"oracle: {session.oracle.value if session.oracle else 'none'}",
-             f"pve: {__version__}",
-             f"host: Python {platform.python_version()} on {platform.system()} {platform.machine()}", ""]
+    """The proof body (unsigned), rendered from the attestation's predicate: the readable proof
+    and the in-toto statement are two renderings of one record. Deterministic for a session."""
+    return render_predicate(attestation.predicate(session, sandbox))
+
+
+def render_predicate(p: dict[str, Any]) -> str:
+    v = p["verdict"]
+    lines = ["PVE EXECUTION PROOF", f"format: {p['format']}", f"session: {p['session']}", f"created: {p['created']}",
+             f"verdict: {v['words']}", f"oracle: {v['oracle'] or 'none'}", f"pve: {p['pve']}", f"host: {p['host']}", ""]
     lines.append("== inputs (sha256)")
-    lines += [f"{sha}  {path}" for path, sha in sorted(session.input_sha256.items())]
-    if session.error_log_sha256:
-        lines.append(f"{session.error_log_sha256}  <error log>")
+    lines += [f"{sha}  {path}" for path, sha in p["inputs"].items()]
+    if p["errorLog"]:
+        lines.append(f"{p['errorLog']}  <error log>")
     lines.append("")
     lines.append("== sandbox")
-    lines += [f"{k}: {v}" for k, v in sandbox.items()]
+    lines += [f"{k}: {val}" for k, val in p["sandbox"].items()]
     lines.append("")
-    if session.analysis:
-        a = session.analysis
-        lines += ["== reported failure", f"exception: {a.exception.qualified_type}: {a.exception.message.splitlines()[0] if a.exception.message else ''}",
-                  f"category: {a.category.value}", f"failing frame: {a.headline()}", ""]
-    if session.reproduction:
-        r = session.reproduction
-        lines += ["== reproduction", f"kind: {r.kind.value}", f"derived from: {r.derived_from}", f"command: {r.display()}"]
-        if r.test_ids:
-            lines.append("targets: " + ", ".join(r.test_ids))
-        if r.pythonpath:
-            lines.append("importable from: " + ", ".join(r.pythonpath))
-        if r.pytest_options:
-            lines.append("pytest options for every run: " + shlex.join(r.pytest_options))
-        if r.script is not None:  # written by PVE from the report: anyone can rerun exactly this
-            lines += [f"--- {r.target} (written from the report)", *r.script.rstrip("\n").split("\n")]
+    if p.get("reportedFailure"):
+        f = p["reportedFailure"]
+        lines += ["== reported failure", f"exception: {f['exception']}: {f['message']}", f"category: {f['category']}",
+                  f"failing frame: {f['failingFrame']}", ""]
+    if p.get("reproduction"):
+        r = p["reproduction"]
+        lines += ["== reproduction", f"kind: {r['kind']}", f"derived from: {r['derivedFrom']}", f"command: {r['command']}"]
+        if r["targets"]:
+            lines.append("targets: " + ", ".join(r["targets"]))
+        if r["importableFrom"]:
+            lines.append("importable from: " + ", ".join(r["importableFrom"]))
+        if r["pytestOptions"]:
+            lines.append("pytest options for every run: " + shlex.join(r["pytestOptions"]))
+        if r["script"] is not None:  # written by PVE from the report: anyone can rerun exactly this
+            lines += [f"--- {r['script']['path']} (written from the report)", *r["script"]["text"].rstrip("\n").split("\n")]
         lines.append("")
-    if session.notes:
-        lines += ["== intake notes", *(f"- {n}" for n in session.notes), ""]
-    if session.environment:
-        e = session.environment
-        lines += ["== environment (the project's dependencies, read-only in every run)", f"key: {e.key}",
-                  f"declared by: {e.kind}", f"python: {e.python}",
-                  f"{'reused' if e.reused else f'built in {e.build_ms:.0f} ms'}, {e.size_bytes >> 20} MiB",
-                  "frozen packages:", *(f"  {p}" for p in e.packages), ""]
-    if session.status.value == "could not install the dependencies":
-        lines += ["== outcome", session.message, ""]
-    if session.oracle_note:
-        lines += ["== regression oracle", session.oracle_note]
-        if session.oracle_files:
-            lines += ["tests chosen:", *(f"  {f}" for f in session.oracle_files)]
-        if session.oracle_left_out:
-            lines += [f"left out ({len(session.oracle_left_out)}):", *(f"  {f}" for f in session.oracle_left_out[:200])]
+    if p["notes"]:
+        lines += ["== intake notes", *(f"- {n}" for n in p["notes"]), ""]
+    if p.get("environment"):
+        e = p["environment"]
+        built = "reused" if e["reused"] else f"built in {e['buildMs']} ms"
+        lines += ["== environment (the project's dependencies, read-only in every run)", f"key: {e['key']}",
+                  f"declared by: {e['declaredBy']}", f"python: {e['python']}", f"{built}, {e['sizeBytes'] >> 20} MiB",
+                  "frozen packages:", *(f"  {pkg}" for pkg in e["packages"]), ""]
+    if v["status"] == "could not install the dependencies":
+        lines += ["== outcome", v["message"], ""]
+    if p["oracle"]:
+        o = p["oracle"]
+        lines += ["== regression oracle", o["note"]]
+        if o["files"]:
+            lines += ["tests chosen:", *(f"  {f}" for f in o["files"])]
+        if o["leftOut"]:
+            lines += [f"left out ({len(o['leftOut'])}):", *(f"  {f}" for f in o["leftOut"][:200])]
         lines.append("")
-    if session.judged:
-        j = session.judged
-        changed = next((c for c in session.candidates if c.rule == "pull-request"), None)
-        lines += [f"== judged: {j.label} (someone else's fix, run as the one candidate)",
-                  *([f"base commit: {j.base_commit}"] if j.base_commit else []),
-                  *([f"head commit: {j.head_commit}"] if j.head_commit else []),
+    if p.get("judged"):
+        j = p["judged"]
+        lines += [f"== judged: {j['label']} (someone else's fix, run as the one candidate)",
+                  *([f"base commit: {j['baseCommit']}"] if j["baseCommit"] else []),
+                  *([f"head commit: {j['headCommit']}"] if j["headCommit"] else []),
                   "files the head changes (sha256 of the head's version):",
-                  *(f"  {hashlib.sha256(e.new_text.encode()).hexdigest()}  {e.path}" for e in (changed.edits if changed else [])),
-                  ""]
-    if session.before:
-        lines += _run_block("before: original code", session.before)
-    if session.baseline:
-        lines += _run_block("baseline: regression suite on the original code", session.baseline)
-    winner: Candidate | None = session.winning_candidate()
-    verdict_w: Verdict | None = session.winning_verdict()
-    if winner and verdict_w:
-        title = "fix" if verdict_w.verified else "plausible, not verified (passed the reproduction only)"
-        lines += [f"== {title}: candidate {winner.id} ({winner.source}: {winner.rule})", f"rationale: {winner.rationale}",
-                  *([f"evidence: {verdict_w.covered}"] if verdict_w.covered else []),
-                  *([f"instead of the crash, the reproduction now {verdict_w.outcome}"] if verdict_w.outcome else []),
-                  *([f"not verified: {verdict_w.reason.removeprefix('plausible, not verified: ')}"] if verdict_w.plausible else []),
-                  *([f"scope: {session.message.split('; scope: ', 1)[1]}"] if "; scope: " in session.message else []),
-                  "--- diff", *winner.diff.rstrip("\n").split("\n"), ""]
-        if verdict_w.run:
-            lines += _run_block("after: candidate applied", verdict_w.run)
-        if verdict_w.model_repro:
-            lines += _run_block("after: the model's reproduction", verdict_w.model_repro)
-        if verdict_w.regression_scope:
-            lines += ["== regression scope", verdict_w.regression_scope, ""]
-        if verdict_w.regression:
-            lines += _run_block("after: regression suite", verdict_w.regression)
-    judged = session.verdicts[0] if session.judged and session.verdicts else None
-    if judged is not None and not judged.verified:  # how the head failed: both runs are the proof
-        if judged.run:
-            lines += _run_block(f"after: {session.judged.label if session.judged else 'head'} applied", judged.run)
-        if judged.regression_scope:
-            lines += ["== regression scope", judged.regression_scope, ""]
-        if judged.regression:
-            lines += _run_block("after: regression suite", judged.regression)
-    if judged is not None and judged.own_tests:
-        lines += _run_block("after: the pull request's own tests", judged.own_tests)
-    if session.search and not session.judged:
-        sr = session.search
+                  *(f"  {sha}  {path}" for path, sha in j["files"].items()), ""]
+    runs = list(p["runs"])
+    while runs and not runs[0]["label"].startswith("after:"):
+        lines += _run_block(runs.pop(0))
+    fix = p["fix"]
+    if fix:
+        title = "fix" if fix["verified"] else "plausible, not verified (passed the reproduction only)"
+        lines += [f"== {title}: candidate {fix['candidate']} ({fix['source']}: {fix['rule']})",
+                  f"rationale: {fix['rationale']}",
+                  *([f"evidence: {fix['evidence']}"] if fix["evidence"] else []),
+                  *([f"instead of the crash, the reproduction now {fix['outcome']}"] if fix["outcome"] else []),
+                  *([f"not verified: {fix['notVerified']}"] if fix["notVerified"] else []),
+                  *([f"scope: {fix['scope']}"] if fix["scope"] else []),
+                  "--- diff", *fix["diff"].rstrip("\n").split("\n"), ""]
+        scoped = False
+        for run in runs:
+            if run["label"] == "after: regression suite" and fix["regressionScope"]:
+                lines += ["== regression scope", fix["regressionScope"], ""]
+                scoped = True
+            lines += _run_block(run)
+        if fix["regressionScope"] and not scoped:
+            lines += ["== regression scope", fix["regressionScope"], ""]
+    judged = p["judgedRuns"]
+    if judged is not None and judged["failed"] is not None:  # how the head failed: both runs are the proof
+        failed = judged["failed"]
+        if failed["applied"]:
+            lines += _run_block(failed["applied"])
+        if failed["regressionScope"]:
+            lines += ["== regression scope", failed["regressionScope"], ""]
+        if failed["regression"]:
+            lines += _run_block(failed["regression"])
+    if judged is not None and judged["ownTests"]:
+        lines += _run_block(judged["ownTests"])
+    if p["search"]:
+        sr = p["search"]
         lines += ["== search (offline repair engine)",
-                  f"localization: {sr.spectra}",
-                  *(["suspicious lines:"] + [f"  {x}" for x in sr.suspects[:10]] if sr.suspects else []),
-                  f"candidates: {sr.proposed} edits proposed, {sr.ranked} distinct in the ranking, {sr.tried} tried "
-                  f"({sr.rejected} rejected by preflight, {sr.plausible} passed the reproduction)",
-                  f"stopped: {sr.stop}"]
-        if sr.oracle:
-            lines.append(f"oracle passed: {sr.oracle}")
+                  f"localization: {sr['localization']}",
+                  *(["suspicious lines:"] + [f"  {x}" for x in sr["suspects"]] if sr["suspects"] else []),
+                  f"candidates: {sr['proposed']} edits proposed, {sr['ranked']} distinct in the ranking, {sr['tried']} tried "
+                  f"({sr['rejected']} rejected by preflight, {sr['plausible']} passed the reproduction)",
+                  f"stopped: {sr['stopped']}"]
+        if sr["oraclePassed"]:
+            lines.append(f"oracle passed: {sr['oraclePassed']}")
         lines.append("")
-    if session.brain:
-        lines += _brain_block(session.brain)
-    lines.append(f"== candidates tried ({len(session.verdicts)})")
-    for v in session.verdicts:
-        cand = next((c for c in session.candidates if c.id == v.candidate_id), None)
-        ms = f"{v.duration_ms:.0f} ms" if v.run else "-"
-        origin = f"{cand.source}/{cand.rule}" if cand and cand.source != "offline" else (cand.rule if cand else "?")
-        standing = "VERIFIED" if v.verified else "PLAUSIBLE" if v.plausible else "rejected"
-        lines.append(f"{v.candidate_id:>3}  {standing:9}  {ms:>8}  "
-                     f"{origin}: {v.reason}")
+    if p["brains"]:
+        lines += _brain_block(BrainReport.model_validate(p["brains"]))
+    lines.append(f"== candidates tried ({len(p['candidates'])})")
+    for c in p["candidates"]:
+        ms = f"{c['durationMs']} ms" if c["durationMs"] is not None else "-"
+        standing = {"verified": "VERIFIED", "plausible": "PLAUSIBLE"}.get(c["standing"], "rejected")
+        lines.append(f"{c['id']:>3}  {standing:9}  {ms:>8}  {c['origin']}: {c['reason']}")
     lines += ["", "== what this proves",
               "Each run happened in the sandbox above; the harness returned the per-run nonce over a pipe only when",
               "the reproduction ran to its end. Verified means: the reproduction failed as reported and passes with",

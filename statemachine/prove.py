@@ -8,7 +8,9 @@ from typing import Any
 
 from pve.events import Fanout
 from pve.models import Session, SessionStatus
-from statemachine.proof import ProofSigner, render
+from statemachine import attestation
+from statemachine.attestation import ATTESTATION
+from statemachine.proof import ProofSigner, render_predicate
 from statemachine.services import SessionStore
 
 
@@ -18,8 +20,12 @@ def prove(session: Session, *, signer: ProofSigner, store: SessionStore, sandbox
     start (``time.monotonic()``), for its total time."""
     t = time.monotonic()
     session.sandbox_busy_ms = busy_ms(session)
-    proof = signer.sign(render(session, sandbox))
+    # One record, two renderings: the readable proof and the in-toto statement (DSSE-signed).
+    session.proof_key = signer.fingerprint()
+    stmt = attestation.statement(session, sandbox)
+    proof = signer.sign(render_predicate(stmt["predicate"]))
     session.proof_path = store.put_blob(session.id, "proof.txt", proof.encode("utf-8"))
+    session.attestation_path = store.put_blob(session.id, ATTESTATION, signer.attest(stmt))
     winner = session.winning_candidate()
     if winner is not None:
         session.diff_path = store.put_blob(session.id, "fix.diff", winner.diff.encode("utf-8"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -165,6 +166,29 @@ def test_tampered_proof_fails_verification(tmp_path):
     proof.write_text(proof.read_text().replace("exit code: 0", "exit code: 1", 1))
     r = pve("proof", "verify", str(proof), home=tmp_path)
     assert r.returncode == 1 and b"modified" in r.stderr
+
+
+def test_the_attestation_verifies_with_pve_and_with_an_independent_library_and_a_changed_byte_fails(tmp_path):
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.signer import SSlibKey
+
+    out = tmp_path / "out"
+    assert pve("verify", "examples/stats", "--error-log", "examples/stats/ci.log", "--out", str(out),
+               home=tmp_path).returncode == 0
+    attestation = out / "attestation.intoto.json"
+    r = pve("proof", "verify", str(attestation), home=tmp_path)
+    assert r.returncode == 0 and b"verdict VERIFIED FIX (evidence: verified), subjects: stats/core.py" in r.stdout
+    key = pve("proof", "key", home=tmp_path).stdout  # the PEM, as /.well-known/pve-proof-key.pem serves it
+    public = load_pem_public_key(key)
+    keyid = json.loads(attestation.read_text())["signatures"][0]["keyid"]
+    Envelope.from_dict(json.loads(attestation.read_text())).verify([SSlibKey.from_crypto(public, keyid=keyid)], 1)
+    envelope = json.loads(attestation.read_text())
+    payload = base64.b64decode(envelope["payload"])
+    envelope["payload"] = base64.b64encode(payload.replace(b'"verified":true', b'"verified":false', 1)).decode()
+    attestation.write_text(json.dumps(envelope))
+    r = pve("proof", "verify", str(attestation), home=tmp_path)
+    assert r.returncode == 1 and b"modified after it was signed" in r.stderr
 
 
 def test_error_log_from_stdin(tmp_path):

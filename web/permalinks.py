@@ -22,6 +22,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from pve.events import Event
 from pve.models import Oracle, Session, SessionStatus, is_session_id
+from statemachine.attestation import ATTESTATION
 from store.base import Blobs, SessionLog
 from web import highlight
 from web.access import Viewer
@@ -77,18 +78,27 @@ def router(store: PermalinkStore, viewer: Viewer) -> APIRouter:
         return StreamingResponse(_events(store, session_id, start, request), media_type="text/event-stream",
                                  headers={**SECURITY_HEADERS, "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    @r.get("/s/{session_id}/proof.txt")
-    def proof(session_id: str, request: Request) -> Response:
+    def download(session_id: str, request: Request, blob: str, media_type: str, filename: str) -> Response:
         session = shown(session_id, request)
-        data = store.get_blob(session_id, "proof.txt") if isinstance(session, Session) else None
+        data = store.get_blob(session_id, blob) if isinstance(session, Session) else None
         if data is None or not isinstance(session, Session):
             return PlainTextResponse("no such session, or not yours to read\n", status_code=404)
         private = session.origin is not None and session.origin.private
-        # a proof quotes the project's output: served as text that no browser sniffs or runs
-        return Response(data, media_type="text/plain; charset=utf-8",
+        # a proof quotes the project's output: served as a download that no browser sniffs or runs
+        return Response(data, media_type=media_type,
                         headers={**SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
-                                 "Content-Disposition": f'attachment; filename="pve-proof-{session_id}.txt"',
+                                 "Content-Disposition": f'attachment; filename="{filename}"',
                                  "Cache-Control": "private, no-store" if private else "public, max-age=300"})
+
+    @r.get("/s/{session_id}/proof.txt")
+    def proof(session_id: str, request: Request) -> Response:
+        return download(session_id, request, "proof.txt", "text/plain; charset=utf-8", f"pve-proof-{session_id}.txt")
+
+    @r.get("/s/{session_id}/" + ATTESTATION)
+    def attestation(session_id: str, request: Request) -> Response:
+        """The same proof as an in-toto statement in a DSSE envelope (any DSSE library checks it)."""
+        return download(session_id, request, ATTESTATION, "application/json",
+                        f"pve-{session_id}.intoto.json")
 
     return r
 
@@ -177,6 +187,8 @@ def _facts(session: Session) -> str:
 
 def _actions(session: Session) -> str:
     out = [f"<a href=\"/s/{session.id}/proof.txt\" download>Download the execution proof</a>"]
+    if session.attestation_path:
+        out.append(f"<a href=\"/s/{session.id}/{ATTESTATION}\" download>Download it as an in-toto attestation</a>")
     winner = session.winning_candidate()
     if winner is not None:
         out.append("<button type=\"button\" id=\"copy-fix\" hidden>Copy the fix</button>"

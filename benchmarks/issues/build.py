@@ -398,6 +398,11 @@ def cmd_build(args: argparse.Namespace) -> None:
             "judge_tests": chk["judge_tests"],
             "deps": sel.get("deps", []),
             "pytest_args": sel.get("pytest_args", []),
+            # hand-judged (selection.json): what the report holds, and whether a person could
+            # reproduce the failure from it alone (and why not)
+            "shape": sel.get("shape", ""),
+            "reproducible": sel.get("reproducible", True),
+            "not_reproducible": sel.get("not_reproducible", ""),
         })
     CASES.write_text(json.dumps(cases, indent=1, ensure_ascii=False) + "\n")
     projects = sorted({c["repo"] for c in cases})

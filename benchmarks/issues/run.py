@@ -116,7 +116,8 @@ def run_case(case: dict, args: argparse.Namespace) -> dict:
     out = {"name": case["name"], "repo": case["repo"], "issue": case["issue"], "status": "", "exit_code": None,
            "reproduced": False, "verified": False, "plausible": False, "correct": None, "wrong_verified": False,
            "wrong_plausible": False, "no_fix": False, "not_reproduced": False, "bad_input": False, "reason": "", "winner": None,
-           "winner_rule": "", "edited_files": [], "session_s": 0.0}
+           "winner_rule": "", "edited_files": [], "session_s": 0.0, "shape": case.get("shape", ""),
+           "reproducible": case.get("reproducible", True), "not_reproducible": case.get("not_reproducible", "")}
     with tempfile.TemporaryDirectory(prefix="ib-run-", dir=args.tmp) as tmpdir:
         tmp = Path(tmpdir)
         tree = build.unpack(gd, case["parent"], tmp / "tree")  # the reporter's repository: no fix, no new tests
@@ -183,7 +184,30 @@ def summarize(rows: list[dict]) -> dict:
         "not_reproduced": count("not_reproduced"),
         "bad_input": count("bad_input"),
         "statuses": dict(sorted(statuses.items())),
+        # of the reports a person could reproduce from their text alone (selection.json)
+        "reproducible": sum(bool(r.get("reproducible", True)) for r in rows),
+        "reproduced_of_reproducible": sum(bool(r["reproduced"] and r.get("reproducible", True)) for r in rows),
+        "by_shape": by_shape(rows),
     }
+
+
+def by_shape(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """Per shape of report: cases, those a person could reproduce, reproduced, verified (correct,
+    wrong), plausible (correct, wrong)."""
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        s = out.setdefault(r.get("shape") or "?", {"cases": 0, "reproducible": 0, "reproduced": 0, "verified": 0,
+                                                    "wrong_verified": 0, "plausible": 0, "correct_plausible": 0,
+                                                    "wrong_plausible": 0})
+        s["cases"] += 1
+        s["reproducible"] += bool(r.get("reproducible", True))
+        s["reproduced"] += r["reproduced"]
+        s["verified"] += r["verified"]
+        s["wrong_verified"] += r["wrong_verified"]
+        s["plausible"] += r["plausible"]
+        s["correct_plausible"] += bool(r["plausible"] and r.get("correct") is True)
+        s["wrong_plausible"] += r["wrong_plausible"]
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["cases"]))
 
 
 def main() -> None:
@@ -195,8 +219,20 @@ def main() -> None:
     parser.add_argument("--pve", default=str(HERE.parent.parent), help="the PVE checkout to run (uv run pve there)")
     parser.add_argument("--tmp", default=None, help="where trees are unpacked (default: the system's temp folder)")
     parser.add_argument("--keep", help="write each session's JSON (or PVE's stderr) into this folder")
+    parser.add_argument("--summarize", action="store_true",
+                        help="run nothing: summarize --out again, with the shapes and judgements of cases.json")
     args = parser.parse_args()
     cases = json.loads((HERE / "cases.json").read_text())
+    if args.summarize:
+        judged = {c["name"]: c for c in cases}
+        rows = json.loads(Path(args.out).read_text())["cases"]
+        for row in rows:
+            case = judged.get(row["name"], {})
+            row.update({k: case.get(k, d) for k, d in (("shape", ""), ("reproducible", True), ("not_reproducible", ""))})
+        summary = summarize(rows)
+        print(json.dumps(summary, indent=1))
+        Path(args.out).write_text(json.dumps({"summary": summary, "cases": rows}, indent=1) + "\n")
+        return
     if args.only:
         cases = [c for c in cases if any(o in c["name"] for o in args.only)]
     rows = []

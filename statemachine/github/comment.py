@@ -146,7 +146,7 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
         else:
             pr = await fix_pull_request(
                 api, session_id=session.id, base_sha=sha, base_branch=default_branch,
-                files=verification.fix_files(session),
+                files=verification.pull_request_files(rt, session, config),
                 title=f"Fix #{number}: {session.analysis.headline() if session.analysis else 'verified fix'}"[:250],
                 body=render.pr_body(session, number, verification.proof_text(rt, session), link),
                 message=f"Fix #{number}: verified by PVE (session {session.id})\n\n{winner.rationale}")
@@ -154,7 +154,7 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
     elif session.status is SessionStatus.PLAUSIBLE and pull is None and config.plausible_pull_request and blocked is None:
         # Opted in by the repository: a draft, titled as what it is (never "verified").
         pr = await fix_pull_request(
-            api, session_id=session.id, base_sha=sha, base_branch=default_branch, files=verification.fix_files(session),
+            api, session_id=session.id, base_sha=sha, base_branch=default_branch, files=verification.pull_request_files(rt, session, config),
             title=f"Plausible fix, not verified, for #{number}: "
                   f"{session.analysis.headline() if session.analysis else 'candidate'}"[:250],
             body=render.pr_body(session, number, verification.proof_text(rt, session), link),

@@ -14,6 +14,7 @@ from bot.publish import CheckRun, Reply, publishable
 from bot.suggestions import change_blocks
 from pve.events import Event
 from pve.models import Origin, Session, SessionStatus, VerifyRequest
+from statemachine.attestation import ATTESTATION, ATTESTATION_DIR
 from statemachine.github.runtime import AppRuntime
 from store.base import Quota
 
@@ -74,6 +75,16 @@ async def _tick(check: CheckRun, lines: list[str], every: float, reply: Reply | 
 def fix_files(session: Session) -> dict[str, str]:
     winner = session.winning_candidate()
     return {e.path: e.new_text for e in winner.edits} if winner else {}
+
+
+def pull_request_files(rt: AppRuntime, session: Session, config: repoconfig.RepoConfig) -> dict[str, str]:
+    """A fix pull request's files: the fix, and its attestation under ``.pve/attestations/``
+    when the repository opted in (``attestations: true``), so it travels with the commit."""
+    files = fix_files(session)
+    envelope = rt.store.get_blob(session.id, ATTESTATION) if config.attestations else None
+    if envelope is not None:
+        files[f"{ATTESTATION_DIR}/{session.id}.intoto.json"] = envelope.decode("utf-8")
+    return files
 
 
 def proof_text(rt: AppRuntime, session: Session) -> str:

@@ -430,3 +430,45 @@ def test_a_job_that_keeps_failing_ends_failed_and_says_so(harness):
     (run,) = repo.check_runs.values()
     assert run["conclusion"] == "neutral" and run["output"]["title"] == "PVE failed"
     assert len(repo.pulls) == 0 and harness.store.quota(INSTALLATION, 50).used == 0
+
+
+def test_a_fix_pull_request_carries_its_attestation_that_the_published_key_verifies(harness):
+    """The repository opts in (``attestations: true``): the fix's commit carries the proof as an
+    in-toto attestation; a reader verifies it with an independent DSSE library and nothing but
+    the key the web view publishes; replies and the check run name that key."""
+    import base64
+    import hashlib
+    import json
+
+    import httpx
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.signer import SSlibKey
+
+    gh = harness.github
+    repo = gh.add_repo("octo/stats", {**files_of(STATS), ".github/pve.yml": "attestations: true\n"},
+                       installation=INSTALLATION)
+    harness.run("issue_comment", issue_command(gh, repo, "/pve verify", issue_body=f"CI fails:\n\n```\n{LOG}\n```"))
+
+    (pr,) = [p for p in repo.pulls.values() if p["head"]["ref"].startswith("pve/fix-")]
+    files = repo.files_at(pr["head"]["ref"])
+    (path,) = [p for p in files if p.startswith(".pve/attestations/")]
+
+    async def published() -> dict:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=harness.web), base_url="http://pve") as client:
+            return (await client.get("/.well-known/pve-proof-key")).json()
+
+    (key,) = asyncio.run(published())["keys"]
+    assert (key["kty"], key["crv"], key["alg"]) == ("OKP", "Ed25519", "EdDSA") and key["not_after"] is None
+    verifier = SSlibKey.from_crypto(load_pem_public_key(key["pem"].encode()), keyid=key["kid"])
+    assert list(Envelope.from_dict(json.loads(files[path])).verify([verifier], 1)) == [key["kid"]]
+    from statemachine.attestation import verify_envelope  # what `pve proof verify` runs
+    assert verify_envelope(files[path].encode(), harness.runtime.services.signer.trusted())["predicate"]["session"] \
+        == pr["head"]["ref"].removeprefix("pve/fix-")
+    statement = json.loads(base64.b64decode(json.loads(files[path])["payload"]))
+    fixed = hashlib.sha256(files["stats/core.py"].encode()).hexdigest()
+    assert {"name": "stats/core.py", "digest": {"sha256": fixed}} in statement["subject"]
+    assert statement["predicate"]["verdict"]["evidence"] == "verified"
+    (body,) = bot_comments(repo)
+    (run,) = repo.check_runs.values()
+    assert f"Signed with key `{key['kid']}`" in body and key["kid"] in run["output"]["summary"]

@@ -27,12 +27,18 @@ def test_app_yml_has_the_permissions_and_events_pve_needs():
     assert {"name", "url", "description", "public", "hook_attributes"} <= set(data)
 
 
-def test_manifest_command_fills_in_this_hosts_urls(capsys):
+def test_manifest_command_fills_in_this_hosts_urls(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PVE_HOME", str(tmp_path))
     assert main(["app", "manifest", "--url", "https://pve.example.com/", "--name", "PVE (staging)", "--public"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["hook_attributes"] == {"url": "https://pve.example.com/webhooks/github", "active": True}
     assert out["redirect_url"] == "https://pve.example.com/app/setup/callback"
     assert out["name"] == "PVE (staging)" and out["public"] is True
+    # the key its proofs are signed with, and where a reader finds it
+    from statemachine.proof import ProofSigner
+    key = ProofSigner(tmp_path).fingerprint()
+    assert out["description"].endswith(f"signed with key {key}, published at "
+                                       "https://pve.example.com/.well-known/pve-proof-key.")
 
 
 def test_bad_url_and_broken_manifest_are_clear(tmp_path, capsys):

@@ -10,10 +10,14 @@ import uuid
 
 import boto3
 import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import SSlibKey
 
 from entrypoints import aws_lambda
 from pve.models import SessionStatus
+from statemachine.attestation import ATTESTATION
 from store.dynamo import DynamoStore
 from tests.app_harness import INSTALLATION, ROOT, SECRET, app_env, files_of, for_repo
 from tests.aws_engine import ASL, BUCKET, api_gateway_event, deployed
@@ -113,6 +117,13 @@ def test_a_verified_fix_end_to_end_from_a_signed_webhook(monkeypatch, engine, gi
     assert session.status is SessionStatus.VERIFIED and session.winner is not None
     assert session.proof_path.startswith(f"s3://{BUCKET}/sessions/{session.id}/")
     assert "sandbox function" in s.get_blob(session.id, "proof.txt").decode()
+    # ... and as an in-toto attestation beside it, which an independent DSSE library verifies
+    # with the engine's published key alone
+    assert session.attestation_path.startswith(f"s3://{BUCKET}/sessions/{session.id}/")
+    (key,) = engine.steps.services.signer.published()
+    verifier = SSlibKey.from_crypto(load_pem_public_key(key["pem"].encode()), keyid=key["keyid"])
+    envelope = Envelope.from_dict(json.loads(s.get_blob(session.id, ATTESTATION)))
+    assert list(envelope.verify([verifier], 1)) == [key["keyid"]] == [session.proof_key]
     assert any("Running candidate" in e.text for e in s.events(session.id)), [e.text for e in s.events(session.id)]
     assert s.quota(INSTALLATION, 50).used == 1
     # Every candidate ran in the sandbox function: the validate steps hold no sandbox of their own.
