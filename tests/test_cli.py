@@ -140,6 +140,25 @@ def test_a_command_line_tool_s_crash_report_is_reproduced_by_its_command(tmp_pat
     assert not (EXAMPLES / "linecount" / "stub.py").exists() and not (EXAMPLES / "linecount" / "reproduce_issue.py").exists()
 
 
+@pytest.mark.parametrize("report, kind, said", [
+    ("report_ipython.md", "script", "reproducing with the report's code block 1"),
+    ("report_test.md", "pytest", "code block 1 is a test module: pytest runs it"),
+    ("report_py2.md", "script", "added from random import randint (standard library; the report's code uses it "
+                                "without importing it)"),
+])
+def test_reports_in_the_shapes_reporters_write_are_reproduced(tmp_path, report, kind, said):
+    """An IPython session, a pytest test with its E lines, a Python 2 script using a name it never
+    imported: each fails as reported, and what PVE assumed is a note in the session and the proof."""
+    out = tmp_path / "out"
+    r = pve("verify", "examples/tablekit", "--error-log", f"examples/tablekit/{report}", "--json", "--out", str(out),
+            home=tmp_path / "home")
+    assert r.returncode == 3, r.stderr.decode()  # reproduced; plausible, not verified (column() has no passing test)
+    session = json.loads(r.stdout)
+    assert session["reproduction"]["kind"] == kind and said in session["notes"]
+    assert session["before"] is not None and "AttributeError" in json.dumps(session["before"]["record"])
+    assert said in (out / "proof.txt").read_text()
+
+
 def test_an_older_release_s_line_numbers_are_matched_by_code_and_said(tmp_path):
     r = pve("verify", "examples/tablekit", "--error-log", "examples/tablekit/report_repl.md", "--json",
             home=tmp_path / "home")
