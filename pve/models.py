@@ -302,9 +302,10 @@ class InstallPlan(BaseModel):
     files: list[str] = Field(default_factory=list)  # declaration files (and what they include), keyed by content
     requirements: list[str] = Field(default_factory=list)  # requirement files installed with -r
     constraints: list[str] = Field(default_factory=list)  # exact pins from a lock file
-    # The project's own distribution, over any dependency's pin of it: a tool among its dev
-    # requirements that depends on a release of the project (pylint in astroid's) is installed
-    # beside the project's source instead of failing the resolution.
+    # The project's own distribution names, over any dependency's pin of them (written as the
+    # source's path): a tool among its dev requirements that depends on a release of the project
+    # (pylint in astroid's) is installed beside the project's source instead of failing the
+    # resolution.
     overrides: list[str] = Field(default_factory=list)
     packages: list[str] = Field(default_factory=list)  # requirement strings (pytest, always)
     editable: bool = False  # the project itself, editable

@@ -40,6 +40,7 @@ from sandbox.envbuild import (
     CONSTRAINTS,
     FORWARD,
     OVERRIDES,
+    SRC_PATH,
     DependencyError,
     build_command,
     choose_interpreter,
@@ -209,7 +210,9 @@ class EnvironmentStore:
             if plan.constraints:
                 (src / CONSTRAINTS).write_text("\n".join(plan.constraints) + "\n")
             if plan.overrides:
-                (src / OVERRIDES).write_text("\n".join(plan.overrides) + "\n")
+                # the project's own source, by its path: a bare name would let the override
+                # replace the editable install itself with a release from the index
+                (src / OVERRIDES).write_text("".join(f"{name} @ file://{SRC_PATH}\n" for name in plan.overrides))
             if self.builder_uid is not None:
                 # The builder owns its scratch copy and the folder it builds into; never chown
                 # a built venv (its files share inodes with the uv cache).

@@ -292,6 +292,26 @@ def test_poetry_lock_pins_constrain_the_project(tmp_path, shared):
         svc.sandbox.cleanup(staged)
 
 
+def test_a_dev_tool_that_pins_the_project_s_releases_is_installed_beside_its_source(tmp_path, shared):
+    """astroid's development requirements hold pylint, which pins astroid's releases: the
+    project's own source wins over that pin (and stays the project, not a release from the index)."""
+    from tests.wheelhouse import write_wheel
+    write_wheel(shared[1], "linthelper", "1.0", {"linthelper.py": "VERSION = '1.0'\n"}, requires=["tinytool<2"])
+    write_wheel(shared[1], "tinytool", "1.5", {"tinytool/__init__.py": "WHERE = 'the index'\n"})
+    files = {"pyproject.toml": '[project]\nname = "tinytool"\nversion = "3.0"\ndependencies = ["colorlib"]\n'
+                               + SETUPTOOLS_BACKEND, "tinytool/__init__.py": "WHERE = 'the source'\n",
+             "requirements-dev.txt": "linthelper\n",
+             "probe.py": "import linthelper, tinytool\nprint('FROM', tinytool.WHERE, linthelper.VERSION)\n"}
+    svc, staged, info = built(tmp_path, shared, "override", files)
+    try:
+        assert info.kind == "requirements" and "linthelper==1.0" in info.packages
+        assert not any(p.startswith("tinytool==1.5") for p in info.packages)  # not the release the tool pins
+        run = asyncio.run(svc.sandbox.run(staged, RunSpec(mode=RunMode.SCRIPT, target="probe.py")))
+        assert "FROM the source 1.0" in run.stdout, run.stderr
+    finally:
+        svc.sandbox.cleanup(staged)
+
+
 def test_pipfile_lock_pins_are_installed(tmp_path, shared):
     lock = json.dumps({"_meta": {}, "default": {"colorlib": {"version": "==2.0"}}, "develop": {}})
     svc, staged, info = built(tmp_path, shared, "pipfile", {"Pipfile": "", "Pipfile.lock": lock, "probe.py": PROBE})
