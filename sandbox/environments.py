@@ -54,7 +54,7 @@ from sandbox.seccomp import build_filter
 
 __all__ = ["RUN_PATH", "DependencyError", "Environment", "EnvironmentStore", "installer_reason"]
 
-FORMAT = "pve-env/1"  # bump when the layout of a built environment changes
+FORMAT = "pve-env/2"  # bump when the layout of a built environment, or how a plan is built, changes
 RUN_PATH = "/pve-env"  # where a run sees the environment (read-only)
 _LOG_TAIL = 4000
 
