@@ -63,6 +63,12 @@ def test_a_verified_session_page(verified):
     assert 'data-live="0"' in body and "Running candidate" in body  # the console, replayed
     proof = app(store).get(f"/s/{session.id}/proof.txt")
     assert proof.status_code == 200 and b"PVE EXECUTION PROOF" in proof.content
+    # the same proof as an in-toto attestation: a download no browser runs
+    assert f'href="/s/{session.id}/attestation.intoto.json" download' in body
+    envelope = app(store).get(f"/s/{session.id}/attestation.intoto.json")
+    assert envelope.status_code == 200 and envelope.json()["payloadType"] == "application/vnd.in-toto+json"
+    assert "attachment" in envelope.headers["content-disposition"] and "sandbox" in envelope.headers["content-security-policy"]
+    assert app(store).get(f"/s/{'0' * 32}/attestation.intoto.json").status_code == 404
 
 
 def test_unknown_and_malformed_ids_are_pages_for_people(tmp_path):
