@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--public-key", type=Path, help="trusted Ed25519 public key (PEM); default: this instance's key")
     prs.add_parser("key", help="print this instance's public key (PEM)")
 
+    sub.add_parser("action", help="run as a step of a GitHub Actions job (action.yml; reads GITHUB_* and INPUT_*)")
+
     sv = sub.add_parser("serve", help="run the GitHub App: webhook endpoint and worker pool")
     sv.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -84,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(args)
         if args.command == "proof":
             return _proof(args)
+        if args.command == "action":
+            from entrypoints.action import main as action
+
+            return action(dict(os.environ))
         if args.command == "app":
             return _app(args)
         if args.command == "serve":

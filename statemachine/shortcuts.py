@@ -270,12 +270,37 @@ def workarounds(old: ast.AST | None, new: ast.AST, *, values_checked: bool) -> l
         reasons.append(f"makes a condition always {'true' if next(iter(constant))[1] else 'false'}")
     if after["swallowed"] > before["swallowed"]:
         reasons.append("swallows an exception (a handler that does nothing)")
+    flipped = _flag_arguments(new) - _flag_arguments(old)
+    if flipped and {(call, arg, not value) for call, arg, value in flipped} & _flag_arguments(old):
+        call, arg, value = sorted(flipped)[0]
+        reasons.append(f"flips a True/False argument ({call}(…{arg}={value})): it picks the other branch of the code "
+                       "it calls for every input here, as good as a constant condition")
     if after["shown"] < before["shown"]:
         reasons.append("deletes what shows a caught exception (a traceback print or an exception log): the crash is "
                        "hidden, not fixed")
     if _redundant_clauses(new) - _redundant_clauses(old):
         reasons.append("makes a clause of a condition redundant (it can no longer decide anything: as good as deleted)")
     return reasons
+
+
+@functools.lru_cache(maxsize=16)
+def _flag_arguments(tree: ast.AST | None) -> frozenset[tuple[str, str, bool]]:
+    """(callee, argument, value) of every True/False passed to a call (``enum=True``; a
+    positional one by its index), where the callee's name is known."""
+    out: set[tuple[str, str, bool]] = set()
+    if tree is None:
+        return frozenset()
+    for n in ast.walk(tree):
+        if not isinstance(n, ast.Call) or dotted(n.func) is None:
+            continue
+        name = dotted(n.func) or ""
+        for k, a in enumerate(n.args):
+            if isinstance(a, ast.Constant) and isinstance(a.value, bool):
+                out.add((name, f"#{k}", a.value))
+        for kw in n.keywords:
+            if kw.arg and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
+                out.add((name, kw.arg, kw.value.value))
+    return frozenset(out)
 
 
 @functools.lru_cache(maxsize=16)

@@ -65,6 +65,22 @@ def test_a_constant_stepped_more_than_once_is_refused():
     assert not stepped.ok and "step by step" in stepped.reasons[0]
 
 
+def test_a_flipped_true_false_argument_is_a_workaround():
+    """astroid#3068 (issue benchmark): ``enum=True`` became ``enum=False`` in the call that crashed,
+    the callee's enum handling switched off; the 5 tests that ran the function passed."""
+    code = ("def infer_enum(node):\n    return infer_func_form(node, parent=None, enum=True)[0]\n\n\n"
+            "def infer_func_form(node, parent, enum=False):\n    return [node]\n")
+    FILES["brain_enum.py"] = code
+    try:
+        flipped = pre("brain_enum.py", code.replace("enum=True)", "enum=False)"), PYTEST)
+        other = pre("brain_enum.py", code.replace("[0]\n", "[-1]\n", 1), PYTEST)
+    finally:
+        del FILES["brain_enum.py"]
+    assert flipped.ok and any("flips a True/False argument (infer_func_form(…enum=False))" in w
+                              for w in flipped.workaround), flipped.workaround
+    assert other.ok and not other.workaround
+
+
 @pytest.mark.parametrize("new, why", [
     (LOOP.replace("while True", "while not True"), "always false"),
     (LOOP.replace("    out = []\n", "    out = []\n    if ',' not in text:\n        return out\n"), "early exit"),
