@@ -210,6 +210,20 @@ async def publish(ctx: ActionContext, session: Any) -> str:
     return f"fix pull request #{pr['number']}" + (f" ({pr['html_url']})" if pr.get("html_url") else "")
 
 
+def job_environment(ctx: ActionContext, env: dict[str, str]) -> Path | None:
+    """The virtualenv the job's test step built, reused instead of building the project's
+    environment again: ``python-environment`` when given, else ``.venv`` or ``venv`` in the
+    project's folder, else the one the job activated (``VIRTUAL_ENV``)."""
+    given = env.get("INPUT_PYTHON_ENVIRONMENT", "").strip()
+    if given:
+        path = Path(given) if Path(given).is_absolute() else ctx.workspace / given
+        return path
+    for candidate in (ctx.workspace / ".venv", ctx.workspace / "venv", _path(env.get("VIRTUAL_ENV"))):
+        if candidate is not None and (candidate / "pyvenv.cfg").is_file():
+            return candidate
+    return None
+
+
 def _write_outputs(ctx: ActionContext, values: dict[str, str]) -> None:
     if ctx.output is None:
         return
@@ -235,8 +249,12 @@ def main(env: dict[str, str]) -> int:
         print(f"pve: {exc}", file=sys.stderr)
         return 2
     home = ctx.temp / "pve-home"
+    venv = job_environment(ctx, env)
+    if venv is not None:  # the test step's own environment: not built again
+        print(f"pve: using the job's virtualenv {venv}", file=sys.stderr)
     try:
-        settings = dataclasses.replace(Settings.from_env({**env, "PVE_HOME": str(home)}), home=home)
+        settings = dataclasses.replace(
+            Settings.from_env({**env, "PVE_HOME": str(home), **({"PVE_ENV_FROM": str(venv)} if venv else {})}), home=home)
         settings = settings.with_limits(max_candidates=min(config.candidates, settings.max_candidates),
                                         search_seconds=ctx.budget, names={"search_seconds": "budget"})
     except PVEError as exc:

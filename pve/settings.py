@@ -84,6 +84,9 @@ class EnvironmentSettings:
     network: bool = True  # builds fetch packages (an index or PyPI)
     index_url: str | None = None  # PVE_INDEX_URL: a mirror or a private index
     find_links: str | None = None  # PVE_FIND_LINKS: a folder of wheels (then no network is used)
+    # PVE_ENV_FROM: a virtualenv the caller already built for this project (the GitHub Action: the
+    # job's own), used read-only instead of building one
+    given: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class Settings:
                 network=env_switch(env, "PVE_ENV_NETWORK"),
                 index_url=env.get("PVE_INDEX_URL") or None,
                 find_links=env.get("PVE_FIND_LINKS") or None,
+                given=Path(env["PVE_ENV_FROM"]).expanduser() if env.get("PVE_ENV_FROM") else None,
             ),
         )
         return cls(

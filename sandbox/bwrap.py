@@ -168,9 +168,9 @@ class BubblewrapSandbox:
         return self._environments[tenant]
 
     async def environment(self, staged: StagedProject, plan: InstallPlan) -> EnvironmentInfo | None:
-        if not plan.needed():
-            return None
         store = self.environments(staged.tenant)
+        if not plan.needed() and store.settings.given is None:
+            return None
         for _ in range(3):  # evicted between being found and being held: find (or build) it again
             env = await asyncio.to_thread(store.prepare, plan, staged.root / "orig", staged.read_text,
                                           python=self.settings.python)

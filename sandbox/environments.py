@@ -49,7 +49,7 @@ from sandbox.envbuild import (
     prefetch_command,
 )
 from sandbox.index_proxy import IndexProxy
-from sandbox.runtime import Interpreter, world_traversable
+from sandbox.runtime import Interpreter, find_interpreter, world_traversable
 from sandbox.seccomp import build_filter
 
 __all__ = ["RUN_PATH", "DependencyError", "Environment", "EnvironmentStore", "installer_reason"]
@@ -138,6 +138,8 @@ class EnvironmentStore:
     def prepare(self, plan: InstallPlan, project: Path, read: Reader, *, python: str | None = None) -> Environment:
         """The environment for ``plan``: found by key, or built now from the snapshot
         ``project`` (copied, never touched). Raises DependencyError when it cannot be built."""
+        if self.settings.given is not None:
+            return self._given(self.settings.given)
         interpreter = choose_interpreter(plan.requires_python, python)
         key = self.key(plan, read, interpreter)
         found = self._ready(key, interpreter, reused=True)
@@ -174,6 +176,27 @@ class EnvironmentStore:
                                                 packages=meta.get("packages", []), reused=reused,
                                                 build_ms=0.0 if reused else meta.get("build_ms", 0.0),
                                                 size_bytes=meta.get("size_bytes", 0)))
+
+    def _given(self, venv: Path) -> Environment:
+        """The caller's own virtualenv (``PVE_ENV_FROM``), bound read-only like a built one: the
+        GitHub Action reuses the one the job's test step made instead of building it again."""
+        venv = venv.resolve()
+        if not (venv / "pyvenv.cfg").is_file() or not (venv / "bin" / "python").exists():
+            raise DependencyError("", f"{venv} is not a virtualenv (no pyvenv.cfg and bin/python): give the folder "
+                                      "the job's test step created (python -m venv, uv venv, virtualenv)")
+        if not world_traversable(venv / "pyvenv.cfg"):
+            raise DependencyError("", f"{venv} is not readable by the sandbox users")
+        try:
+            interpreter = find_interpreter(str(venv / "bin" / "python"))
+        except SandboxUnavailable as exc:
+            raise DependencyError("", f"the virtualenv's interpreter cannot run in the sandbox: {exc}") from None
+        packages = sorted({"==".join(d.name[:-len(".dist-info")].rsplit("-", 1))
+                           for d in venv.glob("lib/python*/site-packages/*.dist-info")})
+        key = "given-" + hashlib.sha256(f"{venv}\n{interpreter.version}\n{packages}".encode()).hexdigest()[:24]
+        return Environment(path=venv, overlay=None, interpreter=interpreter,
+                           info=EnvironmentInfo(key=key, kind="the caller's virtualenv (PVE_ENV_FROM)",
+                                                python=f"{interpreter.version} ({interpreter.executable})",
+                                                packages=packages, reused=True, build_ms=0.0, size_bytes=0))
 
     def _meta(self, key: str) -> dict:
         try:
@@ -347,6 +370,8 @@ class EnvironmentStore:
         when it was evicted before the lock was taken. Give the fd to ``release``."""
         fd = os.open(self.root / "locks" / f"{env.info.key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(fd, fcntl.LOCK_SH)
+        if env.info.key.startswith("given-"):  # the caller's own: never evicted, nothing to check
+            return fd
         if not (env.path.parent / ".complete").exists():
             os.close(fd)
             return None

@@ -290,7 +290,7 @@ async def _environment(req: VerifyRequest, svc: Services, session: Session, stag
     if session.snippet:
         return ()
     plan = plan_install(staged.files, staged.read_text, config=req.install)
-    if not plan.needed():
+    if not plan.needed() and svc.settings.sandbox.environments.given is None:  # (given: the caller's own)
         return ()
     try:
         info = await svc.sandbox.environment(staged, plan)

@@ -181,3 +181,30 @@ def test_action_yml_is_valid_action_metadata_and_its_inputs_reach_the_script():
     upload = next(s for s in action["runs"]["steps"] if "upload-artifact" in s.get("uses", ""))
     assert len(upload["uses"].split("@")[1]) == 40  # pinned by commit, not by tag
     assert os.access(ROOT / "scripts" / "action-setup.sh", os.X_OK)
+
+
+def test_the_job_s_own_virtualenv_is_used_not_built_again(tmp_path, github, wheel_store):
+    """The test step made ``.venv`` (here with uv, from the local wheels): the action binds it
+    read-only into every sandboxed run instead of building the project's environment."""
+    repo = github.add_repo("octo/stats", {**files_of(STATS), "stats/core.py": GUARDED}, installation=INSTALLATION)
+    pull = github.add_pull(repo, "Simplify mean", files_of(STATS), branch="simplify")
+    workspace = wheel_store[0] / "job-workspace"  # where the sandbox users can reach it, as a runner's
+    for rel, text in {**files_of(STATS), "pytest.log": LOG}.items():
+        (workspace / rel).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / rel).write_text(text)
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    subprocess.run([uv, "venv", "-q", "--python", "/usr/bin/python3", str(workspace / ".venv")], check=True, env=env)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(workspace / ".venv" / "bin" / "python"), "--no-index",
+                    "--find-links", str(wheel_store[1]), "pytest"], check=True, env=env)
+    for folder, _dirs, files in os.walk(workspace):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), os.stat(os.path.join(folder, name)).st_mode | 0o444)
+    done, outputs, _ = run_action(tmp_path, github, "pull_request", pull_request_event(repo, pull), workspace,
+                                  sha=pull["head"]["sha"], ref="refs/pull/1/merge", inputs={"log": "pytest.log"})
+    assert done.returncode == 0, done.stderr
+    assert f"using the job's virtualenv {workspace / '.venv'}" in done.stderr
+    assert outputs["verdict"] == "verified"
+    proof = Path(outputs["proof"]).read_text()
+    assert "declared by: the caller's virtualenv (PVE_ENV_FROM)" in proof and "  pytest==" in proof

@@ -312,6 +312,40 @@ def test_a_dev_tool_that_pins_the_project_s_releases_is_installed_beside_its_sou
         svc.sandbox.cleanup(staged)
 
 
+def test_a_virtualenv_the_caller_built_is_used_as_it_is(tmp_path, shared):
+    """The GitHub Action's case: the job's test step made a virtualenv with the project's
+    dependencies; PVE_ENV_FROM binds it read-only instead of building one (no declaration is
+    even needed), and its packages are what the runs import."""
+    venv = shared[0] / "job-venv"
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    subprocess.run([uv, "venv", "-q", "--python", "/usr/bin/python3", str(venv)], check=True, env=env)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "--no-index",
+                    "--find-links", str(shared[1]), "colorlib==2.0", "pytest"], check=True, env=env)
+    for folder, _dirs, files in os.walk(venv):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), os.stat(os.path.join(folder, name)).st_mode | 0o444)
+    project = write(tmp_path / "given", {"probe.py": PROBE})  # no declaration at all
+    svc = services(tmp_path, shared, "given", given=venv)
+    staged = svc.sandbox.stage(project)
+    try:
+        info = asyncio.run(svc.sandbox.environment(staged, plan_install(staged.files, staged.read_text)))
+        assert info is not None and info.kind == "the caller's virtualenv (PVE_ENV_FROM)" and info.reused
+        assert "colorlib==2.0" in info.packages and info.key.startswith("given-")
+        run = asyncio.run(svc.sandbox.run(staged, RunSpec(mode=RunMode.SCRIPT, target="probe.py")))
+        assert "FAVOURITE" in run.stdout, run.stderr
+    finally:
+        svc.sandbox.cleanup(staged)
+    bad = services(tmp_path, shared, "given-bad", given=tmp_path)  # not a virtualenv
+    staged = bad.sandbox.stage(project)
+    try:
+        with pytest.raises(DependencyError, match="is not a virtualenv"):
+            asyncio.run(bad.sandbox.environment(staged, plan_install(staged.files, staged.read_text)))
+    finally:
+        bad.sandbox.cleanup(staged)
+
+
 def test_pipfile_lock_pins_are_installed(tmp_path, shared):
     lock = json.dumps({"_meta": {}, "default": {"colorlib": {"version": "==2.0"}}, "develop": {}})
     svc, staged, info = built(tmp_path, shared, "pipfile", {"Pipfile": "", "Pipfile.lock": lock, "probe.py": PROBE})
