@@ -40,3 +40,14 @@ def test_actionlint_finds_what_is_wrong(tmp_path, step, kind):
     broken.write_text((ROOT / ".github" / "workflows" / "ci.yml").read_text() + step)
     rc, findings = actionlint(broken)
     assert rc == 1 and kind in {f["kind"] for f in findings}, findings
+
+
+def test_the_readme_s_action_workflow_passes_actionlint(tmp_path):
+    """The workflow the README shows a user ("Use it as a GitHub Action") is one actionlint accepts."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Use it as a GitHub Action", 1)[1]
+    snippet = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    workflow = tmp_path / "tests.yml"
+    workflow.write_text(snippet)
+    assert "uses: pve-truth-engine/pve@v1" in snippet and "if: failure()" in snippet
+    assert actionlint(workflow) == (0, [])
