@@ -237,6 +237,71 @@ def reproduction_script(report: str, failure: Failure, import_names: dict[str, s
     return Script(text=text.rstrip("\n") + "\n", blocks=used, notes=notes, tests=tests)
 
 
+# Frames whose code is the reporter's own top level: a REPL, a notebook cell, a script not shown.
+_TOP_FILES = re.compile(r"^<(?:stdin|string|python-input-\d+|ipython-input-[^>]*)>$")
+
+
+def frames_script(report: str, failure: Failure, import_names: dict[str, str], exports: Callable[[str], set[str]],
+                  modules: frozenset[str] = frozenset()) -> Script | None:
+    """A reproduction from the traceback's own lines, when the report has no code to run: the
+    call its outermost frame shows (a ``<stdin>``/notebook cell/script line, outside the
+    project), with the project imported and the one name it needs taken from the report's
+    one data block (a dict, list or string literal, or JSON). None when the frames show no
+    such call; Unusable when they do but it needs what the report does not show."""
+    outer = next((f for f in failure.exception.frames if f.project_path is None and f.code
+                  and (f.function in (None, "<module>") or _TOP_FILES.match(f.file))), None)
+    if outer is None or not outer.code:
+        return None
+    line = outer.code.strip()
+    try:
+        tree = ast.parse(line)
+    except SyntaxError:
+        return None  # a line of a longer statement: not runnable alone
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    if not calls:
+        return None
+    missing = _unbound(tree)
+    imports = _missing_imports(missing, import_names, exports)
+    provided = {n for line_ in imports for n in re.findall(r"\w+", line_)}
+    rest = sorted(missing - provided - {n for n in missing if n in sys.stdlib_module_names})
+    notes = [f"no code block to run: the reproduction is the traceback's own line `{line}` "
+             f"({outer.file}, line {outer.line})"]
+    text = line + "\n"
+    if rest:
+        data = [b for b in blocks(report) if b.text.strip() and _literal(b.text) is not None]
+        if len(rest) != 1 or len(data) != 1:
+            names = ", ".join(rest)
+            raise Unusable(f"the traceback's line `{line}` uses {names}, and the report does not show "
+                           f"{'its value' if len(rest) == 1 else 'their values'}")
+        text = f"{rest[0]} = {_literal(data[0].text)!r}\n{text}"
+        notes.append(f"{rest[0]} is the data of code block {data[0].number} (the only value the report shows)")
+    stdlib = _stdlib_imports(missing & set(sys.stdlib_module_names))
+    head = [*imports, *stdlib]
+    if head:
+        text = "\n".join(head) + "\n" + text
+        notes.append("added " + "; ".join(head))
+    submodules = _unimported_submodules(ast.parse(text), modules)
+    if submodules:
+        text = "".join(f"import {m}\n" for m in submodules) + text
+        notes.append("added " + "; ".join(f"import {m}" for m in submodules))
+    return Script(text=text, blocks=[], notes=notes)
+
+
+def _literal(text: str) -> object | None:
+    """The value of a block that is only data: a Python literal or JSON (None otherwise)."""
+    import json
+
+    body = text.strip()
+    try:
+        return ast.literal_eval(body)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
 def _unimported_submodules(tree: ast.Module, modules: frozenset[str]) -> list[str]:
     """``pkg.sub`` of the project that the code reads as an attribute (``dateutil.parser.parse``)
     after only ``import pkg``: a package does not load its submodules by itself."""

@@ -315,9 +315,20 @@ def _report_reproduction(text: str, failure: Failure, index: ProjectIndex, read:
             raise BadInput(f"could not use the report's code: {exc}", code="report-code-unusable",
                            reason=str(exc)) from None
         return _command_reproduction(report_command.script(cmd, failure), target, notes)
-    if script is None:  # no Python code at all: a document for the project's tool, maybe
+    if script is None:  # no Python code at all: a document for the project's tool, or the traceback's own call
         cmd = report_command.command_for_input(text, project_tools, set(index.packages), failure, requires)
-        return _command_reproduction(report_command.script(cmd, failure), target, notes) if cmd else None
+        if cmd is not None:
+            return _command_reproduction(report_command.script(cmd, failure), target, notes)
+        try:
+            from_frames = report.frames_script(text, failure, index.packages, exports, _modules(index))
+        except report.Unusable as exc:
+            raise BadInput(f"could not use the report's code: {exc}", code="report-code-unusable",
+                           reason=str(exc)) from None
+        if from_frames is None:
+            return None
+        notes += from_frames.notes
+        return Reproduction(kind=ReproKind.SCRIPT, target=target, files=[target], script=from_frames.text,
+                            derived_from="report: the traceback's own line")
     which = ", ".join(str(b) for b in script.blocks)
     notes.append(f"reproducing with the report's code block{'s' if len(script.blocks) > 1 else ''} {which}")
     notes += script.notes

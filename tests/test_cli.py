@@ -145,6 +145,7 @@ def test_a_command_line_tool_s_crash_report_is_reproduced_by_its_command(tmp_pat
     ("report_test.md", "pytest", "code block 1 is a test module: pytest runs it"),
     ("report_py2.md", "script", "added from random import randint (standard library; the report's code uses it "
                                 "without importing it)"),
+    ("report_frames.md", "script", "rows is the data of code block 1 (the only value the report shows)"),
 ])
 def test_reports_in_the_shapes_reporters_write_are_reproduced(tmp_path, report, kind, said):
     """An IPython session, a pytest test with its E lines, a Python 2 script using a name it never

@@ -302,3 +302,38 @@ def test_a_report_s_test_module_runs_under_pytest_with_the_project_s_fixture():
 def test_python_dash_c_code_in_a_shell_block_is_the_reproduction():
     script = reproduction_script(BARE, parse_log(BARE).failures[0], {"sqlite_utils": "sqlite_utils"}, no_exports)
     assert script is not None and script.text.startswith("import sqlite_utils\ndb = sqlite_utils.Database(memory=True)")
+
+
+FRAMES_ONLY_REPORT = '''# Table.column() crashes
+
+My rows come from our API:
+
+```json
+[["widget", 3], ["gadget", 5]]
+```
+
+```
+Traceback (most recent call last):
+  File "/srv/reports/build.py", line 12, in <module>
+    counts = Table(["item", "count"], rows).column("count")
+  File "/srv/reports/.venv/lib/python3.12/site-packages/tablekit/table.py", line 23, in column
+    index = self.header.index(name)
+AttributeError: 'Table' object has no attribute 'header'
+```
+'''
+
+
+def test_the_traceback_s_own_call_with_the_report_s_data_is_the_reproduction():
+    """No code block: the reporter's script line the traceback shows, the project imported, the
+    one value it needs from the one data block."""
+    from brain.report import frames_script
+    failure = parse_log(FRAMES_ONLY_REPORT).failures[0]
+    script = frames_script(FRAMES_ONLY_REPORT, failure, {"tablekit": "src/tablekit"}, lambda _: {"Table"})
+    assert script is not None
+    assert script.text == ("from tablekit import Table\n"
+                           "rows = [['widget', 3], ['gadget', 5]]\n"
+                           'counts = Table(["item", "count"], rows).column("count")\n')
+    assert any("the traceback's own line" in n for n in script.notes)
+    no_data = FRAMES_ONLY_REPORT.replace('[["widget", 3], ["gadget", 5]]', "(the rows are private)")
+    with pytest.raises(Unusable, match="uses rows, and the report does not show its value"):
+        frames_script(no_data, parse_log(no_data).failures[0], {"tablekit": "src/tablekit"}, lambda _: {"Table"})
