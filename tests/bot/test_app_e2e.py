@@ -103,6 +103,7 @@ REPORTS = [  # (example, the issue's text, the file the fix edits, what the repl
     ("tablekit", "report_ipython.md", "src/tablekit/table.py", "reproducing with the report's code block 1", False),
     ("tablekit", "report_test.md", "src/tablekit/table.py", "is a test module: pytest runs it", False),
     ("tablekit", "report_py2.md", "src/tablekit/table.py", "added from random import randint", False),
+    ("tablekit", "report_frames.md", "src/tablekit/table.py", "the reproduction is the traceback's own line", False),
     ("linecount", "report.md", "linecount/cli.py", "wrote stub.py from code block 1", False),
     ("pairs", "error.log", "pairs.py", None, False),
     ("calc", "ci.log", "calc.py", None, True),
