@@ -448,7 +448,8 @@ _OPENED = re.compile(r"""(?:open|Path|read_text|read_bytes|load|loads?_file|from
 def _files_from_blocks(text: str, report: str, chosen: Block, notes: list[str]) -> str:
     """Files the code reads by a relative name, written from the report's other blocks when the
     report names the block for it or one block alone is in the file's format."""
-    wanted = [m for m in dict.fromkeys(_OPENED.findall(text)) if not m.startswith(("/", "~")) and ":" not in m]
+    wanted = [m for m in dict.fromkeys(_OPENED.findall(text)) if not m.startswith(("/", "~", "\\")) and ":" not in m
+              and ".." not in re.split(r"[/\\]", m)]  # only files beside the code (the sandbox's own folder)
     if not wanted:
         return text
     files: dict[str, str] = {}

@@ -315,6 +315,9 @@ def _with_inputs(cmd: Command, report: str) -> Command:
     if variables:
         raise Unusable(f"the report's command uses shell variables (${', $'.join(variables)}) whose values it "
                        "does not show")
+    outside = [n for n in names if n.startswith(("/", "\\", "~")) or ".." in re.split(r"[/\\]", n) or ":" in n]
+    if outside:
+        raise Unusable(f"the report's command reads {outside[0]}, outside the folder it runs in")
     for name in names:
         if name in cmd.files:
             continue
