@@ -298,7 +298,7 @@ def _literal(text: str) -> object | None:
         pass
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

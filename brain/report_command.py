@@ -44,7 +44,8 @@ from brain.report_files import (
 )
 from pve.models import Failure
 
-_INLINE = re.compile(r"`([^`\n]+)`")
+_INLINE = re.compile(r"`([^`\n]{1,500})`")
+_LONGEST = 500  # a command line is short; longer lines are never matched (the regexes stay linear)
 _ENTRY = re.compile(r"(?:^|[/\\])(?:bin|Scripts)[/\\]([\w.-]+?)(?:\.exe|-script\.py)?$")
 
 
@@ -221,9 +222,11 @@ def _command_lines(report: str) -> list[tuple[str, str]]:
         if b.kind == "repl" or b.lang not in SHELL_LANGS:
             continue
         for line in b.text.split("\n"):
-            if line.strip() and not line.lstrip().startswith(("Traceback", "File ")):
+            if line.strip() and len(line) <= _LONGEST and not line.lstrip().startswith(("Traceback", "File ")):
                 out.append((line, f"block {b.number}"))
     for line in report.split("\n"):
+        if len(line) > _LONGEST:
+            continue
         m = PROMPT.match(line.lstrip("> "))
         if m:
             out.append((line.lstrip("> "), "a prompted line"))
@@ -233,8 +236,10 @@ def _command_lines(report: str) -> list[tuple[str, str]]:
 
 
 def _parse_command(line: str, project_tools: dict[str, Tool]) -> Command | None:
+    if len(line) > _LONGEST:
+        return None
     text = PROMPT.sub("", line, count=1).strip()
-    if not text or len(text) > 500:
+    if not text:
         return None
     stdin = None
     redirect = re.search(r"\s<\s*(\S+)\s*$", text)
@@ -315,9 +320,16 @@ def _with_inputs(cmd: Command, report: str) -> Command:
     if variables:
         raise Unusable(f"the report's command uses shell variables (${', $'.join(variables)}) whose values it "
                        "does not show")
-    outside = [n for n in names if n.startswith(("/", "\\", "~")) or ".." in re.split(r"[/\\]", n) or ":" in n]
-    if outside:
-        raise Unusable(f"the report's command reads {outside[0]}, outside the folder it runs in")
+    # A path of the reporter's machine (/home/u/proj/t.py, ..\\x.py, C:\\t.py): the file by its
+    # base name in the fresh folder the command runs in, and the command rewritten to match.
+    moved = {n: re.split(r"[/\\]", n)[-1] for n in names
+             if n.startswith(("/", "\\", "~")) or ".." in re.split(r"[/\\]", n) or ":" in n}
+    if moved:
+        cmd.args = [moved.get(a, a) for a in cmd.args]
+        cmd.stdin = moved.get(cmd.stdin, cmd.stdin) if cmd.stdin else None
+        names = [moved.get(n, n) for n in names]
+        cmd.notes.append("ran on " + ", ".join(f"{b} (the report's {a})" for a, b in moved.items()))
+        written = {**written, **{moved[k]: v for k, v in written.items() if k in moved}}
     for name in names:
         if name in cmd.files:
             continue
@@ -355,6 +367,11 @@ def _display(tool: Tool, args: list[str]) -> str:
     return shlex.join([*head, *args])
 
 
+def _printable(text: str) -> str:
+    """Report text for a comment line: no control character can start a line of code."""
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]", "?", text)
+
+
 def script(cmd: Command, failure: Failure) -> Script:
     """The reproduction: the command, run in a fresh folder holding its input files."""
     tool = cmd.tool
@@ -369,9 +386,10 @@ def script(cmd: Command, failure: Failure) -> Script:
                 f"        _pve_main = getattr(_pve_main, _pve_part)\n"
                 f"    _pve_main()")
     argv0 = tool.target if tool.module else tool.name
+    shown, how = _printable(_display(tool, cmd.args)), _printable(cmd.how)  # (report text, in comment lines)
     stdin = (f"_pve_sys.stdin = open({cmd.stdin!r}, encoding='utf-8')\n" if cmd.stdin else "")
-    text = f'''# Written by PVE from the report: {_display(tool, cmd.args)}
-# ({cmd.how}), run in a fresh folder with the files the report shows. The tool's exit status is
+    text = f'''# Written by PVE from the report: {shown}
+# ({how}), run in a fresh folder with the files the report shows. The tool's exit status is
 # its verdict on the input, not the bug; a crash it catches and prints is raised again here, and
 # a command line it refuses (argparse's or click's usage error) fails the run.
 import os as _pve_os, sys as _pve_sys, tempfile as _pve_tempfile, traceback as _pve_traceback

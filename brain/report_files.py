@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 # Shell prompts a report puts before a command (``$ ``, ``% ``, ``> ``, ``(venv) $ ``, ``C:\> ``).
 # ``#`` is root's prompt only after a user@host or a path (a line starting "# " is a comment).
-PROMPT = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?:(?:[\w.@~:/-]*\s*)?(?:\$|%|>|❯)|[\w.-]*@[\w.:/~-]+#)\s+"
-                    r"|^\s*[A-Za-z]:\\[^>]*>\s*")
+PROMPT = re.compile(r"^[ \t]*(?:\([^)\n]{0,80}\)[ \t]?)?(?:(?:[\w.@~:/-]{1,200}[ \t]?)?(?:\$|%|>|❯)|[\w.-]{0,80}@[\w.:/~-]{1,200}#)[ \t]"
+                    r"|^[ \t]*[A-Za-z]:\\[^>\n]{0,200}>[ \t]*")
 SHELL_LANGS = {"", "console", "shell", "sh", "bash", "zsh", "shell-session", "shellsession", "text", "txt",
                "powershell", "ps1", "cmd", "bat", "pytb", "python-traceback"}
 # Input formats a report shows as blocks, by file suffix (and the fence languages that mean them).
@@ -33,6 +33,8 @@ def written_by_shell(report: str) -> dict[str, str]:
     """Files a report's shell lines write: ``echo "x" > f.py``, ``printf 'x\\n' > f.py``."""
     out: dict[str, str] = {}
     for line in report.split("\n"):
+        if len(line) > 500 or not re.search(r"\b(?:echo|printf)\b", line):
+            continue  # (a shell line that writes a file is short; longer lines are not matched)
         text = PROMPT.sub("", line, count=1).strip()
         m = re.match(r"^(echo(?:\s+-[neE]+)?|printf)\s+(.+?)\s*>\s*(\S+)$", text)
         if not m:
@@ -92,7 +94,7 @@ def _fits(block: Block, suffix: str) -> bool:
 
 
 def _is_shell(text: str) -> bool:
-    return any(PROMPT.match(x) for x in text.split("\n")[:2])
+    return any(PROMPT.match(x[:500]) for x in text.split("\n")[:2])
 
 
 def parses(text: str) -> bool:

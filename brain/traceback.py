@@ -674,6 +674,11 @@ def _cut_traceback(lines: list[str], index: ProjectIndex) -> Failure | None:
             i = max(j, i + 1)
         else:
             i += 1
+    last = next((x for x in reversed(lines) if x.strip()), "")
+    tail = _FRAME.match(last)
+    if frames and tail and frames[-1].line == int(tail["line"]) and frames[-1].code is None:
+        # the text ends on this frame's own line (a length limit): its name may be halved
+        frames = [*frames[:-1], frames[-1].model_copy(update={"cut": True})]
     if not frames:
         return None
     named = _named_exception(lines)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import secrets
 import shutil
 import sys
 from dataclasses import dataclass
@@ -195,7 +196,16 @@ async def publish(ctx: ActionContext, session: Any) -> str:
     gh = GitHub(TokenAuthStrategy(ctx.token), base_url=ctx.api_url + "/", user_agent="pve-truth-engine-action")
     api = RepoAPI(gh, owner, name)
     if pull is not None:
-        review = await suggestion_review(api, number=int(pull["number"]), head_sha=pull["head"]["sha"],
+        head = pull["head"]["sha"]
+        if ctx.sha != head:
+            # The job checked out the merge commit (actions/checkout's default on pull_request):
+            # the fix's line numbers are that commit's, which suggestions on the head could miss
+            # by lines. The whole fix goes in the review's body as a diff instead.
+            review = await api.review(int(pull["number"]), commit_id=head, comments=[], body=render.with_marker(
+                f"action-{session.id}", render.review_body(session, [winner.diff], None)))
+            return (f"a review on #{pull['number']} with the fix as a diff (verified on the merge commit "
+                    f"{ctx.sha[:7]}, not the head: check out the head for suggestions)")
+        review = await suggestion_review(api, number=int(pull["number"]), head_sha=head,
                                          key=f"action-{session.id}", diff=winner.diff,
                                          body_for=lambda outside: render.review_body(session, outside, None))
         return f"a review with suggestions on #{pull['number']}" + (f" ({review['html_url']})" if review.get("html_url") else "")
@@ -215,12 +225,18 @@ def job_environment(ctx: ActionContext, env: dict[str, str]) -> Path | None:
     environment again: ``python-environment`` when given, else ``.venv`` or ``venv`` in the
     project's folder, else the one the job activated (``VIRTUAL_ENV``)."""
     given = env.get("INPUT_PYTHON_ENVIRONMENT", "").strip()
-    if given:
-        path = Path(given) if Path(given).is_absolute() else ctx.workspace / given
-        return path
-    for candidate in (ctx.workspace / ".venv", ctx.workspace / "venv", _path(env.get("VIRTUAL_ENV"))):
-        if candidate is not None and (candidate / "pyvenv.cfg").is_file():
-            return candidate
+    root = Path(env.get("GITHUB_WORKSPACE", str(ctx.workspace))).resolve()
+    options = [Path(given) if Path(given).is_absolute() else ctx.workspace / given] if given else \
+        [ctx.workspace / ".venv", ctx.workspace / "venv", *([_path(env["VIRTUAL_ENV"])] if env.get("VIRTUAL_ENV") else [])]
+    for candidate in options:
+        if candidate is None or not (candidate / "pyvenv.cfg").is_file():
+            continue
+        # A virtualenv links to an interpreter the runner installed; one whose python is a file of
+        # the repository (a committed .venv) would run on the runner when PVE probes it: never used.
+        if (candidate / "bin" / "python").resolve().is_relative_to(root):
+            print(f"pve: not using {candidate}: its bin/python is a file of the repository", file=sys.stderr)
+            continue
+        return candidate
     return None
 
 
@@ -229,7 +245,9 @@ def _write_outputs(ctx: ActionContext, values: dict[str, str]) -> None:
         return
     with ctx.output.open("a", encoding="utf-8") as f:
         for key, value in values.items():
-            f.write(f"{key}={value}\n" if "\n" not in value else f"{key}<<PVE_EOF\n{value}\nPVE_EOF\n")
+            # (a value may quote GitHub's or the report's words: a delimiter nobody can guess)
+            end = f"PVE_{secrets.token_hex(8)}"
+            f.write(f"{key}={value}\n" if "\n" not in value else f"{key}<<{end}\n{value}\n{end}\n")
 
 
 def main(env: dict[str, str]) -> int:

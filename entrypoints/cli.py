@@ -316,11 +316,15 @@ def _app_setup(args: argparse.Namespace) -> int:
 def _proof(args: argparse.Namespace) -> int:
     from pve.errors import BadInput
     from pve.settings import Settings
+    from statemachine.attestation import fingerprint as attestation_fingerprint
     from statemachine.attestation import is_envelope, verify_envelope
     from statemachine.proof import ProofSigner, load_public_key, public_pem, verify_proof
 
     def fingerprint_of(envelope: bytes) -> str:
-        return ", ".join(str(sig.get("keyid")) for sig in json.loads(envelope).get("signatures", []))
+        """The signature's key that verified (the one of the trusted keys)."""
+        ids = {attestation_fingerprint(k) for k in trusted}
+        return next((str(sig.get("keyid")) for sig in json.loads(envelope).get("signatures", []) if sig.get("keyid") in ids),
+                    "?")
 
     signer = ProofSigner(Settings.from_env().home)
     if args.proof_command == "key":
@@ -338,11 +342,16 @@ def _proof(args: argparse.Namespace) -> int:
     if is_envelope(data):  # an in-toto statement in a DSSE envelope
         stmt = verify_envelope(data, trusted)
         p = stmt["predicate"]
+        if not args.public_key:
+            signer.check_window(fingerprint_of(data), str(p.get("created", "")))
         names = ", ".join(s["name"] for s in stmt["subject"][:4])
         print(f"valid: session {p['session']}, verdict {p['verdict']['words']} (evidence: {p['verdict']['evidence']}), "
               f"subjects: {names}, signed by {fingerprint_of(data)}")
         return 0
     check = verify_proof(data, trusted)
+    if not args.public_key:
+        created = next((line.split(": ", 1)[1] for line in data.decode().splitlines()[:8] if line.startswith("created: ")), "")
+        signer.check_window(check.key_id, created)
     print(f"valid: session {check.session}, verdict {check.verdict}, signed by {check.key_id}")
     return 0
 

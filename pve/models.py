@@ -45,6 +45,7 @@ class Frame(BaseModel):
     function: str | None = None
     code: str | None = None
     project_path: str | None = None  # POSIX path relative to the project root, when it exists there
+    cut: bool = False  # the report ends on this frame's line: its function's name may be cut short
 
 
 class ExceptionInfo(BaseModel):

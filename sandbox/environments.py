@@ -186,6 +186,12 @@ class EnvironmentStore:
                                       "the job's test step created (python -m venv, uv venv, virtualenv)")
         if not world_traversable(venv / "pyvenv.cfg"):
             raise DependencyError("", f"{venv} is not readable by the sandbox users")
+        base = (venv / "bin" / "python").resolve()
+        if base.is_relative_to(venv):
+            # its interpreter is checked by running it here, outside any sandbox: only one the
+            # machine installed (a virtualenv links to it), never a file inside the folder given
+            raise DependencyError("", f"{venv}'s bin/python is a file of its own, not a link to an installed "
+                                      "interpreter: it is not run")
         try:
             interpreter = find_interpreter(str(venv / "bin" / "python"))
         except SandboxUnavailable as exc:

@@ -135,9 +135,8 @@ def unlike(actual: ExceptionInfo, reported: Analysis) -> str | None:
         frames = [(f.project_path, f.function) for f in actual.frames if f.project_path]
         # A report cut mid-line (a length limit) may end on a frame whose name is cut too
         # ("in handle" for handleChildren): that frame is matched by the part it kept.
-        halved = reported.exception.cut and reported.exception.frames and reported.exception.frames[-1] == want
         if want.function is not None and not any(
-                path == want.project_path and (fn == want.function or (halved and (fn or "").startswith(want.function)))
+                path == want.project_path and (fn == want.function or (want.cut and (fn or "").startswith(want.function)))
                 for path, fn in frames):
             where = f"{frames[-1][0]} {frames[-1][1]}()" if frames else "outside the project"
             return f"it raised {actual.type} in {where}, not in {want.project_path} {want.function}()"

@@ -112,6 +112,20 @@ class ProofSigner:
                 keys.append(loaded)
         return keys
 
+    def check_window(self, keyid: str, created: str) -> None:
+        """Raise ProofInvalid when ``keyid`` had been retired before the proof was created (a
+        rotated-out key verifies only what it signed while it was the signing key)."""
+        entry = next((k for k in self.published() if k["keyid"] == keyid), None)
+        if entry is None or entry.get("not_after") is None:
+            return
+        try:
+            retired, made = datetime.fromisoformat(entry["not_after"]), datetime.fromisoformat(created)
+        except ValueError:
+            raise ProofInvalid(f"the proof's creation time {created!r} is not a date") from None
+        if made > retired:
+            raise ProofInvalid(f"signed with key {keyid}, retired at {entry['not_after']}, for a proof created "
+                               f"later ({created})")
+
     def attest(self, stmt: dict[str, Any]) -> bytes:
         """The in-toto statement in a DSSE envelope signed with this key."""
         return attestation.envelope(stmt, self.private_key())

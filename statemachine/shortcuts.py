@@ -270,11 +270,10 @@ def workarounds(old: ast.AST | None, new: ast.AST, *, values_checked: bool) -> l
         reasons.append(f"makes a condition always {'true' if next(iter(constant))[1] else 'false'}")
     if after["swallowed"] > before["swallowed"]:
         reasons.append("swallows an exception (a handler that does nothing)")
-    flipped = _flag_arguments(new) - _flag_arguments(old)
-    if flipped and {(call, arg, not value) for call, arg, value in flipped} & _flag_arguments(old):
-        call, arg, value = sorted(flipped)[0]
-        reasons.append(f"flips a True/False argument ({call}(…{arg}={value})): it picks the other branch of the code "
-                       "it calls for every input here, as good as a constant condition")
+    flipped = _flipped_flags(_flag_arguments(old), _flag_arguments(new))
+    if flipped:
+        reasons.append(f"flips a True/False argument ({flipped}): it picks the other branch of the code it calls "
+                       "for every input here, as good as a constant condition")
     if after["shown"] < before["shown"]:
         reasons.append("deletes what shows a caught exception (a traceback print or an exception log): the crash is "
                        "hidden, not fixed")
@@ -283,24 +282,37 @@ def workarounds(old: ast.AST | None, new: ast.AST, *, values_checked: bool) -> l
     return reasons
 
 
+def _flipped_flags(before: Counter[tuple[str, str, bool]], after: Counter[tuple[str, str, bool]]) -> str | None:
+    """A call's True/False argument that one of its call sites now passes the other way, or no
+    longer passes (its default decides instead), in words; None when there is none."""
+    for (call, arg, value), was in sorted(before.items()):
+        now = after.get((call, arg, value), 0)
+        if now < was:
+            if after.get((call, arg, not value), 0) > before.get((call, arg, not value), 0):
+                return f"{call}(…{arg}={not value})"
+            if not arg.startswith("#"):  # dropped: the parameter's default decides now
+                return f"{call}(…) without {arg}={value}"
+    return None
+
+
 @functools.lru_cache(maxsize=16)
-def _flag_arguments(tree: ast.AST | None) -> frozenset[tuple[str, str, bool]]:
+def _flag_arguments(tree: ast.AST | None) -> Counter[tuple[str, str, bool]]:
     """(callee, argument, value) of every True/False passed to a call (``enum=True``; a
-    positional one by its index), where the callee's name is known."""
-    out: set[tuple[str, str, bool]] = set()
+    positional one by its index), where the callee's name is known, counted."""
+    out: Counter[tuple[str, str, bool]] = Counter()
     if tree is None:
-        return frozenset()
+        return out
     for n in ast.walk(tree):
         if not isinstance(n, ast.Call) or dotted(n.func) is None:
             continue
         name = dotted(n.func) or ""
         for k, a in enumerate(n.args):
             if isinstance(a, ast.Constant) and isinstance(a.value, bool):
-                out.add((name, f"#{k}", a.value))
+                out[(name, f"#{k}", a.value)] += 1
         for kw in n.keywords:
             if kw.arg and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
-                out.add((name, kw.arg, kw.value.value))
-    return frozenset(out)
+                out[(name, kw.arg, kw.value.value)] += 1
+    return out
 
 
 @functools.lru_cache(maxsize=16)

@@ -208,3 +208,35 @@ def test_the_job_s_own_virtualenv_is_used_not_built_again(tmp_path, github, whee
     assert outputs["verdict"] == "verified"
     proof = Path(outputs["proof"]).read_text()
     assert "declared by: the caller's virtualenv (PVE_ENV_FROM)" in proof and "  pytest==" in proof
+
+
+def test_a_merge_commit_s_fix_is_a_diff_in_the_review_not_suggestions_on_the_head(tmp_path, github):
+    """actions/checkout's default on pull_request is the merge commit: its line numbers are not
+    the head's, so the verified fix is posted as a diff, not as suggestions that could land on
+    other lines."""
+    repo = github.add_repo("octo/stats", {**files_of(STATS), "stats/core.py": GUARDED}, installation=INSTALLATION)
+    pull = github.add_pull(repo, "Simplify mean", files_of(STATS), branch="simplify")
+    workspace = checkout(tmp_path, files_of(STATS), LOG)
+    done, outputs, _ = run_action(tmp_path, github, "pull_request", pull_request_event(repo, pull), workspace,
+                                  sha="f" * 40, ref="refs/pull/1/merge", inputs={"log": "pytest.log"})
+    assert done.returncode == 0, done.stderr
+    (review,) = [r for r in repo.reviews if r["pull_number"] == pull["number"]]
+    assert review["comments"] == [] and "```diff" in review["body"] and review["commit_id"] == pull["head"]["sha"]
+    assert "verified on the merge commit fffffff, not the head" in outputs["posted"]
+
+
+def test_a_committed_virtualenv_is_never_run_on_the_runner(tmp_path, github):
+    """A repository (or a pull request) that commits ``.venv/bin/python`` as a script of its own
+    must not get it run on the runner when PVE looks for the job's environment."""
+    repo = github.add_repo("octo/stats", files_of(STATS), installation=INSTALLATION)
+    marker = tmp_path / "ran-on-the-runner"
+    evil = f"#!/bin/sh\ntouch {marker}\nexec /usr/bin/python3 \"$@\"\n"
+    workspace = checkout(tmp_path, {**files_of(STATS), ".venv/pyvenv.cfg": "home = /usr/bin\n", ".venv/bin/python": evil},
+                         LOG)
+    os.chmod(workspace / ".venv" / "bin" / "python", 0o755)
+    payload = for_repo(example("push"), repo.full_name)
+    done, outputs, _ = run_action(tmp_path, github, "push", payload, workspace, sha=repo.refs["heads/main"],
+                                  ref="refs/heads/main", inputs={"log": "pytest.log", "post": "summary"})
+    assert done.returncode == 0, done.stderr
+    assert "its bin/python is a file of the repository" in done.stderr and not marker.exists()
+    assert outputs["verdict"] == "verified"

@@ -96,6 +96,10 @@ def test_a_rotated_key_still_verifies_what_it_signed_and_is_listed_with_its_wind
     assert attestation.verify_envelope(old, ProofSigner(tmp_path).trusted())["predicate"]["session"] == "cd" * 16
     with pytest.raises(ProofInvalid, match="another key"):
         attestation.verify_envelope(old, [ProofSigner(tmp_path).public_key()])  # the new key alone: not it
+    # the retired key verifies what it signed in its window, not a proof dated after it
+    ProofSigner(tmp_path).check_window(first, "2026-12-06T07:00:00+00:00")
+    with pytest.raises(ProofInvalid, match=f"signed with key {first}, retired at"):
+        ProofSigner(tmp_path).check_window(first, "2999-01-01T00:00:00+00:00")
 
 
 def test_what_is_not_an_attestation_is_said(tmp_path):

@@ -79,6 +79,17 @@ def test_a_flipped_true_false_argument_is_a_workaround():
     assert flipped.ok and any("flips a True/False argument (infer_func_form(…enum=False))" in w
                               for w in flipped.workaround), flipped.workaround
     assert other.ok and not other.workaround
+    # also where the callee already gets the other value elsewhere, and where the argument is dropped
+    two = code.replace("    return infer_func_form(node, parent=None, enum=True)[0]\n",
+                       "    infer_func_form(node, parent=None, enum=False)\n    return infer_func_form(node, parent=None, enum=True)[0]\n")
+    FILES["brain_enum.py"] = two
+    try:
+        both = pre("brain_enum.py", two.replace("enum=True)", "enum=False)"), PYTEST)
+        dropped = pre("brain_enum.py", two.replace(", enum=True)", ")"), PYTEST)
+    finally:
+        del FILES["brain_enum.py"]
+    assert any("flips a True/False argument" in w for w in both.workaround), both.workaround
+    assert any("without enum=True" in w for w in dropped.workaround), dropped.workaround
 
 
 @pytest.mark.parametrize("new, why", [
