@@ -690,6 +690,14 @@ def _cut_traceback(lines: list[str], index: ProjectIndex) -> Failure | None:
         return Failure(exception=ExceptionInfo(type="", qualified_type="", message="", frames=frames, cut=True,
                                                type_truncated=True))
     qualified, message = named
+    marker = max((k for k, x in enumerate(lines) if x.strip() in (_CAUSE, _CONTEXT)), default=None)
+    if marker is not None:
+        # A chain cut after its marker ("The above exception was the direct cause..."): when the
+        # exception the report names is a complete link before it, that link is the failure.
+        earlier = [f for f in _parse_cpython(lines[:marker], index)
+                   if f.exception.type == qualified.rsplit(".", 1)[-1]]
+        if earlier:
+            return earlier[-1]
     return Failure(exception=ExceptionInfo(type=qualified.rsplit(".", 1)[-1], qualified_type=qualified,
                                            message=message, frames=frames, cut=True))
 

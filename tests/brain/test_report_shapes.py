@@ -337,3 +337,30 @@ def test_the_traceback_s_own_call_with_the_report_s_data_is_the_reproduction():
     no_data = FRAMES_ONLY_REPORT.replace('[["widget", 3], ["gadget", 5]]', "(the rows are private)")
     with pytest.raises(Unusable, match="uses rows, and the report does not show its value"):
         frames_script(no_data, parse_log(no_data).failures[0], {"tablekit": "src/tablekit"}, lambda _: {"Table"})
+
+
+CUT_CHAIN = '''# AttributeInferenceError: '__slots__' not found on ClassDef node
+
+```python-traceback
+Traceback (most recent call last):
+  File "astroid/astroid/nodes/scoped_nodes/scoped_nodes.py", line 2450, in igetattr
+    attributes = self.getattr(name, context, class_context=class_context)
+  File "astroid/astroid/nodes/scoped_nodes/scoped_nodes.py", line 2383, in getattr
+    raise AttributeInferenceError(target=self, attribute=name, context=context)
+astroid.exceptions.AttributeInferenceError: '__slots__' not found on <ClassDef.C l.1 at 0x7f8063c70500>.
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "pylint/pylint/utils/ast_walker.py", line 87, in walk
+    callback(astroid)
+  File "astroid/astroid/nodes/scoped_nodes/scoped_nodes.py", line 2813, in slots
+    return self._all'''
+
+
+def test_a_chain_cut_after_its_marker_is_the_link_the_report_names():
+    """astroid#3067: the title names the first link's exception; the second traceback is cut
+    before its own: the failure is the complete first link, not the cut one with a borrowed type."""
+    (failure,) = parse_log(CUT_CHAIN).failures
+    assert (failure.exception.type, failure.exception.cut) == ("AttributeInferenceError", False)
+    assert [f.function for f in failure.exception.frames] == ["igetattr", "getattr"]
