@@ -165,7 +165,7 @@ def command_for_input(report: str, project_tools: dict[str, Tool], names: set[st
     own = {_norm(n) for n in names}  # the project's import names
     named = [t for t in scripts if _norm(t.name) in own]
     tool = named[0] if named else (scripts[0] if len(scripts) == 1 else None)
-    program = None if tool is not None else _program_of(failure, declared)
+    program = None if tool is not None else _program_of(failure, declared, report, names)
     tool = tool or program
     if tool is None:
         return None
@@ -186,19 +186,33 @@ def command_for_input(report: str, project_tools: dict[str, Tool], names: set[st
     return cmd
 
 
-def _program_of(failure: Failure, declared: Callable[[str], bool]) -> Tool | None:
+def _program_of(failure: Failure, declared: Callable[[str], bool], report: str = "",
+                names: set[str] | frozenset[str] = frozenset()) -> Tool | None:
     """The program whose frames come before the project's in the traceback (``pylint/pylint/…``,
-    ``…/site-packages/flake8/…``), as ``python -m program``, when the project requires it."""
+    ``…/site-packages/flake8/…``), as ``python -m program``, when the project requires it; also
+    from the report's other tracebacks (a chain's later link, cut short) when the failure's own
+    frames are all the project's."""
+    files = []
     for f in failure.exception.frames:
         if f.project_path:
             break
-        parts = [p for p in re.split(r"[/\\]", f.file) if p not in ("", ".", "..", "…", "...")]
-        at = next((k for k, p in enumerate(parts) if p in ("site-packages", "dist-packages")), None)
-        package = parts[at + 1] if at is not None and at + 2 < len(parts) else \
-            parts[0] if len(parts) > 2 and parts[0] == parts[1] else ""  # a checkout: pylint/pylint/…
-        if package.isidentifier() and declared(package):
+        files.append(f.file)
+    files += [m.group(1) for m in re.finditer(r'^\s*File "([^"\n]{1,400})", line \d+', report[:200_000], re.M)]
+    for file in files:
+        package = _package_of(file)
+        if package and package not in names and declared(package):
             return Tool(package, package, module=True)
     return None
+
+
+def _package_of(file: str) -> str:
+    """The top-level package a traceback's file belongs to, where its path says (an installed
+    copy's ``site-packages/<pkg>/``, a checkout's ``<pkg>/<pkg>/``)."""
+    parts = [p for p in re.split(r"[/\\]", file) if p not in ("", ".", "..", "…", "...")]
+    at = next((k for k, p in enumerate(parts) if p in ("site-packages", "dist-packages")), None)
+    package = parts[at + 1] if at is not None and at + 2 < len(parts) else \
+        parts[0] if len(parts) > 2 and parts[0] == parts[1] else ""
+    return package if package.isidentifier() else ""
 
 
 def _norm(name: str) -> str:
