@@ -54,7 +54,7 @@ from sandbox.seccomp import build_filter
 
 __all__ = ["RUN_PATH", "DependencyError", "Environment", "EnvironmentStore", "installer_reason"]
 
-FORMAT = "pve-env/2"  # bump when the layout of a built environment, or how a plan is built, changes
+FORMAT = "pve-env/3"  # bump when the layout of a built environment, or how a plan is built, changes
 RUN_PATH = "/pve-env"  # where a run sees the environment (read-only)
 _LOG_TAIL = 4000
 
@@ -239,9 +239,10 @@ class EnvironmentStore:
             if plan.constraints:
                 (src / CONSTRAINTS).write_text("\n".join(plan.constraints) + "\n")
             if plan.overrides:
-                # the project's own source, by its path: a bare name would let the override
-                # replace the editable install itself with a release from the index
-                (src / OVERRIDES).write_text("".join(f"{name} @ file://{SRC_PATH}\n" for name in plan.overrides))
+                # the project's own source, editable, by its path: a bare name lets the override
+                # replace the editable install with a release from the index, a plain URL with a
+                # copy of the source
+                (src / OVERRIDES).write_text(f"-e file://{SRC_PATH}\n")
             if self.builder_uid is not None:
                 # The builder owns its scratch copy and the folder it builds into; never chown
                 # a built venv (its files share inodes with the uv cache).
