@@ -322,8 +322,10 @@ def _report_reproduction(text: str, failure: Failure, index: ProjectIndex, read:
         try:
             from_frames = report.frames_script(text, failure, index.packages, exports, _modules(index))
         except report.Unusable as exc:
-            raise BadInput(f"could not use the report's code: {exc}", code="report-code-unusable",
-                           reason=str(exc)) from None
+            # no reproduction in the report (a model may still write one): said with its reason
+            raise BadInput(f"could not derive a reproduction from the error log: {exc}", code="no-reproduction",
+                           hint="say how to trigger it: --test \"pytest tests/test_x.py::test_y\" or --cmd "
+                                "\"python script.py\"") from None
         if from_frames is None:
             return None
         notes += from_frames.notes

@@ -297,15 +297,22 @@ def _flipped_flags(before: Counter[tuple[str, str, bool]], after: Counter[tuple[
 
 @functools.lru_cache(maxsize=16)
 def _flag_arguments(tree: ast.AST | None) -> Counter[tuple[str, str, bool]]:
-    """(callee, argument, value) of every True/False passed to a call (``enum=True``; a
-    positional one by its index), where the callee's name is known, counted."""
+    """(callee, argument, value) of every True/False passed to a function of the module itself
+    (``infer_func_form(node, enum=True)``, ``self._check(x, strict=False)``; a positional one by
+    its index), counted. Only the module's own functions: there the flag picks a branch of the
+    project's code, which its tests must evidence; a library's or builtin's flag
+    (``items.sort(reverse=True)``) is part of what the call means."""
     out: Counter[tuple[str, str, bool]] = Counter()
     if tree is None:
         return out
+    own = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     for n in ast.walk(tree):
         if not isinstance(n, ast.Call) or dotted(n.func) is None:
             continue
         name = dotted(n.func) or ""
+        head, _, last = name.rpartition(".")
+        if last not in own or head not in ("", "self", "cls"):
+            continue
         for k, a in enumerate(n.args):
             if isinstance(a, ast.Constant) and isinstance(a.value, bool):
                 out[(name, f"#{k}", a.value)] += 1

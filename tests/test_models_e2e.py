@@ -257,7 +257,8 @@ def test_a_model_reproduction_that_does_not_fail_as_reported_is_refused(tmp_path
     with pytest.raises(BadInput, match="no model's reproduction failed as reported") as caught:
         asyncio.run(verify(VerifyRequest(path=project, error_log=NO_CODE.encode(), brain="auto"), svc))
     assert caught.value.code == "no-reproduction"
-    # without models the same report is refused before anything runs
+    # without models the same report is refused before anything runs, saying what it lacks: the
+    # traceback's own line needs `t`, which the report never shows
     offline = services(tmp_path, servers)
-    with pytest.raises(BadInput, match="no code block that uses the project"):
+    with pytest.raises(BadInput, match="uses t, and the report does not show its value"):
         asyncio.run(verify(VerifyRequest(path=project, error_log=NO_CODE.encode()), offline))
