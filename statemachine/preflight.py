@@ -120,9 +120,16 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
         touched = [d for start, end, d in orig.defs if start <= change.last and change.first <= end]
         reasons.extend(judging_edits(path, change.old, change.new, touched, script=path in repro_files))
         reasons.extend(fitted_literals(change.old, change.new, _region_text(orig, change), expected, candidate.rule))
-        workaround.extend(workarounds(change.old, change.new, values_checked=values_checked))
+        workaround.extend(workarounds(change.old, change.new, values_checked=values_checked,
+                                      own=_own_functions(orig.tree)))
         workaround.extend(_orphaned(change))
     return Preflight(ok=not reasons, reasons=reasons, workaround=list(dict.fromkeys(workaround)) if not reasons else [])
+
+
+@functools.lru_cache(maxsize=16)
+def _own_functions(tree: ast.AST) -> frozenset[str]:
+    """The names of the functions and methods a module defines."""
+    return frozenset(n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
 
 
 class _Facts:

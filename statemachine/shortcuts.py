@@ -251,7 +251,8 @@ def _has_checks(text: str) -> bool:
 # --------------------------------------------------------------------------- anti-patterns
 
 
-def workarounds(old: ast.AST | None, new: ast.AST, *, values_checked: bool) -> list[str]:
+def workarounds(old: ast.AST | None, new: ast.AST, *, values_checked: bool,
+                own: frozenset[str] = frozenset()) -> list[str]:
     """TRUTH.md's anti-patterns in this change: never verified, at most a workaround.
     ``values_checked``: the reproduction checks results, so an inserted early return is judged
     by what it returns; where it only checks for a crash, any new exit is a way around it."""
@@ -270,7 +271,7 @@ def workarounds(old: ast.AST | None, new: ast.AST, *, values_checked: bool) -> l
         reasons.append(f"makes a condition always {'true' if next(iter(constant))[1] else 'false'}")
     if after["swallowed"] > before["swallowed"]:
         reasons.append("swallows an exception (a handler that does nothing)")
-    flipped = _flipped_flags(_flag_arguments(old), _flag_arguments(new))
+    flipped = _flipped_flags(_flag_arguments(old, own), _flag_arguments(new, own))
     if flipped:
         reasons.append(f"flips a True/False argument ({flipped}): it picks the other branch of the code it calls "
                        "for every input here, as good as a constant condition")
@@ -296,16 +297,17 @@ def _flipped_flags(before: Counter[tuple[str, str, bool]], after: Counter[tuple[
 
 
 @functools.lru_cache(maxsize=16)
-def _flag_arguments(tree: ast.AST | None) -> Counter[tuple[str, str, bool]]:
+def _flag_arguments(tree: ast.AST | None, own: frozenset[str] = frozenset()) -> Counter[tuple[str, str, bool]]:
     """(callee, argument, value) of every True/False passed to a function of the module itself
-    (``infer_func_form(node, enum=True)``, ``self._check(x, strict=False)``; a positional one by
+    (``own``: the module's function names, beside those ``tree`` defines;
+    ``infer_func_form(node, enum=True)``, ``self._check(x, strict=False)``; a positional one by
     its index), counted. Only the module's own functions: there the flag picks a branch of the
     project's code, which its tests must evidence; a library's or builtin's flag
     (``items.sort(reverse=True)``) is part of what the call means."""
     out: Counter[tuple[str, str, bool]] = Counter()
     if tree is None:
         return out
-    own = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    own = own | {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     for n in ast.walk(tree):
         if not isinstance(n, ast.Call) or dotted(n.func) is None:
             continue
