@@ -24,6 +24,7 @@ from brain.source import (
     indent_of,
     segment,
 )
+from brain.stdlib_names import FROM_IMPORTS, UNSAFE_STDLIB
 from pve.models import SYNTAX_ERRORS, Analysis, Candidate, ExceptionInfo, FileEdit, Frame
 
 Reader = Callable[[str], str]
@@ -49,20 +50,6 @@ class Context:
     editable: Callable[[str], bool] = lambda _p: True
 
 
-# names commonly used without their import
-_FROM_IMPORTS = {
-    "Counter": "collections", "defaultdict": "collections", "OrderedDict": "collections",
-    "namedtuple": "collections", "deque": "collections", "dataclass": "dataclasses",
-    "field": "dataclasses", "Path": "pathlib", "datetime": "datetime", "date": "datetime",
-    "timedelta": "datetime", "partial": "functools", "reduce": "functools", "lru_cache": "functools",
-    "wraps": "functools", "chain": "itertools", "Optional": "typing", "Any": "typing",
-    "Iterable": "typing", "Callable": "typing", "Decimal": "decimal", "Fraction": "fractions",
-    "pprint": "pprint", "dedent": "textwrap", "sleep": "time", "randint": "random", "choice": "random",
-    "sqrt": "math", "ceil": "math", "floor": "math", "pi": "math", "inf": "math", "isclose": "math",
-    "heappush": "heapq", "heappop": "heapq", "bisect_left": "bisect", "bisect_right": "bisect",
-    "dumps": "json", "loads": "json",
-}
-_UNSAFE_STDLIB = {"antigravity", "this", "idlelib", "turtle", "turtledemo", "tkinter", "__hello__", "__phello__"}
 
 
 def proposals(analysis: Analysis, read: Reader, editable: Callable[[str], bool], project_files: list[str]) -> list[Proposal]:
@@ -203,11 +190,11 @@ def _name_import(ctx: Context) -> Iterator[Proposal]:
     missing = names[0]
     src = ctx.src
     at = src.first_code_line()
-    if missing in sys.stdlib_module_names and missing not in _UNSAFE_STDLIB:
+    if missing in sys.stdlib_module_names and missing not in UNSAFE_STDLIB:
         yield Proposal("name.import", f"'{missing}' is a standard module that was never imported", src.path,
                        src.insert_before(at, [f"import {missing}"]), 4.5)  # exact name beats any fuzzy rename
-    if missing in _FROM_IMPORTS:
-        mod = _FROM_IMPORTS[missing]
+    if missing in FROM_IMPORTS:
+        mod = FROM_IMPORTS[missing]
         yield Proposal("name.import", f"'{missing}' lives in {mod} and was never imported", src.path,
                        src.insert_before(at, [f"from {mod} import {missing}"]), 4.4)
     for other in ctx.project_files:
@@ -283,7 +270,7 @@ def _module_names_of(ctx: Context, module: str) -> set[str]:
         if candidate in ctx.project_files:
             return SourceFile(candidate, ctx.read(candidate)).module_names()
     top = module.split(".")[0]
-    if top in sys.stdlib_module_names and top not in _UNSAFE_STDLIB and f"{top}.py" not in ctx.project_files:
+    if top in sys.stdlib_module_names and top not in UNSAFE_STDLIB and f"{top}.py" not in ctx.project_files:
         try:
             mod = __import__(module, fromlist=["_"])  # standard library only, never project code
         except Exception:

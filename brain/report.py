@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from brain.report_files import block_for_file
+from brain.stdlib_names import FROM_IMPORTS, safe_module
 from pve.models import Failure
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)[^`]*$")
@@ -413,25 +414,19 @@ def _unbound(tree: ast.Module) -> set[str]:
     return {name for name in loaded - bound if not hasattr(builtins, name) and name != "__file__"}
 
 
-# Names reporters use from the standard library without importing them (their session had).
-_STDLIB_NAMES = {
-    "randint": "random", "choice": "random", "shuffle": "random", "uniform": "random", "sample": "random",
-    "datetime": "datetime", "date": "datetime", "timedelta": "datetime", "timezone": "datetime", "time": "time",
-    "sleep": "time", "Path": "pathlib", "PurePath": "pathlib", "OrderedDict": "collections",
-    "defaultdict": "collections", "Counter": "collections", "namedtuple": "collections", "deque": "collections",
-    "partial": "functools", "reduce": "functools", "wraps": "functools", "lru_cache": "functools",
-    "dataclass": "dataclasses", "field": "dataclasses", "Decimal": "decimal", "Fraction": "fractions",
-    "deepcopy": "copy", "pprint": "pprint", "chain": "itertools", "islice": "itertools", "product": "itertools",
-    "StringIO": "io", "BytesIO": "io", "Enum": "enum", "IntEnum": "enum", "UUID": "uuid", "uuid4": "uuid",
-    "Any": "typing", "Optional": "typing", "List": "typing", "Dict": "typing", "Union": "typing",
-    "NamedTuple": "typing", "TypedDict": "typing", "Mapping": "collections.abc", "Sequence": "collections.abc",
-    "dedent": "textwrap", "sqrt": "math", "floor": "math", "ceil": "math", "inf": "math", "nan": "math",
-}
+# Names reporters use from the standard library without importing them (their session had):
+# the offline engine's table, and a few more that snippets use.
+_STDLIB_NAMES = {**FROM_IMPORTS, "shuffle": "random", "uniform": "random", "sample": "random", "timezone": "datetime",
+                 "PurePath": "pathlib", "islice": "itertools", "product": "itertools", "StringIO": "io",
+                 "BytesIO": "io", "Enum": "enum", "IntEnum": "enum", "UUID": "uuid", "uuid4": "uuid",
+                 "List": "typing", "Dict": "typing", "Union": "typing", "NamedTuple": "typing",
+                 "TypedDict": "typing", "Mapping": "collections.abc", "Sequence": "collections.abc", "nan": "math",
+                 "deepcopy": "copy"}
 
 
 def _stdlib_imports(missing: set[str]) -> list[str]:
     """Imports for standard-library names and modules the code uses without importing them."""
-    modules = sorted(n for n in missing if n in sys.stdlib_module_names and not n.startswith("_"))
+    modules = sorted(n for n in missing if safe_module(n))
     lines = [f"import {m}" for m in modules]
     by_module: dict[str, list[str]] = {}
     for name in sorted(missing - set(modules)):

@@ -54,6 +54,18 @@ def average(scores):
 print(average([3, 4]))
 print(average([]))
 '''
+
+def paste(page, text: str) -> None:
+    """Into an empty editor, as a person pastes: a clipboard event on Monaco's textarea."""
+    page.evaluate("() => window.pveEditor.setValue('')")
+    page.locator(".monaco-editor textarea").first.focus()
+    page.evaluate("""text => {
+        const data = new DataTransfer();
+        data.setData('text/plain', text);
+        document.querySelector('.monaco-editor textarea').dispatchEvent(
+            new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+    }""", text)
+
 IPYTHON_SESSION = """In [1]: d = {'a': 1}
 
 In [2]: d['b']
@@ -182,25 +194,11 @@ def test_a_walk_through_the_web_view(served, browser, tmp_path):
     v.check("playground")
 
     # An IPython session pasted whole: its statements are the code, its traceback the error.
-    page.evaluate("() => window.pveEditor.setValue('')")
-    page.locator(".monaco-editor textarea").first.focus()
-    page.evaluate("""text => {
-        const data = new DataTransfer();
-        data.setData('text/plain', text);
-        document.querySelector('.monaco-editor textarea').dispatchEvent(
-            new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
-    }""", IPYTHON_SESSION)
+    paste(page, IPYTHON_SESSION)
     assert page.evaluate("() => window.pveEditor.getValue()") == "d = {'a': 1}\nd['b']\n"
     assert page.input_value("#error").startswith("----") and page.input_value("#error").strip().endswith("KeyError: 'b'")
 
-    page.evaluate("() => window.pveEditor.setValue('')")
-    page.locator(".monaco-editor textarea").first.focus()
-    page.evaluate("""text => {
-        const data = new DataTransfer();
-        data.setData('text/plain', text);
-        document.querySelector('.monaco-editor textarea').dispatchEvent(
-            new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
-    }""", SLOW + "\n" + SLOW_TB)
+    paste(page, SLOW + "\n" + SLOW_TB)
     assert page.evaluate("() => window.pveEditor.getValue()").strip() == SLOW.strip()  # only the code
     assert page.input_value("#error").strip() == SLOW_TB.strip()  # the traceback moved by itself
     page.wait_for_function("() => [...document.querySelectorAll('#libraries .badge')].map(b => b.textContent)"
