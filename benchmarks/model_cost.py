@@ -5,7 +5,7 @@ per generator (Gemini, DeepSeek, a self-hosted endpoint), with Groq as the categ
 providers are the local wire-protocol servers the tests use (``tests/model_servers.py``): the
 real SDKs send PVE's real prompts to them, and they answer with a three-candidate fix. Token
 counts are the servers' estimate of ceil(characters / 4) for the prompt PVE sent and the answer
-it got; cost is those counts at each provider's published price (``brain/pricing.py``).
+it got; cost is those counts at each provider's published price (``brain/models/pricing.py``).
 
 What this does not include: a real model's answer is usually longer than the scripted one, and
 Gemini 2.5 Flash also bills its thinking tokens as output. The table therefore also gives the
@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from brain.pricing import cost_usd  # noqa: E402
-from brain.providers import BrainConfig  # noqa: E402
+from brain.models.pricing import cost_usd  # noqa: E402
+from brain.models.providers import BrainConfig  # noqa: E402
 from entrypoints import bootstrap  # noqa: E402
 from pve.models import SessionStatus, VerifyRequest  # noqa: E402
 from pve.settings import Settings  # noqa: E402

@@ -139,3 +139,9 @@ def _compiles(text: str, path: str) -> bool:
     except (SyntaxError, ValueError):
         return False
     return True
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    """A file's change as git shows it (``a/`` and ``b/`` paths, three lines of context)."""
+    return "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                        fromfile=f"a/{path}", tofile=f"b/{path}", n=3))

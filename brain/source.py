@@ -197,6 +197,6 @@ class Spans:
         return self.replace(*self.span(node), new)
 
 
-# Binary operators as written, for operators that rewrite them (brain/mutate.py, brain/slips.py).
+# Binary operators as written, for operators that rewrite them (brain/offline/mutate.py, brain/offline/slips.py).
 BIN_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
                ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>"}

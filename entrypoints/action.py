@@ -126,7 +126,7 @@ def _path(value: str | None) -> Path | None:
 
 def request(ctx: ActionContext, config: Any) -> Any:
     """The verification the step asks for, under ``.github/pve.yml`` as the App reads it."""
-    from brain import commandline
+    from brain.intake import commandline
     from pve.models import VerifyRequest
 
     error_log = None

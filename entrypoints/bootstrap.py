@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from brain.providers import BrainConfig
+from brain.models.providers import BrainConfig
 from pve.settings import GitHubAppSettings, Settings, env_int, env_number
 from sandbox.backend import SandboxBackend
 from sandbox.bwrap import BubblewrapSandbox
-from statemachine.proof import ProofSigner
+from statemachine.proof.signing import ProofSigner
 from statemachine.services import Services, Watcher
 from store.base import Store
 from store.sqlite import SQLiteStore

@@ -122,7 +122,7 @@ def _read_log(name: str | None) -> bytes | None:
 def _verify(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from brain.providers import BrainConfig
+    from brain.models.providers import BrainConfig
     from entrypoints import bootstrap
     from pve import config
     from pve.errors import BadInput
@@ -278,7 +278,7 @@ def _app(args: argparse.Namespace) -> int:
     if args.app_command == "setup":
         return _app_setup(args)
     from pve.settings import Settings
-    from statemachine.proof import ProofSigner
+    from statemachine.proof.signing import ProofSigner
 
     key = ProofSigner(Settings.from_env().home).fingerprint()  # created now if this instance has none yet
     print(json.dumps(manifest.for_host(args.url, name=args.name, public=True if args.public else None, proof_key=key),
@@ -316,9 +316,9 @@ def _app_setup(args: argparse.Namespace) -> int:
 def _proof(args: argparse.Namespace) -> int:
     from pve.errors import BadInput
     from pve.settings import Settings
-    from statemachine.attestation import fingerprint as attestation_fingerprint
-    from statemachine.attestation import is_envelope, verify_envelope
-    from statemachine.proof import ProofSigner, load_public_key, public_pem, verify_proof
+    from statemachine.proof.attestation import fingerprint as attestation_fingerprint
+    from statemachine.proof.attestation import is_envelope, verify_envelope
+    from statemachine.proof.signing import ProofSigner, load_public_key, public_pem, verify_proof
 
     def fingerprint_of(envelope: bytes) -> str:
         """The signature's key that verified (the one of the trusted keys)."""

@@ -203,7 +203,7 @@ class RunSpec(BaseModel):
     only: list[str] = Field(default_factory=list)
     part: list[int] = Field(default_factory=list)  # [k, n]: run the k-th (from 0) of n equal slices of what is collected
     skip: list[str] = Field(default_factory=list)  # pytest: exact node ids left out (--deselect would match prefixes)
-    reach: bool = False  # pytest: record which project functions each test runs (the baseline; sandbox/reach.py)
+    reach: bool = False  # pytest: record which project functions each test runs (the baseline; sandbox/inside/reach.py)
     count_line: tuple[str, int] | None = None  # count how often this project line runs (does a fix get past the failure?)
     record_calls: list[tuple[str, int]] = Field(default_factory=list)  # (path, first line): record what these return, per test
     # Work nobody waits for yet (the baseline): a slot of its own at the lowest CPU priority,
@@ -220,7 +220,7 @@ class Coverage(BaseModel):
 
 
 class Reach(BaseModel):
-    """Which project functions each test ran on the original code (sandbox/reach.py): what
+    """Which project functions each test ran on the original code (sandbox/inside/reach.py): what
     regression test selection reads (statemachine/impact.py). A function is
     ``"path.py:<line of its def>"``; tests and ``shared`` hold indexes into ``functions``."""
 
@@ -233,7 +233,7 @@ class Reach(BaseModel):
 
 
 class Calls(BaseModel):
-    """What chosen functions returned or raised, call by call, per test (sandbox/harness.py)."""
+    """What chosen functions returned or raised, call by call, per test (sandbox/inside/harness.py)."""
 
     calls: dict[str, list[str]] = Field(default_factory=dict)  # node id -> "name:line -> repr" or "name:line raised"
     cut: bool = False  # more calls than the record holds

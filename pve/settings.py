@@ -105,7 +105,7 @@ class SandboxSettings:
     python: str | None = None  # interpreter inside the sandbox; None = auto-detect
     screening: bool = True  # reject failing candidates in a warm sandbox per slot (PVE_SCREENING=0: off)
     # screened runs of plain tests call them without pytest's session where that was checked to
-    # agree with pytest (sandbox/direct.py; PVE_DIRECT_SCREENING=0: always pytest)
+    # agree with pytest (sandbox/inside/direct.py; PVE_DIRECT_SCREENING=0: always pytest)
     direct_screening: bool = True
     background: bool = True  # the baseline in slots of its own at low CPU priority until awaited (PVE_BACKGROUND=0: off)
     # A project's first candidates run fresh: starting a server per slot costs about two fresh runs,
@@ -121,7 +121,7 @@ class Settings:
     max_candidates: int = 400  # search budget: candidates tried at most (see benchmarks/repair)
     search_seconds: float = 60.0  # search budget: no new candidate starts after this
     search_window: int = 3  # ranks tried after the first verified fix, for the ranking
-    # past this many candidates, none starts after search_extend_seconds (statemachine/search.py)
+    # past this many candidates, none starts after search_extend_seconds (statemachine/search/budget.py)
     search_extend_after: int = 150
     search_extend_seconds: float = 20.0
     oracle_seconds: float = 60.0  # the regression oracle's own wall clock (baseline and each fix)

@@ -327,7 +327,7 @@ class BubblewrapSandbox:
     # ------------------------------------------------------------------ warm screening
 
     async def screen(self, staged: StagedProject, spec: RunSpec) -> RunResult | None:
-        """A candidate's run in the slot's warm screening server (sandbox/screen_server.py): the
+        """A candidate's run in the slot's warm screening server (sandbox/inside/screen_server.py): the
         same harness and limits as ``run``, without a new interpreter, pytest import and project
         copy. For rejecting candidates only: a run that passes is run again by ``run`` (and for
         coverage, which is advisory: a stepping stone's trace). None when it cannot be screened
@@ -427,7 +427,7 @@ class BubblewrapSandbox:
         duration = float(reply.get("duration_ms") or 0.0)
         how = "screened, tests called directly" if reply.get("direct") else "screened"
         return RunResult(
-            # "tests called directly": without pytest's session (sandbox/direct.py), where that was
+            # "tests called directly": without pytest's session (sandbox/inside/direct.py), where that was
             # checked to give pytest's outcomes on the original code
             label=f"{spec.label} ({how})" if spec.label else how, sandbox_id=f"scr-{secrets.token_hex(2)}",
             command=display(spec), exit_code=reply.get("exit_code"), duration_ms=duration,

@@ -32,10 +32,11 @@ from pve.errors import SandboxUnavailable
 
 RUNTIME_DISTRIBUTIONS = ("pytest",)  # and their requirements, resolved below
 _LAYOUT = "2: with .dist-info"  # what a runtime folder holds; a change stages a new one
-HARNESS = Path(__file__).with_name("harness.py")
+INSIDE = Path(__file__).with_name("inside")  # untrusted territory: what runs beside the code judged
+HARNESS = INSIDE / "harness.py"
 # What runs inside besides pytest: name in the runtime -> source here (stdlib only, all of them)
 RUNTIME_FILES = {"harness.py": HARNESS, "screen.py": HARNESS.with_name("screen_server.py"),
-                 "capture.py": HARNESS.with_name("capture.py"),
+                 "capture.py": Path(__file__).with_name("capture.py"),
                  "direct.py": HARNESS.with_name("direct.py"), "reach.py": HARNESS.with_name("reach.py")}
 
 

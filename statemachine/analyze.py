@@ -10,9 +10,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
-from brain import commandline, report, report_command
-from brain.commandline import CommandError
-from brain.traceback import ProjectIndex, categorize, package_folders, parse_log
+from brain.intake import command, commandline, report
+from brain.intake.commandline import CommandError
+from brain.intake.traceback import ProjectIndex, categorize, package_folders, parse_log
 from pve.errors import BadInput
 from pve.layout import is_test_path
 from pve.models import (
@@ -294,7 +294,7 @@ def _report_reproduction(text: str, failure: Failure, index: ProjectIndex, read:
             return set()
 
     target = REPORT_SCRIPT if REPORT_SCRIPT not in index.files else "reproduce_issue_pve.py"
-    project_tools = report_command.tools(read, index.packages)
+    project_tools = command.tools(read, index.packages)
 
     def requires(package: str) -> bool:
         return declares(package, all_files, read)
@@ -302,23 +302,23 @@ def _report_reproduction(text: str, failure: Failure, index: ProjectIndex, read:
     try:
         # The project's command-line tool, when the report shows it run (or its traceback starts
         # in it): the report's code is then the tool's input, not a caller of the library.
-        cmd = report_command.command_from_report(text, failure, project_tools)
+        cmd = command.command_from_report(text, failure, project_tools)
         if cmd is not None:
-            return _command_reproduction(report_command.script(cmd, failure), target, notes)
+            return _command_reproduction(command.script(cmd, failure), target, notes)
         fixtures = _project_fixtures(index, read)
         script = report.reproduction_script(text, failure, index.packages, exports, frozenset(fixtures),
                                             _modules(index))
     except report.Unusable as exc:
-        cmd = report_command.command_for_input(text, project_tools, set(index.packages), failure, requires) \
+        cmd = command.command_for_input(text, project_tools, set(index.packages), failure, requires) \
             if "uses the project" in str(exc) else None
         if cmd is None:
             raise BadInput(f"could not use the report's code: {exc}", code="report-code-unusable",
                            reason=str(exc)) from None
-        return _command_reproduction(report_command.script(cmd, failure), target, notes)
+        return _command_reproduction(command.script(cmd, failure), target, notes)
     if script is None:  # no Python code at all: a document for the project's tool, or the traceback's own call
-        cmd = report_command.command_for_input(text, project_tools, set(index.packages), failure, requires)
+        cmd = command.command_for_input(text, project_tools, set(index.packages), failure, requires)
         if cmd is not None:
-            return _command_reproduction(report_command.script(cmd, failure), target, notes)
+            return _command_reproduction(command.script(cmd, failure), target, notes)
         try:
             from_frames = report.frames_script(text, failure, index.packages, exports, _modules(index))
         except report.Unusable as exc:

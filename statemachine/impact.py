@@ -1,7 +1,7 @@
 """Regression test selection: which of the tests that passed before a candidate's change can
 behave differently with it.
 
-The baseline recorded which project functions each test ran (``sandbox/reach.py``). A test
+The baseline recorded which project functions each test ran (``sandbox/inside/reach.py``). A test
 that never entered a function the candidate changes runs exactly the same code with the
 candidate, so it passes again; only the others are run again (the safe criterion of
 Rothermel and Harrold). A function's identity is its place in the original file (the line of

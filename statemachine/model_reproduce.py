@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import secrets
 
-from brain.categorize import classify
-from brain.chain import CallLog, answers
-from brain.prompt import REPRO_FILE, PromptInput, build
-from brain.providers import BrainConfig, make
+from brain.models.categorize import classify
+from brain.models.chain import CallLog, answers
+from brain.models.prompt import REPRO_FILE, PromptInput, build
+from brain.models.providers import BrainConfig, make
 from pve.events import Fanout
 from pve.models import Analysis, BrainReport, Reproduction, ReproKind, RunMode, RunSpec
 from sandbox.backend import SandboxBackend, StagedProject
-from statemachine.decide import check_reproduction
+from statemachine.verdict import check_reproduction
 
 
 async def write_reproduction(analysis: Analysis, *, models: BrainConfig, sandbox: SandboxBackend,

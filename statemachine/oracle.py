@@ -25,12 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brain.traceback import ProjectIndex
+from brain.intake.traceback import ProjectIndex
 from pve.layout import is_test_path
 from pve.models import Analysis, Coverage, HarnessRecord, Reach, Reproduction, RunResult, RunSpec
 from sandbox.backend import SandboxBackend, StagedProject
-from statemachine.decide import under
 from statemachine.testmap import TestUnit, count_tests, file_unit, is_test_module, units
+from statemachine.verdict import under
 
 WHOLE_SUITE_FILES = 30  # up to this many test files ...
 WHOLE_SUITE_TESTS = 1000  # ... and test functions, the whole suite is the oracle

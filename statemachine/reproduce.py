@@ -33,14 +33,14 @@ from pve.models import (
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine import oracle, spectrum
 from statemachine.analyze import analysis_from_run
-from statemachine.decide import (
+from statemachine.validate import candidate_timeout
+from statemachine.verdict import (
     check_reproduction,
     failing_tests,
     observed_exception,
     passing_tests,
     selects,
 )
-from statemachine.validate import candidate_timeout
 
 
 async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], sandbox: SandboxBackend,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from brain.logtext import decode_log
+from brain.intake.logtext import decode_log
 from brain.signature import error_signature
 from pve.errors import BadInput
 from pve.events import Fanout
@@ -37,17 +37,17 @@ from pve.models import (
 from sandbox.backend import StagedProject
 from sandbox.declarations import fallback_plans, plan_install
 from sandbox.environments import DependencyError, tenant_of
-from statemachine import cache
 from statemachine.analyze import analyze, importable_folders
-from statemachine.conclude import conclude, dependencies_failed, not_reproduced, nothing_to_fix
-from statemachine.decide import undetermined
-from statemachine.judge import judge_tree
-from statemachine.offline_search import offline_search
+from statemachine.conclusion import conclude, dependencies_failed, not_reproduced, nothing_to_fix
+from statemachine.given_fix import judge_tree
 from statemachine.pending import PendingOracle
-from statemachine.prove import prove
+from statemachine.proof.make import prove
 from statemachine.reproduce import reproduce_first
-from statemachine.search_context import SearchContext
+from statemachine.search import cache
+from statemachine.search.context import SearchContext
+from statemachine.search.offline import offline_search
 from statemachine.services import Services
+from statemachine.verdict import undetermined
 
 # auto: the offline engine first, the models when it finds nothing; models: the chain first,
 # the offline engine as its last fallback; offline: the offline engine only.
@@ -246,7 +246,7 @@ async def _search(req: VerifyRequest, svc: Services, session: Session, staged: S
             report.notes.append(svc.models.off_reason)  # the CLI says it once, at the start
         else:
             # Imported here: the model step and its SDK glue cost start-up time only when a key is set.
-            from statemachine.model_search import model_search
+            from statemachine.search.models import model_search
 
             fold(session, await model_search(ctx, first_id=len(session.candidates) + 1))
     return signature, report

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from brain.providers import BrainConfig
+from brain.models.providers import BrainConfig
 from pve.events import Event
 from pve.settings import Settings
 from sandbox.backend import SandboxBackend
-from statemachine.proof import ProofSigner
+from statemachine.proof.signing import ProofSigner
 from store.base import Blobs, SessionLog, SolutionCache
 
 

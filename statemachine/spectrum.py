@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from pve.models import Reproduction, ReproKind, RunMode, RunResult, RunSpec, Spectrum
 from statemachine import oracle
-from statemachine.decide import endless, passing_tests
 from statemachine.testmap import is_test_module, units
+from statemachine.verdict import endless, passing_tests
 
 SAMPLE_TESTS = 40  # passing tests traced at most
 MAX_FAILING = 10  # failing tests traced at most (more of the same failure adds little)
@@ -65,7 +65,7 @@ HUNG_TRACE_S = 2.0
 
 
 def hung(run: RunResult) -> bool:
-    """Did the harness stop a test of this run as endless (sandbox/harness.py)?"""
+    """Did the harness stop a test of this run as endless (sandbox/inside/harness.py)?"""
     return any(endless(run, t) for t in run.record.test_exceptions)
 
 

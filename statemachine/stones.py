@@ -8,7 +8,7 @@ not touch), and it breaks no test that passed on the original code. The search t
 and generates again on the stone's code, and each new candidate is the stone's edits plus its
 own: a combined change from the original, validated exactly like any other candidate (the same
 reproduction, oracle and proof). Pure functions here; the rounds that use them are in
-``statemachine/offline_search.py``.
+``statemachine/search/offline.py``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from brain.localize import Spectra
-from brain.offline import unified_diff
-from brain.shapes import compared_literals
+from brain.offline.localize import Spectra
+from brain.offline.shapes import compared_literals
+from brain.candidates import unified_diff
 from pve.models import Analysis, Candidate, Checks, FileEdit, ReproKind, RunResult, Verdict
 from statemachine.analyze import analysis_from_run
 

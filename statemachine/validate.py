@@ -14,15 +14,15 @@ from pve.models import Candidate, Checks, Preflight, RunResult, RunSpec, Verdict
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine import behaviour, impact, oracle
 from statemachine.behaviour import span
-from statemachine.decide import endless, evidence, judge, passing_tests
 from statemachine.pending import PendingOracle
 from statemachine.preflight import preflight
 from statemachine.shortcuts import checks_values, judged_text
+from statemachine.verdict import endless, evidence, judge, passing_tests
 
 
 async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject, checks: Checks,
                    events: Fanout, pending: PendingOracle | None = None, *, checked: bool = True) -> Verdict:
-    """``checked=False``: no preflight (a person's change, statemachine/judge.py: its cheat checks
+    """``checked=False``: no preflight (a person's change, statemachine/given_fix.py: its cheat checks
     are for generated code)."""
     if pending is not None:
         checks = pending.latest(checks)
@@ -295,7 +295,7 @@ def candidate_timeout(original: RunResult | None) -> float | None:
     own timeout still caps it)."""
     if original is None or original.killed_reason:
         return None
-    # Tests the harness stopped as endless (sandbox/harness.py) are not a measure of the run:
+    # Tests the harness stopped as endless (sandbox/inside/harness.py) are not a measure of the run:
     # a candidate that still loops is stopped at half of its own clock.
     hung = sum(ms for t, ms in original.record.durations.items() if endless(original, t))
     return max(_CANDIDATE_MIN_TIMEOUT_S, _CANDIDATE_SLOWDOWN * max(0.0, original.duration_ms - hung) / 1000)

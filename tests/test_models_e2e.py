@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from brain.providers import BrainConfig
+from brain.models.providers import BrainConfig
 from entrypoints import bootstrap
 from pve.errors import BadInput
 from pve.models import SessionStatus, Solution, VerifyRequest

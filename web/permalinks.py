@@ -22,7 +22,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from pve.events import Event
 from pve.models import Oracle, Session, SessionStatus, is_session_id
-from statemachine.attestation import ATTESTATION
+from statemachine.proof.attestation import ATTESTATION
 from store.base import Blobs, SessionLog
 from web import highlight
 from web.access import Viewer

@@ -3,11 +3,11 @@
     uv run python benchmarks/priors/mine.py [--mirrors /work/.mirror] [--write] [--table-only]
 
 Mines small bug fixes from the history of public Python projects and replays the offline engine's
-operators on each (``brain.mutate``): for every fix, the operators run at the lines the fix
+operators on each (``brain.offline.mutate``): for every fix, the operators run at the lines the fix
 changed, on the code before it, exactly as the search would at a perfectly localized line; an
 operator *hits* when one of its candidates is the maintainers' fix (same syntax tree). Per
 operator the counts are: sites where it proposed anything, candidates proposed, hits. The
-engine's prior for an operator is its smoothed hit rate per candidate (``brain/priors.py``).
+engine's prior for an operator is its smoothed hit rate per candidate (``brain/offline/priors.py``).
 
 Which commits count (the selection of ManySStuBs4J and TSSB-3M, the single-statement bug-fix
 datasets): not a merge; the message names a fix (fix, bug, error, issue, mistake, incorrect,
@@ -19,7 +19,7 @@ or an import.
 Which projects: ``REPOS`` below, none of them a corpus the engine is measured on (the real-bug
 benchmark's five repositories are left out, and so are the learner and algorithm corpora the
 repair issue names). Writes ``benchmarks/priors/mined.json`` (counts, and every hit's commit so a
-reader can check it) and, with ``--write``, the counts table in ``brain/priors.py``.
+reader can check it) and, with ``--write``, the counts table in ``brain/offline/priors.py``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from brain import mutate  # noqa: E402
+from brain.offline import mutate  # noqa: E402
 from brain.source import SourceFile  # noqa: E402
 
 # Mirrors as `git clone --mirror https://github.com/OWNER/NAME MIRRORS/OWNER+NAME/repo` makes them.
@@ -208,7 +208,7 @@ def write_table(rules: dict[str, list[int]], sites: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mirrors", default="/work/.mirror")
-    ap.add_argument("--write", action="store_true", help="rewrite the counts table in brain/priors.py")
+    ap.add_argument("--write", action="store_true", help="rewrite the counts table in brain/offline/priors.py")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--table-only", action="store_true", help="rewrite the table from mined.json, no mining")
     args = ap.parse_args()

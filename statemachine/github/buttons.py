@@ -14,7 +14,7 @@ from bot.github import GitHubError
 from bot.publish import Reply, apply_to_branch, fix_pull_request
 from bot.triggers import CheckRunButton, CommentCommand, FailedWorkflowRun, PullRequestChange
 from pve.models import Session, SessionStatus
-from statemachine.github import verification
+from statemachine.github import check_run
 from statemachine.github.comment import on_comment
 from statemachine.github.pull_request import on_pull_request
 from statemachine.github.runtime import AppRuntime
@@ -31,7 +31,7 @@ def plan_apply(sessions: list[Session]) -> tuple[dict[str, str], list[str]]:
     for session in sessions:
         if session.status is not SessionStatus.VERIFIED:
             continue
-        new = verification.fix_files(session)
+        new = check_run.fix_files(session)
         if set(new) & set(files):
             continue
         files.update(new)

@@ -18,7 +18,7 @@ from bot.triggers import CommentCommand
 from pve.errors import BadInput
 from pve.models import SessionStatus, VerifyRequest
 from statemachine.analyze import holds_failure
-from statemachine.github import pull_request, verification
+from statemachine.github import check_run, pull_request
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
 from store.base import Quota
@@ -76,7 +76,7 @@ async def on_comment(rt: AppRuntime, cmd: CommentCommand, delivery: str, *, last
         if not needs_config(cmd):
             return await talk.say(plan_comment(cmd, None).answer or "")
         default_branch = cmd.repo.default_branch or (await api.get())["default_branch"]
-        config = await verification.repo_config(api, default_branch)
+        config = await check_run.repo_config(api, default_branch)
         permission = None
         if isinstance(config, repoconfig.RepoConfig) and config.triggers.comment and needs_permission(cmd, config):
             permission = await api.permission(cmd.login)
@@ -121,7 +121,7 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
     header = render.working(sha, f"pull request #{number}" if cmd.is_pr else f"issue #{number}")
     await talk.say(header)
     check = await talk.open_check(sha, rt.link(session_id))
-    origin = verification.origin(api, sha, pull=number if cmd.is_pr else None, issue=None if cmd.is_pr else number,
+    origin = check_run.origin(api, sha, pull=number if cmd.is_pr else None, issue=None if cmd.is_pr else number,
                                  head_repo=((pull or {}).get("head") or {}).get("repo", {}).get("full_name") if pull else None)
     req = VerifyRequest(path=Path("."), error_log=text.encode("utf-8") if text else None, test=plan.test, origin=origin,
                         requested_by=cmd.login or None,
@@ -129,12 +129,12 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
     lines: list[str] = []
     try:
         req.path = await checkout(api, sha, rt.settings.home)
-        session = await verification.run(rt, check, config, req, lines, talk.reply, header)
+        session = await check_run.run(rt, check, config, req, lines, talk.reply, header)
     except BadInput as exc:
         await check.finish("neutral", {"title": "Could not start", "summary": render.problem(exc)})
         return await talk.say(render.failed_input(render.problem(exc)))
 
-    blocked, quota = verification.spend(rt, installation, session)
+    blocked, quota = check_run.spend(rt, installation, session)
     pr_url = None
     link = rt.link(session.id)
     if session.status is SessionStatus.VERIFIED and blocked is None:
@@ -146,22 +146,22 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
         else:
             pr = await fix_pull_request(
                 api, session_id=session.id, base_sha=sha, base_branch=default_branch,
-                files=verification.pull_request_files(rt, session, config),
+                files=check_run.pull_request_files(rt, session, config),
                 title=f"Fix #{number}: {session.analysis.headline() if session.analysis else 'verified fix'}"[:250],
-                body=render.pr_body(session, number, verification.proof_text(rt, session), link),
+                body=render.pr_body(session, number, check_run.proof_text(rt, session), link),
                 message=f"Fix #{number}: verified by PVE (session {session.id})\n\n{winner.rationale}")
             pr_url = pr.get("html_url") or f"#{pr['number']}"
     elif session.status is SessionStatus.PLAUSIBLE and pull is None and config.plausible_pull_request and blocked is None:
         # Opted in by the repository: a draft, titled as what it is (never "verified").
         pr = await fix_pull_request(
-            api, session_id=session.id, base_sha=sha, base_branch=default_branch, files=verification.pull_request_files(rt, session, config),
+            api, session_id=session.id, base_sha=sha, base_branch=default_branch, files=check_run.pull_request_files(rt, session, config),
             title=f"Plausible fix, not verified, for #{number}: "
                   f"{session.analysis.headline() if session.analysis else 'candidate'}"[:250],
-            body=render.pr_body(session, number, verification.proof_text(rt, session), link),
+            body=render.pr_body(session, number, check_run.proof_text(rt, session), link),
             message=f"Plausible fix for #{number}, not verified by PVE (session {session.id})", draft=True)
         pr_url = pr.get("html_url") or f"#{pr['number']}"
-    rt.store.put_trigger(key, verification.trigger_record(api, installation, number, is_pr=cmd.is_pr, sha=sha,
+    rt.store.put_trigger(key, check_run.trigger_record(api, installation, number, is_pr=cmd.is_pr, sha=sha,
                                                           sessions=[session.id], event="issue_comment",
                                                           payload=cmd.payload))
-    await verification.finish_check(rt, check, session, lines, blocked=blocked, apply_button=pull is not None)
+    await check_run.finish_check(rt, check, session, lines, blocked=blocked, apply_button=pull is not None)
     await talk.say(render.result(session, link, quota=quota, pr_url=pr_url, review=pull is not None, blocked=blocked))

@@ -4,7 +4,7 @@ reopened, synchronize, body edited; and ``/pve verify`` on such a pull request).
 The conversation: read the issues it links (body and commit messages); check the repository
 allows it and the quota; for each issue (up to ``max_failures``), build the reproduction from
 the issue as intake does, run it on the base (it must fail as reported) and judge the head as
-the one candidate (statemachine/judge.py: reproduction, regression oracle, the PR's own tests).
+the one candidate (statemachine/given_fix.py: reproduction, regression oracle, the PR's own tests).
 One check run per issue on the head commit, named for the issue; one comment on the pull
 request, edited in place on every push. When the head does not fix it and PVE finds a verified
 fix on top of the head, it is offered as suggestions.
@@ -29,7 +29,7 @@ from bot.triggers import PullRequestChange
 from pve.errors import BadInput
 from pve.models import JudgeTree, Session, SessionStatus, VerifyRequest
 from statemachine.analyze import holds_failure
-from statemachine.github import verification
+from statemachine.github import check_run
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
 
@@ -92,7 +92,7 @@ async def on_pull_request(rt: AppRuntime, pr: PullRequestChange, delivery: str, 
         return
     default_branch = pr.repo.default_branch or (await api.get())["default_branch"]
     async with Conversation(api, pr.number, key or pull_key(pr.number), await rt.me(), last_attempt=last_attempt) as talk:
-        config = await verification.repo_config(api, default_branch)
+        config = await check_run.repo_config(api, default_branch)
         if isinstance(config, repoconfig.ConfigError):
             return await talk.say(render.config_error(str(config)))
         if not config.triggers.pull_request:
@@ -132,7 +132,7 @@ async def verify_pull(rt: AppRuntime, talk: Conversation, config: repoconfig.Rep
         verdict = await _one(rt, api, check, config, installation, number, issue, base, head, base_sha, head_sha,
                              rt.session_id(delivery, n), fork=fork, by=by)
         verdicts.append(verdict)
-        rt.store.put_trigger(check.key, verification.trigger_record(
+        rt.store.put_trigger(check.key, check_run.trigger_record(
             api, installation, number, is_pr=True, sha=head_sha, sessions=[verdict.offered] if verdict.offered else [],
             event=event, payload=payload))
     left = [f"#{i}" for i in links.numbers[len(issues):]] + list(links.elsewhere)
@@ -155,12 +155,12 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
         return await _unjudged(check, verdict)
     req = VerifyRequest(path=base, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
                         session_id=session_id, cache=False,
-                        origin=verification.origin(api, base_sha, pull=number, issue=issue), requested_by=by,
+                        origin=check_run.origin(api, base_sha, pull=number, issue=issue), requested_by=by,
                         judge=JudgeTree(path=head, label=f"pull request #{number}", base_commit=base_sha,
                                         head_commit=head_sha))
     lines: list[str] = []
     try:
-        session = await verification.run(rt, check, config, req, lines)
+        session = await check_run.run(rt, check, config, req, lines)
     except BadInput as exc:
         verdict = PullVerdict(issue, Kind.UNVERIFIED, render.problem(exc))
         return await _unjudged(check, verdict)
@@ -172,7 +172,7 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
                                fork=fork, by=by)
     await check.finish(verdict.conclusion, render.pull_check(verdict.kind.value, issue, verdict.detail, session, lines,
                                                              rt.link(session.id),
-                                                             proof=verification.proof_text(rt, session)),
+                                                             proof=check_run.proof_text(rt, session)),
                        apply_button=verdict.offered is not None)  # "Apply fix" commits the offered fix
     return verdict
 
@@ -191,11 +191,11 @@ async def _offer(rt: AppRuntime, api: RepoAPI, config: repoconfig.RepoConfig, in
     on the repository's keys."""
     req = VerifyRequest(path=head, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
                         session_id=_derived(session_id, "offer"), cache=False, brain="offline" if fork else "auto",
-                        origin=verification.origin(api, head_sha, pull=number, issue=issue,
+                        origin=check_run.origin(api, head_sha, pull=number, issue=issue,
                                                    head_repo=f"fork-of/{api.full_name}" if fork else None),
                         requested_by=by)
-    session = await verification.run(rt, None, config, req, [])
-    blocked, _ = verification.spend(rt, installation, session)
+    session = await check_run.run(rt, None, config, req, [])
+    blocked, _ = check_run.spend(rt, installation, session)
     if session.status is not SessionStatus.VERIFIED or blocked is not None:
         return verdict
     winner = session.winning_candidate()

@@ -15,11 +15,11 @@ from bot import render, repoconfig
 from bot.checkout import checkout
 from bot.publish import suggestion_review
 from bot.triggers import FailedWorkflowRun
-from brain.logtext import decode_log
-from brain.traceback import ProjectIndex, parse_log
+from brain.intake.logtext import decode_log
+from brain.intake.traceback import ProjectIndex, parse_log
 from pve.errors import BadInput
 from pve.models import ParsedLog, Session, SessionStatus, VerifyRequest
-from statemachine.github import verification
+from statemachine.github import check_run
 from statemachine.github.conversation import Conversation
 from statemachine.github.runtime import AppRuntime
 from store.base import Quota
@@ -77,7 +77,7 @@ async def on_workflow_run(rt: AppRuntime, run: FailedWorkflowRun, delivery: str,
     default_branch = run.repo.default_branch or (await api.get())["default_branch"]
     key = key or f"run-{run.run_id}"
     async with Conversation(api, number, key, await rt.me(), last_attempt=last_attempt) as talk:
-        config = await verification.repo_config(api, default_branch)
+        config = await check_run.repo_config(api, default_branch)
         answer = plan_run(config, rt.store.quota(installation, rt.daily_credits))
         if answer == "":
             log.info("workflow run %s: CI trigger off in %s", run.run_id, repoconfig.PATH)
@@ -113,16 +113,16 @@ async def _verify(rt: AppRuntime, run: FailedWorkflowRun, talk: Conversation, co
     summaries = []
     for n, target in enumerate(targets):
         req = VerifyRequest(path=path, error_log=target.log, test=target.test_id, trigger="workflow_run",
-                            origin=verification.origin(api, sha, pull=number, head_repo=run.head_repo),
+                            origin=check_run.origin(api, sha, pull=number, head_repo=run.head_repo),
                             requested_by=run.actor,
                             session_id=rt.session_id(delivery, n))
         lines.append(f"Failure {n + 1} of {len(targets)}: {target.ident}")
         try:
-            session = await verification.run(rt, check, config, req, lines)
+            session = await check_run.run(rt, check, config, req, lines)
         except BadInput as exc:
             summaries.append(f"- `{target.ident}`: could not start: {render.problem(exc)}")
             continue
-        blocked, _ = verification.spend(rt, installation, session)
+        blocked, _ = check_run.spend(rt, installation, session)
         sessions.append((session, blocked))
         link = rt.link(session.id)
         if session.status is SessionStatus.VERIFIED and blocked is None:
@@ -131,14 +131,14 @@ async def _verify(rt: AppRuntime, run: FailedWorkflowRun, talk: Conversation, co
             await suggestion_review(api, number=number, head_sha=sha, key=f"{key}-{n}", diff=winner.diff,
                                     body_for=lambda outside, s=session, lk=link: render.review_body(s, outside, lk))
         summaries.append(f"- `{target.ident}`: " + render.result(session, link, review=True, blocked=blocked).split("\n")[0])
-    rt.store.put_trigger(key, verification.trigger_record(
+    rt.store.put_trigger(key, check_run.trigger_record(
         api, installation, number, is_pr=True, sha=sha, sessions=[s.id for s, b in sessions if b is None],
         event="workflow_run", payload=run.payload))
     # The check run shows the first published fix (or the first result); the comment lists all.
     best = next(((s, b) for s, b in sessions if s.status is SessionStatus.VERIFIED and b is None),
                 sessions[0] if sessions else None)
     if best is not None:
-        await verification.finish_check(rt, check, best[0], lines, blocked=best[1], apply_button=True)
+        await check_run.finish_check(rt, check, best[0], lines, blocked=best[1], apply_button=True)
     else:
         await check.finish("neutral", {"title": "Could not start", "summary": "\n".join(summaries)})
     await talk.say(render.ci_result(run.name, summaries, rt.store.quota(installation, rt.daily_credits)))

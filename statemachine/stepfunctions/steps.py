@@ -35,15 +35,16 @@ from pve.models import (
 )
 from sandbox.backend import StagedProject
 from sandbox.remote import RemoteSandbox
-from statemachine import cache, runner
-from statemachine.conclude import not_reproduced, nothing_to_fix
+from statemachine import runner
+from statemachine.conclusion import not_reproduced, nothing_to_fix
 from statemachine.github.dispatch import handle
 from statemachine.github.runtime import AppRuntime
-from statemachine.judge import judge_tree
-from statemachine.offline_search import offline_plan, searched
-from statemachine.prove import prove
-from statemachine.search import Budget, next_batch
-from statemachine.search_context import SearchContext
+from statemachine.given_fix import judge_tree
+from statemachine.proof.make import prove
+from statemachine.search import cache
+from statemachine.search.budget import Budget, next_batch
+from statemachine.search.context import SearchContext
+from statemachine.search.offline import offline_plan, searched
 from statemachine.services import Services
 from statemachine.stepfunctions.replay import NeedsVerification, StepFailed, replay_verifier
 from statemachine.validate import validate
@@ -313,7 +314,7 @@ async def models(engine: Engine, event: dict[str, Any]) -> Flow:
                                settings=svc.settings, models=svc.models,
                                started=_monotonic_start(ctx))
         # Imported here, as in the runner: the SDKs cost start-up time only where they are used.
-        from statemachine.model_search import model_search
+        from statemachine.search.models import model_search
 
         found = await model_search(search, first_id=len(ctx.session.candidates) + flow.counted + 1)
     finally:

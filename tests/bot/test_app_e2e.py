@@ -463,7 +463,7 @@ def test_a_fix_pull_request_carries_its_attestation_that_the_published_key_verif
     assert (key["kty"], key["crv"], key["alg"]) == ("OKP", "Ed25519", "EdDSA") and key["not_after"] is None
     verifier = SSlibKey.from_crypto(load_pem_public_key(key["pem"].encode()), keyid=key["kid"])
     assert list(Envelope.from_dict(json.loads(files[path])).verify([verifier], 1)) == [key["kid"]]
-    from statemachine.attestation import verify_envelope  # what `pve proof verify` runs
+    from statemachine.proof.attestation import verify_envelope  # what `pve proof verify` runs
     assert verify_envelope(files[path].encode(), harness.runtime.services.signer.trusted())["predicate"]["session"] \
         == pr["head"]["ref"].removeprefix("pve/fix-")
     statement = json.loads(base64.b64decode(json.loads(files[path])["payload"]))

@@ -35,7 +35,7 @@ def test_manifest_command_fills_in_this_hosts_urls(capsys, tmp_path, monkeypatch
     assert out["redirect_url"] == "https://pve.example.com/app/setup/callback"
     assert out["name"] == "PVE (staging)" and out["public"] is True
     # the key its proofs are signed with, and where a reader finds it
-    from statemachine.proof import ProofSigner
+    from statemachine.proof.signing import ProofSigner
     key = ProofSigner(tmp_path).fingerprint()
     assert out["description"].endswith(f"signed with key {key}, published at "
                                        "https://pve.example.com/.well-known/pve-proof-key.")

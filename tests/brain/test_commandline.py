@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from brain import commandline
-from brain.commandline import (
+from brain.intake import commandline
+from brain.intake.commandline import (
     CommandError,
     addopts_override,
     parse_pytest,
@@ -13,7 +13,7 @@ from brain.commandline import (
     split,
     strip_prefix,
 )
-from brain.traceback import ProjectIndex
+from brain.intake.traceback import ProjectIndex
 
 FILES = ["stats/__init__.py", "stats/core.py", "tests/test_core.py", "tests/unit/test_x.py", "tests/conftest.py",
          "tests/plugin.py"]
@@ -118,7 +118,7 @@ def test_pytest_ini_wins_over_pyproject_as_pytest_reads_them():
 
 
 def test_test_files_pytest_would_not_collect_by_name_are_added_to_its_patterns():
-    from brain.commandline import collect_too
+    from brain.intake.commandline import collect_too
 
     read = files_of({"setup.cfg": "[tool:pytest]\npython_files = check_*.py\n"})
     assert collect_too(read, {"setup.cfg"}, ["tests/test.py", "tests/check_x.py"]) == \
@@ -128,7 +128,7 @@ def test_test_files_pytest_would_not_collect_by_name_are_added_to_its_patterns()
 
 
 def test_a_node_id_whose_parameters_hold_spaces_is_one_target():
-    from brain.commandline import split
+    from brain.intake.commandline import split
     assert split("pytest tests/test_r.py::test_between[a BETWEEN .03 AND .06] -q") == [
         "pytest", "tests/test_r.py::test_between[a BETWEEN .03 AND .06]", "-q"]
     assert split("tests/test_r.py::test_between[a BETWEEN .03 AND .06]") == [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from brain.traceback import ProjectIndex, import_names, package_folders, parse_log
+from brain.intake.traceback import ProjectIndex, import_names, package_folders, parse_log
 
 CALC = ["calc.py", "tests/__init__.py", "tests/test_calc.py", "tests/test_a.py", "tests/test_b.py"]
 

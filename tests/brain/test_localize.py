@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from brain.localize import Spectra, localize, ochiai, spectra_from
+from brain.offline.localize import Spectra, localize, ochiai, spectra_from
 from pve.models import Analysis, Category, Coverage, ExceptionInfo, Frame
 
 SRC = """\

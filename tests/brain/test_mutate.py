@@ -6,7 +6,7 @@ import difflib
 
 import pytest
 
-from brain import mutate
+from brain.offline import mutate
 from brain.source import SourceFile
 
 
@@ -64,7 +64,7 @@ CASES = [
     ("def f(s):\n    return s.{}('x')\n", "startswith", "endswith", 2, "call.swap-function"),
     ("def f(a, end):\n    return max(a, {})\n", "end", "end + 1", 2, "value.plus-minus-one"),
     ("def f(items):\n    for x in {}:\n        print(x)\n", "items", "items[1:]", 2, "loop.iterate"),
-    # slips (brain/slips.py)
+    # slips (brain/offline/slips.py)
     ("def f(ms):\n    t = 0\n    for m in ms:\n        {}\n    return t\n", "t = m", "t += m", 4, "slip.accumulate"),
     ("def f(ms):\n    t = 0\n    for m in ms:\n        {}\n    return t\n", "t + m", "t += m", 4, "slip.no-effect"),
     ("def f(w):\n    return {} + w[1:]\n", "w[0].upper", "w[0].upper()", 2, "slip.call"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from brain.offline import proposals, to_candidates
-from brain.traceback import ProjectIndex, parse_log
+from brain.intake.traceback import ProjectIndex, parse_log
+from brain.offline.templates import proposals, to_candidates
 from statemachine.analyze import analyze_failure
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from brain import mutate, priors
+from brain.offline import mutate, priors
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks" / "priors"))

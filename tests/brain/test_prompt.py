@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from brain.categorize import ErrorClass
-from brain.prompt import REPRO_FILE, PromptInput, build, estimate_tokens
+from brain.models.categorize import ErrorClass
+from brain.models.prompt import REPRO_FILE, PromptInput, build, estimate_tokens
 from brain.signature import error_signature, normalized_message
 from pve.models import Analysis, Category, ExceptionInfo, Frame, Reproduction, ReproKind
 

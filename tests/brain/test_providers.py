@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from brain.answer import ModelAnswer
-from brain.categorize import ErrorClass, classify
-from brain.chain import CallLog, answers, call
-from brain.providers import BrainConfig, make
+from brain.models.answer import ModelAnswer
+from brain.models.categorize import ErrorClass, classify
+from brain.models.chain import CallLog, answers, call
+from brain.models.providers import BrainConfig, make
 from pve.errors import BadInput
 from pve.models import Analysis, Category, ExceptionInfo, Frame
 from tests.model_servers import ModelServers, error, say, stall

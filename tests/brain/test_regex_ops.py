@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from brain import mutate
-from brain.regex_ops import at_statement
+from brain.offline import mutate
+from brain.offline.regex_ops import at_statement
 from brain.source import SourceFile
 
 ENTITIES = '''import re

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from brain import repair
-from brain.localize import Suspect
+from brain.offline import rank
+from brain.offline.localize import Suspect
 from brain.source import normalized
 from pve.models import Analysis, Category, ExceptionInfo, Frame
 
@@ -36,7 +36,7 @@ def crash() -> Analysis:
 
 
 def plan(analysis, suspects, limit=500):
-    return repair.plan(analysis, suspects, read, lambda p: p == "lib.py", ["lib.py"], limit)
+    return rank.plan(analysis, suspects, read, lambda p: p == "lib.py", ["lib.py"], limit)
 
 
 def test_templates_for_the_crash_come_before_mutations():

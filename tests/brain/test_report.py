@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from brain.report import Unusable, blocks, package_exports, reproduction_script
-from brain.traceback import ProjectIndex, parse_log
+from brain.intake.report import Unusable, blocks, package_exports, reproduction_script
+from brain.intake.traceback import ProjectIndex, parse_log
 from pve.models import Failure
 
 from ..conftest import ROOT

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from brain import report_command
-from brain.report import Unusable
-from brain.report_command import Tool, command_for_input, command_from_report, console_scripts
-from brain.traceback import ProjectIndex, parse_log
+from brain.intake import command
+from brain.intake.command import Tool, command_for_input, command_from_report, console_scripts
+from brain.intake.report import Unusable
+from brain.intake.traceback import ProjectIndex, parse_log
 
 PYLINT = '''# `AttributeError: 'Name' object has no attribute 'value'` in _check_typevar
 
@@ -148,7 +148,7 @@ def test_the_report_s_command_and_its_input_file():
     assert cmd is not None and cmd.args == ["crash.py"] and "block 3" in cmd.how
     assert cmd.files == {"crash.py": 'from typing import TypeVar\n\n# Each line causes a separate crash in '
                                      '_check_typevar\nT = TypeVar("T", covariant=a)\n'}  # not the empty ini block
-    script = report_command.script(cmd, failure_of(PYLINT, []))
+    script = command.script(cmd, failure_of(PYLINT, []))
     assert "_pve_sys.argv = ['pylint', 'crash.py']" in script.text
     assert "'AttributeError'" in script.text  # the shown crash of the reported type is raised again
     compile(script.text, "reproduce_issue.py", "exec")
@@ -173,7 +173,7 @@ def test_python_dash_m_runs_the_project_s_module():
     cmd = command_from_report(PYCODESTYLE, failure_of(PYCODESTYLE, ["pycodestyle.py"]), tools)
     assert cmd is not None and cmd.tool.module and cmd.args == ["t2.py"]
     assert cmd.files == {"t2.py": "if True:\n    assert(1)\n"}
-    assert "run_module('pycodestyle'" in report_command.script(cmd, failure_of(PYCODESTYLE, [])).text
+    assert "run_module('pycodestyle'" in command.script(cmd, failure_of(PYCODESTYLE, [])).text
 
 
 def test_the_project_s_own_tool_for_code_that_came_through_another_program():

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from brain.report import Unusable
-from brain.traceback import parse_log
+from brain.intake.report import Unusable
+from brain.intake.traceback import parse_log
 
 # sqlite-utils (pipx install): the reporter copied from the first frame, leaving the header out
 HEADERLESS = '''Running with --detect-types fails:
@@ -113,8 +113,8 @@ def test_the_title_names_the_exception_of_a_cut_traceback_in_the_ways_titles_do(
 
 # --------------------------------------------------------------------------- more shapes (issue 33)
 
-from brain.report import as_python3, reproduction_script  # noqa: E402
-from brain.traceback import ProjectIndex  # noqa: E402
+from brain.intake.report import as_python3, reproduction_script  # noqa: E402
+from brain.intake.traceback import ProjectIndex  # noqa: E402
 
 # dateutil#662: IPython 7, inside <details>, cut before its exception (the title names it)
 IPYTHON7 = '''# InvalidOperation: `[<class 'decimal.InvalidOperation'>]` while parsing `Nan`
@@ -326,7 +326,7 @@ AttributeError: 'Table' object has no attribute 'header'
 def test_the_traceback_s_own_call_with_the_report_s_data_is_the_reproduction():
     """No code block: the reporter's script line the traceback shows, the project imported, the
     one value it needs from the one data block."""
-    from brain.report import frames_script
+    from brain.intake.report import frames_script
     failure = parse_log(FRAMES_ONLY_REPORT).failures[0]
     script = frames_script(FRAMES_ONLY_REPORT, failure, {"tablekit": "src/tablekit"}, lambda _: {"Table"})
     assert script is not None

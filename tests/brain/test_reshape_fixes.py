@@ -1,11 +1,11 @@
-"""Crash templates that reshape a call or a container (brain/reshape_fixes.py): each proposes
+"""Crash templates that reshape a call or a container (brain/offline/reshape_fixes.py): each proposes
 the fix a person would write, with the exact message CPython gives."""
 
 from __future__ import annotations
 
 import ast
 
-from brain import reshape_fixes as rf
+from brain.offline import reshape_fixes as rf
 from brain.source import SourceFile
 
 
@@ -78,7 +78,7 @@ def test_a_container_left_as_none_is_made_from_its_annotation_or_its_use():
 
 
 def test_a_comparison_with_a_value_that_starts_as_none():
-    from brain import offline
+    from brain.offline import templates
     from pve.models import Analysis, Category, ExceptionInfo, Frame
 
     text = ("def largest(numbers):\n    best = None\n    for n in numbers:\n        if n > best:\n"
@@ -86,6 +86,6 @@ def test_a_comparison_with_a_value_that_starts_as_none():
     frame = Frame(file="/work/src/m.py", line=4, function="largest", project_path="m.py")
     exc = ExceptionInfo(type="TypeError", qualified_type="TypeError",
                         message="'>' not supported between instances of 'int' and 'NoneType'", frames=[frame])
-    proposals = offline.proposals(Analysis(exception=exc, category=Category.TYPE, failing_frame=frame, project_frames=[frame]), lambda _p: text, lambda _p: True, ["m.py"])
+    proposals = templates.proposals(Analysis(exception=exc, category=Category.TYPE, failing_frame=frame, project_frames=[frame]), lambda _p: text, lambda _p: True, ["m.py"])
     texts = [p.new_text for p in proposals if p.rule == "none.compare"]
     assert text.replace("if n > best:", "if (best is None or n > best):") in texts

@@ -1,11 +1,11 @@
-"""Statement-shape operators for wrong answers (brain/shapes.py): each proposes the fix a person
+"""Statement-shape operators for wrong answers (brain/offline/shapes.py): each proposes the fix a person
 would write for a bug of that shape, and nothing where the shape is absent."""
 
 from __future__ import annotations
 
 import ast
 
-from brain import shapes
+from brain.offline import shapes
 from brain.source import SourceFile
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from brain.logtext import clean_lines, decode_log
-from brain.traceback import ProjectIndex, categorize, parse_log
+from brain.intake.logtext import clean_lines, decode_log
+from brain.intake.traceback import ProjectIndex, categorize, parse_log
 from pve.errors import BadInput
 from pve.models import Category, same_exception_type
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from brain.providers import BrainConfig
+from brain.models.providers import BrainConfig
 from pve import config
 from pve.errors import BadInput
 from pve.settings import Settings

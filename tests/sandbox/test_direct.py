@@ -1,4 +1,4 @@
-"""Direct screening runs (sandbox/direct.py): plain tests called without pytest's session, only
+"""Direct screening runs (sandbox/inside/direct.py): plain tests called without pytest's session, only
 where that was checked to give pytest's outcomes, and with pytest's record when used."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 
 from pve.models import RunMode, RunResult, RunSpec
 from pve.settings import SandboxSettings
-from sandbox import direct
 from sandbox.bwrap import BubblewrapSandbox
+from sandbox.inside import direct
 
 pytestmark = pytest.mark.sandbox
 

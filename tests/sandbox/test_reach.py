@@ -1,4 +1,4 @@
-"""The baseline's record of which project functions each test runs (sandbox/reach.py), taken in
+"""The baseline's record of which project functions each test runs (sandbox/inside/reach.py), taken in
 a real sandbox: what it sees, what it says it cannot see, and that the code behaves as it did."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from pve.layout import is_test_path
 from pve.models import RunMode, RunResult, RunSpec
 from pve.settings import SandboxSettings
-from sandbox import reach
 from sandbox.bwrap import BubblewrapSandbox
+from sandbox.inside import reach
 
 pytestmark = pytest.mark.sandbox
 

@@ -1,4 +1,4 @@
-"""The warm screening sandbox (sandbox/screen_server.py): a screened run is the fresh run's
+"""The warm screening sandbox (sandbox/inside/screen_server.py): a screened run is the fresh run's
 result at a fraction of its cost, and nothing one candidate does reaches the next one's run."""
 
 from __future__ import annotations

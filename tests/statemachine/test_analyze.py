@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from brain.traceback import ProjectIndex, parse_log
+from brain.intake.traceback import ProjectIndex, parse_log
 from statemachine.analyze import pick_failure
 
 LOG = """\

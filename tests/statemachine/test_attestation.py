@@ -25,8 +25,7 @@ from pve.models import (
     SessionStatus,
     Verdict,
 )
-from statemachine import attestation
-from statemachine.proof import ProofSigner, render, render_predicate
+from statemachine.proof.signing import ProofSigner, attestation, render, render_predicate
 
 SANDBOX = {"backend": "bubblewrap", "network": "none"}
 
@@ -113,7 +112,7 @@ def test_what_is_not_an_attestation_is_said(tmp_path):
 def test_the_predicate_follows_its_versioned_schema():
     import jsonschema
 
-    from statemachine.attestation import SCHEMA
+    from statemachine.proof.attestation import SCHEMA
     schema = json.loads(SCHEMA.read_text())
     assert schema["$id"] == attestation.PREDICATE_TYPE
     jsonschema.Draft202012Validator.check_schema(schema)

@@ -16,7 +16,7 @@ from pve.models import (
     ReproKind,
     RunResult,
 )
-from statemachine.decide import check_reproduction, judge, oracle_strength, pick_winner
+from statemachine.verdict import check_reproduction, judge, oracle_strength, pick_winner
 
 T = "tests/test_a.py::test_x"
 PYTEST = Reproduction(kind=ReproKind.PYTEST, test_ids=[T], files=["tests/test_a.py"])
@@ -166,7 +166,7 @@ def test_a_clean_return_is_said():
 
 
 def test_fixes_the_tests_cannot_tell_apart_by_their_literals_are_not_verified():
-    from statemachine.decide import undetermined
+    from statemachine.verdict import undetermined
 
     def verdict(i, bound):
         c = Candidate(id=i, rule="constant.other", rationale="",

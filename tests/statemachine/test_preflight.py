@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brain.traceback import ProjectIndex, parse_log
+from brain.intake.traceback import ProjectIndex, parse_log
 from pve.models import Candidate, FileEdit, Reproduction, ReproKind
 from statemachine.analyze import analyze_failure
 from statemachine.preflight import preflight
@@ -140,7 +140,7 @@ def test_checking_the_changed_region_alone_says_what_checking_the_whole_file_say
     import statemachine.preflight as pf
     from pve.models import Analysis, Category, ExceptionInfo, Frame
 
-    path = "sandbox/harness.py"
+    path = "sandbox/inside/harness.py"
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / path).read_text()

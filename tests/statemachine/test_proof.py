@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pve.errors import ProofInvalid
 from pve.models import Session, SessionStatus
-from statemachine.proof import ProofSigner, render, verify_proof
+from statemachine.proof.signing import ProofSigner, render, verify_proof
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import asyncio
 import random
 
 from pve.models import Candidate, FileEdit, Preflight, Verdict
-from statemachine.search import Budget, next_batch, search
+from statemachine.search.budget import Budget, next_batch, search
 
 
 def cands(n: int) -> list[Candidate]:

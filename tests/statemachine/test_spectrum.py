@@ -14,9 +14,9 @@ from pve.models import (
     RunResult,
 )
 from statemachine import oracle, spectrum
-from statemachine.decide import failing_tests
 from statemachine.reproduce import narrowed
 from statemachine.testmap import count_tests, units
+from statemachine.verdict import failing_tests
 
 TESTS = '''import unittest
 from shop import total, count

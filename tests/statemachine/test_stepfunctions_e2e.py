@@ -17,7 +17,7 @@ from securesystemslib.signer import SSlibKey
 
 from entrypoints import aws_lambda
 from pve.models import SessionStatus
-from statemachine.attestation import ATTESTATION
+from statemachine.proof.attestation import ATTESTATION
 from store.dynamo import DynamoStore
 from tests.app_harness import INSTALLATION, ROOT, SECRET, app_env, files_of, for_repo
 from tests.aws_engine import ASL, BUCKET, api_gateway_event, deployed

@@ -3,7 +3,7 @@ combined change from the original that is validated in the end."""
 
 from __future__ import annotations
 
-from brain.localize import Spectra
+from brain.offline.localize import Spectra
 from pve.models import (
     Analysis,
     Candidate,
