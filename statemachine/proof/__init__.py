@@ -1,2 +1,3 @@
-"""The execution proof: the in-toto ``attestation`` (the record), its plain-text rendering and
-Ed25519 ``signing``, and ``make``, which seals a finished session's proof and stores it."""
+"""The execution proof: the in-toto ``attestation`` (the record), its plain-text rendering
+(``text``), Ed25519 ``signing``, and ``make``, which seals a finished session's proof and
+stores it."""

@@ -8,7 +8,7 @@ says what each field means). The envelope is DSSE (``payloadType`` + base64 ``pa
 signatures over DSSE's pre-authentication encoding), signed with the instance's Ed25519 key,
 ``keyid`` the key's fingerprint. Any DSSE implementation verifies it with the public key the web
 view serves at ``/.well-known/pve-proof-key``; the readable ``proof.txt`` is rendered from the
-same predicate (``statemachine/proof/signing.py``), so the two cannot say different things.
+same predicate (``statemachine/proof/text.py``), so the two cannot say different things.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from pve import __version__
 from pve.errors import ProofInvalid
-from pve.models import RunResult, Session
+from pve.models import Analysis, EnvironmentInfo, JudgeTree, Reproduction, RunResult, Session
 
 ATTESTATION = "attestation.intoto.json"  # the envelope's name beside proof.txt
 ATTESTATION_DIR = ".pve/attestations"  # where a fix pull request carries it, when the repository asks
@@ -94,8 +94,36 @@ def _run(run: RunResult) -> dict[str, Any]:
 
 
 def predicate(session: Session, sandbox: dict[str, Any]) -> dict[str, Any]:
-    """PVE's record of the session: every fact the readable proof shows, as data."""
-    p: dict[str, Any] = {
+    """PVE's record of the session: every fact the readable proof shows, as data. Its keys come
+    in the order the session ran (the signed JSON and the schema's readers see that order)."""
+    p = _header(session, sandbox)
+    if session.origin:
+        p["origin"] = {"repo": session.origin.repo, "commit": session.origin.sha, "pull": session.origin.pull,
+                       "issue": session.origin.issue}
+    if session.analysis:
+        p["reportedFailure"] = _reported_failure(session.analysis)
+    if session.reproduction:
+        p["reproduction"] = _reproduction(session.reproduction)
+    p["notes"] = list(session.notes)
+    if session.environment:
+        p["environment"] = _environment(session.environment)
+    p["oracle"] = {"note": session.oracle_note, "files": list(session.oracle_files),
+                   "leftOut": list(session.oracle_left_out)} if session.oracle_note else None
+    if session.judged:
+        p["judged"] = _judged(session, session.judged)
+    fix, after = _fix(session)
+    p["fix"] = fix
+    p["judgedRuns"] = _judged_runs(session)
+    p["runs"] = _original_runs(session) + after
+    p["search"] = _search(session)
+    p["brains"] = session.brain.model_dump(mode="json") if session.brain else None
+    p["candidates"] = _candidates(session)
+    return p
+
+
+def _header(session: Session, sandbox: dict[str, Any]) -> dict[str, Any]:
+    """Which session, its verdict, where it ran and on which inputs."""
+    return {
         "format": "pve-proof/1", "pve": __version__, "session": session.id, "created": session.created_at,
         "verdict": {"status": session.status.value, "evidence": evidence_level(session.status.value),
                     "words": VERDICTS.get(session.status.value, session.status.value.upper()),
@@ -104,67 +132,86 @@ def predicate(session: Session, sandbox: dict[str, Any]) -> dict[str, Any]:
         "inputs": dict(sorted(session.input_sha256.items())), "errorLog": session.error_log_sha256,
         "sandbox": dict(sandbox),
     }
-    if session.origin:
-        p["origin"] = {"repo": session.origin.repo, "commit": session.origin.sha, "pull": session.origin.pull,
-                       "issue": session.origin.issue}
-    if session.analysis:
-        a = session.analysis
-        p["reportedFailure"] = {"exception": a.exception.qualified_type,
-                                "message": a.exception.message.splitlines()[0] if a.exception.message else "",
-                                "category": a.category.value, "failingFrame": a.headline()}
-    if session.reproduction:
-        r = session.reproduction
-        p["reproduction"] = {"kind": r.kind.value, "derivedFrom": r.derived_from, "command": r.display(),
-                             "targets": r.test_ids, "importableFrom": r.pythonpath, "pytestOptions": r.pytest_options,
-                             "script": ({"path": r.target, "text": r.script} if r.script is not None else None)}
-    p["notes"] = list(session.notes)
-    if session.environment:
-        e = session.environment
-        p["environment"] = {"key": e.key, "declaredBy": e.kind, "python": e.python, "reused": e.reused,
-                            "buildMs": round(e.build_ms), "sizeBytes": e.size_bytes, "packages": list(e.packages)}
-    p["oracle"] = {"note": session.oracle_note, "files": list(session.oracle_files),
-                   "leftOut": list(session.oracle_left_out)} if session.oracle_note else None
-    if session.judged:
-        j = session.judged
-        changed = next((c for c in session.candidates if c.rule == "pull-request"), None)
-        p["judged"] = {"label": j.label, "baseCommit": j.base_commit, "headCommit": j.head_commit,
-                       "files": {e.path: hashlib.sha256(e.new_text.encode()).hexdigest()
-                                 for e in (changed.edits if changed else [])}}
+
+
+def _reported_failure(a: Analysis) -> dict[str, Any]:
+    return {"exception": a.exception.qualified_type,
+            "message": a.exception.message.splitlines()[0] if a.exception.message else "",
+            "category": a.category.value, "failingFrame": a.headline()}
+
+
+def _reproduction(r: Reproduction) -> dict[str, Any]:
+    return {"kind": r.kind.value, "derivedFrom": r.derived_from, "command": r.display(),
+            "targets": r.test_ids, "importableFrom": r.pythonpath, "pytestOptions": r.pytest_options,
+            "script": ({"path": r.target, "text": r.script} if r.script is not None else None)}
+
+
+def _environment(e: EnvironmentInfo) -> dict[str, Any]:
+    return {"key": e.key, "declaredBy": e.kind, "python": e.python, "reused": e.reused,
+            "buildMs": round(e.build_ms), "sizeBytes": e.size_bytes, "packages": list(e.packages)}
+
+
+def _judged(session: Session, j: JudgeTree) -> dict[str, Any]:
+    """Someone else's fix: its commits, and the files its head changes by their content."""
+    changed = next((c for c in session.candidates if c.rule == "pull-request"), None)
+    return {"label": j.label, "baseCommit": j.base_commit, "headCommit": j.head_commit,
+            "files": {e.path: hashlib.sha256(e.new_text.encode()).hexdigest()
+                      for e in (changed.edits if changed else [])}}
+
+
+def _original_runs(session: Session) -> list[dict[str, Any]]:
+    """The runs on the original code: the reproduction, and the regression suite's baseline."""
     runs: list[dict[str, Any]] = []
     if session.before:
         runs.append({"label": "before: original code", **_run(session.before)})
     if session.baseline:
         runs.append({"label": "baseline: regression suite on the original code", **_run(session.baseline)})
+    return runs
+
+
+def _fix(session: Session) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The winning candidate (None: none won) and the runs made with it."""
     winner, verdict = session.winning_candidate(), session.winning_verdict()
-    p["fix"] = None
-    if winner and verdict:
-        p["fix"] = {"candidate": winner.id, "source": winner.source, "rule": winner.rule, "rationale": winner.rationale,
-                    "verified": verdict.verified, "evidence": verdict.covered or None, "outcome": verdict.outcome or None,
-                    "notVerified": verdict.reason.removeprefix("plausible, not verified: ") if verdict.plausible else None,
-                    "scope": session.message.split("; scope: ", 1)[1] if "; scope: " in session.message else None,
-                    "regressionScope": verdict.regression_scope or None, "diff": winner.diff}
-        for label, run in (("after: candidate applied", verdict.run), ("after: the model's reproduction", verdict.model_repro),
-                           ("after: regression suite", verdict.regression)):
-            if run:
-                runs.append({"label": label, **_run(run)})
+    if not (winner and verdict):
+        return None, []
+    fix = {"candidate": winner.id, "source": winner.source, "rule": winner.rule, "rationale": winner.rationale,
+           "verified": verdict.verified, "evidence": verdict.covered or None, "outcome": verdict.outcome or None,
+           "notVerified": verdict.reason.removeprefix("plausible, not verified: ") if verdict.plausible else None,
+           "scope": session.message.split("; scope: ", 1)[1] if "; scope: " in session.message else None,
+           "regressionScope": verdict.regression_scope or None, "diff": winner.diff}
+    runs = []
+    for label, run in (("after: candidate applied", verdict.run), ("after: the model's reproduction", verdict.model_repro),
+                       ("after: regression suite", verdict.regression)):
+        if run:
+            runs.append({"label": label, **_run(run)})
+    return fix, runs
+
+
+def _judged_runs(session: Session) -> dict[str, Any] | None:
+    """Someone else's fix: how it failed (when it did), and its own tests' run."""
     judged = session.verdicts[0] if session.judged and session.verdicts else None
-    p["judgedRuns"] = None
-    if judged is not None:
-        label = session.judged.label if session.judged else "head"
-        p["judgedRuns"] = {
-            "failed": None if judged.verified else {
-                "applied": {"label": f"after: {label} applied", **_run(judged.run)} if judged.run else None,
-                "regressionScope": judged.regression_scope or None,
-                "regression": {"label": "after: regression suite", **_run(judged.regression)} if judged.regression else None},
-            "ownTests": {"label": "after: the pull request's own tests", **_run(judged.own_tests)} if judged.own_tests else None}
-    p["runs"] = runs
-    p["search"] = None
-    if session.search and not session.judged:
-        sr = session.search
-        p["search"] = {"localization": sr.spectra, "suspects": sr.suspects[:10], "proposed": sr.proposed,
-                       "ranked": sr.ranked, "tried": sr.tried, "rejected": sr.rejected, "plausible": sr.plausible,
-                       "stopped": sr.stop, "oraclePassed": sr.oracle or None}
-    p["brains"] = session.brain.model_dump(mode="json") if session.brain else None
+    if judged is None:
+        return None
+    label = session.judged.label if session.judged else "head"
+    return {
+        "failed": None if judged.verified else {
+            "applied": {"label": f"after: {label} applied", **_run(judged.run)} if judged.run else None,
+            "regressionScope": judged.regression_scope or None,
+            "regression": {"label": "after: regression suite", **_run(judged.regression)} if judged.regression else None},
+        "ownTests": {"label": "after: the pull request's own tests", **_run(judged.own_tests)} if judged.own_tests else None}
+
+
+def _search(session: Session) -> dict[str, Any] | None:
+    if not session.search or session.judged:
+        return None
+    sr = session.search
+    return {"localization": sr.spectra, "suspects": sr.suspects[:10], "proposed": sr.proposed,
+            "ranked": sr.ranked, "tried": sr.tried, "rejected": sr.rejected, "plausible": sr.plausible,
+            "stopped": sr.stop, "oraclePassed": sr.oracle or None}
+
+
+def _candidates(session: Session) -> list[dict[str, Any]]:
+    """Every candidate judged, in the order it was: its standing and why."""
     candidates = []
     for v in session.verdicts:
         cand = next((c for c in session.candidates if c.id == v.candidate_id), None)
@@ -172,8 +219,7 @@ def predicate(session: Session, sandbox: dict[str, Any]) -> dict[str, Any]:
                            else "rejected", "durationMs": round(v.duration_ms) if v.run else None,
                            "origin": (f"{cand.source}/{cand.rule}" if cand and cand.source != "offline" else
                                       (cand.rule if cand else "?")), "reason": v.reason})
-    p["candidates"] = candidates
-    return p
+    return candidates
 
 
 # --------------------------------------------------------------------------- DSSE

@@ -1,5 +1,6 @@
 """Step 5, prove: render the session's execution record, sign it, store it with the fix, and
-close the console with the verdict. (The record's format and the signer: ``statemachine.proof.signing``.)"""
+close the console with the verdict. (The record's text: ``statemachine.proof.text``; the
+signer: ``statemachine.proof.signing``.)"""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 
 from pve.events import Fanout
 from pve.models import Session, SessionStatus
+from statemachine.proof import attestation
 from statemachine.proof.attestation import ATTESTATION
-from statemachine.proof.signing import ProofSigner, attestation, render_predicate
+from statemachine.proof.signing import ProofSigner
+from statemachine.proof.text import render_predicate
 from statemachine.services import SessionStore
 
 

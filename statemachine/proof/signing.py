@@ -1,7 +1,8 @@
 """Step 7, proof: a plain-text execution record, signed with Ed25519.
 
 Anyone can read it; ``pve proof verify FILE`` checks that it is byte-for-byte what this PVE
-instance signed. The key is created on first use under PVE's data dir (private key 0600).
+instance signed. The key is created on first use under PVE's data dir (private key 0600). Here
+are the key, the signature and its check; the text itself is rendered by ``text.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import base64
 import hashlib
 import json
 import os
-import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from pve.errors import ProofInvalid
-from pve.models import BrainReport, Session
 from statemachine.proof import attestation
 
 BEGIN = "-----BEGIN PVE SIGNATURE-----\n"
@@ -194,174 +193,3 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise ProofInvalid(f"{path} is not an Ed25519 public key")
     return key
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def _run_block(run: dict[str, Any]) -> list[str]:
-    lines = [f"== {run['label']}",
-             f"command: {run['command']}",
-             f"sandbox: {run['sandbox']}",
-             f"exit code: {'killed' if run['exitCode'] is None else run['exitCode']}",
-             f"duration: {run['durationMs']} ms",
-             f"completion nonce: {'matched' if run['nonce'] == 'matched' else 'MISSING'}",
-             f"outcome: {run['outcome']}"]
-    if run["stopped"]:
-        lines.append(f"stopped: {run['stopped']}")
-    if run["tests"]:
-        lines.append("tests:")
-        lines += [f"  {o:8} {t}" for t, o in run["tests"].items()]
-    for name in ("stdout", "stderr"):
-        lines.append(f"--- {name} ({run[name]['bytes']} bytes)")
-        body = run[name]["text"].rstrip("\n")
-        if body:
-            lines += body.split("\n")
-    lines.append("")
-    return lines
-
-
-def _brain_block(b: BrainReport) -> list[str]:
-    lines = ["== brains", f"mode: {b.mode}", f"models: {b.models}"]
-    if b.signature:
-        lines.append(f"error signature: {b.signature[:16]}… cache: {b.cache or 'not used'}")
-    if b.error_class:
-        lines.append(f"error class: {b.error_class} ({b.classified_by})")
-    for c in b.calls:
-        cost = "cost unknown" if c.cost_usd is None else f"${c.cost_usd:.5f}"
-        lines.append(f"  {c.purpose:10} {c.provider}:{c.model}  {c.outcome}  {c.tokens_in} in / {c.tokens_out} out  "
-                     f"{c.latency_ms:.0f} ms  {cost}")
-    if b.calls:
-        tin, tout = b.tokens()
-        total = b.cost_usd()
-        lines.append(f"model total: {tin} tokens in / {tout} out, "
-                     f"{'cost unknown' if total is None else f'${total:.5f}'}")
-    lines += [f"  {n}" for n in b.notes]
-    lines.append("")
-    return lines
-
-
-def render(session: Session, sandbox: dict[str, Any]) -> str:
-    """The proof body (unsigned), rendered from the attestation's predicate: the readable proof
-    and the in-toto statement are two renderings of one record. Deterministic for a session."""
-    return render_predicate(attestation.predicate(session, sandbox))
-
-
-def render_predicate(p: dict[str, Any]) -> str:
-    v = p["verdict"]
-    lines = ["PVE EXECUTION PROOF", f"format: {p['format']}", f"session: {p['session']}", f"created: {p['created']}",
-             f"verdict: {v['words']}", f"oracle: {v['oracle'] or 'none'}", f"pve: {p['pve']}", f"host: {p['host']}", ""]
-    lines.append("== inputs (sha256)")
-    lines += [f"{sha}  {path}" for path, sha in p["inputs"].items()]
-    if p["errorLog"]:
-        lines.append(f"{p['errorLog']}  <error log>")
-    lines.append("")
-    lines.append("== sandbox")
-    lines += [f"{k}: {val}" for k, val in p["sandbox"].items()]
-    lines.append("")
-    if p.get("reportedFailure"):
-        f = p["reportedFailure"]
-        lines += ["== reported failure", f"exception: {f['exception']}: {f['message']}", f"category: {f['category']}",
-                  f"failing frame: {f['failingFrame']}", ""]
-    if p.get("reproduction"):
-        r = p["reproduction"]
-        lines += ["== reproduction", f"kind: {r['kind']}", f"derived from: {r['derivedFrom']}", f"command: {r['command']}"]
-        if r["targets"]:
-            lines.append("targets: " + ", ".join(r["targets"]))
-        if r["importableFrom"]:
-            lines.append("importable from: " + ", ".join(r["importableFrom"]))
-        if r["pytestOptions"]:
-            lines.append("pytest options for every run: " + shlex.join(r["pytestOptions"]))
-        if r["script"] is not None:  # written by PVE from the report: anyone can rerun exactly this
-            lines += [f"--- {r['script']['path']} (written from the report)", *r["script"]["text"].rstrip("\n").split("\n")]
-        lines.append("")
-    if p["notes"]:
-        lines += ["== intake notes", *(f"- {n}" for n in p["notes"]), ""]
-    if p.get("environment"):
-        e = p["environment"]
-        built = "reused" if e["reused"] else f"built in {e['buildMs']} ms"
-        lines += ["== environment (the project's dependencies, read-only in every run)", f"key: {e['key']}",
-                  f"declared by: {e['declaredBy']}", f"python: {e['python']}", f"{built}, {e['sizeBytes'] >> 20} MiB",
-                  "frozen packages:", *(f"  {pkg}" for pkg in e["packages"]), ""]
-    if v["status"] == "could not install the dependencies":
-        lines += ["== outcome", v["message"], ""]
-    if p["oracle"]:
-        o = p["oracle"]
-        lines += ["== regression oracle", o["note"]]
-        if o["files"]:
-            lines += ["tests chosen:", *(f"  {f}" for f in o["files"])]
-        if o["leftOut"]:
-            lines += [f"left out ({len(o['leftOut'])}):", *(f"  {f}" for f in o["leftOut"][:200])]
-        lines.append("")
-    if p.get("judged"):
-        j = p["judged"]
-        lines += [f"== judged: {j['label']} (someone else's fix, run as the one candidate)",
-                  *([f"base commit: {j['baseCommit']}"] if j["baseCommit"] else []),
-                  *([f"head commit: {j['headCommit']}"] if j["headCommit"] else []),
-                  "files the head changes (sha256 of the head's version):",
-                  *(f"  {sha}  {path}" for path, sha in j["files"].items()), ""]
-    runs = list(p["runs"])
-    while runs and not runs[0]["label"].startswith("after:"):
-        lines += _run_block(runs.pop(0))
-    fix = p["fix"]
-    if fix:
-        title = "fix" if fix["verified"] else "plausible, not verified (passed the reproduction only)"
-        lines += [f"== {title}: candidate {fix['candidate']} ({fix['source']}: {fix['rule']})",
-                  f"rationale: {fix['rationale']}",
-                  *([f"evidence: {fix['evidence']}"] if fix["evidence"] else []),
-                  *([f"instead of the crash, the reproduction now {fix['outcome']}"] if fix["outcome"] else []),
-                  *([f"not verified: {fix['notVerified']}"] if fix["notVerified"] else []),
-                  *([f"scope: {fix['scope']}"] if fix["scope"] else []),
-                  "--- diff", *fix["diff"].rstrip("\n").split("\n"), ""]
-        scoped = False
-        for run in runs:
-            if run["label"] == "after: regression suite" and fix["regressionScope"]:
-                lines += ["== regression scope", fix["regressionScope"], ""]
-                scoped = True
-            lines += _run_block(run)
-        if fix["regressionScope"] and not scoped:
-            lines += ["== regression scope", fix["regressionScope"], ""]
-    judged = p["judgedRuns"]
-    if judged is not None and judged["failed"] is not None:  # how the head failed: both runs are the proof
-        failed = judged["failed"]
-        if failed["applied"]:
-            lines += _run_block(failed["applied"])
-        if failed["regressionScope"]:
-            lines += ["== regression scope", failed["regressionScope"], ""]
-        if failed["regression"]:
-            lines += _run_block(failed["regression"])
-    if judged is not None and judged["ownTests"]:
-        lines += _run_block(judged["ownTests"])
-    if p["search"]:
-        sr = p["search"]
-        lines += ["== search (offline repair engine)",
-                  f"localization: {sr['localization']}",
-                  *(["suspicious lines:"] + [f"  {x}" for x in sr["suspects"]] if sr["suspects"] else []),
-                  f"candidates: {sr['proposed']} edits proposed, {sr['ranked']} distinct in the ranking, {sr['tried']} tried "
-                  f"({sr['rejected']} rejected by preflight, {sr['plausible']} passed the reproduction)",
-                  f"stopped: {sr['stopped']}"]
-        if sr["oraclePassed"]:
-            lines.append(f"oracle passed: {sr['oraclePassed']}")
-        lines.append("")
-    if p["brains"]:
-        lines += _brain_block(BrainReport.model_validate(p["brains"]))
-    lines.append(f"== candidates tried ({len(p['candidates'])})")
-    for c in p["candidates"]:
-        ms = f"{c['durationMs']} ms" if c["durationMs"] is not None else "-"
-        standing = {"verified": "VERIFIED", "plausible": "PLAUSIBLE"}.get(c["standing"], "rejected")
-        lines.append(f"{c['id']:>3}  {standing:9}  {ms:>8}  {c['origin']}: {c['reason']}")
-    lines += ["", "== what this proves",
-              "Each run happened in the sandbox above; the harness returned the per-run nonce over a pipe only when",
-              "the reproduction ran to its end. Verified means: the reproduction failed as reported and passes with",
-              "the fix, tests that run the edited code passed before and after, and no shortcut was taken (edits to",
-              "tests, asserts, fixtures or test configuration; constants fitted to an expected value; deleted exits",
-              "or control statements, early exits, always-true or -false conditions, swallowed exceptions; a crash",
-              "skipped instead of fixed). Plausible, not verified: the reproduction passes, the rest is missing.",
-              "What is still trusted: the test process itself. The nonce reaches the harness on a descriptor it reads",
-              "and closes before project code is imported (never argv, environment, files or module globals); a",
-              "test reported passed that raised is counted failed; code that reaches into the judging process",
-              "(frames, gc, ctypes, /proc/self, pytest's or the harness's objects) is refused before it runs. Code",
-              "in the test's own process that evades that check can still read that process's memory.",
-              "Inputs are identified by the hashes above.", ""]
-    text = "\n".join(lines)
-    return text if text.endswith("\n") else text + "\n"

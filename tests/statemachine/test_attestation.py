@@ -25,7 +25,9 @@ from pve.models import (
     SessionStatus,
     Verdict,
 )
-from statemachine.proof.signing import ProofSigner, attestation, render, render_predicate
+from statemachine.proof import attestation
+from statemachine.proof.signing import ProofSigner
+from statemachine.proof.text import render, render_predicate
 
 SANDBOX = {"backend": "bubblewrap", "network": "none"}
 

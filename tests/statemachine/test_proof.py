@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pve.errors import ProofInvalid
 from pve.models import Session, SessionStatus
-from statemachine.proof.signing import ProofSigner, render, verify_proof
+from statemachine.proof.signing import ProofSigner, verify_proof
+from statemachine.proof.text import render
 
 
 @pytest.fixture
