@@ -33,6 +33,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from brain.intake.blocks import Block, blocks
 from brain.intake.files import (
     FORMATS,
     PROMPT,
@@ -41,7 +42,7 @@ from brain.intake.files import (
     parses,
     written_by_shell,
 )
-from brain.intake.report import Block, Script, Unusable, blocks
+from brain.intake.report import Script, Unusable
 from pve.models import Failure
 
 _INLINE = re.compile(r"`([^`\n]{1,500})`")
@@ -388,25 +389,19 @@ def _printable(text: str) -> str:
 
 def script(cmd: Command, failure: Failure) -> Script:
     """The reproduction: the command, run in a fresh folder holding its input files."""
-    tool = cmd.tool
-    if tool.module:
-        call = (f"import runpy as _pve_runpy\n"
-                f"    _pve_runpy.run_module({tool.target!r}, run_name='__main__', alter_sys=True)")
-    else:
-        module, _, attr = tool.target.partition(":")
-        call = (f"import importlib as _pve_importlib\n"
-                f"    _pve_main = _pve_importlib.import_module({module.strip()!r})\n"
-                f"    for _pve_part in {attr.strip()!r}.split('.'):\n"
-                f"        _pve_main = getattr(_pve_main, _pve_part)\n"
-                f"    _pve_main()")
-    argv0 = tool.target if tool.module else tool.name
-    shown, how = _printable(_display(tool, cmd.args)), _printable(cmd.how)  # (report text, in comment lines)
-    stdin = (f"_pve_sys.stdin = open({cmd.stdin!r}, encoding='utf-8')\n" if cmd.stdin else "")
+    shown, how = _printable(_display(cmd.tool, cmd.args)), _printable(cmd.how)  # (report text, in comment lines)
     text = f'''# Written by PVE from the report: {shown}
 # ({how}), run in a fresh folder with the files the report shows. The tool's exit status is
 # its verdict on the input, not the bug; a crash it catches and prints is raised again here, and
 # a command line it refuses (argparse's or click's usage error) fails the run.
-import os as _pve_os, sys as _pve_sys, tempfile as _pve_tempfile, traceback as _pve_traceback
+''' + _WATCH + _run(cmd) + _reraise(failure)
+    return Script(text=text, blocks=[], notes=[cmd.how, *cmd.notes])
+
+
+# What the script does before the tool runs: it notes every exception a traceback is printed for
+# (a crash the tool catches and prints), and turns argparse's and click's usage errors into a
+# failure of the run.
+_WATCH = '''import os as _pve_os, sys as _pve_sys, tempfile as _pve_tempfile, traceback as _pve_traceback
 
 _pve_shown = []
 _pve_init = _pve_traceback.TracebackException.__init__
@@ -442,7 +437,29 @@ try:
     _pve_click.UsageError.__init__ = _pve_click_usage
 except ImportError:
     pass
-_pve_here = _pve_tempfile.mkdtemp(prefix="pve-report-")
+'''
+
+
+def _tool_call(tool: Tool) -> str:
+    """The statements that run the tool (indented for the script's ``try:``)."""
+    if tool.module:
+        return (f"import runpy as _pve_runpy\n"
+                f"    _pve_runpy.run_module({tool.target!r}, run_name='__main__', alter_sys=True)")
+    module, _, attr = tool.target.partition(":")
+    return (f"import importlib as _pve_importlib\n"
+            f"    _pve_main = _pve_importlib.import_module({module.strip()!r})\n"
+            f"    for _pve_part in {attr.strip()!r}.split('.'):\n"
+            f"        _pve_main = getattr(_pve_main, _pve_part)\n"
+            f"    _pve_main()")
+
+
+def _run(cmd: Command) -> str:
+    """The input files written in a fresh folder, then the tool run there with the command's argv."""
+    tool = cmd.tool
+    call = _tool_call(tool)
+    argv0 = tool.target if tool.module else tool.name
+    stdin = (f"_pve_sys.stdin = open({cmd.stdin!r}, encoding='utf-8')\n" if cmd.stdin else "")
+    return f'''_pve_here = _pve_tempfile.mkdtemp(prefix="pve-report-")
 for _pve_name, _pve_text in {cmd.files!r}.items():
     _pve_path = _pve_os.path.join(_pve_here, _pve_name)
     _pve_os.makedirs(_pve_os.path.dirname(_pve_path), exist_ok=True)
@@ -457,7 +474,12 @@ except SystemExit:
 except _PVERejected as _pve_why:
     # A run that never reached the input proves nothing: the command line must still be accepted.
     raise RuntimeError(f"the tool rejected the report's command line: {{_pve_why}}") from None
-_pve_traceback.TracebackException.__init__ = _pve_init
+'''
+
+
+def _reraise(failure: Failure) -> str:
+    """The reported exception raised again when the tool caught and printed it."""
+    return f'''_pve_traceback.TracebackException.__init__ = _pve_init
 if _pve_shown:
     # the reported exception may be a link of a shown chain (pylint wraps a crash in AstroidError)
     _pve_links = []
@@ -468,4 +490,3 @@ if _pve_shown:
     _pve_reported = [e for e in _pve_links if type(e).__name__ == {failure.exception.type.rsplit(".", 1)[-1]!r}]
     raise (_pve_reported or _pve_shown)[-1]
 '''
-    return Script(text=text, blocks=[], notes=[cmd.how, *cmd.notes])

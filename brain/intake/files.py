@@ -10,10 +10,8 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from brain.intake.report import Block
+from brain.intake.blocks import Block
 
 # Shell prompts a report puts before a command (``$ ``, ``% ``, ``> ``, ``(venv) $ ``, ``C:\> ``).
 # ``#`` is root's prompt only after a user@host or a path (a line starting "# " is a comment).
