@@ -4,6 +4,8 @@ One server per sandbox slot and staged project, started on the first candidate a
 that project's candidates run in the slot. It answers one request at a time, in order. Anything
 unexpected (it does not start, a reply does not come, a reply is not what was asked) closes it
 and the caller falls back to a fresh run: screening may only ever save time, never decide.
+A reply becomes a run's result here (``screened_result``), its record's nonce checked outside
+the sandbox as a fresh run's is.
 """
 
 from __future__ import annotations
@@ -12,8 +14,15 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
+import time
 from typing import Any
+
+from pve.models import RunResult, RunSpec
+from pve.settings import SandboxSettings
+from sandbox.capture import Capture
+from sandbox.runs import RESULT_CAP, display, parse_record
 
 _START_S = 30.0  # a server that is not ready by then is not used (a cold pytest import is ~1 s)
 
@@ -89,3 +98,32 @@ class Screener:
                 transport.close()
         with contextlib.suppress(Exception):
             self.control.close()
+
+
+def screened_result(spec: RunSpec, reply: dict[str, Any], nonce: str, settings: SandboxSettings) -> RunResult:
+    """The server's reply to one candidate as a run's result, its record's nonce checked here."""
+    s = settings
+    out, err, res = (_restored(reply.get(k), cap) for k, cap in
+                     (("stdout", s.output_cap_bytes), ("stderr", s.output_cap_bytes), ("result", RESULT_CAP * 2)))
+    record, nonce_ok = parse_record(res, nonce)
+    killed = reply.get("killed_reason")
+    duration = float(reply.get("duration_ms") or 0.0)
+    how = "screened, tests called directly" if reply.get("direct") else "screened"
+    return RunResult(
+        # "tests called directly": without pytest's session (sandbox/inside/direct.py), where that was
+        # checked to give pytest's outcomes on the original code
+        label=f"{spec.label} ({how})" if spec.label else how, sandbox_id=f"scr-{secrets.token_hex(2)}",
+        command=display(spec), exit_code=reply.get("exit_code"), duration_ms=duration,
+        started_at=time.monotonic() - duration / 1000, stdout=out.text(), stderr=err.text(),
+        stdout_bytes=out.total, stderr_bytes=err.total, timed_out=bool(killed and killed.startswith("timeout")),
+        killed_reason=killed, nonce_ok=nonce_ok, record=record, screened=True)
+
+
+def _restored(part: Any, cap: int) -> Capture:
+    """A stream as the screening server kept it (head, tail, total), as a Capture."""
+    out = Capture(cap)
+    if isinstance(part, dict):
+        out.head = bytearray(str(part.get("head", "")).encode("latin-1"))[: out.half]
+        out.tail = bytearray(str(part.get("tail", "")).encode("latin-1"))[-out.half:] if part.get("tail") else bytearray()
+        out.total = max(int(part.get("total") or 0), len(out.head) + len(out.tail))
+    return out
