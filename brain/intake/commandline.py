@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from brain.intake.traceback import ProjectIndex
+from brain.intake.project_index import ProjectIndex
 
 PYTEST_PREFIXES = (["pytest"], ["py.test"], ["python", "-m", "pytest"], ["python3", "-m", "pytest"],
                    ["python", "-m", "py.test"])
