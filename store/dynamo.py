@@ -1,7 +1,7 @@
 """The scale-out store: DynamoDB's single table ``PVE_Main`` plus an S3 bucket.
 
-The same items as the SQLite store (keys from ``store/base.py``), one item each. What differs is
-how the guarantees are kept without a database lock:
+The same items as the SQLite store (keys from ``store/base.py``, the rules over them from
+``store/backend.py``), one item each. What differs is how the guarantees are kept without a lock:
 
 - delivery dedup is a conditional put (``attribute_not_exists``), in one transaction with the
   job it queues;
@@ -31,6 +31,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,26 +39,20 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from pve.events import Event
-from pve.models import Candidate, Session, Solution, Verdict
+from pve.models import Session
+from store.backend import WORKER_DIED, Backend, newest_first
 from store.base import (
     MAX_ATTEMPTS,
     HistoryQuery,
     Job,
-    Quota,
     SessionSummary,
-    backoff_s,
     blob_key,
     delivery_pk,
     event_sk,
-    fix_sk,
     history_pk,
     history_sk,
-    installation_pk,
     session_pk,
-    solution_pk,
     spent_sk,
-    trigger_pk,
 )
 
 TABLE = "PVE_Main"
@@ -73,7 +68,6 @@ TRIGGER_TTL = 30 * 86400  # a check run's buttons after that say "expired"
 EVENT_TTL = 30 * 86400  # the live console; the session and its fixes stay
 
 _SESSIONS = "SESSIONS"
-_MAX_SPEND_TRIES = 20
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -101,15 +95,19 @@ def _job_sk(due: float, job_id: int) -> str:
     return f"{due:017.6f}#{job_id:012d}"  # sorts by due time, then id (the SQLite queue's order)
 
 
-class DynamoStore:
-    """Every store role (``store.base.Store``) on one DynamoDB table and one S3 bucket.
+class DynamoStore(Backend):
+    """Every store role (``store.base.Store``) on one DynamoDB table and one S3 bucket: the
+    storage primitives of ``store/backend.py``'s rules.
 
     ``dynamodb`` and ``s3`` are boto3 clients (thread-safe, shared by the worker threads)."""
+
+    event_ttl = EVENT_TTL
+    trigger_ttl = TRIGGER_TTL
 
     def __init__(self, dynamodb: Any, s3: Any, bucket: str, table: str = TABLE,
                  clock: Callable[[], float] = time.time) -> None:
         self.db, self.s3, self.bucket, self.table = dynamodb, s3, bucket, table
-        self._now = clock
+        self._clock = clock
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DynamoStore:
@@ -120,6 +118,12 @@ class DynamoStore:
 
     def close(self) -> None:
         """Nothing to release: the clients hold no per-store state."""
+
+    def _now(self) -> float:
+        return self._clock()
+
+    def _day(self) -> str:
+        return _today()
 
     # items ---------------------------------------------------------------------
 
@@ -167,9 +171,64 @@ class DynamoStore:
     def _put_data(self, pk: str, sk: str, text: str, **extra: Any) -> None:
         self._put_item({"pk": pk, "sk": sk, **self._data(pk, sk, text), **extra})
 
-    def _get_data(self, pk: str, sk: str) -> str | None:
+    def _put_text(self, pk: str, sk: str, text: str, *, ttl: int | None = None, inline: bool = False) -> None:
+        expires = {"expires": int(self._now() + ttl)} if ttl is not None else {}
+        if inline:
+            self._put_item({"pk": pk, "sk": sk, "data": text, **expires})
+        else:
+            self._put_data(pk, sk, text, **expires)
+
+    def _get_text(self, pk: str, sk: str) -> str | None:
         item = self._get_item(pk, sk)
         return self._text(item) if item is not None else None
+
+    def _has(self, pk: str, sk: str) -> bool:
+        return self._get_item(pk, sk) is not None
+
+    def _delete(self, pk: str, sk: str) -> None:
+        self.db.delete_item(TableName=self.table, Key=_encode({"pk": pk, "sk": sk}))
+
+    def _fix_texts(self, pk: str) -> list[str]:
+        items = self._query(KeyConditionExpression="pk = :p AND begins_with(sk, :f)", ConsistentRead=True,
+                            ExpressionAttributeValues=_encode({":p": pk, ":f": "FIX#"}))
+        return [self._text(i) for i in items]
+
+    def _event_texts(self, pk: str, after: int) -> list[str]:
+        items = self._query(KeyConditionExpression="pk = :p AND sk BETWEEN :lo AND :hi", ConsistentRead=True,
+                            ExpressionAttributeValues=_encode({":p": pk, ":lo": event_sk(after + 1), ":hi": "EVENT#~"}))
+        return [self._text(i) for i in items]
+
+    def _recent_texts(self, limit: int) -> list[str]:
+        items = self._query(IndexName=INDEX, KeyConditionExpression="gsi1pk = :p",
+                            ExpressionAttributeValues=_encode({":p": _SESSIONS}), ScanIndexForward=False, Limit=limit)
+        # the index projects every attribute: a listing is one query (eventually consistent,
+        # as a listing may be), not one read per session
+        return [self._text(item) for item in items]
+
+    def _get_fields(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._get_item(pk, sk)
+        if item is None:
+            return None
+        return {k: v for k, v in item.items() if k not in ("pk", "sk")}
+
+    def _set_fields(self, pk: str, sk: str, fields: dict[str, Any], defaults: dict[str, Any]) -> None:
+        # one update: what is new is set, what exists is kept (if_not_exists), no read first
+        values = {**defaults, **fields}
+        sets = [f"#{k} = :{k}" for k in fields] + [f"#{k} = if_not_exists(#{k}, :{k})" for k in defaults]
+        self.db.update_item(TableName=self.table, Key=_encode({"pk": pk, "sk": sk}), UpdateExpression="SET " + ", ".join(sets),
+                            ExpressionAttributeNames={f"#{k}": k for k in values},
+                            ExpressionAttributeValues=_encode({f":{k}": v for k, v in values.items()}))
+
+    def _update_fields(self, pk: str, sk: str, fields: dict[str, Any]) -> None:
+        try:
+            self.db.update_item(
+                TableName=self.table, Key=_encode({"pk": pk, "sk": sk}), ConditionExpression="attribute_exists(pk)",
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+                ExpressionAttributeNames={f"#{k}": k for k in fields},
+                ExpressionAttributeValues=_encode({f":{k}": v for k, v in fields.items()}))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     # sessions ------------------------------------------------------------------
 
@@ -177,9 +236,7 @@ class DynamoStore:
         # Candidates and verdicts live in FIX# items; META stays small for listings.
         meta = session.model_dump_json(exclude={"candidates", "verdicts"})
         pk = session_pk(session.id)
-        verdicts = {v.candidate_id: v for v in session.verdicts}
-        for c in session.candidates:  # fixes first: a reader that sees the META sees its fixes
-            self.put_fix(session.id, c, verdicts.get(c.id))
+        self._put_fixes(session)  # fixes first: a reader that sees the META sees its fixes
         self._put_data(pk, "META", meta, gsi1pk=_SESSIONS, gsi1sk=f"{session.created_at}#{session.id}")
         # History rows: one in the repository's partition (listed sessions only) and one in the
         # requester's, so a reader's history is a few key queries, never a scan.
@@ -189,29 +246,12 @@ class DynamoStore:
                 ((history_pk(login=row.requested_by),) if row.requested_by else ()):
             self._put_item({"pk": where, "sk": history_sk(row.created_at, row.id), "data": summary})
 
-    def get_session(self, session_id: str) -> Session | None:
-        raw = self._get_data(session_pk(session_id), "META")
-        if raw is None:
-            return None
-        session = Session.model_validate_json(raw)
-        fixes = self.get_fixes(session_id)
-        session.candidates = [c for c, _ in fixes]
-        session.verdicts = [v for _, v in fixes if v is not None]
-        return session
-
-    def recent_sessions(self, limit: int = 50) -> list[Session]:
-        items = self._query(IndexName=INDEX, KeyConditionExpression="gsi1pk = :p",
-                            ExpressionAttributeValues=_encode({":p": _SESSIONS}), ScanIndexForward=False, Limit=limit)
-        # the index projects every attribute: a listing is one query (eventually consistent,
-        # as a listing may be), not one read per session
-        return [Session.model_validate_json(self._text(item)) for item in items]
-
     def history(self, query: HistoryQuery) -> list[SessionSummary]:
         repos = {r.lower() for r in query.repos}
         if query.repo:  # one repository: its partition only (if the reader may see it)
             repos &= {query.repo.lower()}
         parts = [history_pk(repo=r) for r in sorted(repos)] + ([history_pk(login=query.login)] if query.login else [])
-        found: dict[str, SessionSummary] = {}
+        found: list[SessionSummary] = []
         for part in parts:  # each newest first, until it has a page of matches of its own
             key = "pk = :p AND sk < :b" if query.before else "pk = :p"
             values = {":p": part, **({":b": query.before} if query.before else {})}
@@ -220,47 +260,11 @@ class DynamoStore:
                                     ScanIndexForward=False):
                 row = SessionSummary(**json.loads(str(item["data"])))
                 if row.matches(query):
-                    found[row.id] = row
+                    found.append(row)
                     taken += 1
                     if taken >= query.limit:
                         break
-        return sorted(found.values(), key=lambda r: r.cursor, reverse=True)[: query.limit]
-
-    def put_fix(self, session_id: str, candidate: Candidate, verdict: Verdict | None) -> None:
-        data = {"candidate": candidate.model_dump(mode="json"),
-                "verdict": verdict.model_dump(mode="json") if verdict else None}
-        self._put_data(session_pk(session_id), fix_sk(candidate.id), json.dumps(data))
-
-    def get_fixes(self, session_id: str) -> list[tuple[Candidate, Verdict | None]]:
-        out = []
-        for item in self._query(KeyConditionExpression="pk = :p AND begins_with(sk, :f)", ConsistentRead=True,
-                                ExpressionAttributeValues=_encode({":p": session_pk(session_id), ":f": "FIX#"})):
-            d = json.loads(self._text(item))
-            out.append((Candidate.model_validate(d["candidate"]),
-                        Verdict.model_validate(d["verdict"]) if d["verdict"] else None))
-        return out
-
-    def append_event(self, session_id: str, event: Event) -> None:
-        self._put_item({"pk": session_pk(session_id), "sk": event_sk(event.seq), "data": event.model_dump_json(),
-                        "expires": int(self._now() + EVENT_TTL)})
-
-    def events(self, session_id: str, after: int = 0) -> list[Event]:
-        items = self._query(KeyConditionExpression="pk = :p AND sk BETWEEN :lo AND :hi", ConsistentRead=True,
-                            ExpressionAttributeValues=_encode({":p": session_pk(session_id), ":lo": event_sk(after + 1),
-                                                               ":hi": "EVENT#~"}))
-        return [Event.model_validate_json(self._text(i)) for i in items]
-
-    # semantic cache --------------------------------------------------------------
-
-    def put_solution(self, solution: Solution) -> None:
-        self._put_data(solution_pk(solution.signature), "SOLUTION", solution.model_dump_json())
-
-    def get_solution(self, signature: str) -> Solution | None:
-        raw = self._get_data(solution_pk(signature), "SOLUTION")
-        return Solution.model_validate_json(raw) if raw is not None else None
-
-    def delete_solution(self, signature: str) -> None:
-        self.db.delete_item(TableName=self.table, Key=_encode({"pk": solution_pk(signature), "sk": "SOLUTION"}))
+        return newest_first(found, query.limit)
 
     # webhook deliveries and the job queue -------------------------------------------
 
@@ -296,21 +300,21 @@ class DynamoStore:
                                   ReturnValues="UPDATED_NEW")
         return int(_decode(got["Attributes"])["n"])
 
-    def claim_job(self, worker: str, lease_s: float) -> Job | None:
+    def _claim(self, worker: str, lease_s: float) -> int | None:
         now = self._now()
         runnable: list[dict[str, Any]] = []
         for item in self._jobs_by("running", before=now):  # leases run out: their worker died
             if item["attempts"] >= MAX_ATTEMPTS:
-                self._update_job(item, "failed", now, condition=("running", item.get("lease_until")),
-                                 error=item.get("error") or "the worker stopped during every attempt")
+                self._update_job(item["id"], "failed", now, condition=("running", item.get("lease_until")),
+                                 error=item.get("error") or WORKER_DIED)
             else:
                 runnable.append(item)
         runnable += self._jobs_by("queued", before=now)
         for item in sorted(runnable, key=lambda i: (i["run_after"], i["id"])):
             lease = now + lease_s
-            if self._update_job(item, "running", lease, condition=(item["status"], item.get("lease_until")),
+            if self._update_job(item["id"], "running", lease, condition=(item["status"], item.get("lease_until")),
                                 due_by=now, attempts=item["attempts"] + 1, lease_until=lease, worker=worker):
-                return self.get_job(item["id"])
+                return int(item["id"])
         return None
 
     def _jobs_by(self, status: str, before: float | None = None) -> list[dict[str, Any]]:
@@ -322,13 +326,13 @@ class DynamoStore:
         return list(self._query(IndexName=INDEX, KeyConditionExpression=cond,
                                 ExpressionAttributeValues=_encode(values)))
 
-    def _update_job(self, item: dict[str, Any], status: str, due: float, *, condition: tuple[str, Any] | None = None,
+    def _update_job(self, job_id: int, status: str, due: float, *, condition: tuple[str, Any] | None = None,
                     due_by: float | None = None, **fields: Any) -> bool:
         """Move a job to ``status`` (its index entry sorted by ``due``); with ``condition``
         (the status and lease it was read with) only if no one moved it since, and with
         ``due_by`` only if it is due by then (the index is eventually consistent: it may show a
         job as it was). False if the condition did not hold."""
-        sets = {"status": status, "gsi1pk": f"JOBS#{status}", "gsi1sk": _job_sk(due, item["id"]),
+        sets = {"status": status, "gsi1pk": f"JOBS#{status}", "gsi1sk": _job_sk(due, job_id),
                 "updated": self._now(), **fields}
         if status in ("done", "failed"):
             sets["expires"] = int(self._now() + JOB_TTL)
@@ -354,7 +358,7 @@ class DynamoStore:
                 extra["ConditionExpression"] += " AND #ra <= :due_by"
         values = {k: v for k, v in values.items() if v is not None}
         try:
-            self.db.update_item(TableName=self.table, Key=_encode({"pk": _job_pk(item["id"]), "sk": "META"}),
+            self.db.update_item(TableName=self.table, Key=_encode({"pk": _job_pk(job_id), "sk": "META"}),
                                 UpdateExpression=expr, ExpressionAttributeNames=names,
                                 ExpressionAttributeValues=_encode(values), **extra)
         except ClientError as exc:
@@ -363,25 +367,18 @@ class DynamoStore:
             raise
         return True
 
-    def finish_job(self, job_id: int, error: str | None = None) -> str:
-        now = self._now()
+    def _attempts(self, job_id: int) -> int | None:
         item = self._get_item(_job_pk(job_id), "META")
-        if item is None:
-            raise KeyError(job_id)
-        if error is None:
-            status, run_after = "done", now
-        elif item["attempts"] >= MAX_ATTEMPTS:
-            status, run_after = "failed", now
-        else:
-            status, run_after = "queued", now + backoff_s(item["attempts"])
-        self._update_job(item, status, run_after, run_after=run_after, lease_until=None, error=error)
-        return status
+        return int(item["attempts"]) if item is not None else None
+
+    def _set_outcome(self, job_id: int, status: str, run_after: float, error: str | None, now: float) -> None:
+        self._update_job(job_id, status, run_after, run_after=run_after, lease_until=None, error=error)
 
     def release_jobs(self, dead: Callable[[str], bool]) -> list[int]:
         ids = []
         for item in self._jobs_by("running"):
             if item.get("worker") and dead(item["worker"]) and self._update_job(
-                    item, "running", 0, condition=("running", item.get("lease_until")), lease_until=0):
+                    item["id"], "running", 0, condition=("running", item.get("lease_until")), lease_until=0):
                 ids.append(int(item["id"]))
         return ids
 
@@ -397,76 +394,28 @@ class DynamoStore:
         found = [int(i["id"]) for s in statuses for i in self._jobs_by(s)]
         return [j for j in (self.get_job(n) for n in sorted(found)) if j is not None]
 
-    # what a GitHub trigger produced (for its check run's buttons) -------------------
+    # the daily quota ------------------------------------------------------------------
+    # A spend is a transaction of two conditional writes: the session's ``SPENT#`` marker must
+    # not exist, and the profile must still be as it was read (retried by the rules when not).
 
-    def put_trigger(self, key: str, data: dict[str, Any]) -> None:
-        self._put_data(trigger_pk(key), "RESULT", json.dumps(data), expires=int(self._now() + TRIGGER_TTL))
+    def _spending(self) -> nullcontext[None]:
+        return nullcontext()
 
-    def get_trigger(self, key: str) -> dict[str, Any] | None:
-        raw = self._get_data(trigger_pk(key), "RESULT")
-        return json.loads(raw) if raw is not None else None
-
-    # installations and their daily quota ----------------------------------------------
-
-    def put_installation(self, installation_id: int, account: str, daily_credits: int) -> None:
-        """Create (or reactivate) an installation's profile; its usage so far is kept."""
-        self.db.update_item(
-            TableName=self.table, Key=_encode({"pk": installation_pk(installation_id), "sk": "PROFILE"}),
-            UpdateExpression=("SET account = :a, daily_credits = :c, #st = :active, tier = if_not_exists(tier, :free), "
-                              "#day = if_not_exists(#day, :today), used = if_not_exists(used, :zero)"),
-            ExpressionAttributeNames={"#st": "status", "#day": "day"},
-            ExpressionAttributeValues=_encode({":a": account, ":c": daily_credits, ":active": "active",
-                                               ":free": "free", ":today": _today(), ":zero": 0}))
-
-    def retire_installation(self, installation_id: int) -> None:
+    def _record_spend(self, pk: str, session_id: str, profile: dict[str, Any] | None, today: str, used: int,
+                      daily_credits: int) -> bool:
+        update = self._spend_update(pk, profile, today, used, daily_credits)
+        marker = {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                          "Item": _encode({"pk": pk, "sk": spent_sk(session_id), "day": today,
+                                           "expires": int(self._now() + SPENT_TTL)})}}
         try:
-            self.db.update_item(
-                TableName=self.table, Key=_encode({"pk": installation_pk(installation_id), "sk": "PROFILE"}),
-                UpdateExpression="SET #st = :retired", ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues=_encode({":retired": "retired"}))
+            self.db.transact_write_items(TransactItems=[marker, update])
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
+            return False
+        return True
 
-    def get_installation(self, installation_id: int) -> dict[str, Any] | None:
-        item = self._get_item(installation_pk(installation_id), "PROFILE")
-        if item is None:
-            return None
-        return {k: v for k, v in item.items() if k not in ("pk", "sk")}
-
-    def quota(self, installation_id: int, daily_credits: int) -> Quota:
-        profile = self.get_installation(installation_id) or {}
-        limit = int(profile.get("daily_credits", daily_credits))
-        used = int(profile.get("used", 0)) if profile.get("day") == _today() else 0
-        return Quota(limit=limit, used=used)
-
-    def spend_credit(self, installation_id: int, session_id: str, daily_credits: int) -> tuple[bool, Quota]:
-        """Spend one verification for ``session_id``, atomically and at most once per session.
-        (False, quota) when the day's budget is used up."""
-        pk = installation_pk(installation_id)
-        for _ in range(_MAX_SPEND_TRIES):
-            today = _today()
-            profile = self.get_installation(installation_id)
-            limit = int((profile or {}).get("daily_credits", daily_credits))
-            used = int(profile["used"]) if profile is not None and profile.get("day") == today else 0
-            if self._get_item(pk, spent_sk(session_id)) is not None:
-                return True, Quota(limit=limit, used=used)
-            if used >= limit:
-                return False, Quota(limit=limit, used=used)
-            update = self._spend_update(pk, profile, today, used, limit, daily_credits)
-            marker = {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                              "Item": _encode({"pk": pk, "sk": spent_sk(session_id), "day": today,
-                                               "expires": int(self._now() + SPENT_TTL)})}}
-            try:
-                self.db.transact_write_items(TransactItems=[marker, update])
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                continue  # the session was spent meanwhile, or another spend moved the count: read again
-            return True, Quota(limit=limit, used=used + 1)
-        raise RuntimeError(f"could not spend a credit for installation {installation_id}: too much contention")
-
-    def _spend_update(self, pk: str, profile: dict[str, Any] | None, today: str, used: int, limit: int,
+    def _spend_update(self, pk: str, profile: dict[str, Any] | None, today: str, used: int,
                       daily_credits: int) -> dict[str, Any]:
         """The profile's write for one more use today, conditional on the state it was read in."""
         key = _encode({"pk": pk, "sk": "PROFILE"})
@@ -497,7 +446,10 @@ class DynamoStore:
         return f"s3://{self.bucket}/{key}"
 
     def get_blob(self, session_id: str, name: str) -> bytes | None:
-        key = blob_key(session_id, name)
+        return self._object(blob_key(session_id, name))
+
+    def _object(self, key: str) -> bytes | None:
+        """An S3 object's bytes; None when there is none."""
         try:
             return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
         except ClientError as exc:
@@ -513,12 +465,7 @@ class DynamoStore:
         self.s3.put_object(Bucket=self.bucket, Key=_snapshot_key(sha256), Body=archive, ContentType="application/gzip")
 
     def get_snapshot(self, sha256: str) -> bytes | None:
-        try:
-            return bytes(self.s3.get_object(Bucket=self.bucket, Key=_snapshot_key(sha256))["Body"].read())
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return None
-            raise
+        return self._object(_snapshot_key(sha256))
 
     def snapshot_url(self, sha256: str, expires_s: int = 900) -> str:
         return str(self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": _snapshot_key(sha256)},

@@ -1,4 +1,7 @@
-"""The embedded store: one SQLite database (WAL) plus a folder of blobs under PVE's data dir."""
+"""The embedded store: one SQLite database (WAL) plus a folder of blobs under PVE's data dir.
+
+The store's rules are ``store/backend.py``'s; here are its storage primitives, each kept by a
+transaction under this process's one writer."""
 
 from __future__ import annotations
 
@@ -7,28 +10,24 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from pve.events import Event
-from pve.models import Candidate, Session, Solution, Verdict
+from pve.models import Session
+from store.backend import WORKER_DIED, Backend, newest_first
 from store.base import (
     MAX_ATTEMPTS,
     HistoryQuery,
     Job,
-    Quota,
     SessionSummary,
-    backoff_s,
     blob_key,
     delivery_pk,
     event_sk,
-    fix_sk,
-    installation_pk,
     session_pk,
-    solution_pk,
     spent_sk,
-    trigger_pk,
 )
 
 _SCHEMA = """
@@ -92,18 +91,15 @@ _HISTORY_COLUMNS = "id, created, status, repo, error_type, headline, login, unli
 
 def _summaries(rows: list[tuple], limit: int) -> list[SessionSummary]:
     """Rows from one or more partitions: each session once, newest first."""
-    found: dict[str, SessionSummary] = {}
-    for r in rows:
-        found.setdefault(r[0], SessionSummary(id=r[0], created_at=r[1], status=r[2], repo=r[3], error_type=r[4],
-                                              headline=r[5], requested_by=r[6], unlisted=bool(r[7])))
-    return sorted(found.values(), key=lambda row: row.cursor, reverse=True)[:limit]
+    return newest_first((SessionSummary(id=r[0], created_at=r[1], status=r[2], repo=r[3], error_type=r[4],
+                                        headline=r[5], requested_by=r[6], unlisted=bool(r[7])) for r in rows), limit)
 
 
 def _today() -> str:
     return datetime.now(UTC).date().isoformat()  # quotas reset at midnight UTC
 
 
-class SQLiteStore:
+class SQLiteStore(Backend):
     def __init__(self, home: Path) -> None:
         self.home = home
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -132,50 +128,88 @@ class SQLiteStore:
             conn.close()
             self._local.conn = None
 
-    def _put(self, pk: str, sk: str, data: str) -> None:
+    @contextmanager
+    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """The writer's lock and one transaction: committed when the block ends, rolled back
+        when it raises. (A writer between our statements would deadlock on the lock.)"""
+        db = self._conn()
+        with self._write:
+            db.execute(begin)
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _now(self) -> float:
+        return time.time()
+
+    def _day(self) -> str:
+        return _today()
+
+    # items ---------------------------------------------------------------------
+
+    def _put_text(self, pk: str, sk: str, text: str, *, ttl: int | None = None, inline: bool = False) -> None:
+        # every item is kept (no TTL) and in its row
         with self._write:
             self._conn().execute(
                 "INSERT INTO items (pk, sk, data, created) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (pk, sk) DO UPDATE SET data = excluded.data",
-                (pk, sk, data, time.time()))
+                (pk, sk, text, time.time()))
 
-    def _get(self, pk: str, sk: str) -> str | None:
+    def _get_text(self, pk: str, sk: str) -> str | None:
         row = self._conn().execute("SELECT data FROM items WHERE pk = ? AND sk = ?", (pk, sk)).fetchone()
         return row[0] if row else None
+
+    def _has(self, pk: str, sk: str) -> bool:
+        return self._get_text(pk, sk) is not None
+
+    def _delete(self, pk: str, sk: str) -> None:
+        with self._write:
+            self._conn().execute("DELETE FROM items WHERE pk = ? AND sk = ?", (pk, sk))
+
+    def _fix_texts(self, pk: str) -> list[str]:
+        rows = self._conn().execute("SELECT data FROM items WHERE pk = ? AND sk LIKE 'FIX#%' ORDER BY sk", (pk,)).fetchall()
+        return [raw for (raw,) in rows]
+
+    def _event_texts(self, pk: str, after: int) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT data FROM items WHERE pk = ? AND sk > ? AND sk LIKE 'EVENT#%' ORDER BY sk", (pk, event_sk(after))).fetchall()
+        return [r[0] for r in rows]
+
+    def _recent_texts(self, limit: int) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT data FROM items WHERE sk = 'META' AND pk LIKE 'SESSION#%' ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+        return [r[0] for r in rows]
+
+    def _get_fields(self, pk: str, sk: str) -> dict[str, Any] | None:
+        raw = self._get_text(pk, sk)
+        return json.loads(raw) if raw is not None else None
+
+    def _set_fields(self, pk: str, sk: str, fields: dict[str, Any], defaults: dict[str, Any]) -> None:
+        with self._write:
+            record = self._get_fields(pk, sk) or dict(defaults)
+            record.update(fields)
+            self._put_text(pk, sk, json.dumps(record))
+
+    def _update_fields(self, pk: str, sk: str, fields: dict[str, Any]) -> None:
+        with self._write:
+            record = self._get_fields(pk, sk)
+            if record is not None:
+                record.update(fields)
+                self._put_text(pk, sk, json.dumps(record))
 
     # sessions ------------------------------------------------------------
 
     def put_session(self, session: Session) -> None:
         # Candidates and verdicts live in FIX# items; META stays small for listings.
         meta = session.model_dump(mode="json", exclude={"candidates", "verdicts"})
-        db = self._conn()
         with self._write:  # the whole transaction: a writer between our statements would deadlock on it
-            self._put(session_pk(session.id), "META", json.dumps(meta))
-            db.execute("BEGIN")
-            try:
+            self._put_text(session_pk(session.id), "META", json.dumps(meta))
+            with self._transaction("BEGIN"):
                 self._index(SessionSummary.of(session))
-                verdicts = {v.candidate_id: v for v in session.verdicts}
-                for c in session.candidates:
-                    self.put_fix(session.id, c, verdicts.get(c.id))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-
-    def get_session(self, session_id: str) -> Session | None:
-        raw = self._get(session_pk(session_id), "META")
-        if raw is None:
-            return None
-        session = Session.model_validate_json(raw)
-        fixes = self.get_fixes(session_id)
-        session.candidates = [c for c, _ in fixes]
-        session.verdicts = [v for _, v in fixes if v is not None]
-        return session
-
-    def recent_sessions(self, limit: int = 50) -> list[Session]:
-        rows = self._conn().execute(
-            "SELECT data FROM items WHERE sk = 'META' AND pk LIKE 'SESSION#%' ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
-        return [Session.model_validate_json(r[0]) for r in rows]
+                self._put_fixes(session)
 
     def history(self, query: HistoryQuery) -> list[SessionSummary]:
         filters: list[str] = []
@@ -290,125 +324,49 @@ class SQLiteStore:
         db = self._conn()
         if db.execute("SELECT 1 FROM history LIMIT 1").fetchone() is not None:
             return
-        with self._write:
-            db.execute("BEGIN")
-            try:
-                for (raw,) in db.execute("SELECT data FROM items WHERE sk = 'META' AND pk LIKE 'SESSION#%'").fetchall():
-                    self._index(SessionSummary.of(Session.model_validate_json(raw)))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-
-    # fixes ---------------------------------------------------------------
-
-    def put_fix(self, session_id: str, candidate: Candidate, verdict: Verdict | None) -> None:
-        data = {"candidate": candidate.model_dump(mode="json"),
-                "verdict": verdict.model_dump(mode="json") if verdict else None}
-        self._put(session_pk(session_id), fix_sk(candidate.id), json.dumps(data))
-
-    def get_fixes(self, session_id: str) -> list[tuple[Candidate, Verdict | None]]:
-        rows = self._conn().execute(
-            "SELECT data FROM items WHERE pk = ? AND sk LIKE 'FIX#%' ORDER BY sk", (session_pk(session_id),)).fetchall()
-        out = []
-        for (raw,) in rows:
-            d = json.loads(raw)
-            out.append((Candidate.model_validate(d["candidate"]),
-                        Verdict.model_validate(d["verdict"]) if d["verdict"] else None))
-        return out
-
-    # console events --------------------------------------------------------
-
-    def append_event(self, session_id: str, event: Event) -> None:
-        self._put(session_pk(session_id), event_sk(event.seq), event.model_dump_json())
-
-    def events(self, session_id: str, after: int = 0) -> list[Event]:
-        rows = self._conn().execute(
-            "SELECT data FROM items WHERE pk = ? AND sk > ? AND sk LIKE 'EVENT#%' ORDER BY sk",
-            (session_pk(session_id), event_sk(after))).fetchall()
-        return [Event.model_validate_json(r[0]) for r in rows]
-
-    # semantic cache ----------------------------------------------------------
-
-    def put_solution(self, solution: Solution) -> None:
-        self._put(solution_pk(solution.signature), "SOLUTION", solution.model_dump_json())
-
-    def get_solution(self, signature: str) -> Solution | None:
-        raw = self._get(solution_pk(signature), "SOLUTION")
-        return Solution.model_validate_json(raw) if raw is not None else None
-
-    def delete_solution(self, signature: str) -> None:
-        with self._write:
-            self._conn().execute("DELETE FROM items WHERE pk = ? AND sk = 'SOLUTION'", (solution_pk(signature),))
+        with self._transaction("BEGIN"):
+            for (raw,) in db.execute("SELECT data FROM items WHERE sk = 'META' AND pk LIKE 'SESSION#%'").fetchall():
+                self._index(SessionSummary.of(Session.model_validate_json(raw)))
 
     # webhook deliveries and the job queue ---------------------------------------
 
     def enqueue_delivery(self, guid: str, event: str, payload: str) -> int | None:
-        db = self._conn()
         now = time.time()
-        with self._write:
-            return self._enqueue(db, guid, event, payload, now)
-
-    def _enqueue(self, db: sqlite3.Connection, guid: str, event: str, payload: str, now: float) -> int | None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             seen = db.execute("INSERT INTO items (pk, sk, data, created) VALUES (?, 'SEEN', ?, ?) "
                               "ON CONFLICT (pk, sk) DO NOTHING", (delivery_pk(guid), json.dumps({"event": event}), now))
             if seen.rowcount == 0:
-                db.execute("COMMIT")
                 return None
             cur = db.execute("INSERT INTO jobs (delivery, event, payload, run_after, created, updated) "
                              "VALUES (?, ?, ?, ?, ?, ?)", (guid, event, payload, now, now, now))
-            db.execute("COMMIT")
-            return int(cur.lastrowid or 0)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-
-    def claim_job(self, worker: str, lease_s: float) -> Job | None:
-        with self._write:
-            job_id = self._claim(worker, lease_s)
-        return self.get_job(job_id) if job_id is not None else None
+        return int(cur.lastrowid or 0)
 
     def _claim(self, worker: str, lease_s: float) -> int | None:
-        db = self._conn()
-        now = time.time()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            # a job whose worker died on every attempt stops here, visibly
-            db.execute("UPDATE jobs SET status = 'failed', lease_until = NULL, updated = ?, "
-                       "error = coalesce(error, 'the worker stopped during every attempt') "
-                       "WHERE status = 'running' AND lease_until < ? AND attempts >= ?", (now, now, MAX_ATTEMPTS))
-            row = db.execute(
-                "SELECT id FROM jobs WHERE (status = 'queued' AND run_after <= ?) "
-                "OR (status = 'running' AND lease_until < ?) ORDER BY run_after, id LIMIT 1", (now, now)).fetchone()
-            if row is None:
-                db.execute("COMMIT")
-                return None
-            db.execute("UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, worker = ?, "
-                       "updated = ? WHERE id = ?", (now + lease_s, worker, now, row[0]))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with self._write:
+            now = time.time()
+            with self._transaction() as db:
+                # a job whose worker died on every attempt stops here, visibly
+                db.execute("UPDATE jobs SET status = 'failed', lease_until = NULL, updated = ?, error = coalesce(error, ?) "
+                           "WHERE status = 'running' AND lease_until < ? AND attempts >= ?",
+                           (now, WORKER_DIED, now, MAX_ATTEMPTS))
+                row = db.execute(
+                    "SELECT id FROM jobs WHERE (status = 'queued' AND run_after <= ?) "
+                    "OR (status = 'running' AND lease_until < ?) ORDER BY run_after, id LIMIT 1", (now, now)).fetchone()
+                if row is None:
+                    return None
+                db.execute("UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, worker = ?, "
+                           "updated = ? WHERE id = ?", (now + lease_s, worker, now, row[0]))
         return int(row[0])
 
-    def finish_job(self, job_id: int, error: str | None = None) -> str:
-        db = self._conn()
-        now = time.time()
+    def _attempts(self, job_id: int) -> int | None:
         job = self.get_job(job_id)
-        if job is None:
-            raise KeyError(job_id)
-        if error is None:
-            status, run_after = "done", now
-        elif job.attempts >= MAX_ATTEMPTS:
-            status, run_after = "failed", now
-        else:
-            status, run_after = "queued", now + backoff_s(job.attempts)
+        return job.attempts if job is not None else None
+
+    def _set_outcome(self, job_id: int, status: str, run_after: float, error: str | None, now: float) -> None:
         with self._write:
-            db.execute("UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, error = ?, updated = ? WHERE id = ?",
-                       (status, run_after, error, now, job_id))
-        return status
+            self._conn().execute(
+                "UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, error = ?, updated = ? WHERE id = ?",
+                (status, run_after, error, now, job_id))
 
     def release_jobs(self, dead: Callable[[str], bool]) -> list[int]:
         """End the leases of running jobs whose worker is ``dead`` (a restart after a crash takes
@@ -432,73 +390,21 @@ class SQLiteStore:
                                     (status,) if status else ()).fetchall()
         return [Job(*r) for r in rows]
 
-    # what a GitHub trigger produced (for its check run's buttons) ---------------
+    # the daily quota -------------------------------------------------------------
 
-    def put_trigger(self, key: str, data: dict) -> None:
-        self._put(trigger_pk(key), "RESULT", json.dumps(data))
+    def _spending(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._transaction()
 
-    def get_trigger(self, key: str) -> dict | None:
-        raw = self._get(trigger_pk(key), "RESULT")
-        return json.loads(raw) if raw is not None else None
-
-    # installations and their daily quota -------------------------------------
-
-    def put_installation(self, installation_id: int, account: str, daily_credits: int) -> None:
-        """Create (or reactivate) an installation's profile; its usage so far is kept."""
-        pk = installation_pk(installation_id)
-        with self._write:
-            profile = self._profile(pk) or {"tier": "free", "day": _today(), "used": 0}
-            profile.update(account=account, daily_credits=daily_credits, status="active")
-            self._put(pk, "PROFILE", json.dumps(profile))
-
-    def retire_installation(self, installation_id: int) -> None:
-        pk = installation_pk(installation_id)
-        with self._write:
-            profile = self._profile(pk)
-            if profile is not None:
-                profile["status"] = "retired"
-                self._put(pk, "PROFILE", json.dumps(profile))
-
-    def get_installation(self, installation_id: int) -> dict | None:
-        return self._profile(installation_pk(installation_id))
-
-    def _profile(self, pk: str) -> dict | None:
-        raw = self._get(pk, "PROFILE")
-        return json.loads(raw) if raw is not None else None
-
-    def quota(self, installation_id: int, daily_credits: int) -> Quota:
-        profile = self._profile(installation_pk(installation_id)) or {}
-        limit = int(profile.get("daily_credits", daily_credits))
-        used = int(profile.get("used", 0)) if profile.get("day") == _today() else 0
-        return Quota(limit=limit, used=used)
-
-    def spend_credit(self, installation_id: int, session_id: str, daily_credits: int) -> tuple[bool, Quota]:
-        """Spend one verification for ``session_id``, atomically and at most once per session.
-        (False, quota) when the day's budget is used up."""
-        pk = installation_pk(installation_id)
-        db = self._conn()
-        with self._write:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                profile = self._profile(pk) or {"tier": "free", "account": "", "status": "active",
-                                                "daily_credits": daily_credits, "day": _today(), "used": 0}
-                if profile.get("day") != _today():
-                    profile.update(day=_today(), used=0)
-                limit = int(profile.get("daily_credits", daily_credits))
-                if self._get(pk, spent_sk(session_id)) is not None:
-                    db.execute("COMMIT")
-                    return True, Quota(limit=limit, used=int(profile["used"]))
-                if profile["used"] >= limit:
-                    db.execute("COMMIT")
-                    return False, Quota(limit=limit, used=int(profile["used"]))
-                profile["used"] += 1
-                self._put(pk, "PROFILE", json.dumps(profile))
-                self._put(pk, spent_sk(session_id), json.dumps({"day": profile["day"]}))
-                db.execute("COMMIT")
-                return True, Quota(limit=limit, used=int(profile["used"]))
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+    def _record_spend(self, pk: str, session_id: str, profile: dict[str, Any] | None, today: str, used: int,
+                      daily_credits: int) -> bool:
+        profile = profile or {"tier": "free", "account": "", "status": "active", "daily_credits": daily_credits,
+                              "day": today, "used": 0}
+        if profile.get("day") != today:
+            profile.update(day=today, used=0)
+        profile["used"] += 1
+        self._put_text(pk, "PROFILE", json.dumps(profile))
+        self._put_text(pk, spent_sk(session_id), json.dumps({"day": profile["day"]}))
+        return True  # inside the transaction: no other writer got in between
 
     # blobs -----------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import textwrap
 import threading
 import time
 
-import store.sqlite as sqlite_mod
+import store.backend as backend_mod
 from statemachine.worker import WorkerPool
 from store.base import MAX_ATTEMPTS
 from store.sqlite import SQLiteStore
@@ -82,7 +82,7 @@ def test_a_wake_up_starts_a_job_before_the_next_poll(tmp_path):
 
 
 def test_a_crashing_job_is_retried_with_backoff_then_fails_visibly(tmp_path, monkeypatch):
-    monkeypatch.setattr(sqlite_mod, "backoff_s", lambda attempts: 0.01 * attempts)
+    monkeypatch.setattr(backend_mod, "backoff_s", lambda attempts: 0.01 * attempts)
     store = SQLiteStore(tmp_path)
     job_id = store.enqueue_delivery("g1", "issue_comment", "{}")
     calls: list[int] = []
