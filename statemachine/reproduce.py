@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from pve.models import (
     RunMode,
     RunResult,
     RunSpec,
+    Spectrum,
     VerifyRequest,
 )
 from sandbox.backend import SandboxBackend, StagedProject
@@ -43,81 +45,148 @@ from statemachine.verdict import (
 )
 
 
-async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], sandbox: SandboxBackend,
-                    staged: StagedProject, events: Fanout, *, slots: int = 3, oracle_seconds: float = 60.0,
-                    baseline_cache: Path | None = None) -> Reproduced:
+@dataclass(frozen=True)
+class Lab:
+    """Where the reproduction runs and under which limits: the sandbox and the staged project,
+    the session's console, the sandboxes free beside the baseline, the baseline's clock and its
+    cache (one folder per machine: a commit's baseline is reused, ``None``: never)."""
+
+    sandbox: SandboxBackend
+    staged: StagedProject
+    events: Fanout
+    slots: int = 3
+    oracle_seconds: float = 60.0
+    baseline_cache: Path | None = None
+
+
+async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], lab: Lab) -> Reproduced:
     """The whole step, the baseline included."""
-    first, later = await reproduce_first(analyzed, req, py_files, sandbox, staged, events, slots=slots,
-                                         oracle_seconds=oracle_seconds, baseline_cache=baseline_cache)
+    first, later = await reproduce_first(analyzed, req, py_files, lab)
     if later is None:
         return first
-    sandbox.hurry(staged)  # waited for right away: no background priority
+    lab.sandbox.hurry(lab.staged)  # waited for right away: no background priority
     return await later
 
 
-async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], sandbox: SandboxBackend,
-                          staged: StagedProject, events: Fanout, *, slots: int = 3, oracle_seconds: float = 60.0,
-                          baseline_cache: Path | None = None) -> tuple[Reproduced, asyncio.Task[Reproduced] | None]:
+async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
+                          lab: Lab) -> tuple[Reproduced, asyncio.Task[Reproduced] | None]:
     """The step up to the point the search can start: (the answer so far, the answer once the
     baseline has finished, or None when it already has). The search runs candidates against the
     reproduction while the baseline is still running; a candidate that passes it waits for the
     baseline (``statemachine.pending``). Until then the reproduction is narrowed provisionally
     (validate runs it whole if the settled baseline cannot hold the rest)."""
-    repro = analyzed.reproduction
-    if repro is None:
-        raise ValueError("reproduce needs a reproduction (the runner asks a model for one first)")
-    repro_spec = run_spec(repro)
-    suite_spec = suite_run_spec(repro, py_files, req.suite)
-    # One sandbox stays free beside the baseline's shards: the reproduction, then its coverage.
-    selection = oracle.select(py_files, repro, analyzed.analysis, staged.read_text, slots=max(1, slots - 1),
-                              configured=req.suite) if suite_spec is not None else None
-    # Coverage is for localizing a fix; judging someone else's (req.judge) needs none.
-    script_coverage = coverage_run_spec(repro) if req.judge is None else None
-    if req.timeout_s:  # the repository's own (tighter) limit per run
-        repro_spec = repro_spec.model_copy(update={"timeout_s": req.timeout_s})
-        script_coverage = script_coverage.model_copy(update={"timeout_s": req.timeout_s}) if script_coverage else None
-    if suite_spec is not None and selection is not None and not selection.files and \
-            any(_has_doctests(staged.read_text, p) for p in py_files if not is_test_path(p)):
-        # A module's doctests belong to the oracle (pytest skips setup.py; a module that cannot
-        # be imported is one collection error among many, named in the oracle's note).
-        suite_spec = suite_spec.model_copy(update={"argv": [*suite_spec.argv, "--doctest-modules"]})
-        selection.why += " and the modules' doctests"
-    if suite_spec is not None:  # the baseline has its own clock: it is not a candidate's run
-        # ... and records which project functions each test runs: a candidate's regression run
-        # is then only the tests that run what it changed (statemachine/impact.py).
-        # It is background work until a candidate waits for it (statemachine/pending.py).
-        suite_spec = suite_spec.model_copy(update={"wall_s": oracle_seconds, "reach": True, "background": True})
+    return await _Reproducing(analyzed, req, py_files, lab).run()
 
-    async def nothing() -> None:
-        return None
 
-    from_cache: list[bool] = []
+class _Reproducing:
+    """One reproduce step in progress: its run specs, the baseline running beside the
+    reproduction, localization's trace, and (once the reproduction failed as reported) what
+    the original runs showed, from which the answer is made with or without the baseline."""
 
-    async def baseline_run() -> RunResult | None:
-        if suite_spec is None or selection is None:
+    def __init__(self, analyzed: Analyzed, req: VerifyRequest, py_files: list[str], lab: Lab) -> None:
+        repro = analyzed.reproduction
+        if repro is None:
+            raise ValueError("reproduce needs a reproduction (the runner asks a model for one first)")
+        self.analyzed, self.req, self.py_files, self.lab, self.repro = analyzed, req, py_files, lab, repro
+        self.repro_spec = run_spec(repro)
+        self.suite_spec = suite_run_spec(repro, py_files, req.suite)
+        # One sandbox stays free beside the baseline's shards: the reproduction, then its coverage.
+        self.selection = oracle.select(py_files, repro, analyzed.analysis, lab.staged.read_text,
+                                       slots=max(1, lab.slots - 1), configured=req.suite) \
+            if self.suite_spec is not None else None
+        # Coverage is for localizing a fix; judging someone else's (req.judge) needs none.
+        self.script_coverage = coverage_run_spec(repro) if req.judge is None else None
+        self._limit_specs()
+        self.baseline_from_cache = False
+        # What the original runs showed, once the reproduction failed as reported (``run``).
+        self.before: RunResult | None = None
+        self.why = ""
+        self.analysis: Analysis | None = None  # the log's failure, or the one observed
+        self.otherwise: list[str] = []  # tests that failed, but not as reported
+        self.localization: list[RunResult] = []
+        self.spectrum = Spectrum()
+
+    def _limit_specs(self) -> None:
+        """The repository's own limit per run; the modules' doctests in the oracle; the
+        baseline's own clock, as background work."""
+        if self.req.timeout_s:  # the repository's own (tighter) limit per run
+            self.repro_spec = self.repro_spec.model_copy(update={"timeout_s": self.req.timeout_s})
+            if self.script_coverage:
+                self.script_coverage = self.script_coverage.model_copy(update={"timeout_s": self.req.timeout_s})
+        suite_spec, selection, read = self.suite_spec, self.selection, self.lab.staged.read_text
+        if suite_spec is not None and selection is not None and not selection.files and \
+                any(_has_doctests(read, p) for p in self.py_files if not is_test_path(p)):
+            # A module's doctests belong to the oracle (pytest skips setup.py; a module that cannot
+            # be imported is one collection error among many, named in the oracle's note).
+            suite_spec = suite_spec.model_copy(update={"argv": [*suite_spec.argv, "--doctest-modules"]})
+            selection.why += " and the modules' doctests"
+        if suite_spec is not None:  # the baseline has its own clock: it is not a candidate's run
+            # ... and records which project functions each test runs: a candidate's regression run
+            # is then only the tests that run what it changed (statemachine/impact.py).
+            # It is background work until a candidate waits for it (statemachine/pending.py).
+            suite_spec = suite_spec.model_copy(update={"wall_s": self.lab.oracle_seconds, "reach": True,
+                                                       "background": True})
+        self.suite_spec = suite_spec
+
+    async def _baseline(self) -> RunResult | None:
+        if self.suite_spec is None or self.selection is None:
             return None
-        result, cached = await oracle.run_baseline(sandbox, staged, suite_spec, selection.shards, baseline_cache)
-        from_cache.append(cached)
+        result, self.baseline_from_cache = await oracle.run_baseline(self.lab.sandbox, self.lab.staged, self.suite_spec,
+                                                                     self.selection.shards, self.lab.baseline_cache)
         return result
 
-    # The baseline runs beside everything else; it is awaited last (and dropped when the
-    # failure does not reproduce: nobody will need it).
-    baseline_task = asyncio.ensure_future(baseline_run())
-    # Localization's trace of a pytest failure starts beside the reproduction when the log names
-    # the failing tests exactly (the usual case): it is taken if they failed as reported, else
-    # stopped and traced again on the tests that did. It would otherwise start only when the
-    # reproduction ends (one run's time on every session's way to its first candidate).
-    early = None
-    named = [t for t in repro.test_ids if "::" in t]
-    if (req.judge is None and repro.kind is ReproKind.PYTEST and analyzed.analysis is not None and named
-            and len(named) == len(repro.test_ids) <= spectrum.MAX_FAILING):
-        nodes = [*named, *_sample(named, [], analyzed.analysis, py_files, selection, staged)]
-        early = (nodes, asyncio.ensure_future(sandbox.run(staged, spectrum.coverage_spec(nodes, repro, oracle_seconds))))
-    handed_over = False
-    try:
+    def _early_trace(self) -> tuple[list[str], asyncio.Future[RunResult]] | None:
+        """Localization's trace of a pytest failure starts beside the reproduction when the log
+        names the failing tests exactly (the usual case): it is taken if they failed as reported,
+        else stopped and traced again on the tests that did. It would otherwise start only when
+        the reproduction ends (one run's time on every session's way to its first candidate)."""
+        repro, analysis = self.repro, self.analyzed.analysis
+        named = [t for t in repro.test_ids if "::" in t]
+        if not (self.req.judge is None and repro.kind is ReproKind.PYTEST and analysis is not None and named
+                and len(named) == len(repro.test_ids) <= spectrum.MAX_FAILING):
+            return None
+        nodes = [*named, *_sample(named, [], analysis, self.py_files, self.selection, self.lab.staged)]
+        spec = spectrum.coverage_spec(nodes, repro, self.lab.oracle_seconds)
+        return nodes, asyncio.ensure_future(self.lab.sandbox.run(self.lab.staged, spec))
+
+    async def run(self) -> tuple[Reproduced, asyncio.Task[Reproduced] | None]:
+        # The baseline runs beside everything else; it is awaited last (and dropped when the
+        # failure does not reproduce: nobody will need it).
+        baseline_task = asyncio.ensure_future(self._baseline())
+        early = self._early_trace()
+        handed_over = False
+        try:
+            failed = await self._reproduce(early)
+            if failed is not None:
+                return failed, None
+            handed_over = True
+        finally:
+            if early is not None and not handed_over:
+                await _stop(early[1])
+            if not handed_over and not baseline_task.done():
+                baseline_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await baseline_task
+        if baseline_task.done():  # no suite, or a baseline from the cache: nothing to wait for
+            return self.answer(baseline_task.result(), True), None
+
+        async def settle() -> Reproduced:
+            return self.answer(await baseline_task, True)
+
+        return self.answer(None, False), asyncio.ensure_future(settle())
+
+    async def _reproduce(self, early: tuple[list[str], asyncio.Future[RunResult]] | None) -> Reproduced | None:
+        """The reproduction (and a script's coverage) on the original code, then localization's
+        trace; the answer when it did not fail as reported, else None (the rest is kept)."""
+        repro, lab, events = self.repro, self.lab, self.lab.events
+
+        async def nothing() -> None:
+            return None
+
         before, script_traced = await asyncio.gather(
-            sandbox.run(staged, repro_spec), sandbox.run(staged, script_coverage) if script_coverage else nothing())
-        analysis = analyzed.analysis
+            lab.sandbox.run(lab.staged, self.repro_spec),
+            lab.sandbox.run(lab.staged, self.script_coverage) if self.script_coverage else nothing())
+        analysis = self.analyzed.analysis
         ok, why = check_reproduction(before, repro, analysis)
         if not ok:
             if early is not None:
@@ -126,82 +195,108 @@ async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list
             _tail(events, before)
             return Reproduced(ok=False, why=why, before=before, analysis=analysis,
                               spectrum=spectrum.build(repro, None, None),
-                              oracle_note="none: not needed (not reproduced)"), None
+                              oracle_note="none: not needed (not reproduced)")
         events.emit("reproduce", f"Reproducing in sandbox {before.sandbox_id}...",
                     f"FAILED as reported - {why.split(' as reported')[0]}" if analysis else f"FAILED - {why}")
         if analysis is None:
             analysis = _observed(before, repro)
             if analysis is not None:
                 events.emit("analyze", f"Observed {analysis.headline()}")
-        failing, otherwise = failing_tests(before, repro, analyzed.analysis) if repro.kind is ReproKind.PYTEST else ([], [])
+        failing, otherwise = failing_tests(before, repro, self.analyzed.analysis) \
+            if repro.kind is ReproKind.PYTEST else ([], [])
         failing = failing[:spectrum.MAX_FAILING]
-        traced, sample_run = (await _trace(repro, failing, otherwise, script_traced, analysis, py_files, selection,
-                                           staged, sandbox, oracle_seconds, before, early)) if req.judge is None else (None, None)
-        handed_over = True
-    finally:
-        if early is not None and not handed_over:
-            await _stop(early[1])
-        if not handed_over and not baseline_task.done():
-            baseline_task.cancel()
-            with contextlib.suppress(BaseException):
-                await baseline_task
-    spectrum_ = spectrum.build(repro, traced, sample_run, failing)
-    for run in (before, traced, sample_run):
-        if run is not None:
-            run.record.coverage = None  # now in the spectrum; the session and proof need not carry it
-    # Kept (without their coverage): they are sandbox time like any other run.
-    localization = [r for r in (traced, sample_run) if r is not None and r is not before]
+        traced, sample_run = (await self._trace(failing, otherwise, script_traced, analysis, before, early)) \
+            if self.req.judge is None else (None, None)
+        self.spectrum = spectrum.build(repro, traced, sample_run, failing)
+        for run in (before, traced, sample_run):
+            if run is not None:
+                run.record.coverage = None  # now in the spectrum; the session and proof need not carry it
+        # Kept (without their coverage): they are sandbox time like any other run.
+        self.localization = [r for r in (traced, sample_run) if r is not None and r is not before]
+        self.before, self.why, self.analysis, self.otherwise = before, why, analysis, otherwise
+        return None
 
-    def finish(suite: RunResult | None, settled: bool) -> Reproduced:
+    async def _trace(self, failing: list[str], otherwise: list[str], script_traced: RunResult | None,
+                     analysis: Analysis | None, before: RunResult,
+                     early: tuple[list[str], asyncio.Future[RunResult]] | None) -> tuple[RunResult | None, RunResult | None]:
+        """The coverage runs for localization, once the failure is known: (the failing run
+        traced, a script's passing sample traced). A pytest reproduction traces its failing tests
+        and the sample in one run; a script was traced beside its reproduction. ``early``: the
+        pytest trace started beside the reproduction on the tests the log named (its nodes, its
+        run), taken when it holds every test that failed as reported."""
+        if early is not None:
+            nodes, run = early
+            if failing and set(failing) <= set(nodes):
+                return await run, None
+            await _stop(run)
+        repro, lab, seconds = self.repro, self.lab, self.lab.oracle_seconds
+        sample = _sample(failing, otherwise, analysis, self.py_files, self.selection, lab.staged)
+        if repro.kind is ReproKind.PYTEST:
+            if not failing:
+                return None, None
+            return await lab.sandbox.run(lab.staged, spectrum.coverage_spec([*failing, *sample], repro, seconds,
+                                                                            after=before)), None
+        if not sample or script_traced is None:
+            return script_traced, None
+        return script_traced, await lab.sandbox.run(lab.staged, spectrum.coverage_spec(sample, repro, seconds,
+                                                                                       "coverage sample"))
+
+    def answer(self, suite: RunResult | None, settled: bool) -> Reproduced:
         """The answer with the baseline (``settled``), or before it, with no oracle yet."""
+        assert self.before is not None
         if suite is not None:
             suite.record.coverage = None
         baseline = suite
         if baseline is not None and (not baseline.nonce_ok or not passing_tests(baseline)):
             baseline = None  # a suite that does not run, or passes nothing, is no oracle
-        note = _oracle_note(repro, suite, baseline, selection, oracle_seconds) if settled else \
+        selection = self.selection
+        note = _oracle_note(self.repro, suite, baseline, selection, self.lab.oracle_seconds) if settled else \
             "pending: the baseline is still running"
-        if from_cache and from_cache[0]:
+        if self.baseline_from_cache:
             note += "; baseline: this commit's earlier run, reused"
         picked: dict[str, Any] = {"oracle_note": note, "oracle_files": selection.files if selection else [],
-                                  "oracle_left_out": selection.left_out if selection else []}
+                                  "oracle_left_out": selection.left_out if selection else [],
+                                  "traced": self.localization}
         if settled:
-            events.emit("oracle", f"Regression oracle: {note}")
-        picked["traced"] = localization
-        if analysis is None:
-            return Reproduced(ok=True, why=why, before=before, baseline=baseline, spectrum=spectrum_, **picked)
+            self.lab.events.emit("oracle", f"Regression oracle: {note}")
+        if self.analysis is None:
+            return Reproduced(ok=True, why=self.why, before=self.before, baseline=baseline, spectrum=self.spectrum,
+                              **picked)
+        checks = self._checks(baseline, note, settled)
+        return Reproduced(ok=True, why=self.why, before=self.before, baseline=baseline, analysis=self.analysis,
+                          checks=checks, spectrum=self.spectrum, **picked)
+
+    def _checks(self, baseline: RunResult | None, note: str, settled: bool) -> Checks:
+        """What every candidate is held to: the reproduction (narrowed to the tests that failed
+        as reported) with its clock, and the regression run over the baseline's passing tests."""
+        repro, before, otherwise = self.repro, self.before, self.otherwise
+        assert before is not None and self.analysis is not None
         regression = None
-        if baseline is not None and suite_spec is not None:
+        if baseline is not None and self.suite_spec is not None:
             # A fix may run the selection slower than the original did, not forever.
-            clock = min(2 * oracle_seconds, max(_MIN_REGRESSION_S, candidate_timeout(baseline) or oracle_seconds))
+            seconds = self.lab.oracle_seconds
+            clock = min(2 * seconds, max(_MIN_REGRESSION_S, candidate_timeout(baseline) or seconds))
             # Tests that did not pass on the original code hold a fix to nothing: not run again
             # (one slow failing test can cost more than all the others).
             skip = sorted(t for t, o in baseline.record.outcomes.items() if o in ("failed", "error") and "::" in t)
-            regression = suite_spec.model_copy(update={"coverage": False, "wall_s": clock, "reach": False, "background": False,
-                                                       "skip": skip[:_MAX_SKIP]})
-        held = narrowed(repro, before, baseline, analyzed.analysis, provisional=not settled)
-        candidate_spec = repro_spec.model_copy(update={"timeout_s": _tighter(candidate_timeout(before), req.timeout_s)})
+            regression = self.suite_spec.model_copy(update={"coverage": False, "wall_s": clock, "reach": False,
+                                                            "background": False, "skip": skip[:_MAX_SKIP]})
+        held = narrowed(repro, before, baseline, self.analyzed.analysis, provisional=not settled)
+        candidate_spec = self.repro_spec.model_copy(
+            update={"timeout_s": _tighter(candidate_timeout(before), self.req.timeout_s)})
         if held is not None and settled:
             others = len([t for t in before.record.outcomes if selects(repro.test_ids, t)]) - len(held.test_ids)
-            events.emit("oracle", f"Candidates run the {len(held.test_ids)} test(s) that failed as reported; the "
-                                  f"reproduction's {others - len(otherwise)} passing tests are held by the regression "
-                                  "oracle" + (f"; {len(otherwise)} other failing test(s) failed otherwise before any fix "
-                                              f"({', '.join(otherwise[:2])}): not required of a fix" if otherwise else ""))
+            self.lab.events.emit(
+                "oracle", f"Candidates run the {len(held.test_ids)} test(s) that failed as reported; the "
+                          f"reproduction's {others - len(otherwise)} passing tests are held by the regression "
+                          "oracle" + (f"; {len(otherwise)} other failing test(s) failed otherwise before any fix "
+                                      f"({', '.join(otherwise[:2])}): not required of a fix" if otherwise else ""))
         if held is not None:
             candidate_spec = candidate_spec.model_copy(update={"only": held.test_ids})
-        checks = Checks(repro=held or repro, analysis=analysis, before=_as_far_as(before, held) if held else before,
-                        baseline=baseline, protected=req.protected, repro_spec=candidate_spec, regression_spec=regression,
-                        regression_shards=_regression_shards(selection, baseline), oracle_note=note,
-                        others_failing=list(otherwise) if held is not None else [])
-        return Reproduced(ok=True, why=why, before=before, baseline=baseline, analysis=analysis, checks=checks,
-                          spectrum=spectrum_, **picked)
-
-    async def settle() -> Reproduced:
-        return finish(await baseline_task, True)
-
-    if baseline_task.done():  # no suite, or a baseline from the cache: nothing to wait for
-        return finish(baseline_task.result(), True), None
-    return finish(None, False), asyncio.ensure_future(settle())
+        return Checks(repro=held or repro, analysis=self.analysis, before=_as_far_as(before, held) if held else before,
+                      baseline=baseline, protected=self.req.protected, repro_spec=candidate_spec,
+                      regression_spec=regression, regression_shards=_regression_shards(self.selection, baseline),
+                      oracle_note=note, others_failing=list(otherwise) if held is not None else [])
 
 
 def _sample(failing: list[str], otherwise: list[str], analysis: Analysis | None, py_files: list[str],
@@ -211,30 +306,6 @@ def _sample(failing: list[str], otherwise: list[str], analysis: Analysis | None,
         return []
     files = spectrum.sample_files(py_files, selection.files, failing)
     return spectrum.passing_sample(files, [*failing, *otherwise], oracle.failure_names(analysis), staged.read_text)
-
-
-async def _trace(repro: Reproduction, failing: list[str], otherwise: list[str], script_traced: RunResult | None, analysis: Analysis | None,
-                 py_files: list[str], selection: oracle.Selection | None, staged: StagedProject,
-                 sandbox: SandboxBackend, seconds: float, before: RunResult,
-                 early: tuple[list[str], asyncio.Future[RunResult]] | None = None) -> tuple[RunResult | None, RunResult | None]:
-    """The coverage runs for localization, once the failure is known: (the failing run traced,
-    a script's passing sample traced). A pytest reproduction traces its failing tests and the
-    sample in one run; a script was traced beside its reproduction. ``early``: the pytest trace
-    started beside the reproduction on the tests the log named (its nodes, its run), taken when
-    it holds every test that failed as reported."""
-    if early is not None:
-        nodes, run = early
-        if failing and set(failing) <= set(nodes):
-            return await run, None
-        await _stop(run)
-    sample = _sample(failing, otherwise, analysis, py_files, selection, staged)
-    if repro.kind is ReproKind.PYTEST:
-        if not failing:
-            return None, None
-        return await sandbox.run(staged, spectrum.coverage_spec([*failing, *sample], repro, seconds, after=before)), None
-    if not sample or script_traced is None:
-        return script_traced, None
-    return script_traced, await sandbox.run(staged, spectrum.coverage_spec(sample, repro, seconds, "coverage sample"))
 
 
 async def _stop(run: asyncio.Future[Any]) -> None:

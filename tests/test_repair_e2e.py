@@ -16,7 +16,7 @@ from pve.events import Fanout
 from pve.models import Candidate, FileEdit, Reproduced, SessionStatus, VerifyRequest
 from pve.settings import Settings
 from statemachine.analyze import analyze
-from statemachine.reproduce import reproduce
+from statemachine.reproduce import Lab, reproduce
 from statemachine.runner import verify
 from statemachine.validate import validate
 
@@ -95,7 +95,7 @@ def test_an_overfitting_candidate_is_caught_by_the_whole_suite(services, tmp_pat
     try:
         py_files = sorted(p for p in staged.files if p.endswith(".py"))
         analyzed = analyze(req, py_files, log_text=None)
-        reproduced = asyncio.run(reproduce(analyzed, req, py_files, services.sandbox, staged, Fanout()))
+        reproduced = asyncio.run(reproduce(analyzed, req, py_files, Lab(services.sandbox, staged, Fanout())))
         assert Reproduced.model_validate_json(reproduced.model_dump_json()) == reproduced  # a state's payload
         assert reproduced.ok and reproduced.checks is not None and reproduced.checks.regression_spec is not None
         overfit = Candidate(id=1, rule="by hand", rationale="", edits=[FileEdit(

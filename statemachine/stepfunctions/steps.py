@@ -1,9 +1,9 @@
 """The Lambda steps of the AWS engine (see the package's docstring for the machine).
 
 Each step is a function of a ``Flow`` (the state: which job, which session, which ranks) and an
-``Engine`` (what it may use); everything bigger is a blob of the session's (``Context``, the
-verdicts) or a snapshot in the depot. The functions are the same steps the local runner calls:
-``runner.prepare``, ``offline_plan``, ``validate``, ``model_search``, ``runner.decided``, ``prove``.
+``Engine`` (what it may use); everything bigger is a blob of the session's (the verification's
+``state()``, the verdicts) or a snapshot in the depot. The steps drive the same ``Verification``
+as the local runner: its phases, split between Lambda functions, its state carried in S3.
 """
 
 from __future__ import annotations
@@ -18,36 +18,24 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from brain.signature import error_signature
 from pve.events import Fanout
 from pve.models import (
-    BrainReport,
-    Candidate,
-    Checks,
-    Conclusion,
     Found,
     Session,
     SessionStatus,
-    Spectrum,
     Verdict,
     VerifyRequest,
     settles,
 )
-from sandbox.backend import StagedProject
 from sandbox.remote import RemoteSandbox
-from statemachine import runner
-from statemachine.conclusion import not_reproduced, nothing_to_fix
 from statemachine.github.dispatch import handle
 from statemachine.github.runtime import AppRuntime
-from statemachine.given_fix import judge_tree
-from statemachine.proof.make import prove
-from statemachine.search import cache
 from statemachine.search.budget import Budget, next_batch
-from statemachine.search.context import SearchContext
-from statemachine.search.offline import offline_plan, searched
+from statemachine.search.offline import searched
 from statemachine.services import Services
 from statemachine.stepfunctions.replay import NeedsVerification, StepFailed, replay_verifier
 from statemachine.validate import validate
+from statemachine.verification import Verification, VerificationState
 from store.base import MAX_ATTEMPTS, Job
 
 log = logging.getLogger("pve.stepfunctions")
@@ -96,23 +84,6 @@ class FailedEvent(BaseModel):
     error: dict[str, Any] = Field(default_factory=dict)
 
 
-class Context(BaseModel):
-    """What ``prepare`` leaves for the later steps of one verification (a blob of the session)."""
-
-    request: VerifyRequest
-    session: Session  # as prepared: analysis, reproduction, baseline, notes, timings
-    started: float  # the session's start, epoch seconds
-    snapshot: str  # the depot's archive (SHA-256)
-    files: dict[str, str]  # the snapshot's files and hashes
-    checks: Checks | None = None
-    candidates: list[Candidate] = Field(default_factory=list)  # the ranking the batches run
-    found: Found | None = None  # the offline engine's account before its search
-    conclusion: Conclusion | None = None  # the session ended before any search
-    signature: str | None = None
-    budget: tuple[int, float, int, int, float] = (400, 60.0, 3, 150, 20.0)  # candidates, seconds, window, extend after, extend seconds
-    models: bool = False  # the brain may ask the models (not "offline", keys set)
-
-
 class JobSource(Protocol):
     def get_job(self, job_id: int) -> Job | None: ...
 
@@ -148,11 +119,19 @@ def _put(engine: Engine, session_id: str, name: str, model: BaseModel) -> None:
     engine.services.store.put_blob(session_id, name, model.model_dump_json().encode())
 
 
-def _context(engine: Engine, session_id: str) -> Context:
+def _state(engine: Engine, session_id: str) -> VerificationState:
     data = engine.services.store.get_blob(session_id, CONTEXT)
     if data is None:
         raise LookupError(f"session {session_id}: no context (was it prepared?)")
-    return Context.model_validate_json(data)
+    return VerificationState.model_validate_json(data)
+
+
+def _restore(engine: Engine, session_id: str, after: int) -> Verification:
+    """The verification where the last step left it, its project restored from the depot."""
+    state = _state(engine, session_id)
+    v = Verification.restore(state, engine.services, _events(engine, session_id, after))
+    v.staged = engine.sandbox.restore(state.snapshot, state.files)
+    return v
 
 
 # ---------------------------------------------------------------------------- the handler
@@ -185,74 +164,27 @@ async def start(engine: Engine, event: dict[str, Any]) -> Flow:
 
 
 async def prepare(engine: Engine, job_id: int, req: VerifyRequest, svc: Services) -> Flow:
-    """The local runner's opening, then the offline engine's ranking; the baseline is awaited
-    here (no candidate is judged before the Map), so every validate step has it."""
-    session, path, log_text = runner.admit(req)
-    svc.store.put_session(session)  # running: its page knows its origin (who may watch) from the start
+    """The verification's opening as on one machine, the baseline awaited (no candidate is
+    judged before the Map, so every validate step has it), then a judged pull request, the
+    cache's re-verified fix, or the offline engine's ranking for the batches."""
+    v = Verification.admit(req, svc)
     settings = svc.settings
-    events = Fanout(*svc.watchers, lambda e: svc.store.append_event(session.id, e))
-    t0, wall0 = time.monotonic(), time.time()
-    staged = engine.sandbox.stage(path, single_file=session.snippet)
-    ctx = Context(request=req, session=session, started=wall0, snapshot=engine.sandbox.archive_of(staged),
-                  files=dict(staged.files),
-                  budget=(settings.max_candidates, settings.search_seconds, settings.search_window,
-                          settings.search_extend_after, settings.search_extend_seconds))
+    v.snapshot = engine.sandbox.archive_of(v.stage())
     try:
-        prepared = await runner.prepare(req, svc, session, staged, log_text, events, t0)
-        if isinstance(prepared, Conclusion):
-            ctx.conclusion = prepared
-        elif not prepared.reproduced.ok:
-            ctx.conclusion = not_reproduced(prepared.reproduced.why)
-        else:
-            pending, reproduced = prepared.pending, prepared.reproduced
-            if pending is not None:
-                runner.record(session, await pending.result())
-                session.timings_ms["baseline"] = (time.monotonic() - prepared.reproduce_started) * 1000
-            if reproduced.checks is None:
-                ctx.conclusion = nothing_to_fix()
+        if await v.prepare() and await v.reproduce(baseline_first=True):
+            if req.judge is not None:  # someone else's fix: judged here (two runs), not searched for
+                await v.judge()
             else:
-                checks = (pending.latest(reproduced.checks) if pending is not None else reproduced.checks).model_copy(
-                    update={"declarations": prepared.declarations})
-                ctx.checks = checks
-                await _search_setup(engine, ctx, req, svc, staged, events, t0, checks, reproduced.spectrum,
-                                    prepared.py_files)
+                await v.plan()
+        state = v.state()
     finally:
-        engine.sandbox.cleanup(staged)
-    _put(engine, session.id, CONTEXT, ctx)
-    flow = Flow(job=job_id, session=session.id, ranked=len(ctx.candidates), size=max(1, settings.slots),
-                search_started=time.time(), budget=ctx.budget, models=ctx.models and ctx.found is not None)
+        await v.close(release=False)
+    _put(engine, v.session.id, CONTEXT, state)
+    budget = (settings.max_candidates, settings.search_seconds, settings.search_window,
+              settings.search_extend_after, settings.search_extend_seconds)
+    flow = Flow(job=job_id, session=v.session.id, ranked=len(v.ranked), size=max(1, settings.slots),
+                search_started=time.time(), budget=budget, models=v.models and v.found is not None)
     return _next(flow)
-
-
-async def _search_setup(engine: Engine, ctx: Context, req: VerifyRequest, svc: Services, staged: StagedProject,
-                        events: Fanout, t0: float, checks: Checks, spectrum: Spectrum, py_files: list[str]) -> None:
-    """A judged pull request, the cache's re-verified fix, or the ranking for the batches."""
-    session = ctx.session
-    if req.judge is not None:  # someone else's fix: judged here (two runs), not searched for
-        session.brain = BrainReport(mode="judge")
-        session.judged = req.judge
-        runner.fold(session, await judge_tree(req.judge.path, req.judge.label, engine.sandbox, staged, checks, events,
-                                              None))
-        return
-    report = session.brain or BrainReport()
-    report.mode, report.models = req.brain, svc.models.describe()
-    session.brain = report
-    if req.brain != "offline":
-        # As the local runner: the offline engine first, then the models (a step of their own,
-        # after the batches), or the reason they are off. "models" first is the CLI's only.
-        ctx.models = svc.models.off_reason is None
-        if svc.models.off_reason:
-            report.notes.append(svc.models.off_reason)
-    search = SearchContext(req=req, checks=checks, spectrum=spectrum, py_files=py_files, sandbox=engine.sandbox,
-                           staged=staged, events=events, settings=svc.settings, models=svc.models, started=t0)
-    ctx.signature = error_signature(checks.analysis, staged.read_text)
-    report.signature = ctx.signature or ""
-    if ctx.signature is not None and req.cache:
-        found, report.cache = await cache.cache_search(search, svc.store, ctx.signature, first_id=1)
-        runner.fold(session, found)
-        if found.verified():
-            return
-    ctx.candidates, ctx.found = offline_plan(search, first_id=len(session.candidates) + 1)
 
 
 def _next(flow: Flow) -> Flow:
@@ -269,12 +201,13 @@ async def validate_rank(engine: Engine, event: dict[str, Any]) -> dict[str, Any]
     """Validate (one Map iteration): one ranked candidate, its verdict stored under its rank."""
     parsed = RankEvent.model_validate(event)
     session_id, rank = parsed.session, parsed.rank
-    ctx = _context(engine, session_id)
-    if ctx.checks is None or not 0 <= rank < len(ctx.candidates):
+    state = _state(engine, session_id)
+    if state.checks is None or not 0 <= rank < len(state.ranked):
         raise ValueError(f"session {session_id} has no candidate at rank {rank}")
-    staged = engine.sandbox.restore(ctx.snapshot, ctx.files)
+    staged = engine.sandbox.restore(state.snapshot, state.files)
     try:
-        verdict = await validate(ctx.candidates[rank], engine.sandbox, staged, ctx.checks, _events(engine, session_id, (rank + 1) * RANK_EVENTS))
+        verdict = await validate(state.ranked[rank], engine.sandbox, staged, state.checks,
+                                 _events(engine, session_id, (rank + 1) * RANK_EVENTS))
     finally:
         engine.sandbox.cleanup(staged)
     _put(engine, session_id, verdict_blob(rank), verdict)
@@ -302,23 +235,13 @@ async def models(engine: Engine, event: dict[str, Any]) -> Flow:
     as ``pve serve`` runs it after the offline engine. Its calls go out from here (this function
     holds the keys); its reproduction and candidates run in the sandbox function."""
     flow = Flow.model_validate(event)
-    ctx = _context(engine, flow.session)
-    if ctx.checks is None:
+    v = _restore(engine, flow.session, MODEL_EVENTS)
+    if v.checks is None:
         raise ValueError(f"session {flow.session} has nothing to search (no checks)")
-    svc = engine.services
-    staged = engine.sandbox.restore(ctx.snapshot, ctx.files)
     try:
-        search = SearchContext(req=ctx.request, checks=ctx.checks, spectrum=Spectrum(),
-                               py_files=sorted(p for p in ctx.files if p.endswith((".py", ".pyw"))),
-                               sandbox=engine.sandbox, staged=staged, events=_events(engine, flow.session, MODEL_EVENTS),
-                               settings=svc.settings, models=svc.models,
-                               started=_monotonic_start(ctx))
-        # Imported here, as in the runner: the SDKs cost start-up time only where they are used.
-        from statemachine.search.models import model_search
-
-        found = await model_search(search, first_id=len(ctx.session.candidates) + flow.counted + 1)
+        found = await v.ask_models(first_id=len(v.session.candidates) + flow.counted + 1)
     finally:
-        engine.sandbox.cleanup(staged)
+        await v.close(release=False)
     _put(engine, flow.session, MODELS, found)
     return flow.model_copy(update={"models": False})
 
@@ -330,40 +253,24 @@ async def notify(engine: Engine, event: dict[str, Any]) -> Flow:
     """Notify (notifier): the verdicts decided and proven, the session stored; then the handler
     again, which publishes it or asks for the next verification."""
     flow = Flow.model_validate(event)
-    ctx = _context(engine, flow.session)
-    session, store = ctx.session, engine.services.store
-    events = _events(engine, session.id, NOTIFY_EVENTS)
-    staged = engine.sandbox.restore(ctx.snapshot, ctx.files)
+    v = _restore(engine, flow.session, NOTIFY_EVENTS)
     try:
-        if ctx.conclusion is not None:
-            conclusion = ctx.conclusion
-        else:
-            if ctx.found is not None:
-                verdicts = [_verdict(engine, session.id, rank) for rank in range(flow.counted)]
+        if v.conclusion is None:
+            if v.found is not None:
+                verdicts = [_verdict(engine, v.session.id, rank) for rank in range(flow.counted)]
                 first_ms = None
                 if flow.first_verified_s is not None:
-                    first_ms = (flow.search_started - ctx.started + flow.first_verified_s) * 1000
-                runner.fold(session, searched(ctx.found, ctx.candidates, verdicts, flow.stop,
-                                              (time.time() - flow.search_started) * 1000, first_ms, events))
-            asked = store.get_blob(session.id, MODELS)
+                    first_ms = (flow.search_started - v.started_wall + flow.first_verified_s) * 1000
+                v.fold(searched(v.found, v.ranked, verdicts, flow.stop, (time.time() - flow.search_started) * 1000,
+                                first_ms, v.events))
+            asked = engine.services.store.get_blob(v.session.id, MODELS)
             if asked is not None:
-                runner.fold(session, Found.model_validate_json(asked))
-            assert ctx.checks is not None
-            conclusion = runner.decided(ctx.request, engine.services, session, staged, ctx.checks, ctx.signature,
-                                        session.brain or BrainReport())
-        runner.settle(session, conclusion)
-        started = _monotonic_start(ctx)
-        prove(session, signer=engine.services.signer, store=store, sandbox=engine.sandbox.describe(), events=events,
-              started=started)
+                v.fold(Found.model_validate_json(asked))
+        v.decide()
+        v.prove()
     finally:
-        engine.sandbox.cleanup(staged)
+        await v.close(release=False)
     return await _replay(engine, flow.job)
-
-
-def _monotonic_start(ctx: Context) -> float:
-    """The session's start on this instance's monotonic clock (the steps run on different
-    instances, so the context keeps wall-clock seconds)."""
-    return time.monotonic() - (time.time() - ctx.started)
 
 
 def _verdict(engine: Engine, session_id: str, rank: int) -> Verdict:
@@ -382,7 +289,7 @@ async def failed(engine: Engine, event: dict[str, Any]) -> dict[str, Any]:
     if session_id:
         store = engine.services.store
         data = store.get_blob(session_id, CONTEXT)
-        session = (Context.model_validate_json(data).session if data is not None else
+        session = (VerificationState.model_validate_json(data).session if data is not None else
                    Session(id=session_id, created_at=datetime.now(UTC).isoformat(timespec="seconds"), project=""))
         session.status, session.message = SessionStatus.FAILED, f"the AWS engine failed: {said}"
         store.put_session(session)

@@ -23,7 +23,7 @@ from pve.settings import EnvironmentSettings, Settings
 from sandbox.declarations import plan_install
 from sandbox.environments import DependencyError, EnvironmentStore, installer_reason
 from statemachine.analyze import analyze
-from statemachine.reproduce import reproduce
+from statemachine.reproduce import Lab, reproduce
 from statemachine.runner import verify
 from statemachine.validate import validate
 
@@ -112,7 +112,7 @@ def test_requirements_files_and_a_candidate_that_edits_them(tmp_path, shared):
         info = asyncio.run(svc.sandbox.environment(staged, plan))
         assert "colorlib==2.0" in info.packages and not any(p.startswith("-e") for p in info.packages)
         reproduced = asyncio.run(reproduce(analyze(req, py_files, log_text=None, read=staged.read_text), req, py_files,
-                                           svc.sandbox, staged, Fanout()))
+                                           Lab(svc.sandbox, staged, Fanout())))
         assert reproduced.ok and reproduced.analysis.exception.type == "TypeError"  # colorlib imported fine
         bump = Candidate(id=1, rule="by hand", rationale="", edits=[FileEdit(path="requirements/base.txt",
                                                                               new_text="colorlib==1.0\n")])
