@@ -1,6 +1,7 @@
 """How one project environment is built: the uv commands for an install plan, the build
 sandbox around each of them, the interpreter it runs on, and the installer's words when it fails.
-The store that keys, keeps and evicts environments is ``sandbox/environments.py``."""
+Running them, step by step, is ``sandbox/builder.py``; the store that keys, keeps and evicts
+environments is ``sandbox/environments.py``."""
 
 from __future__ import annotations
 
@@ -166,17 +167,30 @@ def _machine_pythons() -> list[str]:
     return ordered or ["/usr/bin/python3"]
 
 
-# --------------------------------------------------------------------------- helpers
-
-
+# --------------------------------------------------------------------------- the build sandbox
 
 
 PROXY_PORT = 3128  # the forwarder's port on the build sandbox's own loopback
 FORWARD = Path(__file__).with_name("build_forward.py")
 
 
-def build_command(argv: list[str], *, bwrap: str, uv: Path, forward: Path, work: Path, cache: Path, src: Path,
-                  interpreter: Interpreter, settings: EnvironmentSettings, proxy: Path | None,
+@dataclass(frozen=True)
+class BuildSandbox:
+    """What every step of one environment's build runs in, whatever the step: bwrap, the uv and
+    the forwarder staged where the builder uid can read them, the build's own folder (``work``)
+    and scratch copy of the project (``src``), the interpreter it builds for, and the store's
+    settings."""
+
+    bwrap: str
+    uv: Path
+    forward: Path
+    work: Path
+    src: Path
+    interpreter: Interpreter
+    settings: EnvironmentSettings
+
+
+def build_command(argv: list[str], box: BuildSandbox, *, cache: Path, proxy: Path | None,
                   venv: str | None = None, compile_bytecode: bool = True) -> list[str]:
     """bwrap around one build command: unprivileged, empty environment, no home, the network
     only when fetching. It sees its own build folder (``work``), the scratch project and its
@@ -186,8 +200,9 @@ def build_command(argv: list[str], *, bwrap: str, uv: Path, forward: Path, work:
     (sandbox/index_proxy.py) when the command fetches packages; the build never has the host's
     network (it reached PVE's own port and 169.254.169.254), only its own loopback, where
     ``build_forward.py`` relays to that proxy."""
+    uv, forward, work, src, interpreter, settings = box.uv, box.forward, box.work, box.src, box.interpreter, box.settings
     network = proxy is not None
-    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", *system_binds(interpreter)]
+    args = [box.bwrap, "--unshare-all", "--die-with-parent", "--new-session", *system_binds(interpreter)]
     for etc in ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates",
                 "/etc/passwd", "/etc/group"):
         if os.path.exists(etc):

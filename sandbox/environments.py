@@ -10,21 +10,19 @@ store keeps environments, failed builds (with their log, for a while) and uv's c
 folder bound as one mount, so installs hardlink from the cache. A half-built environment is
 never visible: it is built aside and renamed into place; concurrent builds of one key wait for
 the first. Least recently used environments are evicted when the store passes its bound.
+The commands a build runs are ``envbuild.py``; running them, as the builder, is ``builder.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import hashlib
 import json
 import os
 import re
-import resource
 import secrets
 import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -35,28 +33,26 @@ from pathlib import Path
 from pve.errors import SandboxUnavailable
 from pve.models import EnvironmentInfo, InstallPlan, Origin
 from pve.settings import EnvironmentSettings
+from sandbox.builder import LOG_TAIL, Build, link_or_copy, overlay, seal, tree_bytes
 from sandbox.envbuild import (
     BUILD_PATH,
     CONSTRAINTS,
     FORWARD,
     OVERRIDES,
     SRC_PATH,
+    BuildSandbox,
     DependencyError,
-    build_command,
     choose_interpreter,
     install_commands,
     installer_reason,
     prefetch_command,
 )
-from sandbox.index_proxy import IndexProxy
 from sandbox.runtime import Interpreter, find_interpreter, world_traversable
-from sandbox.seccomp import build_filter
 
 __all__ = ["RUN_PATH", "DependencyError", "Environment", "EnvironmentStore", "installer_reason"]
 
 FORMAT = "pve-env/3"  # bump when the layout of a built environment, or how a plan is built, changes
 RUN_PATH = "/pve-env"  # where a run sees the environment (read-only)
-_LOG_TAIL = 4000
 
 Reader = Callable[[str], str]
 
@@ -226,7 +222,7 @@ class EnvironmentStore:
 
     def _remember_failure(self, key: str, exc: DependencyError) -> None:
         _write_json(self.root / "failed" / f"{key}.json",
-                    {"package": exc.package, "reason": exc.reason, "log": exc.log[-_LOG_TAIL:], "at": time.time()})
+                    {"package": exc.package, "reason": exc.reason, "log": exc.log[-LOG_TAIL:], "at": time.time()})
 
     # ------------------------------------------------------------------ building
 
@@ -252,23 +248,22 @@ class EnvironmentStore:
                 os.chown(src, self.builder_uid, self.builder_uid)
                 os.chown(work, self.builder_uid, self.builder_uid)
             venv = f"{BUILD_PATH}/{work.name}/venv"
-            deadline = time.monotonic() + self.settings.build_seconds
-            log: list[str] = []
+            build = Build(BuildSandbox(self.bwrap, self.uv, self.forward, work, src, interpreter, self.settings),
+                          self.root, self.builder_uid, deadline=time.monotonic() + self.settings.build_seconds)
             shared = self.root / "cache"
             prefetch = prefetch_command(plan, f"{BUILD_PATH}/{work.name}/prefetch", interpreter, self.settings)
             if prefetch is not None:  # the shared cache's one writer: wheels only, no code runs
                 try:
-                    self._step(prefetch.argv, src, work, deadline, log, interpreter, network=prefetch.network,
-                               cache=shared, compile_bytecode=False)
+                    build.step(prefetch.argv, network=prefetch.network, cache=shared, compile_bytecode=False)
                 except DependencyError:
-                    log.append("(prefetch incomplete: what it could not fetch as wheels, the build fetches itself)")
+                    build.log.append("(prefetch incomplete: what it could not fetch as wheels, the build fetches itself)")
                 if self.builder_uid is not None:  # (not root: builds are PVE's own uid, which owns everything)
-                    _seal(shared / "archive-v0", True, files_only=True)
+                    seal(shared / "archive-v0", True, files_only=True)
             # Every step that may run code (the project's build, a dependency's setup.py, the
             # repository's commands) works on a private copy of the cache (hardlinks to sealed
             # files), thrown away after the build.
             private = self.root / f"{work.name}-cache"
-            shutil.copytree(shared, private, symlinks=True, copy_function=_link_or_copy)
+            shutil.copytree(shared, private, symlinks=True, copy_function=link_or_copy)
             if self.builder_uid is not None:
                 for folder, _dirs, files in os.walk(private):
                     os.chown(folder, self.builder_uid, self.builder_uid)
@@ -276,71 +271,30 @@ class EnvironmentStore:
                         path = os.path.join(folder, name)
                         if f"{os.sep}archive-v0{os.sep}" not in path:
                             os.lchown(path, self.builder_uid, self.builder_uid)
-            self._step(["uv", "venv", "--relocatable", "--python", interpreter.executable, venv], src, work, deadline,
-                       log, interpreter, network=False, cache=private)
+            build.step(["uv", "venv", "--relocatable", "--python", interpreter.executable, venv], network=False,
+                       cache=private)
             for step in install_commands(plan, venv, self.settings):
-                self._step(step.argv, src, work, deadline, log, interpreter, network=step.network,
-                           venv=venv if step.shell else None, cache=private)
-            frozen = self._step(["uv", "pip", "freeze", "--python", f"{venv}/bin/python"], src, work, deadline, log,
-                                interpreter, network=False, cache=private)
+                build.step(step.argv, network=step.network, venv=venv if step.shell else None, cache=private)
+            frozen = build.step(["uv", "pip", "freeze", "--python", f"{venv}/bin/python"], network=False, cache=private)
             shutil.rmtree(work / "prefetch", ignore_errors=True)
-            size = _tree_bytes(work / "venv")
+            size = tree_bytes(work / "venv")
             if size > self.settings.max_bytes:
                 raise DependencyError("", f"the environment is {size >> 20} MiB, over the {self.settings.max_bytes >> 20} MiB "
-                                          "cap (PVE_ENV_MAX_MB)", "\n".join(log))
-            _overlay(project, src, work / "overlay")
+                                          "cap (PVE_ENV_MAX_MB)", "\n".join(build.log))
+            overlay(project, src, work / "overlay")
             _write_json(work / "meta.json", {
                 "format": FORMAT, "kind": plan.kind, "plan": plan.model_dump(),
                 "python": f"{interpreter.version} ({interpreter.executable})",
                 "packages": sorted(line.strip() for line in frozen.splitlines() if line.strip()),
                 "size_bytes": size, "built_at": time.time(), "build_ms": (time.monotonic() - t0) * 1000})
             (work / ".complete").write_text(key)
-            _seal(work, self.builder_uid is not None)
+            seal(work, self.builder_uid is not None)
             os.rename(work, self.root / f"env-{key}")
         finally:
             shutil.rmtree(src, ignore_errors=True)
             _remove(self.root / f"{work.name}-cache")
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
-
-    def _step(self, argv: list[str], src: Path, work: Path, deadline: float, log: list[str],
-              interpreter: Interpreter, *, network: bool, cache: Path, venv: str | None = None,
-              compile_bytecode: bool = True) -> str:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise DependencyError("", f"the build took longer than {self.settings.build_seconds:g} s "
-                                      "(PVE_ENV_BUILD_SECONDS)", "\n".join(log))
-        uid = self.builder_uid
-        log.append("$ " + " ".join(argv))
-        with contextlib.ExitStack() as stack:
-            proxy = None
-            if network:  # the package index only, through PVE's proxy (sandbox/index_proxy.py)
-                folder = Path(stack.enter_context(_scratch_dir(self.root)))
-                proxy = stack.enter_context(IndexProxy(folder / "proxy.sock", self.settings.index_url))
-            cmd = build_command(argv, bwrap=self.bwrap, uv=self.uv, forward=self.forward, work=work, cache=cache, src=src,
-                                interpreter=interpreter, settings=self.settings, proxy=proxy.path if proxy else None,
-                                venv=venv, compile_bytecode=compile_bytecode)
-            # the runs' seccomp deny-list, and limits sized for compilers rather than tests
-            seccomp_fd = os.memfd_create("pve-build-seccomp", 0)
-            stack.callback(os.close, seccomp_fd)
-            os.write(seccomp_fd, build_filter())
-            os.lseek(seccomp_fd, 0, os.SEEK_SET)
-            cmd[1:1] = ["--seccomp", str(seccomp_fd)]
-            limits = functools.partial(_build_limits, int(left) + 1, self.settings.max_bytes)
-            try:
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=left, env={}, user=uid, group=uid,
-                                      extra_groups=[] if uid is not None else None, pass_fds=(seccomp_fd,),
-                                      preexec_fn=limits)
-            except subprocess.TimeoutExpired:
-                raise DependencyError("", f"the build took longer than {self.settings.build_seconds:g} s "
-                                          "(PVE_ENV_BUILD_SECONDS; source builds count)", "\n".join(log)) from None
-            if proxy is not None and proxy.refused:
-                log.append("the index proxy refused: " + ", ".join(sorted(set(proxy.refused))[:10]))
-        log.append((done.stdout + done.stderr)[-_LOG_TAIL:])
-        if done.returncode != 0:
-            package, reason = installer_reason(done.stderr or done.stdout)
-            raise DependencyError(package, reason, "\n".join(log))
-        return done.stdout
 
     # ------------------------------------------------------------------ eviction
 
@@ -389,71 +343,6 @@ class EnvironmentStore:
         os.close(fd)
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    """A private cache's entries: the unpacked packages (``archive-v0``, nearly all of its bytes)
-    hardlinked to the shared cache's sealed files; the rest (indexes, metadata, locks, which uv
-    rewrites) copies of its own."""
-    if f"{os.sep}archive-v0{os.sep}" in src:
-        os.link(src, dst)
-    else:
-        shutil.copy2(src, dst)
-
-
-def _build_limits(cpu_s: int, file_bytes: int) -> None:
-    """In the build's bwrap before exec: CPU for the build's time box, no file larger than an
-    environment may be, processes and descriptors bounded (a fork bomb in a setup.py). Nothing
-    is imported here: this runs between fork and exec."""
-    for limit, value in ((resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_FSIZE, file_bytes),
-                         (resource.RLIMIT_NPROC, 512), (resource.RLIMIT_NOFILE, 4096),
-                         (resource.RLIMIT_AS, 8 << 30), (resource.RLIMIT_CORE, 0)):
-        _soft, hard = resource.getrlimit(limit)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)  # never above what we hold
-        resource.setrlimit(limit, (value, value))
-
-
-@contextlib.contextmanager
-def _scratch_dir(root: Path) -> Iterator[str]:
-    """A folder for one build step's proxy socket, reachable by the builder uid."""
-    folder = root / f"proxy-{secrets.token_hex(6)}"
-    folder.mkdir(mode=0o755)
-    os.chmod(folder, 0o755)
-    try:
-        yield str(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _seal(folder: Path, chown: bool, *, files_only: bool = False) -> None:
-    """A finished environment, read-only to everything: every file and folder PVE's own (when
-    builds run as a uid of their own) and without write bits. Its files share inodes with the uv
-    cache, so the cache entries it uses become PVE's and read-only too: a later build (the
-    builder uid) can add to the cache but not rewrite what an environment runs."""
-    uid, gid = os.getuid(), os.getgid()
-    for dirpath, dirs, files in os.walk(folder, topdown=False):
-        for name in [*files, *dirs]:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                if chown:
-                    os.lchown(path, uid, gid)
-                continue
-            if files_only and stat.S_ISDIR(st.st_mode):
-                continue  # the cache's folders stay the builder's: its prefetch adds entries
-            if chown and st.st_uid != uid:
-                os.chown(path, uid, gid)
-            if files_only:
-                # the cache's files: PVE's, so the builder cannot write them (no group or other
-                # write bit) nor hardlink them; uv copies them, and its copies are its own to edit
-                continue
-            if st.st_mode & 0o222:
-                os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o222)
-    if files_only:
-        return
-    if chown:
-        os.chown(folder, uid, gid)
-    os.chmod(folder, 0o555)
-
-
 def _remove(folder: Path) -> None:
     """A sealed environment's folders have no write bits: give them back first (not needed as
     root, which PVE need not be)."""
@@ -491,47 +380,6 @@ def _uv_version(path: str) -> str:
         done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, env={})
         _UV_VERSIONS[path] = done.stdout.strip() or "uv (unknown version)"
     return _UV_VERSIONS[path]
-
-
-def _overlay(original: Path, built: Path, into: Path) -> None:
-    """The files a build added to or changed in the project (a C extension's ``.so``, a
-    generated ``_version.py``): each run copies them over its fresh ``/work`` copy."""
-    into.mkdir()
-    for folder, dirs, files in os.walk(built):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in files:
-            path = Path(folder) / name
-            rel = path.relative_to(built)
-            if path.is_symlink() or name.endswith(".pyc") or rel.as_posix() in (CONSTRAINTS, OVERRIDES):
-                continue
-            before = original / rel
-            if before.is_file() and not before.is_symlink() and _same(before, path):
-                continue
-            target = into / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            os.chmod(target, 0o755 if os.stat(path).st_mode & stat.S_IXUSR else 0o644)
-    for folder, _dirs, _files in os.walk(into):
-        os.chmod(folder, 0o755)
-
-
-def _same(a: Path, b: Path) -> bool:
-    sa, sb = a.stat(), b.stat()
-    return sa.st_size == sb.st_size and a.read_bytes() == b.read_bytes()
-
-
-def _tree_bytes(path: Path) -> int:
-    """Disk use, counting each inode once (hardlinks into the uv cache are shared)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                st = os.lstat(os.path.join(folder, name))
-                if (st.st_dev, st.st_ino) not in seen:
-                    seen.add((st.st_dev, st.st_ino))
-                    total += st.st_blocks * 512
-    return total
 
 
 def _write_json(path: Path, data: dict) -> None:
