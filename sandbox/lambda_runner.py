@@ -59,7 +59,7 @@ from sandbox.backend import StagedProject
 from sandbox.capture import Capture
 from sandbox.runs import RESULT_CAP, display, inside_project, parse_record, pump, test_seconds
 
-RUNTIME = Path(__file__).resolve().parent / "inside"  # harness.py and reach.py, read by the harness
+RUNTIME = Path(__file__).resolve().parent / "inside"  # harness.py, and reach.py and tracers.py, read by the harness
 _GRACE_S = 0.5
 
 

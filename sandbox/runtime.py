@@ -31,13 +31,14 @@ from typing import Any
 from pve.errors import SandboxUnavailable
 
 RUNTIME_DISTRIBUTIONS = ("pytest",)  # and their requirements, resolved below
-_LAYOUT = "2: with .dist-info"  # what a runtime folder holds; a change stages a new one
+_LAYOUT = "3: with .dist-info, tracers.py"  # what a runtime folder holds; a change stages a new one
 INSIDE = Path(__file__).with_name("inside")  # untrusted territory: what runs beside the code judged
 HARNESS = INSIDE / "harness.py"
 # What runs inside besides pytest: name in the runtime -> source here (stdlib only, all of them)
 RUNTIME_FILES = {"harness.py": HARNESS, "screen.py": HARNESS.with_name("screen_server.py"),
                  "capture.py": Path(__file__).with_name("capture.py"),
-                 "direct.py": HARNESS.with_name("direct.py"), "reach.py": HARNESS.with_name("reach.py")}
+                 "direct.py": HARNESS.with_name("direct.py"), "reach.py": HARNESS.with_name("reach.py"),
+                 "tracers.py": HARNESS.with_name("tracers.py")}
 
 
 @dataclass(frozen=True)

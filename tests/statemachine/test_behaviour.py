@@ -79,7 +79,7 @@ def test_a_lazy_iterator_is_recorded_as_one_not_by_its_class():
     import collections
     import itertools
 
-    from sandbox.inside.harness import _Calls
+    from sandbox.inside.tracers import Calls as _Calls
 
     assert _Calls._shown(itertools.islice([1, 2], 1)) == _Calls._shown(iter(collections.deque([2]))) == "<iterator>"
     assert _Calls._shown(x for x in [1]) == "<iterator>"
