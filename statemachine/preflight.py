@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pve.layout import is_test_path
-from pve.models import Analysis, Candidate, Preflight, Reproduction
+from pve.models import Analysis, Candidate, FileEdit, Preflight, Reproduction
 from statemachine.shortcuts import (
     checks_values,
     dotted,
@@ -57,27 +57,9 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
     values_checked = checks_values(repro, judged)
     for edit in candidate.edits:
         path = edit.path
-        if is_protected(path, protected):
-            reasons.append(f"edits {path}, which the repository's configuration protects")
-            continue
-        if path in declarations:
-            # The environment is built once per declaration, not per candidate: a fix that needs
-            # other dependencies cannot be run as it would be installed.
-            reasons.append(f"edits {path}, which declares the dependencies (environments are not rebuilt per candidate)")
-            continue
-        if path in repro.frozen_files():
-            reasons.append(f"edits the reproduction {path}")
-            continue
-        if is_test_path(path):
-            # Never edit what judges: a test file is one by name even when it is also the
-            # script that reproduces (``python test_x.py``).
-            reasons.append(f"edits the test file {path}")
-            continue
-        if is_test_configuration(path):
-            reasons.append(f"edits {path}, which configures how the tests run")
-            continue
-        if marker and marker in edit.new_text:
-            reasons.append(f"{path} contains the reproduction's success marker")
+        refused = _refused(edit, repro, marker=marker, protected=protected, declarations=declarations)
+        if refused is not None:
+            reasons.append(refused)
             continue
         try:
             old_text = original(path)
@@ -88,33 +70,10 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
         except (SyntaxError, ValueError) as exc:
             reasons.append(f"{path} does not compile: {exc}")
             continue
-        # Outside the changed region the candidate is the original, so what it adds is what
-        # the region adds: its calls not in the original, its counts above the region's before.
-        orig = change.original
-        old = orig.facts if change.old is orig.tree else _Facts(change.old)
-        new = _Facts(change.new)
-        for name in sorted(new.calls - orig.facts.calls):
-            if name in _EXIT_CALLS:
-                reasons.append(f"adds a call to {name}()")
-            elif name in _DANGEROUS_CALLS:
-                reasons.append(f"adds {name}() (not in the original)")
-            elif name in _SKIP_CALLS:
-                reasons.append(f"adds {name}() to skip the check")
-        for mod in sorted(new.imports - orig.facts.imports):
-            if mod in _DANGEROUS_MODULES or mod == "pytest":
-                reasons.append(f"adds an import of {mod}")
-        if new.broad_handlers > old.broad_handlers:
-            reasons.append("adds a bare or broad 'except' that can swallow the failure")
-        if new.raise_suppressors > old.raise_suppressors:
-            reasons.append("adds contextlib.suppress() around code")
-        if new.builtins_writes > old.builtins_writes:
-            reasons.append("rebinds builtins")
+        reasons.extend(_added(change))
         reasons.extend(introspection(change.old, change.new))
-        if path in repro_files and orig.tree is not None and isinstance(change.new, ast.Module) and \
-                _top_level(orig.tree) != _top_level(change.new):
-            reasons.append(f"changes the top-level code of {path} (the reproduction)")
-        if analysis is not None and orig.tree is not None:
-            reasons.extend(_deleted_calls(path, analysis, change))
+        reasons.extend(_against_the_failure(path, change, analysis, script=path in repro_files))
+        orig = change.original
         if orig.tree is None:
             continue  # a fix for a file that does not parse: there is no "before" to compare with
         touched = [d for start, end, d in orig.defs if start <= change.last and change.first <= end]
@@ -124,6 +83,71 @@ def preflight(candidate: Candidate, original: Callable[[str], str], analysis: An
                                       own=_own_functions(orig.tree)))
         workaround.extend(_orphaned(change))
     return Preflight(ok=not reasons, reasons=reasons, workaround=list(dict.fromkeys(workaround)) if not reasons else [])
+
+
+def _refused(edit: FileEdit, repro: Reproduction, *, marker: str | None, protected: tuple[str, ...],
+             declarations: tuple[str, ...]) -> str | None:
+    """Why no fix may make this edit, whatever its code (what the file is, or the reproduction's
+    success marker in it), or None."""
+    path = edit.path
+    if is_protected(path, protected):
+        return f"edits {path}, which the repository's configuration protects"
+    if path in declarations:
+        # The environment is built once per declaration, not per candidate: a fix that needs
+        # other dependencies cannot be run as it would be installed.
+        return f"edits {path}, which declares the dependencies (environments are not rebuilt per candidate)"
+    if path in repro.frozen_files():
+        return f"edits the reproduction {path}"
+    if is_test_path(path):
+        # Never edit what judges: a test file is one by name even when it is also the
+        # script that reproduces (``python test_x.py``).
+        return f"edits the test file {path}"
+    if is_test_configuration(path):
+        return f"edits {path}, which configures how the tests run"
+    if marker and marker in edit.new_text:
+        return f"{path} contains the reproduction's success marker"
+    return None
+
+
+def _added(change: _Change) -> list[str]:
+    """What the changed region adds that a fix has no use for: an exit, a dangerous call or
+    import, a skip, a broad handler, ``suppress()``, a rebinding of builtins."""
+    # Outside the changed region the candidate is the original, so what it adds is what
+    # the region adds: its calls not in the original, its counts above the region's before.
+    reasons: list[str] = []
+    orig = change.original
+    old = orig.facts if change.old is orig.tree else _Facts(change.old)
+    new = _Facts(change.new)
+    for name in sorted(new.calls - orig.facts.calls):
+        if name in _EXIT_CALLS:
+            reasons.append(f"adds a call to {name}()")
+        elif name in _DANGEROUS_CALLS:
+            reasons.append(f"adds {name}() (not in the original)")
+        elif name in _SKIP_CALLS:
+            reasons.append(f"adds {name}() to skip the check")
+    for mod in sorted(new.imports - orig.facts.imports):
+        if mod in _DANGEROUS_MODULES or mod == "pytest":
+            reasons.append(f"adds an import of {mod}")
+    if new.broad_handlers > old.broad_handlers:
+        reasons.append("adds a bare or broad 'except' that can swallow the failure")
+    if new.raise_suppressors > old.raise_suppressors:
+        reasons.append("adds contextlib.suppress() around code")
+    if new.builtins_writes > old.builtins_writes:
+        reasons.append("rebinds builtins")
+    return reasons
+
+
+def _against_the_failure(path: str, change: _Change, analysis: Analysis | None, *, script: bool) -> list[str]:
+    """What the change takes away from the failure itself: the reproduction's own driver code
+    (``script``: the file is the reproduction), or a call on the traceback's path."""
+    reasons: list[str] = []
+    orig = change.original
+    if script and orig.tree is not None and isinstance(change.new, ast.Module) and \
+            _top_level(orig.tree) != _top_level(change.new):
+        reasons.append(f"changes the top-level code of {path} (the reproduction)")
+    if analysis is not None and orig.tree is not None:
+        reasons.extend(_deleted_calls(path, analysis, change))
+    return reasons
 
 
 @functools.lru_cache(maxsize=16)

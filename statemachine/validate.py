@@ -8,6 +8,7 @@ exit cleanly and print the session's marker line, checked here, outside the sand
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 
 from pve.events import Fanout
 from pve.models import Candidate, Checks, Preflight, RunResult, RunSpec, Verdict
@@ -32,9 +33,10 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
         v = judge(c, pre, None, None, checks.repro, checks.before, checks.baseline)
         events.emit("run", f"Candidate {c.id} rejected by preflight", "REJECTED", candidate=c.id, reason=v.reason)
         return v
-    patches = {e.path: e.new_text for e in c.edits}
+    trial = _Trial(c, pre, sandbox, staged, {e.path: e.new_text for e in c.edits})
     # A reproduction PVE wrote travels as a patch of its own: the candidate's edits never replace it.
-    spec = checks.repro_spec.model_copy(update={"patches": {**patches, **checks.repro_spec.patches}, "label": f"candidate {c.id}"})
+    spec = checks.repro_spec.model_copy(update={"patches": {**trial.patches, **checks.repro_spec.patches},
+                                                "label": f"candidate {c.id}"})
     quick = screening_test_seconds(checks.before, checks.baseline)
     screened = await sandbox.screen(staged, spec.model_copy(update={"test_seconds": quick}))
     if screened is not None:
@@ -43,8 +45,44 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
         verdict = judge(c, pre, screened, None, checks.repro, checks.before, None)
         if not verdict.verified:
             return _said(events, c, verdict)
-    run = await sandbox.run(staged, spec)
-    verdict = judge(c, pre, run, None, checks.repro, checks.before, None)
+    run, verdict, checks = await _reproduction(trial, checks, spec, pending)
+    model_run = await _model_reproduction(trial, checks, verdict)
+    regression = await _regression(trial, checks, verdict)
+    if verdict.model_repro is None:  # not already failed by the model's reproduction
+        verdict = await _judged_on_every_run(trial, checks, run, regression, model_run)
+    if screened is not None:
+        verdict.duration_ms += screened.duration_ms
+    return _said(events, c, verdict)
+
+
+@dataclass
+class _Trial:
+    """One candidate past preflight, and where it runs: what every step of its validation reads."""
+
+    c: Candidate
+    pre: Preflight
+    sandbox: SandboxBackend
+    staged: StagedProject
+    patches: dict[str, str]  # path -> the candidate's text
+
+
+@dataclass
+class _Regression:
+    """The regression suite's run with the candidate (None: not run) and what it is compared with."""
+
+    run: RunResult | None
+    baseline: RunResult | None  # the original's run, of the tests selected (None: nothing to hold it to)
+    scope: str  # which tests were run again, and why, in words
+    selected: int | None  # how many (None: all)
+    flaky: list[str]  # tests that broke and failed on the original code too when run again
+
+
+async def _reproduction(t: _Trial, checks: Checks, spec: RunSpec,
+                        pending: PendingOracle | None) -> tuple[RunResult, Verdict, Checks]:
+    """The reproduction, run fresh with the candidate: the run, its verdict, and the checks (the
+    baseline settled, once the candidate passed, when it was still running)."""
+    run = await t.sandbox.run(t.staged, spec)
+    verdict = judge(t.c, t.pre, run, None, checks.repro, checks.before, None)
     if verdict.verified and pending is not None:
         # It passed the reproduction: now it needs the regression baseline, which may still run.
         ran = checks.repro_spec
@@ -52,69 +90,96 @@ async def validate(c: Candidate, sandbox: SandboxBackend, staged: StagedProject,
         if checks.repro_spec.only != ran.only:
             # It ran the failing tests alone while the baseline was out, and the baseline does not
             # hold the rest of the reproduction: the whole reproduction, then.
-            run = await sandbox.run(staged, checks.repro_spec.model_copy(
-                update={"patches": {**patches, **checks.repro_spec.patches}, "label": f"candidate {c.id}"}))
-            verdict = judge(c, pre, run, None, checks.repro, checks.before, None)
-    model_run = None
-    if verdict.verified and checks.model_repro_spec is not None:
-        spec = checks.model_repro_spec
-        model_run = await sandbox.run(staged, spec.model_copy(
-            update={"patches": {**patches, **spec.patches}, "label": f"candidate {c.id} model reproduction"}))
-        problem = _model_repro_problem(model_run, checks)
-        if problem is not None:
-            verdict.verified = False
-            verdict.reason = f"model reproduction: {problem}"
-            verdict.model_repro = model_run
+            run = await t.sandbox.run(t.staged, checks.repro_spec.model_copy(
+                update={"patches": {**t.patches, **checks.repro_spec.patches}, "label": f"candidate {t.c.id}"}))
+            verdict = judge(t.c, t.pre, run, None, checks.repro, checks.before, None)
+    return run, verdict, checks
+
+
+async def _model_reproduction(t: _Trial, checks: Checks, verdict: Verdict) -> RunResult | None:
+    """A model's own reproduction, run with its candidate once that passed the reproduction (None:
+    not run). When it shows a problem, ``verdict`` is failed with it."""
+    if not (verdict.verified and checks.model_repro_spec is not None):
+        return None
+    spec = checks.model_repro_spec
+    model_run = await t.sandbox.run(t.staged, spec.model_copy(
+        update={"patches": {**t.patches, **spec.patches}, "label": f"candidate {t.c.id} model reproduction"}))
+    problem = _model_repro_problem(model_run, checks)
+    if problem is not None:
+        verdict.verified = False
+        verdict.reason = f"model reproduction: {problem}"
+        verdict.model_repro = model_run
+    return model_run
+
+
+async def _regression(t: _Trial, checks: Checks, verdict: Verdict) -> _Regression:
+    """The tests that passed before and run the changed code, run again with a candidate that
+    passed the reproduction; a test that broke is run once more on the original (flaky?)."""
     regression, scope, selected = None, "", None
     baseline, flaky = checks.baseline, list[str]()
     if baseline is not None and checks.own_test_files:
         own = tuple(checks.own_test_files)
-        outcomes = {t: o for t, o in baseline.record.outcomes.items() if t.split("::")[0] not in own}
+        outcomes = {tid: o for tid, o in baseline.record.outcomes.items() if tid.split("::")[0] not in own}
         baseline = baseline.model_copy(update={"record": baseline.record.model_copy(update={"outcomes": outcomes})})
     if verdict.verified and baseline is not None and checks.regression_spec is not None:
-        shards, baseline, scope, selected = _selected(baseline, staged, patches, checks.regression_shards)
+        shards, baseline, scope, selected = _selected(baseline, t.staged, t.patches, checks.regression_shards)
         if shards:
             spec = checks.regression_spec
             clock = _scoped_clock(checks.baseline, shards, spec.wall_s) if baseline is not checks.baseline else spec.wall_s
-            regression = await oracle.run(sandbox, staged, spec.model_copy(
-                update={"patches": patches, "label": f"candidate {c.id} regression", "wall_s": clock}), shards)
+            regression = await oracle.run(t.sandbox, t.staged, spec.model_copy(
+                update={"patches": t.patches, "label": f"candidate {t.c.id} regression", "wall_s": clock}), shards)
         else:  # no test that passed before runs the changed code: nothing to run again
             baseline = None
     if regression is not None and baseline is not None and checks.regression_spec is not None:
-        baseline, flaky = await _without_flaky(sandbox, staged, checks.regression_spec, baseline, regression)
-    if verdict.model_repro is None:  # not already failed by the model's reproduction
-        verdict = judge(c, pre, run, regression, checks.repro, checks.before, baseline)
-        verdict.regression_scope, verdict.regression_selected = scope, selected
-        if verdict.verified and flaky:
-            verdict.reason = (f"verified; {len(flaky)} test(s) that broke failed on the original code too when run "
-                              f"again (flaky, not held): {', '.join(flaky[:3])}")
-        verdict.model_repro = model_run
-        if model_run is not None:
-            verdict.duration_ms += model_run.duration_ms
-        held = passing_tests(baseline) & passing_tests(regression) if baseline is not None else set()
-        reach = checks.baseline.record.reach if checks.baseline is not None else None
-        parts = impact.evidence(reach, staged.read_text, patches) if reach is not None else {}
-        covered = impact.coverage(parts, held) if reach is not None else \
-            f"{len(held)} tests that passed before and after (which edited code each ran was not recorded)"
-        uncovered = [name for name, ran in parts.items() if not ran & held]
-        verdict = evidence(verdict, baseline=baseline, covered=covered, suite_note=checks.oracle_note,
-                           uncovered=uncovered)
-        if verdict.verified:
-            # a crash that became the project's own error stops before the failing line on purpose
-            around = None if verdict.outcome.startswith("raises") else \
-                await _around_the_failure(sandbox, staged, checks, patches, verdict.side_runs)
-            functions = [n for n in parts if not n.endswith(": module level") and not n.endswith(")")]
-            if around is None and functions and checks.regression_spec is not None:
-                recorded = set[str]().union(*(parts[n] for n in functions)) & held
-                changed = await behaviour.compare_runs(sandbox, staged, checks.regression_spec, patches,
-                                                       _by_path(functions), sorted(recorded), ran=verdict.side_runs)
-                around = changed.said() if changed else None
-            if around is not None:
-                verdict.verified, verdict.plausible = False, True
-                verdict.reason = f"plausible, not verified: {around}"
-    if screened is not None:
-        verdict.duration_ms += screened.duration_ms
-    return _said(events, c, verdict)
+        baseline, flaky = await _without_flaky(t.sandbox, t.staged, checks.regression_spec, baseline, regression)
+    return _Regression(regression, baseline, scope, selected, flaky)
+
+
+async def _judged_on_every_run(t: _Trial, checks: Checks, run: RunResult, reg: _Regression,
+                               model_run: RunResult | None) -> Verdict:
+    """The verdict on the reproduction's and the regression suite's runs, with the evidence that
+    the tests held the edited code; a verified one must also get past the failing line and change
+    nothing else the tests ran, or it is only plausible."""
+    verdict = judge(t.c, t.pre, run, reg.run, checks.repro, checks.before, reg.baseline)
+    verdict.regression_scope, verdict.regression_selected = reg.scope, reg.selected
+    if verdict.verified and reg.flaky:
+        verdict.reason = (f"verified; {len(reg.flaky)} test(s) that broke failed on the original code too when run "
+                          f"again (flaky, not held): {', '.join(reg.flaky[:3])}")
+    verdict.model_repro = model_run
+    if model_run is not None:
+        verdict.duration_ms += model_run.duration_ms
+    held = passing_tests(reg.baseline) & passing_tests(reg.run) if reg.baseline is not None else set()
+    reach = checks.baseline.record.reach if checks.baseline is not None else None
+    parts = impact.evidence(reach, t.staged.read_text, t.patches) if reach is not None else {}
+    covered = impact.coverage(parts, held) if reach is not None else \
+        f"{len(held)} tests that passed before and after (which edited code each ran was not recorded)"
+    uncovered = [name for name, ran in parts.items() if not ran & held]
+    verdict = evidence(verdict, baseline=reg.baseline, covered=covered, suite_note=checks.oracle_note,
+                       uncovered=uncovered)
+    if verdict.verified:
+        around = await _beside_the_fix(t, checks, verdict, parts, held)
+        if around is not None:
+            verdict.verified, verdict.plausible = False, True
+            verdict.reason = f"plausible, not verified: {around}"
+    return verdict
+
+
+async def _beside_the_fix(t: _Trial, checks: Checks, verdict: Verdict, parts: dict[str, set[str]],
+                          held: set[str]) -> str | None:
+    """Why a verified candidate is only plausible: it gets around the failing line instead of
+    past it, or changes what the edited functions do in tests that held them (None: neither).
+    ``parts``: the edited code's parts and the tests that ran each; ``held``: the tests that
+    passed before and after."""
+    # a crash that became the project's own error stops before the failing line on purpose
+    around = None if verdict.outcome.startswith("raises") else \
+        await _around_the_failure(t.sandbox, t.staged, checks, t.patches, verdict.side_runs)
+    functions = [n for n in parts if not n.endswith(": module level") and not n.endswith(")")]
+    if around is None and functions and checks.regression_spec is not None:
+        recorded = set[str]().union(*(parts[n] for n in functions)) & held
+        changed = await behaviour.compare_runs(t.sandbox, t.staged, checks.regression_spec, t.patches,
+                                               _by_path(functions), sorted(recorded), ran=verdict.side_runs)
+        around = changed.said() if changed else None
+    return around
 
 
 async def _around_the_failure(sandbox: SandboxBackend, staged: StagedProject, checks: Checks,
