@@ -13,8 +13,8 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from brain.models.answer import ModelCandidate, SearchReplace
 from brain.candidates import unified_diff
+from brain.models.answer import ModelCandidate, SearchReplace
 from pve.models import Candidate, FileEdit
 
 Reader = Callable[[str], str]
