@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from brain.models.edits import apply_edit, to_candidates
 from brain.models.answer import InvalidAnswer, ModelCandidate, SearchReplace, parse_answer
+from brain.models.edits import apply_edit, to_candidates
 
 SRC = "def area(w, h):\n    if w < 0:\n        raise ValueError(w)\n    return w + h\n\n\ndef perimeter(w, h):\n    return 2 * (w + h)\n"
 
