@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from bot import render
@@ -111,22 +112,36 @@ def publishable(files: dict[str, str]) -> str | None:
     return None
 
 
-async def fix_pull_request(api: RepoAPI, *, session_id: str, base_sha: str, base_branch: str, files: dict[str, str],
-                           title: str, body: str, message: str, draft: bool = False) -> dict[str, Any]:
-    """Branch ``pve/fix-<session>`` (one commit on ``base_sha``) and its PR; reused when they exist.
-    ``draft``: a fix that is plausible, not verified (only where the repository opted in)."""
-    branch = f"pve/fix-{session_id}"
+@dataclass(frozen=True)
+class FixPull:
+    """A fix pull request to open: one commit of ``files`` on ``base_sha``, proposed to
+    ``base_branch``. ``draft``: a fix that is plausible, not verified (only where the repository
+    opted in)."""
+
+    session_id: str
+    base_sha: str
+    base_branch: str
+    files: dict[str, str]
+    title: str
+    body: str
+    message: str
+    draft: bool = False
+
+
+async def fix_pull_request(api: RepoAPI, fix: FixPull) -> dict[str, Any]:
+    """Branch ``pve/fix-<session>`` (one commit on ``base_sha``) and its PR; reused when they exist."""
+    branch = f"pve/fix-{fix.session_id}"
     existing = await api.open_pull_for(branch)
     if existing is not None:
         return existing
     if await api.branch_sha(branch) is None:
-        commit = await api.commit_files(base_sha, files, message)
+        commit = await api.commit_files(fix.base_sha, fix.files, fix.message)
         try:
             await api.create_branch(branch, commit)
         except GitHubError as exc:
             if exc.status != 422:  # 422: it exists (a racing retry made it): use it
                 raise
-    return await api.create_pull(head=branch, base=base_branch, title=title, body=body, draft=draft)
+    return await api.create_pull(head=branch, base=fix.base_branch, title=fix.title, body=fix.body, draft=fix.draft)
 
 
 async def suggestion_review(api: RepoAPI, *, number: int, head_sha: str, key: str, diff: str, body_for, note: str = "") -> dict[str, Any]:

@@ -171,7 +171,7 @@ async def publish(ctx: ActionContext, session: Any) -> str:
 
     from bot import render
     from bot.github import RepoAPI
-    from bot.publish import fix_pull_request, publishable, suggestion_review
+    from bot.publish import FixPull, fix_pull_request, publishable, suggestion_review
     from pve.models import SessionStatus
 
     winner = session.winning_candidate()
@@ -214,9 +214,9 @@ async def publish(ctx: ActionContext, session: Any) -> str:
     body = "\n".join([f"PVE reproduced `{headline}` in a sandbox on {branch} ({ctx.sha[:7]}) and verified this fix: "
                       f"candidate {winner.id} ({winner.rule}), oracle: {session.oracle.value if session.oracle else 'none'}.",
                       "", winner.rationale, "", f"The workflow run, its summary and the signed proof: {ctx.run_url}"])
-    pr = await fix_pull_request(api, session_id=session.id, base_sha=ctx.sha, base_branch=branch, files=files,
-                                title=f"Fix {headline}"[:250], body=body,
-                                message=f"Fix {headline}: verified by PVE (session {session.id})\n\n{winner.rationale}")
+    pr = await fix_pull_request(api, FixPull(
+        session_id=session.id, base_sha=ctx.sha, base_branch=branch, files=files, title=f"Fix {headline}"[:250],
+        body=body, message=f"Fix {headline}: verified by PVE (session {session.id})\n\n{winner.rationale}"))
     return f"fix pull request #{pr['number']}" + (f" ({pr['html_url']})" if pr.get("html_url") else "")
 
 

@@ -1,4 +1,4 @@
-"""Step 1, analyze: pick the failure to fix, find its failing project frame, classify it, and
+"""Prepare (``Verification.prepare``), analyze: pick the failure to fix, find its failing project frame, classify it, and
 derive how to reproduce it. Pure: text and the project's files in, an ``Analyzed`` out.
 
 Reproductions, in order: the user's test or command (pytest or unittest command lines with

@@ -1,4 +1,4 @@
-"""Step 4, conclude: the session's outcome from every verdict. Pure: models in, a ``Conclusion`` out.
+"""Decide (``Verification.decide``): the session's outcome from every verdict. Pure: models in, a ``Conclusion`` out.
 
 Verified, then fastest, then smallest (``decide.pick_winner``); the oracle strength says what
 the winner was held to.

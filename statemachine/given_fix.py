@@ -1,4 +1,4 @@
-"""Step 3 for someone else's fix: a tree (a pull request's head) judged as the one candidate
+"""Judge (``Verification.judge``), someone else's fix: a tree (a pull request's head) judged as the one candidate
 against the staged base, instead of a search.
 
 The same checks as any candidate of PVE's: the reproduction must pass with the head's files and
@@ -20,13 +20,13 @@ import hashlib
 from pathlib import Path
 
 from brain.candidates import unified_diff
-from pve.events import Fanout
 from pve.layout import is_test_path, walk
 from pve.models import (
     Candidate,
     Checks,
     FileEdit,
     Found,
+    JudgeTree,
     Preflight,
     RunMode,
     RunSpec,
@@ -35,7 +35,7 @@ from pve.models import (
 )
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine import testmap
-from statemachine.pending import PendingOracle
+from statemachine.search.context import SearchContext
 from statemachine.shortcuts import introspection, is_test_configuration
 from statemachine.validate import validate
 
@@ -84,8 +84,11 @@ def _base_text(staged: StagedProject, rel: str) -> str:
         return ""
 
 
-async def judge_tree(head: Path, label: str, sandbox: SandboxBackend, staged: StagedProject, checks: Checks,
-                     events: Fanout, pending: PendingOracle | None, cid: int = 1) -> Found:
+async def judge_given_fix(ctx: SearchContext, given: JudgeTree, cid: int = 1) -> Found:
+    """The given tree judged as the one candidate, where a search would have run its own: the
+    same context (sandbox, staged base, checks, console, the baseline while it runs)."""
+    head, label, sandbox, staged, checks, events, pending = (given.path, given.label, ctx.sandbox, ctx.staged,
+                                                               ctx.checks, ctx.events, ctx.pending)
     edits, notes = tree_edits(staged, head)
     summary = SearchSummary(spectra="not needed: the fix is given", proposed=1, ranked=1, tried=1)
     if not edits:

@@ -1,4 +1,4 @@
-"""Step 1b, when the report holds no way to reproduce the failure (no test, no script, no code
+"""Prepare (``Verification.prepare``), when the report holds no way to reproduce the failure (no test, no script, no code
 block) and the model brain is on: a model writes the reproduction (the design's
 ``reproduce_issue.py``), and it counts only once it has run in the sandbox and failed with the
 reported exception in the reported frame, as every reproduction must. Nothing a model says is

@@ -1,4 +1,4 @@
-"""Step 2, reproduce: run the reproduction on the original code and, beside it, the regression
+"""Reproduce (``Verification.reproduce``): run the reproduction on the original code and, beside it, the regression
 baseline; did it fail as reported? Once it did, its failing tests and a sample of related
 passing ones run again with coverage for localization (``statemachine.spectrum``), while the
 baseline is still running.
@@ -35,6 +35,7 @@ from pve.models import (
 from sandbox.backend import SandboxBackend, StagedProject
 from statemachine import oracle, spectrum
 from statemachine.analyze import analysis_from_run
+from statemachine.pending import PendingOracle
 from statemachine.validate import candidate_timeout
 from statemachine.verdict import (
     check_reproduction,
@@ -61,17 +62,16 @@ class Lab:
 
 async def reproduce(analyzed: Analyzed, req: VerifyRequest, py_files: list[str], lab: Lab) -> Reproduced:
     """The whole step, the baseline included."""
-    first, later = await reproduce_first(analyzed, req, py_files, lab)
-    if later is None:
+    first, pending = await reproduce_first(analyzed, req, py_files, lab)
+    if pending is None:
         return first
-    lab.sandbox.hurry(lab.staged)  # waited for right away: no background priority
-    return await later
+    return await pending.result()  # waited for right away: no background priority
 
 
 async def reproduce_first(analyzed: Analyzed, req: VerifyRequest, py_files: list[str],
-                          lab: Lab) -> tuple[Reproduced, asyncio.Task[Reproduced] | None]:
-    """The step up to the point the search can start: (the answer so far, the answer once the
-    baseline has finished, or None when it already has). The search runs candidates against the
+                          lab: Lab) -> tuple[Reproduced, PendingOracle | None]:
+    """The step up to the point the search can start: (the answer so far, the baseline still
+    running, whose result is the answer once it has finished; None when it already has). The search runs candidates against the
     reproduction while the baseline is still running; a candidate that passes it waits for the
     baseline (``statemachine.pending``). Until then the reproduction is narrowed provisionally
     (validate runs it whole if the settled baseline cannot hold the rest)."""
@@ -149,7 +149,7 @@ class _Reproducing:
         spec = spectrum.coverage_spec(nodes, repro, self.lab.oracle_seconds)
         return nodes, asyncio.ensure_future(self.lab.sandbox.run(self.lab.staged, spec))
 
-    async def run(self) -> tuple[Reproduced, asyncio.Task[Reproduced] | None]:
+    async def run(self) -> tuple[Reproduced, PendingOracle | None]:
         # The baseline runs beside everything else; it is awaited last (and dropped when the
         # failure does not reproduce: nobody will need it).
         baseline_task = asyncio.ensure_future(self._baseline())
@@ -173,7 +173,9 @@ class _Reproducing:
         async def settle() -> Reproduced:
             return self.answer(await baseline_task, True)
 
-        return self.answer(None, False), asyncio.ensure_future(settle())
+        lab = self.lab
+        return self.answer(None, False), PendingOracle(asyncio.ensure_future(settle()),
+                                                       lambda: lab.sandbox.hurry(lab.staged))
 
     async def _reproduce(self, early: tuple[list[str], asyncio.Future[RunResult]] | None) -> Reproduced | None:
         """The reproduction (and a script's coverage) on the original code, then localization's

@@ -1,4 +1,5 @@
-"""Steps 2 and 6: did the reproduction fail as reported, and which candidates are verified?
+"""Verdicts: did the reproduction fail as reported (reproduce), and which candidates are verified
+(each candidate's validation, then decide)?
 
 The rules are ARCHITECTURE.md's "what verified means"; every input was measured outside the
 sandbox (exit code, nonce over the result pipe, per-test outcomes).

@@ -49,7 +49,7 @@ from sandbox.environments import DependencyError, tenant_of
 from statemachine.analyze import analyze, importable_folders
 from statemachine.conclusion import conclude, dependencies_failed, not_reproduced, nothing_to_fix
 from statemachine.environment import build_environment
-from statemachine.given_fix import judge_tree
+from statemachine.given_fix import judge_given_fix
 from statemachine.pending import PendingOracle
 from statemachine.proof.make import prove
 from statemachine.reproduce import Lab, reproduce_first
@@ -134,7 +134,7 @@ class Verification:
                           project=str(path.resolve()), snippet=snippet, origin=req.origin,
                           requested_by=req.requested_by, unlisted=req.unlisted)
         svc.store.put_session(session)
-        return cls(req=req, svc=svc, session=session, events=console(svc, session.id), started=time.monotonic(),
+        return Verification(req=req, svc=svc, session=session, events=console(svc, session.id), started=time.monotonic(),
                    started_wall=time.time(), path=path.resolve(), log_text=log_text)
 
     def stage(self) -> StagedProject:
@@ -229,8 +229,7 @@ class Verification:
         settings, staged = self.svc.settings, self._staged()
         lab = Lab(self.svc.sandbox, staged, self.events, slots=settings.slots, oracle_seconds=settings.oracle_seconds,
                   baseline_cache=settings.home / "baselines" if self.req.cache else None)
-        reproduced, later = await reproduce_first(self.analyzed, self.req, self.py_files, lab)
-        self.pending = PendingOracle(later, lambda: self.svc.sandbox.hurry(staged)) if later is not None else None
+        reproduced, self.pending = await reproduce_first(self.analyzed, self.req, self.py_files, lab)
         self.record(reproduced)
         self.session.timings_ms["reproduce"] = (time.monotonic() - t1) * 1000
         self.spectrum = reproduced.spectrum
@@ -356,13 +355,12 @@ class Verification:
 
     async def judge(self) -> None:
         """Someone else's fix (a pull request's head): judged as the one candidate, not searched for."""
-        given, checks = self.req.judge, self.checks
-        assert given is not None and checks is not None
+        given = self.req.judge
+        assert given is not None
         if self.session.brain is None:
             self.session.brain = BrainReport(mode="judge")
         self.session.judged = given
-        self.fold(await judge_tree(given.path, given.label, self.svc.sandbox, self._staged(), checks, self.events,
-                                   self.pending))
+        self.fold(await judge_given_fix(self.search_context(), given))
 
     def fold(self, found: Found) -> None:
         """A search's answer into the session."""

@@ -47,7 +47,7 @@ CASES = [
     # a tutorial's real example (pythonmorsels.com, "reading tracebacks"): it fails only with its argument
     ("snippets/count.py", ["--error-log", "examples/snippets/count.log", "--cmd", "python count.py 5"], "count.py",
      "no crash only", P),
-    # input shapes as people report them (README, "What PVE accepts")
+    # input shapes as people report them (docs/engine.md, "Reading reports")
     ("tablekit", ["--error-log", "examples/tablekit/report.md"], "src/tablekit/table.py", "existing tests", P),
     ("tablekit", ["--error-log", "examples/tablekit/report_repl.md"], "src/tablekit/table.py", "existing tests", P),
     ("pairs", ["--error-log", "examples/pairs/error.log"], "pairs.py", "no crash only", P),

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot import render
 from bot.github import GitHubError
-from bot.publish import Reply, apply_to_branch, fix_pull_request
+from bot.publish import FixPull, Reply, apply_to_branch, fix_pull_request
 from bot.triggers import CheckRunButton, CommentCommand, FailedWorkflowRun, PullRequestChange
 from pve.models import Session, SessionStatus
 from statemachine.github import check_run
@@ -73,10 +73,11 @@ async def on_apply(rt: AppRuntime, button: CheckRunButton) -> None:
                 raise
             return await reply.say(f"Not applied: GitHub refused to move `{pull['head']['ref']}` ({exc}).")
         return await reply.say(f"Applied PVE's verified fix to `{pull['head']['ref']}` in {commit[:7]}.")
-    pr = await fix_pull_request(api, session_id=ids[0], base_sha=trigger["sha"], base_branch=pull["base"]["ref"],
-                                files=files, title=f"PVE's verified fix for #{trigger['number']}",
-                                body=f"The verified fix for #{trigger['number']}, on top of its head `{trigger['sha'][:7]}` "
-                                     "(PVE cannot push to a fork's branch).", message=message)
+    pr = await fix_pull_request(api, FixPull(
+        session_id=ids[0], base_sha=trigger["sha"], base_branch=pull["base"]["ref"], files=files,
+        title=f"PVE's verified fix for #{trigger['number']}",
+        body=f"The verified fix for #{trigger['number']}, on top of its head `{trigger['sha'][:7]}` "
+             "(PVE cannot push to a fork's branch).", message=message))
     await reply.say(f"PVE cannot push to the fork's branch, so the fix is in {pr.get('html_url') or '#' + str(pr['number'])}.")
 
 

@@ -1,16 +1,19 @@
-"""One verification for a GitHub trigger: the repository's settings applied, the pipeline run
-with its console going live into the check run, the credit spent, the check run finished."""
+"""One verification for a GitHub trigger and its check run: the repository's settings applied,
+the verification run with its console going live into the check run, then the publish epilogue
+every trigger shares (the credit spent, the suggestion review, the trigger remembered for the
+check run's buttons), and the check run finished."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from bot import render, repoconfig
 from bot.github import GitHubError, RepoAPI
-from bot.publish import CheckRun, Reply, publishable
+from bot.publish import CheckRun, Reply, publishable, suggestion_review
 from bot.suggestions import change_blocks
 from pve.events import Event
 from pve.models import Origin, Session, SessionStatus, VerifyRequest
@@ -121,8 +124,38 @@ def origin(api: RepoAPI, sha: str, *, pull: int | None = None, issue: int | None
                   installation=api.installation, fork=fork)
 
 
-def trigger_record(api: RepoAPI, installation: int, number: int, *, is_pr: bool, sha: str, sessions: list[str],
-                   event: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """What the check run's buttons need later (``Triggers`` store role)."""
-    return {"repo": api.full_name, "installation": installation, "private": api.private, "number": number, "is_pr": is_pr, "sha": sha,
-            "sessions": sessions, "event": event, "payload": payload}
+@dataclass(frozen=True)
+class Trigger:
+    """Where a trigger asked for a verification, and what asked: the repository (as the
+    installation sees it), the issue or pull request, the commit verified, the event and its
+    payload (the check run's "Re-run" replays it)."""
+
+    api: RepoAPI
+    installation: int
+    number: int
+    is_pr: bool
+    sha: str
+    event: str
+    payload: dict[str, Any]
+
+    def record(self, sessions: list[str]) -> dict[str, Any]:
+        """What the check run's buttons need later (``Triggers`` store role)."""
+        return {"repo": self.api.full_name, "installation": self.installation, "private": self.api.private,
+                "number": self.number, "is_pr": self.is_pr, "sha": self.sha, "sessions": sessions,
+                "event": self.event, "payload": self.payload}
+
+    def remember(self, rt: AppRuntime, key: str, sessions: list[str]) -> None:
+        rt.store.put_trigger(key, self.record(sessions))
+
+
+async def publish_suggestions(rt: AppRuntime, trigger: Trigger, session: Session, key: str) -> tuple[str | None, Quota]:
+    """A session's fix on a pull request: a credit spent for a verified fix, which is then posted
+    as one suggestion review on ``trigger.sha``. (Why it is not published, or None; the quota.)"""
+    blocked, quota = spend(rt, trigger.installation, session)
+    if session.status is SessionStatus.VERIFIED and blocked is None:
+        winner = session.winning_candidate()
+        assert winner is not None
+        link = rt.link(session.id)
+        await suggestion_review(trigger.api, number=trigger.number, head_sha=trigger.sha, key=key, diff=winner.diff,
+                                body_for=lambda outside: render.review_body(session, outside, link))
+    return blocked, quota

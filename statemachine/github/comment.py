@@ -13,10 +13,10 @@ from pathlib import Path
 from bot import render, repoconfig
 from bot.checkout import checkout
 from bot.commands import has_failure, input_text, parse_command
-from bot.publish import fix_pull_request, suggestion_review
+from bot.publish import FixPull, fix_pull_request
 from bot.triggers import CommentCommand
 from pve.errors import BadInput
-from pve.models import SessionStatus, VerifyRequest
+from pve.models import Session, SessionStatus, VerifyRequest
 from statemachine.analyze import holds_failure
 from statemachine.github import check_run, pull_request
 from statemachine.github.conversation import Conversation
@@ -105,10 +105,12 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
         links = await pull_request.linked(api, number, claim.get("body") or "")
         if links.numbers:
             head_repo = ((claim.get("head") or {}).get("repo") or {}).get("full_name") or ""
+            trigger = check_run.Trigger(api, installation, number, is_pr=True, sha=claim["head"]["sha"],
+                                        event="issue_comment", payload=cmd.payload)
             return await pull_request.verify_pull(
-                rt, talk, config, installation, number, claim["base"]["sha"], claim["head"]["sha"], links, delivery,
-                fork=head_repo.lower() != api.full_name.lower(), event="issue_comment", payload=cmd.payload,
-                by=cmd.login or None)
+                rt, talk, config, pull_request.Claim(trigger, base_sha=claim["base"]["sha"],
+                                                     fork=head_repo.lower() != api.full_name.lower(),
+                                                     by=cmd.login or None), links, delivery)
     text = input_text(body, cmd.issue_body, earlier, title=cmd.issue_title, failure=holds_failure)
     if not text and not plan.test:
         return await talk.say(render.no_traceback())
@@ -134,34 +136,40 @@ async def _verify(rt: AppRuntime, cmd: CommentCommand, talk: Conversation, confi
         await check.finish("neutral", {"title": "Could not start", "summary": render.problem(exc)})
         return await talk.say(render.failed_input(render.problem(exc)))
 
-    blocked, quota = check_run.spend(rt, installation, session)
+    trigger = check_run.Trigger(api, installation, number, is_pr=cmd.is_pr, sha=sha, event="issue_comment",
+                                payload=cmd.payload)
     pr_url = None
+    if pull is not None:
+        blocked, quota = await check_run.publish_suggestions(rt, trigger, session, key)
+    else:
+        blocked, quota = check_run.spend(rt, installation, session)
+        pr_url = await _fix_pull_request(rt, trigger, session, config, default_branch) if blocked is None else None
+    trigger.remember(rt, key, [session.id])
     link = rt.link(session.id)
-    if session.status is SessionStatus.VERIFIED and blocked is None:
-        winner = session.winning_candidate()
-        assert winner is not None
-        if pull is not None:
-            await suggestion_review(api, number=number, head_sha=sha, key=key, diff=winner.diff,
-                                    body_for=lambda outside: render.review_body(session, outside, link))
-        else:
-            pr = await fix_pull_request(
-                api, session_id=session.id, base_sha=sha, base_branch=default_branch,
-                files=check_run.pull_request_files(rt, session, config),
-                title=f"Fix #{number}: {session.analysis.headline() if session.analysis else 'verified fix'}"[:250],
-                body=render.pr_body(session, number, check_run.proof_text(rt, session), link),
-                message=f"Fix #{number}: verified by PVE (session {session.id})\n\n{winner.rationale}")
-            pr_url = pr.get("html_url") or f"#{pr['number']}"
-    elif session.status is SessionStatus.PLAUSIBLE and pull is None and config.plausible_pull_request and blocked is None:
-        # Opted in by the repository: a draft, titled as what it is (never "verified").
-        pr = await fix_pull_request(
-            api, session_id=session.id, base_sha=sha, base_branch=default_branch, files=check_run.pull_request_files(rt, session, config),
-            title=f"Plausible fix, not verified, for #{number}: "
-                  f"{session.analysis.headline() if session.analysis else 'candidate'}"[:250],
-            body=render.pr_body(session, number, check_run.proof_text(rt, session), link),
-            message=f"Plausible fix for #{number}, not verified by PVE (session {session.id})", draft=True)
-        pr_url = pr.get("html_url") or f"#{pr['number']}"
-    rt.store.put_trigger(key, check_run.trigger_record(api, installation, number, is_pr=cmd.is_pr, sha=sha,
-                                                          sessions=[session.id], event="issue_comment",
-                                                          payload=cmd.payload))
     await check_run.finish_check(rt, check, session, lines, blocked=blocked, apply_button=pull is not None)
     await talk.say(render.result(session, link, quota=quota, pr_url=pr_url, review=pull is not None, blocked=blocked))
+
+
+async def _fix_pull_request(rt: AppRuntime, trigger: check_run.Trigger, session: Session,
+                            config: repoconfig.RepoConfig, default_branch: str) -> str | None:
+    """An issue's verified fix as a pull request (or, where the repository opted in, a
+    plausible one as a draft, titled as what it is: never "verified"); its address."""
+    verified = session.status is SessionStatus.VERIFIED
+    if not verified and not (session.status is SessionStatus.PLAUSIBLE and config.plausible_pull_request):
+        return None
+    number = trigger.number
+    body = render.pr_body(session, number, check_run.proof_text(rt, session), rt.link(session.id))
+    files = check_run.pull_request_files(rt, session, config)
+    what = session.analysis.headline() if session.analysis else ("verified fix" if verified else "candidate")
+    if verified:
+        winner = session.winning_candidate()
+        assert winner is not None
+        fix = FixPull(session_id=session.id, base_sha=trigger.sha, base_branch=default_branch, files=files,
+                      title=f"Fix #{number}: {what}"[:250], body=body,
+                      message=f"Fix #{number}: verified by PVE (session {session.id})\n\n{winner.rationale}")
+    else:
+        fix = FixPull(session_id=session.id, base_sha=trigger.sha, base_branch=default_branch, files=files,
+                      title=f"Plausible fix, not verified, for #{number}: {what}"[:250], body=body,
+                      message=f"Plausible fix for #{number}, not verified by PVE (session {session.id})", draft=True)
+    pr = await fix_pull_request(trigger.api, fix)
+    return pr.get("html_url") or f"#{pr['number']}"

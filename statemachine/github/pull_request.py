@@ -12,19 +12,19 @@ fix on top of the head, it is offered as suggestions.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from bot import render, repoconfig
 from bot.checkout import checkout
 from bot.commands import input_text
 from bot.github import RepoAPI
 from bot.links import Linked, linked_issues
-from bot.publish import CheckRun, suggestion_review
+from bot.publish import CheckRun
 from bot.triggers import PullRequestChange
 from pve.errors import BadInput
 from pve.models import JudgeTree, Session, SessionStatus, VerifyRequest
@@ -98,8 +98,10 @@ async def on_pull_request(rt: AppRuntime, pr: PullRequestChange, delivery: str, 
         if not config.triggers.pull_request:
             log.info("pull request #%s: the pull_request trigger is off in %s", pr.number, repoconfig.PATH)
             return
-        await verify_pull(rt, talk, config, installation, pr.number, pr.base_sha, pr.head_sha, links, delivery,
-                          fork=pr.fork, event="pull_request", payload=pr.payload, by=pr.author or None)
+        claim = Claim(check_run.Trigger(api, installation, pr.number, is_pr=True, sha=pr.head_sha,
+                                        event="pull_request", payload=pr.payload),
+                      base_sha=pr.base_sha, fork=pr.fork, by=pr.author or None)
+        await verify_pull(rt, talk, config, claim, links, delivery)
 
 
 def _derived(session_id: str, what: str) -> str:
@@ -112,38 +114,62 @@ def pull_key(number: int) -> str:
     return f"pull-{number}"
 
 
-async def verify_pull(rt: AppRuntime, talk: Conversation, config: repoconfig.RepoConfig, installation: int,
-                      number: int, base_sha: str, head_sha: str, links: Linked, delivery: str, *, fork: bool,
-                      event: str, payload: dict[str, Any], by: str | None = None) -> None:
-    """``event`` and ``payload``: the trigger, kept for each check run's "Re-run" button; ``by``:
-    who asked (the pull request's author, or the commenter), for their history."""
-    api = talk.api
+@dataclass(frozen=True)
+class Claim:
+    """A pull request that says it fixes issues, at one push: the trigger on its head commit,
+    its base, whether it comes from a fork, who asked (its author, or the commenter, for their
+    history), and the two trees once checked out."""
+
+    trigger: check_run.Trigger  # its ``sha`` is the head's
+    base_sha: str
+    fork: bool
+    by: str | None = None
+    base: Path | None = None
+    head: Path | None = None
+
+    @property
+    def number(self) -> int:
+        return self.trigger.number
+
+    @property
+    def head_sha(self) -> str:
+        return self.trigger.sha
+
+    def check_key(self, issue: int) -> str:
+        """The check run (and its suggestion review) for one issue at this push."""
+        return f"{pull_key(self.number)}-{issue}-{self.head_sha[:12]}"
+
+
+async def verify_pull(rt: AppRuntime, talk: Conversation, config: repoconfig.RepoConfig, claim: Claim, links: Linked,
+                      delivery: str) -> None:
+    """Each linked issue reproduced on the base and the head judged against it, one check run each."""
+    api, installation, number = talk.api, claim.trigger.installation, claim.number
     quota = rt.store.quota(installation, rt.daily_credits)
     if quota.remaining <= 0:
         return await talk.say(render.quota_exhausted(quota))
     issues = links.numbers[: config.max_failures]
-    await talk.say(render.pull_working(number, head_sha, issues))
-    base = await checkout(api, base_sha, rt.settings.home)
-    head = await checkout(api, head_sha, rt.settings.home)
+    await talk.say(render.pull_working(number, claim.head_sha, issues))
+    claim = dataclasses.replace(claim, base=await checkout(api, claim.base_sha, rt.settings.home),
+                                head=await checkout(api, claim.head_sha, rt.settings.home))
     verdicts: list[PullVerdict] = []
     for n, issue in enumerate(issues):
-        check = CheckRun(api, head_sha, f"{pull_key(number)}-{issue}-{head_sha[:12]}", name=render.pull_check_name(issue))
+        check = CheckRun(api, claim.head_sha, claim.check_key(issue), name=render.pull_check_name(issue))
         await check.start(rt.link(rt.session_id(delivery, n)))
-        verdict = await _one(rt, api, check, config, installation, number, issue, base, head, base_sha, head_sha,
-                             rt.session_id(delivery, n), fork=fork, by=by)
+        verdict = await _one(rt, check, config, claim, issue, rt.session_id(delivery, n))
         verdicts.append(verdict)
-        rt.store.put_trigger(check.key, check_run.trigger_record(
-            api, installation, number, is_pr=True, sha=head_sha, sessions=[verdict.offered] if verdict.offered else [],
-            event=event, payload=payload))
+        claim.trigger.remember(rt, check.key, [verdict.offered] if verdict.offered else [])
     left = [f"#{i}" for i in links.numbers[len(issues):]] + list(links.elsewhere)
-    await talk.say(render.pull_result(number, head_sha, [(v.issue, v.kind.value, v.detail, v.conclusion, bool(v.offered),
-                                                          rt.link(v.session.id) if v.session else None) for v in verdicts],
+    await talk.say(render.pull_result(number, claim.head_sha, [(v.issue, v.kind.value, v.detail, v.conclusion,
+                                                                bool(v.offered),
+                                                                rt.link(v.session.id) if v.session else None)
+                                                               for v in verdicts],
                                       left, rt.store.quota(installation, rt.daily_credits)))
 
 
-async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig.RepoConfig, installation: int,
-               number: int, issue: int, base: Path, head: Path, base_sha: str, head_sha: str, session_id: str, *,
-               fork: bool, by: str | None = None) -> PullVerdict:
+async def _one(rt: AppRuntime, check: CheckRun, config: repoconfig.RepoConfig, claim: Claim, issue: int,
+               session_id: str) -> PullVerdict:
+    api, number = claim.trigger.api, claim.number
+    assert claim.base is not None and claim.head is not None
     data = await api.issue(issue)
     if data.get("pull_request"):
         verdict = PullVerdict(issue, Kind.UNVERIFIED, f"#{issue} is a pull request, not an issue")
@@ -153,11 +179,11 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
     if not text:
         verdict = PullVerdict(issue, Kind.NOT_REPRODUCED, f"#{issue} holds no traceback or failing test to reproduce")
         return await _unjudged(check, verdict)
-    req = VerifyRequest(path=base, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
+    req = VerifyRequest(path=claim.base, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
                         session_id=session_id, cache=False,
-                        origin=check_run.origin(api, base_sha, pull=number, issue=issue), requested_by=by,
-                        judge=JudgeTree(path=head, label=f"pull request #{number}", base_commit=base_sha,
-                                        head_commit=head_sha))
+                        origin=check_run.origin(api, claim.base_sha, pull=number, issue=issue), requested_by=claim.by,
+                        judge=JudgeTree(path=claim.head, label=f"pull request #{number}", base_commit=claim.base_sha,
+                                        head_commit=claim.head_sha))
     lines: list[str] = []
     try:
         session = await check_run.run(rt, check, config, req, lines)
@@ -166,10 +192,9 @@ async def _one(rt: AppRuntime, api: RepoAPI, check: CheckRun, config: repoconfig
         return await _unjudged(check, verdict)
     verdict = verdict_of(issue, session)
     if verdict.kind is Kind.FIXES:  # one credit per verified verdict (given even when the quota ran out meanwhile)
-        rt.store.spend_credit(installation, session.id, rt.daily_credits)
+        rt.store.spend_credit(claim.trigger.installation, session.id, rt.daily_credits)
     elif verdict.kind is Kind.DOES_NOT_FIX:
-        verdict = await _offer(rt, api, config, installation, number, issue, head, head_sha, text, session_id, verdict,
-                               fork=fork, by=by)
+        verdict = await _offer(rt, config, claim, text, _derived(session_id, "offer"), verdict)
     await check.finish(verdict.conclusion, render.pull_check(verdict.kind.value, issue, verdict.detail, session, lines,
                                                              rt.link(session.id),
                                                              proof=check_run.proof_text(rt, session)),
@@ -183,24 +208,20 @@ async def _unjudged(check: CheckRun, verdict: PullVerdict) -> PullVerdict:
     return verdict
 
 
-async def _offer(rt: AppRuntime, api: RepoAPI, config: repoconfig.RepoConfig, installation: int, number: int,
-                 issue: int, head: Path, head_sha: str, text: str, session_id: str, verdict: PullVerdict, *,
-                 fork: bool, by: str | None = None) -> PullVerdict:
+async def _offer(rt: AppRuntime, config: repoconfig.RepoConfig, claim: Claim, text: str, session_id: str,
+                 verdict: PullVerdict) -> PullVerdict:
     """The head does not fix it: search for a fix on top of the head, and offer a verified one.
     A fork's pull request gets the offline engine only: its code never goes to a model provider
     on the repository's keys."""
-    req = VerifyRequest(path=head, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
-                        session_id=_derived(session_id, "offer"), cache=False, brain="offline" if fork else "auto",
-                        origin=check_run.origin(api, head_sha, pull=number, issue=issue,
-                                                   head_repo=f"fork-of/{api.full_name}" if fork else None),
-                        requested_by=by)
+    api, issue = claim.trigger.api, verdict.issue
+    assert claim.head is not None
+    req = VerifyRequest(path=claim.head, error_log=text.encode("utf-8"), issue_text=text, trigger="pull_request",
+                        session_id=session_id, cache=False, brain="offline" if claim.fork else "auto",
+                        origin=check_run.origin(api, claim.head_sha, pull=claim.number, issue=issue,
+                                                head_repo=f"fork-of/{api.full_name}" if claim.fork else None),
+                        requested_by=claim.by)
     session = await check_run.run(rt, None, config, req, [])
-    blocked, _ = check_run.spend(rt, installation, session)
+    blocked, _ = await check_run.publish_suggestions(rt, claim.trigger, session, claim.check_key(issue))
     if session.status is not SessionStatus.VERIFIED or blocked is not None:
         return verdict
-    winner = session.winning_candidate()
-    assert winner is not None
-    link = rt.link(session.id)
-    await suggestion_review(api, number=number, head_sha=head_sha, key=f"{pull_key(number)}-{issue}-{head_sha[:12]}",
-                            diff=winner.diff, body_for=lambda outside: render.review_body(session, outside, link))
     return PullVerdict(verdict.issue, verdict.kind, verdict.detail, verdict.session, offered=session.id)

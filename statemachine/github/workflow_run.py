@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from bot import render, repoconfig
 from bot.checkout import checkout
-from bot.publish import suggestion_review
 from bot.triggers import FailedWorkflowRun
 from brain.intake.logtext import decode_log
 from brain.intake.traceback import ProjectIndex, parse_log
@@ -108,6 +107,8 @@ async def _verify(rt: AppRuntime, run: FailedWorkflowRun, talk: Conversation, co
 
     await talk.say(render.working(sha, f"{len(targets)} failure(s) from {run.name}"))
     check = await talk.open_check(sha, rt.link(rt.session_id(delivery, 0)))
+    trigger = check_run.Trigger(api, installation, number, is_pr=True, sha=sha, event="workflow_run",
+                                payload=run.payload)
     sessions: list[tuple[Session, str | None]] = []  # (session, why its fix is not published)
     lines: list[str] = []
     summaries = []
@@ -122,18 +123,11 @@ async def _verify(rt: AppRuntime, run: FailedWorkflowRun, talk: Conversation, co
         except BadInput as exc:
             summaries.append(f"- `{target.ident}`: could not start: {render.problem(exc)}")
             continue
-        blocked, _ = check_run.spend(rt, installation, session)
+        blocked, _ = await check_run.publish_suggestions(rt, trigger, session, f"{key}-{n}")
         sessions.append((session, blocked))
         link = rt.link(session.id)
-        if session.status is SessionStatus.VERIFIED and blocked is None:
-            winner = session.winning_candidate()
-            assert winner is not None
-            await suggestion_review(api, number=number, head_sha=sha, key=f"{key}-{n}", diff=winner.diff,
-                                    body_for=lambda outside, s=session, lk=link: render.review_body(s, outside, lk))
         summaries.append(f"- `{target.ident}`: " + render.result(session, link, review=True, blocked=blocked).split("\n")[0])
-    rt.store.put_trigger(key, check_run.trigger_record(
-        api, installation, number, is_pr=True, sha=sha, sessions=[s.id for s, b in sessions if b is None],
-        event="workflow_run", payload=run.payload))
+    trigger.remember(rt, key, [s.id for s, b in sessions if b is None])
     # The check run shows the first published fix (or the first result); the comment lists all.
     best = next(((s, b) for s, b in sessions if s.status is SessionStatus.VERIFIED and b is None),
                 sessions[0] if sessions else None)

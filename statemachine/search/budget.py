@@ -1,4 +1,4 @@
-"""Step 5, search: validate ranked candidates in parallel until a budget or a verified fix.
+"""Search, its batches and budgets: validate ranked candidates in parallel until a budget or a verified fix.
 
 Candidates start in rank order, as many at once as the sandbox has slots. When one is
 verified, the search keeps going only for ``window`` more ranks (so the winner is picked among

@@ -1,4 +1,4 @@
-"""Step 3, search the semantic cache: the last verified fix for the same error signature, tried
+"""Search (``Verification.search``), the semantic cache: the last verified fix for the same error signature, tried
 first and re-verified like any candidate (zero trust).
 
 An entry whose files changed since, or whose fix no longer passes, is dropped; a new verified

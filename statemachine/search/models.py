@@ -1,4 +1,4 @@
-"""Step 3, search with the models: when the offline engine found no verified fix (or first, with
+"""Search (``Verification.search``), with the models: when the offline engine found no verified fix (or first, with
 ``--brain models``).
 
 Groq (or the offline classifier) names the error class; the generator chain (Gemini, then
@@ -21,10 +21,10 @@ import secrets
 import time
 from functools import partial
 
-from brain.models.edits import to_candidates
 from brain.intake.logtext import decode_log
 from brain.models.categorize import classify
 from brain.models.chain import CallLog, answers
+from brain.models.edits import to_candidates
 from brain.models.prompt import REPRO_FILE, PromptInput, build
 from brain.models.providers import Provider, make
 from pve.models import (

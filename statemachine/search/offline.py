@@ -1,4 +1,4 @@
-"""Step 3, search with the offline engine: localize, rank the engine's candidates, and try them
+"""Search (``Verification.search``), with the offline engine: localize, rank the engine's candidates, and try them
 in parallel sandboxes within the budgets (``statemachine.search.budget``)."""
 
 from __future__ import annotations

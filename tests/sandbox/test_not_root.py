@@ -1,4 +1,4 @@
-"""PVE started by an ordinary user (the README documents that mode): no per-slot uids, no cgroups,
+"""PVE started by an ordinary user (docs/sandbox.md documents that mode): no per-slot uids, no cgroups,
 the sandbox as the calling user. CI runs as root, so the test drops to ``nobody`` for the whole
 PVE process, as a user's shell would start it."""
 
