@@ -23,6 +23,16 @@ class SessionStore(SessionLog, Blobs, SolutionCache, Protocol):
 Watcher = Callable[[Event], None]
 
 
+class LiveConsole(Protocol):
+    """Where a session's console goes as it happens when no process of ours holds the reader's
+    connection (the AWS stack: API Gateway WebSockets, ``web/live.py``). ``pve serve`` streams
+    from its own process and has none."""
+
+    def post(self, session_id: str, event: Event) -> None: ...
+
+    def done(self, session_id: str, status: str) -> None: ...
+
+
 @dataclass
 class Services:
     sandbox: SandboxBackend
@@ -33,3 +43,4 @@ class Services:
     # makes its own event stream from these, so nothing is shared between sessions
     watchers: tuple[Watcher, ...] = ()
     models: BrainConfig = field(default_factory=BrainConfig)  # no keys: the model brain is off
+    live: LiveConsole | None = None

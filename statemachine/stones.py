@@ -17,9 +17,9 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from brain.candidates import unified_diff
 from brain.offline.localize import Spectra
 from brain.offline.shapes import compared_literals
-from brain.candidates import unified_diff
 from pve.models import Analysis, Candidate, Checks, FileEdit, ReproKind, RunResult, Verdict
 from statemachine.analyze import analysis_from_run
 

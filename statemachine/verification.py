@@ -409,9 +409,13 @@ class Verification:
         return conclusion
 
     def prove(self) -> Session:
-        """The execution proof rendered, signed and stored with the fix; the session stored."""
-        return prove(self.session, signer=self.svc.signer, store=self.svc.store, sandbox=self.svc.sandbox.describe(),
-                     events=self.events, started=self.started)
+        """The execution proof rendered, signed and stored with the fix; the session stored (and
+        then, not before, its live readers told it is over: their page reloads with the result)."""
+        session = prove(self.session, signer=self.svc.signer, store=self.svc.store,
+                        sandbox=self.svc.sandbox.describe(), events=self.events, started=self.started)
+        if self.svc.live is not None:
+            self.svc.live.done(session.id, session.status.value)
+        return session
 
     # ------------------------------------------------------------------------- state
 
@@ -438,8 +442,13 @@ class Verification:
 
 
 def console(svc: Services, session_id: str, after: int = 0) -> Fanout:
-    """A session's own console: its watchers, and the store under this session's id only."""
-    return Fanout(*svc.watchers, lambda e: svc.store.append_event(session_id, e), after=after)
+    """A session's own console: its watchers, the store under this session's id only, and its
+    live readers where they are connected elsewhere (``Services.live``)."""
+    keep = [lambda e: svc.store.append_event(session_id, e)]
+    live = svc.live
+    if live is not None:
+        keep.append(lambda e: live.post(session_id, e))
+    return Fanout(*svc.watchers, *keep, after=after)
 
 
 def _script_text(staged: StagedProject, kind: ReproKind, files: list[str]) -> str | None:

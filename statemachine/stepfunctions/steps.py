@@ -35,7 +35,7 @@ from statemachine.search.offline import searched
 from statemachine.services import Services
 from statemachine.stepfunctions.replay import NeedsVerification, StepFailed, replay_verifier
 from statemachine.validate import validate
-from statemachine.verification import Verification, VerificationState
+from statemachine.verification import Verification, VerificationState, console
 from store.base import MAX_ATTEMPTS, Job
 
 log = logging.getLogger("pve.stepfunctions")
@@ -112,7 +112,7 @@ NOTIFY_EVENTS = 99_000_000  # below EVENT#<8 digits>
 
 
 def _events(engine: Engine, session_id: str, after: int) -> Fanout:
-    return Fanout(*engine.services.watchers, lambda e: engine.services.store.append_event(session_id, e), after=after)
+    return console(engine.services, session_id, after)
 
 
 def _put(engine: Engine, session_id: str, name: str, model: BaseModel) -> None:
