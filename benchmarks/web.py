@@ -120,7 +120,8 @@ def main() -> int:
         web = FastAPI()
         reach = {"few": tuple(REPOS[:10]), "all": tuple(REPOS)}
         secret = b"benchmark"
-        site.mount(web, store, secret=secret, oauth=None, reader=GivenReader(reach), home=Path(home))
+        site.mount(web, store, secret=secret, oauth=None, reader=GivenReader(reach),
+                   playground=site.PlaygroundSetup(home=Path(home)))
         client = TestClient(web)
         times = []
         for sid in rng.sample(ids, min(args.requests, len(ids))):

@@ -113,10 +113,11 @@ def github_service(env: Mapping[str, str]) -> GitHubService:
     # The pages; sign-in with the App's OAuth client, cookies keyed from the webhook secret.
     settings = runtime.services.settings
     site.mount(web, store, secret=runtime.secret, oauth=auth.OAuthApp.from_config(env, runtime.app.settings.api_url),
-               daily_credits=runtime.daily_credits, home=settings.home,
-               libraries=sandbox_libraries(settings.sandbox.python),
-               verify=lambda req: verify(req, runtime.services),
-               playground_per_hour=env_int(env, "PVE_PLAYGROUND_PER_HOUR", 20, 0, 100_000),
+               daily_credits=runtime.daily_credits,
+               playground=site.PlaygroundSetup(
+                   home=settings.home, libraries=sandbox_libraries(settings.sandbox.python),
+                   verify=lambda req: verify(req, runtime.services),
+                   per_hour=env_int(env, "PVE_PLAYGROUND_PER_HOUR", 20, 0, 100_000)),
                proof_keys=runtime.services.signer.published)
     return GitHubService(web=web, pool=pool, runtime=runtime)
 

@@ -24,6 +24,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -246,23 +247,48 @@ class FairSlots:
                 del self.queues[client]
 
 
-def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Libraries | None, verify: Verify | None, per_hour: int = 20, checks_per_minute: int = 120, concurrent: int = 2) -> APIRouter:
-    r = APIRouter()
-    verifications, checks = RateLimit(per_hour, 3600), RateLimit(checks_per_minute, 60)
-    running: set[asyncio.Task[Any]] = set()
-    slots = FairSlots(concurrent)
+@dataclass(frozen=True)
+class PlaygroundSetup:
+    """What the playground runs snippets with: ``home`` holds them while they run; ``verify``
+    runs one (None: the playground says the sandbox is unavailable); ``libraries`` tells what the
+    sandbox provides, for the badges; ``per_hour`` verifications per client at most."""
 
-    def client(request: Request) -> str:
-        user = viewer.user(request)
+    home: Path
+    verify: Verify | None = None
+    libraries: Libraries | None = None
+    per_hour: int = 20
+
+
+def router(store: SessionLog, viewer: Viewer, setup: PlaygroundSetup, *, checks_per_minute: int = 120,
+           concurrent: int = 2) -> APIRouter:
+    routes = _Playground(store, viewer, setup, checks_per_minute, concurrent)
+    r = APIRouter()
+    r.add_api_route("/playground", routes.form, methods=["GET"])
+    r.add_api_route("/playground/check", routes.check, methods=["POST"])
+    r.add_api_route("/playground", routes.submit, methods=["POST"])
+    return r
+
+
+class _Playground:
+    """The playground's routes over what they share: the rate limits, the fair sandbox slots and
+    the verifications running in the background."""
+
+    def __init__(self, store: SessionLog, viewer: Viewer, setup: PlaygroundSetup, checks_per_minute: int,
+                 concurrent: int) -> None:
+        self.store, self.viewer, self.setup = store, viewer, setup
+        self.verifications, self.checks = RateLimit(setup.per_hour, 3600), RateLimit(checks_per_minute, 60)
+        self.running: set[asyncio.Task[Any]] = set()
+        self.slots = FairSlots(concurrent)
+
+    def client(self, request: Request) -> str:
+        user = self.viewer.user(request)
         return f"user:{user.login.lower()}" if user else f"addr:{request.client.host if request.client else '?'}"
 
-    @r.get("/playground")
-    def form(request: Request) -> Response:
-        return _page(request, viewer.signer, "", "", None)
+    def form(self, request: Request) -> Response:
+        return _page(request, self.viewer.signer, "", "", None)
 
-    @r.post("/playground/check")
-    async def check(request: Request) -> Response:
-        wait = checks.take(client(request))
+    async def check(self, request: Request) -> Response:
+        wait = self.checks.take(self.client(request))
         if wait:
             return JSONResponse({"error": "too many checks; slow down"}, status_code=429,
                                 headers={"Retry-After": str(int(wait) + 1)})
@@ -277,19 +303,19 @@ def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Librarie
             return JSONResponse({"error": f"send {{\"code\": \"...\"}} of at most {MAX_CODE // 1024} KB"}, status_code=400)
         marks = await asyncio.to_thread(lint, code)
         modules = imported_modules(code)
+        libraries = self.setup.libraries
         found = libraries(modules) if libraries else [{"module": m, "available": None, "source": "", "version": ""}
                                                       for m in modules]
         return JSONResponse({"marks": marks, "libraries": found})
 
-    @r.post("/playground")
-    async def submit(request: Request) -> Response:
+    async def submit(self, request: Request) -> Response:
         form = await _form(request)
         if form is None:
             return error_page(413, "That is too much to verify here",
                               f"The playground takes up to {MAX_CODE // 1024} KB of code and of traceback. For a "
                               "whole project, use <code>pve verify</code> or the GitHub App.")
         code, error = form.get("code", ""), form.get("error", "")
-        if not valid_form_token(request, viewer.signer, str(form.get("csrf") or "")):
+        if not valid_form_token(request, self.viewer.signer, str(form.get("csrf") or "")):
             return error_page(403, "That did not come from this page",
                               "The form had expired or came from another site. <a href=\"/playground\">Open the "
                               "playground again</a>; what you typed was not sent anywhere.")
@@ -303,25 +329,36 @@ def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Librarie
         elif "\x00" in code or "\x00" in error:
             problem = "That looks like binary data, not Python source."
         if problem:
-            return _page(request, viewer.signer, code, error, problem, status=400)
-        if verify is None or per_hour <= 0:
+            return _page(request, self.viewer.signer, code, error, problem, status=400)
+        return self._refusal(request) or self._start(request, code, error)
+
+    def _refusal(self, request: Request) -> Response | None:
+        """Why no verification can start now (no sandbox, the queue full, the hour's limit
+        reached), or None."""
+        per_hour = self.setup.per_hour
+        if self.setup.verify is None or per_hour <= 0:
             return error_page(503, "The sandbox is not available",
                               "This PVE cannot run verifications from the web right now. Try again later, or "
                               "run <code>pve verify snippet.py</code> on your own machine.")
-        full = slots.busy(client(request))
+        full = self.slots.busy(self.client(request))
         if full:
             return error_page(503, "The playground is busy",
                               f"It is running what others sent and {full}. Try again in a minute; nothing was "
                               "sent anywhere.", headers={"Retry-After": "60"})
-        wait = verifications.take(client(request))
+        wait = self.verifications.take(self.client(request))
         if wait:
             return error_page(429, "Please wait a little",
                               f"You have verified {per_hour} snippets in the last hour, the playground's limit. "
                               f"The next one can run in about {int(wait // 60) + 1} minute(s). Sessions you started "
                               "keep running; their links stay valid.")
-        user = viewer.user(request)
+        return None
+
+    def _start(self, request: Request, code: str, error: str) -> Response:
+        """Store the session, start its verification in the background, send the browser to it."""
+        assert self.setup.verify is not None  # _refusal said so
+        user = self.viewer.user(request)
         session_id = new_session_id()
-        folder = home / "playground" / session_id
+        folder = self.setup.home / "playground" / session_id
         folder.mkdir(parents=True, mode=0o700)
         snippet = folder / snippet_name(error)
         snippet.write_text(code, encoding="utf-8")
@@ -330,15 +367,14 @@ def router(store: SessionLog, viewer: Viewer, *, home: Path, libraries: Librarie
                             trigger="playground", session_id=session_id, unlisted=True, cache=False,
                             requested_by=user.login if user else None)
         # Stored at once, so the permalink the browser is sent to exists before the run begins.
-        store.put_session(Session(id=session_id, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                                  trigger="playground", project=str(req.path), snippet=True, unlisted=True,
-                                  requested_by=req.requested_by))
-        task = asyncio.get_running_loop().create_task(_run(verify, req, store, slots, client(request), folder))
-        running.add(task)
-        task.add_done_callback(running.discard)
+        self.store.put_session(Session(id=session_id, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                                       trigger="playground", project=str(req.path), snippet=True, unlisted=True,
+                                       requested_by=req.requested_by))
+        task = asyncio.get_running_loop().create_task(
+            _run(self.setup.verify, req, self.store, self.slots, self.client(request), folder))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
         return RedirectResponse(f"/s/{session_id}", status_code=303)
-
-    return r
 
 
 async def _form(request: Request) -> dict[str, str] | None:

@@ -4,34 +4,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import Response
 
 from store.base import Store
-from web import access, auth, history, keys, permalinks, playground, quota, shell
+from web import access, auth, history, keys, permalinks, quota, shell
+from web.playground import PlaygroundSetup
+from web.playground import router as playground_router
 
 
 def mount(web: FastAPI, store: Store, *, secret: bytes, oauth: auth.OAuthApp | None,
-          reader: access.Reader | None = None, daily_credits: int = 50, home: Path,
-          verify: playground.Verify | None = None, libraries: playground.Libraries | None = None,
-          playground_per_hour: int = 20, proof_keys: Callable[[], list[dict[str, Any]]] | None = None) -> access.Viewer:
+          reader: access.Reader | None = None, daily_credits: int = 50, playground: PlaygroundSetup,
+          proof_keys: Callable[[], list[dict[str, Any]]] | None = None) -> access.Viewer:
     """Add the pages to ``web``. Cookies are signed with a key derived from ``secret``; without
     ``oauth`` nobody signs in and only public repositories' sessions (and local ones) are shown.
-    ``reader`` defaults to one asking ``oauth``'s GitHub API with each user's token. ``verify``
-    runs a playground verification (None: the playground says the sandbox is unavailable);
-    ``home`` holds the snippets while they run; ``libraries`` tells what the sandbox provides
-    for the playground's badges (``bootstrap.sandbox_libraries``); ``proof_keys`` lists the keys
-    proofs are signed with (``ProofSigner.published``), served at ``/.well-known/pve-proof-key``."""
+    ``reader`` defaults to one asking ``oauth``'s GitHub API with each user's token.
+    ``playground`` is what the playground runs snippets with (its ``libraries`` from
+    ``bootstrap.sandbox_libraries``); ``proof_keys`` lists the keys proofs are signed with
+    (``ProofSigner.published``), served at ``/.well-known/pve-proof-key``."""
     signer = auth.Signer(secret, "cookies")
     viewer = access.Viewer(signer, reader or (access.Reader(oauth.api_url) if oauth else None))
     web.include_router(permalinks.router(store, viewer))
     web.include_router(history.router(store, viewer))
     web.include_router(quota.router(store, viewer, daily_credits))
-    web.include_router(playground.router(store, viewer, home=home, libraries=libraries, verify=verify,
-                                         per_hour=playground_per_hour))
+    web.include_router(playground_router(store, viewer, playground))
     web.include_router(auth.router(oauth, signer))
     web.include_router(shell.assets())
     if proof_keys is not None:

@@ -39,7 +39,7 @@ def browser(github, store, login: str | None, *, reader: access.Reader | None = 
            "PVE_PUBLIC_URL": public, "PVE_GITHUB_WEB_URL": github.url}
     web = FastAPI()
     site.mount(web, store, secret=SECRET, oauth=auth.OAuthApp.from_config(env, github.url), reader=reader,
-              home=store.home)
+              playground=site.PlaygroundSetup(home=store.home))
     c = TestClient(web, base_url=public)
     if login:
         state = start(c, "/")
@@ -105,7 +105,7 @@ def test_github_down_is_a_page_not_a_guess(github, world):
 
 def test_without_sign_in_private_sessions_stay_closed(tmp_path, world):
     web = FastAPI()
-    site.mount(web, world, secret=SECRET, oauth=None, home=world.home)
+    site.mount(web, world, secret=SECRET, oauth=None, playground=site.PlaygroundSetup(home=world.home))
     c = TestClient(web)
     r = c.get(f"/s/{PRIVATE}")
     assert r.status_code == 403 and "PVE_GITHUB_CLIENT_ID" in r.text

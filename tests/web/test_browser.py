@@ -119,9 +119,9 @@ def served(app_key, tmp_path_factory):
         env = {"PVE_GITHUB_CLIENT_ID": github.oauth_client[0], "PVE_GITHUB_CLIENT_SECRET": github.oauth_client[1],
                "PVE_PUBLIC_URL": url, "PVE_GITHUB_WEB_URL": github.url}
         web = FastAPI()
-        site.mount(web, store, secret=SECRET, oauth=auth.OAuthApp.from_config(env, github.url), home=home,
-                   verify=lambda req: verify(req, services), daily_credits=50,
-                   libraries=bootstrap.sandbox_libraries(None))
+        site.mount(web, store, secret=SECRET, oauth=auth.OAuthApp.from_config(env, github.url), daily_credits=50,
+                   playground=site.PlaygroundSetup(home=home, verify=lambda req: verify(req, services),
+                                                   libraries=bootstrap.sandbox_libraries(None)))
         server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -30,9 +30,9 @@ AVERAGE_TB = (EXAMPLES / "snippets" / "average.log").read_text()
 def make(tmp_path, *, per_hour: int = 20, run=None):
     services = bootstrap.services(replace(Settings.from_env({}), home=tmp_path))
     web = FastAPI()
-    site.mount(web, services.store, secret=SECRET, oauth=None, home=tmp_path, playground_per_hour=per_hour,
-               libraries=bootstrap.sandbox_libraries(None),
-               verify=run or (lambda req: verify(req, services)))
+    site.mount(web, services.store, secret=SECRET, oauth=None,
+               playground=site.PlaygroundSetup(home=tmp_path, per_hour=per_hour, libraries=bootstrap.sandbox_libraries(None),
+                                               verify=run or (lambda req: verify(req, services))))
     return TestClient(web), services.store
 
 
@@ -195,8 +195,9 @@ def test_one_clients_slow_snippets_do_not_hold_up_anothers(tmp_path):
     per client at a time, clients in turn, and a client past its share of the queue hears "busy"."""
     services = bootstrap.services(replace(Settings.from_env({}), home=tmp_path))
     web = FastAPI()
-    site.mount(web, services.store, secret=SECRET, oauth=None, home=tmp_path, libraries=bootstrap.sandbox_libraries(None),
-               verify=lambda req: verify(req, services))
+    site.mount(web, services.store, secret=SECRET, oauth=None,
+               playground=site.PlaygroundSetup(home=tmp_path, libraries=bootstrap.sandbox_libraries(None),
+                                               verify=lambda req: verify(req, services)))
     slow = "import time\n\n\ndef total(xs):\n    time.sleep(6)\n    return sum(xs) / len(xs)\n\n\nprint(total([]))\n"
 
     async def two_clients(scope, receive, send):  # one server (one event loop), two addresses
