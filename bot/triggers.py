@@ -225,7 +225,6 @@ ROUTES: dict[tuple[str, str], Callable[[dict[str, Any]], Trigger]] = {
     ("installation", "created"): InstallationChange.parse,
     ("installation", "deleted"): InstallationChange.parse,
 }
-HANDLED = frozenset(ROUTES)
 
 
 def is_command(body: object) -> bool:

@@ -32,9 +32,6 @@ class Fanout:
         self._seq = after
         self.events: list[Event] = []
 
-    def listen(self, listener: Callable[[Event], None]) -> None:
-        self._listeners.append(listener)
-
     def emit(self, kind: str, text: str, status: str | None = None, **data: Any) -> Event:
         self._seq += 1
         event = Event(seq=self._seq, ts=time.time(), kind=kind, text=text, status=status, data=data)

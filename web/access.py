@@ -71,15 +71,6 @@ class Reader:
             return tuple(sorted(names))
         return tuple(self._cached(user, "repositories", ask))
 
-    def may_see(self, session: Session, user: User | None) -> bool | None:
-        """True or False; None when a sign-in is needed to tell."""
-        origin = session.origin
-        if origin is None or not origin.private:
-            return True
-        if user is None:
-            return None
-        return self.can_read(user, origin.repo)
-
     # ------------------------------------------------------------------ GitHub
 
     def _cached(self, user: User, what: str, ask: Any) -> Any:
