@@ -5,6 +5,7 @@ translation shows: PLATFORM.md), and the table it declares agrees with the one t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,145 @@ def test_the_sandbox_image_copies_only_what_its_handler_imports():
                     target = ROOT / (name.replace(".", "/") + ".py")
                     todo.append(target if target.exists() else ROOT / name.replace(".", "/") / "__init__.py")
     assert "sandbox/function.py" in seen
+
+
+# ---------------------------------------------------------------------------- configuration (SSM)
+
+
+def _functions(cfn: dict) -> dict[str, dict]:
+    return {k: v["Properties"] for k, v in cfn["Resources"].items() if v["Type"] == "AWS::Lambda::Function"}
+
+
+def _statements(cfn: dict, function: str) -> list[dict]:
+    """Every statement of a function's role's inline policies."""
+    role = cfn["Resources"][f"{function}Role"]["Properties"]
+    found = []
+    for policy in role.get("Policies", []):
+        statements = policy["PolicyDocument"]["Statement"]
+        found += statements if isinstance(statements, list) else [statements]
+    return found
+
+
+def _loads_config(props: dict) -> bool:
+    """The functions of entrypoints/aws_lambda.py read pve.config (environment, secret, SSM) at
+    cold start; the sandbox function's image holds no such handler."""
+    return props.get("PackageType") != "Image" and props["Handler"].startswith("entrypoints.aws_lambda.")
+
+
+def test_every_function_that_loads_config_reads_exactly_the_ssm_path(monkeypatch):
+    source = (ROOT / "entrypoints" / "aws_lambda.py").read_text()
+    assert "config.load()" in source and "PVE_SSM_PATH" in (ROOT / "pve" / "config.py").read_text()
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = load(TEMPLATE)
+    assert template["Parameters"]["SsmPath"]["Default"] == "/pve"
+    cfn = translated(template)
+    path_arn = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SsmPath}"}
+    loading = {name for name, props in _functions(cfn).items() if _loads_config(props)}
+    assert {"WebhookFunction", "ControllerFunction", "ValidateFunction", "NotifierFunction"} <= loading
+    for name, props in _functions(cfn).items():
+        ssm = [s for s in _statements(cfn, name) if any(str(a).startswith("ssm:") for a in
+                                                         ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
+        variables = props.get("Environment", {}).get("Variables", {})
+        if name in loading:
+            assert variables.get("PVE_SSM_PATH") == {"Ref": "SsmPath"}, name
+            assert [(s["Effect"], s["Action"], s["Resource"]) for s in ssm] == \
+                [("Allow", "ssm:GetParametersByPath", path_arn)], name
+        else:  # the sandbox function: neither the path's name nor a way to read it
+            assert not variables.get("PVE_SSM_PATH") and ssm == [], name
+    # no KMS grant: SecureStrings under the AWS-managed key aws/ssm decrypt for any principal of
+    # the account that may read the parameter through SSM (its key policy's kms:ViaService)
+    assert not [s for name in _functions(cfn) for s in _statements(cfn, name) if "kms:" in json.dumps(s["Action"])]
+
+
+# ---------------------------------------------------------------------------- the bucket's lifecycle
+
+
+def _rules() -> dict[str, dict]:
+    rules = load(TEMPLATE)["Resources"]["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert all(r["Status"] == "Enabled" for r in rules)
+    return {r["Prefix"]: r for r in rules}
+
+
+def test_every_prefix_the_code_writes_to_s3_has_its_lifecycle_rule(monkeypatch):
+    """The keys the store writes, found by writing each kind (a session with a fix over the item
+    limit, an artifact, a snapshot, a large webhook payload) into moto's bucket; and no other
+    module writes to S3. Each prefix written has a rule, and no rule names a prefix nothing writes."""
+    import re
+
+    from pve.models import Candidate, FileEdit, Session, SessionStatus
+    from store.dynamo import EVENT_TTL, INLINE_LIMIT, JOB_TTL, TRIGGER_TTL
+    from tests.aws import BUCKET, aws, dynamo_store
+
+    writers = re.compile(r"\.(put_object|upload_file|upload_fileobj|copy_object|create_multipart_upload)\(")
+    skip = {"tests", "benchmarks", "examples", "node_modules", "test-artifacts", "infra"}
+    product = [Path(d) / f for top in ROOT.iterdir() if top.is_dir() and top.name not in skip
+               and not top.name.startswith(".") for d, _, files in os.walk(top, followlinks=True)
+               for f in files if f.endswith(".py")]
+    calls = {p.relative_to(ROOT).as_posix(): len(writers.findall(p.read_text())) for p in product}
+    assert {p: n for p, n in calls.items() if n} == {"store/dynamo.py": 3}  # items/, sessions/, snapshots/
+
+    with aws(monkeypatch) as (ddb, s3):
+        store = dynamo_store(ddb, s3)
+        big = "y = 1\n" * (INLINE_LIMIT // 3)
+        cand = Candidate(id=1, rule="r", rationale="why", edits=[FileEdit(path="a.py", new_text=big)], diff=big)
+        store.put_session(Session(id="a" * 32, created_at="2026-12-01T00:00:00+00:00", project="/p",
+                                  status=SessionStatus.VERIFIED, candidates=[cand], winner=1))
+        store.put_blob("a" * 32, "proof.txt", b"proof")
+        store.put_snapshot("b" * 64, b"archive")
+        store.enqueue_delivery("guid", "issue_comment", json.dumps({"body": "x" * 1_000_000}))
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    written = {k.split("/", 1)[0] + "/" for k in keys}
+    assert written == {"items/", "sessions/", "snapshots/"}, keys
+    rules = _rules()
+    assert set(rules) == written  # nothing writes logs/: no rule for it
+    assert rules["snapshots/"]["ExpirationInDays"] == 1  # read within the execution that staged it
+    # a session's artifacts and the big items' JSON: as long as the records that point at them
+    template = load(TEMPLATE)
+    for prefix in ("sessions/", "items/"):
+        assert rules[prefix]["ExpirationInDays"] == {"Ref": "SessionRetentionDays"}
+    retention = template["Parameters"]["SessionRetentionDays"]
+    longest_ttl_days = max(EVENT_TTL, TRIGGER_TTL, JOB_TTL) / 86400
+    assert retention["MinValue"] > longest_ttl_days and retention["Default"] >= retention["MinValue"]
+
+
+# ---------------------------------------------------------------------------- the sandbox's DNS
+
+
+def test_the_sandbox_vpc_resolves_s3_s_names_only(monkeypatch):
+    """Route 53 Resolver DNS Firewall on the sandbox's VPC: its last rule answers NXDOMAIN for
+    everything (``*``); the rules before it allow only the names of the presigned snapshot URL's
+    host, in the form the code signs it."""
+    from urllib.parse import urlsplit
+
+    import boto3
+
+    from store.dynamo import DynamoStore
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    cfn = translated(load(TEMPLATE))
+    res = cfn["Resources"]
+    subnets = res["SandboxFunction"]["Properties"]["VpcConfig"]["SubnetIds"]
+    vpcs = {json.dumps(res[s["Ref"]]["Properties"]["VpcId"]) for s in subnets}
+    [associated] = [r["Properties"] for r in res.values() if r["Type"] == "AWS::Route53Resolver::FirewallRuleGroupAssociation"]
+    assert {json.dumps(associated["VpcId"])} == vpcs  # the sandbox's VPC
+    assert 101 <= associated["Priority"] <= 9900
+    group = res[associated["FirewallRuleGroupId"]["Ref"]]["Properties"]
+    rules = sorted(group["FirewallRules"], key=lambda r: r["Priority"])
+    domains = {name: r["Properties"]["Domains"] for name, r in res.items()
+               if r["Type"] == "AWS::Route53Resolver::FirewallDomainList"}
+    *allowing, last = rules
+    assert (last["Action"], last["BlockResponse"], domains[last["FirewallDomainListId"]["Ref"]]) == ("BLOCK", "NXDOMAIN", ["*"])
+    allowed = [d for r in allowing for d in domains[r["FirewallDomainListId"]["Ref"]]]
+    assert all(r["Action"] == "ALLOW" and r["FirewallDomainRedirectionAction"] == "TRUST_REDIRECTION_DOMAIN"
+               for r in allowing) and allowed
+    assert allowed == [{"Fn::Sub": "${Bucket}.s3.amazonaws.com"}, {"Fn::Sub": "${Bucket}.s3.${AWS::Region}.amazonaws.com"}]
+
+    # ... and the URL the sandbox function is given has one of those hosts, in any Region
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    bucket = "pve-bucket-1a2b3c4d5e6f"
+    for region in ("us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"):
+        store = DynamoStore(None, boto3.client("s3", region_name=region), bucket=bucket)
+        host = urlsplit(store.snapshot_url("c" * 64)).hostname
+        names = [d["Fn::Sub"].replace("${Bucket}", bucket).replace("${AWS::Region}", region) for d in allowed]
+        assert host in names, (region, host)
