@@ -1,12 +1,15 @@
 """The AWS Lambda handlers: thin adapters from an event to one step (Powertools style: the
 event parsed into a model, the step called, a model returned).
 
-- ``handler``: the webhook app behind API Gateway (HTTP API) through Mangum. ``lifespan="off"``:
+- ``handler``: the webhook app and the web view behind API Gateway (HTTP API) through Mangum
+  (``aws_web.web_app``). ``lifespan="off"``:
   with "auto", Mangum would run start-up and shutdown on every invocation. With ``PVE_TABLE`` and
   ``PVE_BUCKET``, deliveries are deduplicated and queued in DynamoDB; with ``PVE_STATE_MACHINE``,
   each queued job starts its Step Functions execution.
 - ``controller``, ``validate``, ``notifier``: the state machine's steps
   (``statemachine/verify.asl.json``, ``statemachine/stepfunctions``).
+- ``console``: the live console's WebSocket routes (``$connect``, ``$disconnect``, ``$default``;
+  ``web/live.py``): a page's reader admitted by its ticket, then the lines they missed.
 - ``sandbox``: the sandbox function (``sandbox/function.py``; ``aws_lambda_sandbox`` in its image).
 
 Configuration comes from the same sources as ``pve serve`` (environment, then Secrets Manager
@@ -20,18 +23,19 @@ from typing import Any
 
 from mangum import Mangum
 
-from entrypoints import bootstrap
+from entrypoints import aws_web, bootstrap
 from pve import config
 
 _handler: Mangum | None = None
 _engine: Any = None
+_console: Any = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _handler
     if _handler is None:
         env = config.load()
-        _handler = Mangum(bootstrap.webhook_edge(env), lifespan="off",
+        _handler = Mangum(aws_web.web_app(env), lifespan="off",
                           api_gateway_base_path=env.get("PVE_API_BASE_PATH") or "/")
     return _handler(event, context)
 
@@ -71,6 +75,17 @@ def notifier(event: dict[str, Any], context: Any, engine: Any = None) -> dict[st
     if step == "failed":
         return asyncio.run(steps.failed(engine or _steps_engine(), dict(event["flow"])))
     raise ValueError(f"the notifier has no step {step!r}")
+
+
+def console(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The live console's WebSocket routes (API Gateway, ``ConsoleApi`` in the template)."""
+    global _console
+    from web import live
+
+    if _console is None:
+        _console = aws_web.live_console(config.load())
+    store, signer, broadcast = _console
+    return live.handle(event, store, signer, broadcast)
 
 
 def sandbox(event: dict[str, Any], context: Any, backend: Any = None) -> dict[str, Any]:

@@ -134,7 +134,7 @@ def sandbox_libraries(python: str | None) -> Callable[[list[str]], list[dict[str
     return lambda modules: [asdict(lib) for lib in provided_libraries(modules, interpreter())]
 
 
-def webhook_edge(env: Mapping[str, str], sfn: Any = None) -> FastAPI:
+def webhook_edge(env: Mapping[str, str], sfn: Any = None, store: Store | None = None) -> FastAPI:
     """The webhook app alone (signature, dedup, queue), as the Lambda handler serves it. With
     ``PVE_STATE_MACHINE`` (the AWS stack sets it), each queued job starts its execution, named
     for the delivery: a delivery GitHub sends again cannot start a second one."""
@@ -154,7 +154,7 @@ def webhook_edge(env: Mapping[str, str], sfn: Any = None) -> FastAPI:
         def on_queued(job: int, delivery: str) -> None:
             name = re.sub(r"[^A-Za-z0-9_-]", "-", delivery)[:80] or f"job-{job}"
             client.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"job": job}))
-    return create_app(github.webhook_secret, make_store(env), on_queued=on_queued)
+    return create_app(github.webhook_secret, store or make_store(env), on_queued=on_queued)
 
 
 def aws_engine(env: Mapping[str, str]) -> Engine:
@@ -165,9 +165,11 @@ def aws_engine(env: Mapping[str, str]) -> Engine:
     from pathlib import Path
 
     import boto3
+    from botocore.config import Config
 
     from pve.errors import BadInput
     from sandbox.remote import RemoteSandbox, lambda_invoker
+    from statemachine.stepfunctions.limits import INVOKE_READ_TIMEOUT_S
     from statemachine.stepfunctions.steps import Engine
     from store.dynamo import DynamoStore
 
@@ -175,6 +177,14 @@ def aws_engine(env: Mapping[str, str]) -> Engine:
     if not env.get("PVE_TABLE") or not env.get("PVE_BUCKET") or not function:
         raise BadInput("the AWS engine needs PVE_TABLE, PVE_BUCKET and PVE_SANDBOX_FUNCTION", code="bad-setting")
     store = DynamoStore.from_env(env)
-    sandbox = RemoteSandbox(lambda_invoker(boto3.client("lambda"), function), depot=store,
+    # A run may last the sandbox function's whole Timeout: botocore's default 60 s read timeout
+    # would cut it short and invoke it again.
+    client = boto3.client("lambda", config=Config(read_timeout=INVOKE_READ_TIMEOUT_S, tcp_keepalive=True))
+    sandbox = RemoteSandbox(lambda_invoker(client, function), depot=store,
                             root=Path(tempfile.gettempdir()) / "pve-staging")
-    return Engine(runtime=github_runtime(env, store, sandbox=sandbox), sandbox=sandbox, jobs=store)
+    runtime = github_runtime(env, store, sandbox=sandbox)
+    if env.get("PVE_CONSOLE_ENDPOINT"):  # the live console's readers, over API Gateway WebSockets
+        from entrypoints.aws_web import broadcast
+
+        runtime.services.live = broadcast(env, store)
+    return Engine(runtime=runtime, sandbox=sandbox, jobs=store)

@@ -121,7 +121,9 @@ def deployed(monkeypatch: Any, env: dict[str, str], sandboxes: int = 3, bot_logi
     from moto.awslambda_simple import models as lambda_models
     from moto.core.exceptions import JsonRESTError
 
-    with moto_server(monkeypatch):
+    with moto_server(monkeypatch) as url:
+        # "{moto}" in a setting: this server (the live console's management endpoint, for one).
+        env = {k: v.replace("{moto}", url) for k, v in env.items()}
         boto3.client("dynamodb").create_table(**table_definition())
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         role = boto3.client("iam").create_role(RoleName="pve-step", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -209,17 +211,37 @@ def deployed(monkeypatch: Any, env: dict[str, str], sandboxes: int = 3, bot_logi
             lambda_models.LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
 
 
-def api_gateway_event(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event for ``POST /webhooks/github``."""
+def api_gateway_event(body: bytes, headers: dict[str, str], *, method: str = "POST",
+                      path: str = "/webhooks/github", query: str = "") -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, ``POST /webhooks/github`` unless told."""
+    route = "POST /webhooks/github" if (method, path) == ("POST", "/webhooks/github") else "ANY /{proxy+}"
     return {
-        "version": "2.0", "routeKey": "POST /webhooks/github", "rawPath": "/webhooks/github", "rawQueryString": "",
+        "version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": query,
         "headers": {k.lower(): v for k, v in headers.items()},
         "requestContext": {"accountId": "123456789012", "apiId": "pve", "domainName": "pve.example.com",
-                           "http": {"method": "POST", "path": "/webhooks/github", "protocol": "HTTP/1.1",
+                           "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
                                     "sourceIp": "140.82.115.1", "userAgent": "GitHub-Hookshot/1"},
-                           "requestId": "r1", "routeKey": "POST /webhooks/github", "stage": "$default",
+                           "requestId": "r1", "routeKey": route, "stage": "$default",
                            "time": "04/Dec/2026:05:00:00 +0000", "timeEpoch": 1796360400000},
         "body": body.decode(), "isBase64Encoded": False,
     }
+
+
+def websocket_event(route: str, connection_id: str, *, query: dict[str, str] | None = None,
+                    body: str | None = None) -> dict[str, Any]:
+    """An API Gateway WebSocket API event for the console function, as API Gateway sends it:
+    ``$connect`` with the query string, ``$default`` with the client's message."""
+    context = {"routeKey": route, "eventType": {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route, "MESSAGE"),
+               "connectionId": connection_id, "apiId": "pveconsole", "stage": "live",
+               "domainName": "pveconsole.execute-api.us-east-1.amazonaws.com", "requestId": "w1",
+               "connectedAt": 1796360400000, "requestTimeEpoch": 1796360400000,
+               "identity": {"sourceIp": "203.0.113.7", "userAgent": "Mozilla/5.0"}, "messageDirection": "IN"}
+    event: dict[str, Any] = {"requestContext": context, "isBase64Encoded": False}
+    if route == "$connect":
+        event["headers"] = {"Host": context["domainName"], "Sec-WebSocket-Version": "13"}
+        event["queryStringParameters"] = query or {}
+    if body is not None:
+        event["body"] = body
+    return event
 
 

@@ -4,10 +4,11 @@ Under ``pve serve`` the page streams Server-Sent Events from the web process
 (``permalinks.stream``). A Lambda function cannot hold a stream open, so on the AWS stack the
 browser opens a WebSocket to API Gateway instead:
 
-- the page (served by the webhook function's app) carries the socket's address and a *ticket*:
-  the session id sealed with the web secret for a few minutes, written only into a page the
-  access rule already let its reader see; the socket's API is on another host, where the
-  reader's cookies do not go, so the ticket is what admits them;
+- the page (served by the webhook function's app) asks ``/s/<id>/live`` (``router``) for the
+  socket's address and a *ticket*: the session id sealed with the web secret for a few minutes,
+  given only to a reader the access rule lets see the session; the socket's API is on another
+  host, where the reader's cookies do not go, so the ticket is what admits them (under
+  ``pve serve`` that route does not exist, and the page streams its SSE instead);
 - ``$connect`` (the console function, ``handle``) opens the ticket and records the connection
   under its session in ``PVE_Main`` (``Connections``);
 - the client's first message, ``{"action": "since", "after": N}``, gets the lines it missed;
@@ -24,10 +25,15 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
 from pve.events import Event
-from pve.models import SessionStatus
+from pve.models import SessionStatus, is_session_id
 from store.base import SessionLog
+from web.access import Viewer
 from web.auth import Signer
 
 log = logging.getLogger("pve.live")
@@ -60,6 +66,40 @@ def ticket_session(signer: Signer, sealed: str | None) -> str | None:
     data = signer.loads(sealed)
     session = data.get("session") if data else None
     return session if isinstance(session, str) else None
+
+
+def router(store: SessionLog, viewer: Viewer, signer: Signer, socket_url: str) -> APIRouter:
+    """``GET /s/<id>/live``: where a reader who may see the session connects, with their ticket."""
+    r = APIRouter()
+
+    @r.get("/s/{session_id}/live")
+    def live(session_id: str, request: Request) -> Response:
+        session = store.get_session(session_id) if is_session_id(session_id) else None
+        if session is None:
+            return JSONResponse({"error": "no such session"}, status_code=404)
+        refused = viewer.refusal(session, request)
+        if refused is not None:
+            return JSONResponse({"error": "not yours to read"}, status_code=refused.status_code)
+        query = urlencode({"session": session_id, "ticket": ticket(signer, session_id)})
+        return JSONResponse({"socket": f"{socket_url}?{query}"}, headers={"Cache-Control": "private, no-store"})
+
+    return r
+
+
+def allow_socket(app: FastAPI, socket_url: str) -> None:
+    """The pages' Content-Security-Policy lets scripts connect to the console's socket too (its
+    API is another origin; everything else stays ``'self'`` only)."""
+    parts = urlsplit(socket_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+
+    @app.middleware("http")
+    async def csp(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        policy = response.headers.get("content-security-policy")
+        if policy and "connect-src 'self'" in policy:
+            response.headers["content-security-policy"] = policy.replace("connect-src 'self'",
+                                                                         f"connect-src 'self' {origin}")
+        return response
 
 
 def console_message(event: Event) -> bytes:

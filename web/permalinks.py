@@ -160,12 +160,13 @@ def _body(session: Session, events: list[Event]) -> str:
         parts.append(_error(session))
         parts.append(_fix(session))
         parts.append(_candidates(session))
-    lines = "".join(f"<div class=\"line\">&gt; {html.escape(e.text)}{f' [{html.escape(e.status)}]' if e.status else ''}</div>"
-                    for e in events)
+    lines = "".join(f"<div class=\"line\" data-seq=\"{e.seq}\">&gt; {html.escape(e.text)}"
+                    f"{f' [{html.escape(e.status)}]' if e.status else ''}</div>" for e in events)
     after = events[-1].seq if events else 0
     parts.append(f"<h2 id=\"console-title\">Console</h2><div id=\"console\" role=\"log\" aria-labelledby=\"console-title\" "
                  f"tabindex=\"0\" data-live=\"{1 if live else 0}\" "
-                 f"data-stream=\"/s/{session.id}/events?after={after}\">{lines}</div>")
+                 f"data-stream=\"/s/{session.id}/events?after={after}\" data-after=\"{after}\" "
+                 f"data-socket-from=\"/s/{session.id}/live\">{lines}</div>")
     return "".join(parts)
 
 
