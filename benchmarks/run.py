@@ -112,7 +112,7 @@ def bench_verify(runs: int) -> dict:
 
 
 # The function documents the value the reproduction expects: a guard that returns it is not a
-# constant fitted to the expected value (statemachine/shortcuts.py), so it passes preflight.
+# constant fitted to the expected value (statemachine/shortcuts/fitted.py), so it passes preflight.
 SNIPPET = ("def ratio(a, b):\n    \"\"\"a / b; 42 when b is 0 (the documented fallback).\"\"\"\n    return a / b\n\n\n"
            "assert ratio(1, 0) == {want}\nprint('ok')\n")
 

@@ -1,4 +1,5 @@
-"""The contract every sandbox backend meets (bubblewrap here; a Lambda backend later)."""
+"""The contract every sandbox backend meets: bubblewrap on one machine (``bwrap.py``), the AWS
+stack's sandbox function behind ``remote.py``, and the Lambda runner inside it (``lambda_runner.py``)."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ class Reach(BaseModel):
 
 
 class Calls(BaseModel):
-    """What chosen functions returned or raised, call by call, per test (sandbox/inside/harness.py)."""
+    """What chosen functions returned or raised, call by call, per test (sandbox/inside/tracers.py)."""
 
     calls: dict[str, list[str]] = Field(default_factory=dict)  # node id -> "name:line -> repr" or "name:line raised"
     cut: bool = False  # more calls than the record holds

@@ -25,7 +25,6 @@ from statemachine.proof import attestation
 
 BEGIN = "-----BEGIN PVE SIGNATURE-----\n"
 END = "-----END PVE SIGNATURE-----\n"
-_OUTPUT_IN_PROOF = 8 << 10
 
 
 class ProofSigner:
