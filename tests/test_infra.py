@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from statemachine.stepfunctions.limits import SANDBOX_FUNCTION_TIMEOUT_S
 from store.dynamo import table_definition
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +84,7 @@ def test_the_sandbox_function_holds_no_data_permissions_and_no_egress(monkeypatc
     assert set(role["ManagedPolicyArns"]) <= {f"arn:aws:iam::aws:policy/service-role/{n}" for n in (
         "AWSLambdaBasicExecutionRole", "AWSLambdaVPCAccessExecutionRole")}  # its own logs and network interfaces
     fn = cfn["Resources"]["SandboxFunction"]["Properties"]
-    assert fn["MemorySize"] == 1024 and fn["Timeout"] == 10 and fn["VpcConfig"]["SubnetIds"]
+    assert fn["MemorySize"] == 1024 and fn["Timeout"] == SANDBOX_FUNCTION_TIMEOUT_S and fn["VpcConfig"]["SubnetIds"]
     assert not fn["Environment"]["Variables"]["PVE_AWS_SECRET_ID"]  # the secrets' name is not even there
     routes = [r for r in cfn["Resources"].values() if r["Type"] == "AWS::EC2::Route"]
     assert routes == []  # no route to the internet from the sandbox's subnets

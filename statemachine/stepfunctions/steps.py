@@ -33,6 +33,7 @@ from statemachine.github.runtime import AppRuntime
 from statemachine.search.budget import Budget, next_batch
 from statemachine.search.offline import searched
 from statemachine.services import Services
+from statemachine.stepfunctions import limits
 from statemachine.stepfunctions.replay import NeedsVerification, StepFailed, replay_verifier
 from statemachine.validate import validate
 from statemachine.verification import Verification, VerificationState, console
@@ -167,8 +168,11 @@ async def prepare(engine: Engine, job_id: int, req: VerifyRequest, svc: Services
     """The verification's opening as on one machine, the baseline awaited (no candidate is
     judged before the Map, so every validate step has it), then a judged pull request, the
     cache's re-verified fix, or the offline engine's ranking for the batches."""
+    settings, capped = limits.capped(svc.settings, req.timeout_s)  # Lambda's clocks (limits.py)
+    svc = dataclasses.replace(svc, settings=settings)
     v = Verification.admit(req, svc)
-    settings = svc.settings
+    for note in capped:
+        v.events.emit("limits", f"Note: {note}")
     v.snapshot = engine.sandbox.archive_of(v.stage())
     try:
         if await v.prepare() and await v.reproduce(baseline_first=True):
@@ -176,6 +180,7 @@ async def prepare(engine: Engine, job_id: int, req: VerifyRequest, svc: Services
                 await v.judge()
             else:
                 await v.plan()
+        v.session.notes.extend(capped)  # after prepare, which sets the analysis's notes
         state = v.state()
     finally:
         await v.close(release=False)
