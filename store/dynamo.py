@@ -16,8 +16,8 @@ Listings (recent sessions, jobs by status) use one sparse global secondary index
 
 Items that could pass DynamoDB's 400 KB (a session's candidates with their runs, a webhook's
 payload) keep their JSON in S3 under ``items/`` once it is over ``INLINE_LIMIT`` and hold its
-key instead. Artifacts (proofs, diffs) live under ``sessions/<id>/<name>``; the bucket's
-lifecycle rule (``infra/template.yaml``) expires ``logs/`` after a day.
+key instead. Artifacts (proofs, diffs) live under ``sessions/<id>/<name>``, snapshots under
+``snapshots/``; the bucket's lifecycle rules (``infra/template.yaml``) expire each prefix.
 
 Short-lived items carry ``expires`` (epoch seconds), the table's TTL attribute. DynamoDB deletes
 expired items lazily (up to days later), so every read here treats an expired item as absent.
@@ -40,6 +40,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from pve.models import Session
+from store.aws_clients import s3_client
 from store.backend import WORKER_DIED, Backend, newest_first
 from store.base import (
     MAX_ATTEMPTS,
@@ -113,7 +114,7 @@ class DynamoStore(Backend):
     def from_env(cls, env: Mapping[str, str]) -> DynamoStore:
         import boto3
 
-        return cls(boto3.client("dynamodb"), boto3.client("s3"), bucket=env["PVE_BUCKET"],
+        return cls(boto3.client("dynamodb"), s3_client(), bucket=env["PVE_BUCKET"],
                    table=env.get("PVE_TABLE") or TABLE)
 
     def close(self) -> None:

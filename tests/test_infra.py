@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from statemachine.stepfunctions.limits import SANDBOX_FUNCTION_TIMEOUT_S
+from store.aws_clients import s3_client
 from store.dynamo import table_definition
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,9 +239,7 @@ def test_the_sandbox_vpc_resolves_s3_s_names_only(monkeypatch):
     """Route 53 Resolver DNS Firewall on the sandbox's VPC: its last rule answers NXDOMAIN for
     everything (``*``); the rules before it allow only the names of the presigned snapshot URL's
     host, in the form the code signs it."""
-    from urllib.parse import urlsplit
-
-    import boto3
+    from urllib.parse import parse_qs, urlsplit
 
     from store.dynamo import DynamoStore
 
@@ -267,8 +266,14 @@ def test_the_sandbox_vpc_resolves_s3_s_names_only(monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(name, "testing")
     bucket = "pve-bucket-1a2b3c4d5e6f"
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # as deployed: AWS's own endpoints
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
     for region in ("us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"):
-        store = DynamoStore(None, boto3.client("s3", region_name=region), bucket=bucket)
-        host = urlsplit(store.snapshot_url("c" * 64)).hostname
+        store = DynamoStore(None, s3_client(region), bucket=bucket)
+        url = urlsplit(store.snapshot_url("c" * 64))
         names = [d["Fn::Sub"].replace("${Bucket}", bucket).replace("${AWS::Region}", region) for d in allowed]
-        assert host in names, (region, host)
+        assert url.hostname in names, (region, url.hostname)
+        # SigV4 (S3 refuses SigV2 for new buckets), and outside us-east-1 the Regional name
+        signed = parse_qs(url.query)
+        assert signed["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and "AWSAccessKeyId" not in signed
+        assert region == "us-east-1" or url.hostname == f"{bucket}.s3.{region}.amazonaws.com"
