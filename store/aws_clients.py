@@ -1,4 +1,5 @@
-"""The AWS clients the DynamoDB + S3 store uses, configured for where it runs.
+"""The AWS side of the DynamoDB + S3 store: its table's definition, and its clients, configured
+for where it runs.
 
 S3's presigned URLs are what the sandbox function reads a snapshot through, so their form
 matters: botocore presigns with Signature Version 2 unless told otherwise, which S3 refuses for
@@ -22,3 +23,23 @@ def s3_client(region: str | None = None) -> Any:
     local = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     s3: dict[str, Any] = {} if local else {"addressing_style": "virtual"}
     return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4", s3=s3))
+
+
+TABLE = "PVE_Main"
+INDEX = "GSI1"
+
+
+def table_definition(table: str = TABLE) -> dict[str, Any]:
+    """``CreateTable`` arguments: the same shape ``infra/template.yaml`` declares (tests create
+    the table from this; a test checks that the template agrees)."""
+    return {
+        "TableName": table,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": INDEX,
+            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+    }

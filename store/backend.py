@@ -67,6 +67,8 @@ class Backend(ABC):
     abstract methods: the private ones, and the roles' methods that are one storage operation
     each, such as ``put_session`` or ``get_job``)."""
 
+    session_ttl: int | None = None  # a session's records, where the store expires them (seconds)
+
     # How long short-lived items are honoured, in seconds; None keeps them (SQLite does).
     event_ttl: int | None = None
     trigger_ttl: int | None = None
@@ -154,7 +156,7 @@ class Backend(ABC):
     def put_fix(self, session_id: str, candidate: Candidate, verdict: Verdict | None) -> None:
         data = {"candidate": candidate.model_dump(mode="json"),
                 "verdict": verdict.model_dump(mode="json") if verdict else None}
-        self._put_text(session_pk(session_id), fix_sk(candidate.id), json.dumps(data))
+        self._put_text(session_pk(session_id), fix_sk(candidate.id), json.dumps(data), ttl=self.session_ttl)
 
     def get_fixes(self, session_id: str) -> list[tuple[Candidate, Verdict | None]]:
         out = []

@@ -40,7 +40,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from pve.models import Session
-from store.aws_clients import s3_client
+from store.aws_clients import INDEX, TABLE, s3_client, table_definition  # noqa: F401 (re-exported)
 from store.backend import WORKER_DIED, Backend, newest_first
 from store.base import (
     MAX_ATTEMPTS,
@@ -56,8 +56,6 @@ from store.base import (
     spent_sk,
 )
 
-TABLE = "PVE_Main"
-INDEX = "GSI1"
 INLINE_LIMIT = 300_000  # bytes of JSON kept in the item; more goes to S3 (the item limit is 400 KB)
 
 # How long short-lived items are honoured (seconds). GitHub lets a delivery be redelivered for
@@ -114,8 +112,10 @@ class DynamoStore(Backend):
     def from_env(cls, env: Mapping[str, str]) -> DynamoStore:
         import boto3
 
-        return cls(boto3.client("dynamodb"), s3_client(), bucket=env["PVE_BUCKET"],
-                   table=env.get("PVE_TABLE") or TABLE)
+        store = cls(boto3.client("dynamodb"), s3_client(), bucket=env["PVE_BUCKET"], table=env.get("PVE_TABLE") or TABLE)
+        days = env.get("PVE_SESSION_RETENTION_DAYS", "")  # as long as the bucket keeps its proofs (template)
+        store.session_ttl = int(days) * 86400 if days.isdigit() and int(days) > 0 else None
+        return store
 
     def close(self) -> None:
         """Nothing to release: the clients hold no per-store state."""
@@ -238,14 +238,15 @@ class DynamoStore(Backend):
         meta = session.model_dump_json(exclude={"candidates", "verdicts"})
         pk = session_pk(session.id)
         self._put_fixes(session)  # fixes first: a reader that sees the META sees its fixes
-        self._put_data(pk, "META", meta, gsi1pk=_SESSIONS, gsi1sk=f"{session.created_at}#{session.id}")
+        expires = {"expires": int(self._now() + self.session_ttl)} if self.session_ttl else {}
+        self._put_data(pk, "META", meta, gsi1pk=_SESSIONS, gsi1sk=f"{session.created_at}#{session.id}", **expires)
         # History rows: one in the repository's partition (listed sessions only) and one in the
         # requester's, so a reader's history is a few key queries, never a scan.
         row = SessionSummary.of(session)
         summary = json.dumps(dataclasses.asdict(row))
         for where in ((history_pk(repo=row.repo),) if row.repo and not row.unlisted else ()) + \
                 ((history_pk(login=row.requested_by),) if row.requested_by else ()):
-            self._put_item({"pk": where, "sk": history_sk(row.created_at, row.id), "data": summary})
+            self._put_item({"pk": where, "sk": history_sk(row.created_at, row.id), "data": summary, **expires})
 
     def history(self, query: HistoryQuery) -> list[SessionSummary]:
         repos = {r.lower() for r in query.repos}
@@ -481,19 +482,3 @@ def _snapshot_key(sha256: str) -> str:
 
 def _job_pk(job_id: int) -> str:
     return f"JOB#{job_id:012d}"
-
-
-def table_definition(table: str = TABLE) -> dict[str, Any]:
-    """``CreateTable`` arguments: the same shape ``infra/template.yaml`` declares (tests create
-    the table from this; a test checks that the template agrees)."""
-    return {
-        "TableName": table,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "GlobalSecondaryIndexes": [{
-            "IndexName": INDEX,
-            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }],
-    }

@@ -277,3 +277,14 @@ def test_the_sandbox_vpc_resolves_s3_s_names_only(monkeypatch):
         signed = parse_qs(url.query)
         assert signed["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and "AWSAccessKeyId" not in signed
         assert region == "us-east-1" or url.hostname == f"{bucket}.s3.{region}.amazonaws.com"
+
+
+def test_session_records_expire_with_their_proofs(monkeypatch):
+    """The bucket keeps a session's artifacts ``SessionRetentionDays``; every function that writes
+    sessions is told the same number, so the table's records go with them (store/dynamo.py)."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = load(TEMPLATE)
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["PVE_SESSION_RETENTION_DAYS"] == \
+        {"Ref": "SessionRetentionDays"}
+    rules = {r["Prefix"]: r for r in template["Resources"]["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["sessions/"]["ExpirationInDays"] == {"Ref": "SessionRetentionDays"}

@@ -75,3 +75,29 @@ def test_expired_items_are_gone_to_readers_before_dynamodb_deletes_them(env):
     assert store.enqueue_delivery("guid-1", "ping", "{}") is None
     clock.now += max(TRIGGER_TTL, EVENT_TTL)
     assert store.get_trigger("k") is None and store.events("a" * 32) == []
+
+
+def test_a_session_s_records_expire_with_the_bucket_s_retention(env, monkeypatch):
+    """On the stack a session's proof leaves S3 after ``SessionRetentionDays``; its records in
+    the table go with it (``PVE_SESSION_RETENTION_DAYS``), so no page lists a session whose
+    proof and oversized fixes are gone. Without the setting (tests, ``pve serve``) they stay."""
+    from store.dynamo import DynamoStore
+
+    store, ddb, _s3, clock = env
+    assert DynamoStore.from_env({"PVE_BUCKET": BUCKET}).session_ttl is None
+    kept = DynamoStore.from_env({"PVE_BUCKET": BUCKET, "PVE_SESSION_RETENTION_DAYS": "365"})
+    assert kept.session_ttl == 365 * 86400
+    store.session_ttl = 31 * 86400
+    sid = "c" * 32
+    cand = Candidate(id=1, rule="r", rationale="why", edits=[FileEdit(path="a.py", new_text="x\n")], diff="d")
+    store.put_session(Session(id=sid, created_at="2026-12-01T00:00:00+00:00", project="/p", requested_by="alice",
+                              status=SessionStatus.VERIFIED, candidates=[cand], verdicts=[], winner=1))
+    written = clock()
+    for sk in ("META", "FIX#0001"):
+        assert int(item(ddb, f"SESSION#{sid}", sk)["expires"]["N"]) == int(written + 31 * 86400)
+    rows = ddb.scan(TableName=TABLE, FilterExpression="begins_with(pk, :h)",
+                    ExpressionAttributeValues={":h": {"S": "HISTORY#"}})["Items"]
+    assert rows and all(int(r["expires"]["N"]) == int(written + 31 * 86400) for r in rows)
+    assert store.get_session(sid) is not None
+    clock.now += 31 * 86400 + 1
+    assert store.get_session(sid) is None  # expired: gone for every reader, as DynamoDB will delete it
