@@ -36,8 +36,9 @@ def translated(template: dict) -> dict:
     local = json.loads(json.dumps(template))
     for resource in local["Resources"].values():
         props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::Serverless::Function" and props.get("CodeUri") == "..":
-            props["CodeUri"] = "s3://pve-artifacts/pve.zip"  # what `sam package` puts there
+        code = props.get("CodeUri")
+        if resource["Type"] == "AWS::Serverless::Function" and isinstance(code, str) and not code.startswith("s3://"):
+            props["CodeUri"] = f"s3://pve-artifacts/{code.strip('./').replace('/', '-')}.zip"  # what `sam package` puts there
         if resource["Type"] == "AWS::Serverless::StateMachine":
             props["Definition"] = json.loads((TEMPLATE.parent / props.pop("DefinitionUri")).read_text())
     params = {"SandboxImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/pve-sandbox:1"}
