@@ -42,6 +42,11 @@ UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --compile-bytecode --python "$(com
 # Byte-compile PVE's own (editable) sources too: start-up time is part of every verification, and
 # some machines set PYTHONDONTWRITEBYTECODE, so nothing would ever be cached otherwise.
 .venv/bin/python -m compileall -q -j 0 pve brain sandbox store bot statemachine webhooks web entrypoints >/dev/null
+# aws-sam-cli builds the Lambda functions (infra/functions.py sam, tests/test_lambda_artifacts.py):
+# pinned, a uv tool with an environment of its own (its dependencies never mix with PVE's), from PyPI.
+SAM_CLI_VERSION=1.170.0
+echo "==> installing aws-sam-cli $SAM_CLI_VERSION (uv tool: $("$UV" tool dir --bin)/sam)"
+UV_PYTHON_DOWNLOADS=never "$UV" tool install -q "aws-sam-cli==$SAM_CLI_VERSION" --python "$(command -v "$PY")"
 echo "==> installing npm packages (npm ci: the playground's editor monaco-editor; for the tests axe-core, @octokit/webhooks-examples, @octokit/openapi)"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null
 echo "==> ready: $(.venv/bin/pve --version)"
