@@ -135,18 +135,6 @@ def served(app_key, tmp_path_factory):
         assert github.violations == []
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # --no-sandbox: Chromium refuses its own sandbox as root (CI runs as root); it loads only
-        # this test's pages from 127.0.0.1.
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 class Visit:
     """A page with the checks every page gets: axe-core and the CSP."""
 
