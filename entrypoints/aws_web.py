@@ -24,7 +24,7 @@ def web_app(env: Mapping[str, str], sfn: Any = None) -> FastAPI:
     function does not have (its page says so); ``pve serve`` has it."""
     from pathlib import Path
 
-    from entrypoints.bootstrap import make_store, proof_signer, webhook_edge
+    from entrypoints.edge import make_store, proof_signer, webhook_edge
     from pve.settings import GitHubAppSettings, Settings, env_int
     from web import auth, live, site
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from brain.models.providers import BrainConfig
+from entrypoints.edge import make_store, proof_signer, webhook_edge
 from pve.settings import GitHubAppSettings, Settings, env_int, env_number
 from sandbox.backend import SandboxBackend
 from sandbox.bwrap import BubblewrapSandbox
-from statemachine.proof.signing import ProofSigner
 from statemachine.services import Services, Watcher
 from store.base import Store
 from store.sqlite import SQLiteStore
@@ -28,25 +28,10 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from statemachine.github.runtime import AppRuntime
-    from statemachine.stepfunctions.steps import Engine
     from statemachine.worker import WorkerPool
 
-__all__ = ["GitHubService", "Services", "aws_engine", "github_runtime", "github_service", "make_store", "proof_signer",
+__all__ = ["GitHubService", "Services", "github_runtime", "github_service", "make_store", "proof_signer",
            "sandbox_libraries", "services", "webhook_edge"]
-
-
-def make_store(env: Mapping[str, str]) -> Store:
-    """SQLite under ``PVE_HOME``; DynamoDB (``PVE_TABLE``) and S3 (``PVE_BUCKET``) when the
-    table is named, as the AWS stack does: one store every instance of every function shares."""
-    if env.get("PVE_TABLE"):
-        from pve.errors import BadInput
-        from store.dynamo import DynamoStore
-
-        if not env.get("PVE_BUCKET"):
-            raise BadInput("PVE_TABLE is set but PVE_BUCKET is not: the DynamoDB store keeps proofs and large "
-                           "items in S3", code="bad-setting")
-        return DynamoStore.from_env(env)
-    return SQLiteStore(Settings.from_config(env).home)
 
 
 def services(settings: Settings, *, models: BrainConfig | None = None, watchers: Iterable[Watcher] = (),
@@ -57,17 +42,6 @@ def services(settings: Settings, *, models: BrainConfig | None = None, watchers:
     return Services(sandbox=sandbox or BubblewrapSandbox(settings.sandbox, slots=settings.slots),
                     store=store or SQLiteStore(settings.home), signer=proof_signer(settings, env or {}),
                     settings=settings, watchers=tuple(watchers), models=models or BrainConfig())
-
-
-def proof_signer(settings: Settings, env: Mapping[str, str]) -> ProofSigner:
-    """The proof key under ``settings.home``; with ``PVE_PROOF_KEY`` (an Ed25519 private key in
-    PEM, from Secrets Manager on AWS), that key: every function instance signs with the one
-    key whose public half people check proofs against, not a key of its own."""
-    signer = ProofSigner(settings.home)
-    pem = env.get("PVE_PROOF_KEY")
-    if pem and not signer.key_path.exists():
-        signer.install(pem.encode())
-    return signer
 
 
 @dataclass
@@ -132,59 +106,3 @@ def sandbox_libraries(python: str | None) -> Callable[[list[str]], list[dict[str
 
     interpreter = cache(lambda: find_interpreter(python))
     return lambda modules: [asdict(lib) for lib in provided_libraries(modules, interpreter())]
-
-
-def webhook_edge(env: Mapping[str, str], sfn: Any = None, store: Store | None = None) -> FastAPI:
-    """The webhook app alone (signature, dedup, queue), as the Lambda handler serves it. With
-    ``PVE_STATE_MACHINE`` (the AWS stack sets it), each queued job starts its execution, named
-    for the delivery: a delivery GitHub sends again cannot start a second one."""
-    from webhooks.app import create_app
-
-    github = GitHubAppSettings.from_config(env)
-    machine = env.get("PVE_STATE_MACHINE")
-    on_queued = None
-    if machine:
-        import json
-        import re
-
-        import boto3
-
-        client = sfn or boto3.client("stepfunctions")
-
-        def on_queued(job: int, delivery: str) -> None:
-            name = re.sub(r"[^A-Za-z0-9_-]", "-", delivery)[:80] or f"job-{job}"
-            client.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"job": job}))
-    return create_app(github.webhook_secret, store or make_store(env), on_queued=on_queued)
-
-
-def aws_engine(env: Mapping[str, str]) -> Engine:
-    """What the AWS engine's steps use (controller, validate, notifier): the DynamoDB + S3
-    store, the sandbox function behind ``RemoteSandbox`` (``PVE_SANDBOX_FUNCTION``), and the
-    GitHub runtime over both."""
-    import tempfile
-    from pathlib import Path
-
-    import boto3
-    from botocore.config import Config
-
-    from pve.errors import BadInput
-    from sandbox.remote import RemoteSandbox, lambda_invoker
-    from statemachine.stepfunctions.limits import INVOKE_READ_TIMEOUT_S
-    from statemachine.stepfunctions.steps import Engine
-    from store.dynamo import DynamoStore
-
-    function = env.get("PVE_SANDBOX_FUNCTION")
-    if not env.get("PVE_TABLE") or not env.get("PVE_BUCKET") or not function:
-        raise BadInput("the AWS engine needs PVE_TABLE, PVE_BUCKET and PVE_SANDBOX_FUNCTION", code="bad-setting")
-    store = DynamoStore.from_env(env)
-    # A run may last the sandbox function's whole Timeout: botocore's default 60 s read timeout
-    # would cut it short and invoke it again.
-    client = boto3.client("lambda", config=Config(read_timeout=INVOKE_READ_TIMEOUT_S, tcp_keepalive=True))
-    sandbox = RemoteSandbox(lambda_invoker(client, function), depot=store,
-                            root=Path(tempfile.gettempdir()) / "pve-staging")
-    runtime = github_runtime(env, store, sandbox=sandbox)
-    if env.get("PVE_CONSOLE_ENDPOINT"):  # the live console's readers, over API Gateway WebSockets
-        from entrypoints.aws_web import broadcast
-
-        runtime.services.live = broadcast(env, store)
-    return Engine(runtime=runtime, sandbox=sandbox, jobs=store)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from pve.models import (
     SessionStatus,
     Spectrum,
     VerifyRequest,
+    new_session_id,
     settles,
 )
 from sandbox.backend import StagedProject
@@ -62,10 +62,6 @@ from statemachine.verdict import undetermined
 # auto: the offline engine first, the models when it finds nothing; models: the chain first,
 # the offline engine as its last fallback; offline: the offline engine only.
 ENGINES = {"offline": ("offline",), "auto": ("offline", "models"), "models": ("models", "offline")}
-
-
-def new_session_id() -> str:
-    return secrets.token_hex(16)  # 128 bits: permalinks are unguessable
 
 
 class VerificationState(BaseModel):

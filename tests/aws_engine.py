@@ -1,6 +1,6 @@
 """The AWS engine in one process: moto's server on localhost (real HTTP for every AWS call, so
 presigned URLs work as on AWS), the real ASL executed by moto's Step Functions interpreter, and
-the real Lambda handlers behind its invokes (``entrypoints.aws_lambda``), the sandbox function
+the real Lambda handlers behind its invokes (``entrypoints.aws_steps``, ``aws_lambda_sandbox``), the sandbox function
 running candidates in bubblewrap (its Lambda backend refuses to run outside Lambda).
 
 moto has no hook for running a function's code without Docker: with ``use_docker`` off, an
@@ -28,7 +28,7 @@ from typing import Any
 
 import boto3
 
-from entrypoints import aws_lambda, bootstrap
+from entrypoints import aws_lambda_sandbox, aws_steps
 from sandbox.bwrap import BubblewrapSandbox
 from store.dynamo import table_definition
 from tests.aws import serialised_dynamodb
@@ -116,7 +116,7 @@ def deployed(monkeypatch: Any, env: dict[str, str], sandboxes: int = 3, bot_logi
     """Table, bucket, the four functions, the state machine; the handlers wired to the invokes.
 
     Like Lambda, each function instance serves one invocation at a time and is reused: a pool of
-    step engines (``bootstrap.aws_engine``), one taken per invocation (their GitHub clients are
+    step engines (``aws_steps.aws_engine``), one taken per invocation (their GitHub clients are
     bound to the event loop of the invocation that uses them)."""
     from moto.awslambda_simple import models as lambda_models
     from moto.core.exceptions import JsonRESTError
@@ -148,7 +148,7 @@ def deployed(monkeypatch: Any, env: dict[str, str], sandboxes: int = 3, bot_logi
         instances: queue.Queue[Any] = queue.Queue()
 
         def new_instance() -> Any:
-            built = bootstrap.aws_engine(full_env)
+            built = aws_steps.aws_engine(full_env)
             built.runtime.bot_login = bot_login  # saves asking the local GitHub
             return built
 
@@ -175,14 +175,14 @@ def deployed(monkeypatch: Any, env: dict[str, str], sandboxes: int = 3, bot_logi
         def sandbox(event: dict[str, Any], context: Any) -> dict[str, Any]:
             backend = pool.get()
             try:
-                return aws_lambda.sandbox(event, context, backend=backend)
+                return aws_lambda_sandbox.handler(event, context, backend)
             finally:
                 pool.put(backend)
 
         handlers: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {
-            "controller": step(aws_lambda.controller),
-            "validate": step(aws_lambda.validate),
-            "notifier": step(aws_lambda.notifier),
+            "controller": step(aws_steps.controller),
+            "validate": step(aws_steps.validate),
+            "notifier": step(aws_steps.notifier),
             "sandbox": sandbox,
         }
 

@@ -138,9 +138,9 @@ def test_the_sandbox_function_outlasts_the_longest_run_it_is_sent(monkeypatch):
     assert fn["Timeout"] >= run(max(T, OR, R))
     # ... and the trusted steps wait for its answer past its Timeout (botocore's 60 s would not)
     assert fn["Timeout"] < limits.INVOKE_READ_TIMEOUT_S
-    bootstrap = (ROOT / "entrypoints" / "bootstrap.py").read_text()
-    assert 'boto3.client("lambda", config=Config(read_timeout=INVOKE_READ_TIMEOUT_S' in bootstrap
-    assert "lambda_invoker(client, function)" in bootstrap
+    composition = (ROOT / "entrypoints" / "aws_steps.py").read_text()  # the steps' composition
+    assert 'boto3.client("lambda", config=Config(read_timeout=INVOKE_READ_TIMEOUT_S' in composition
+    assert "lambda_invoker(client, function)" in composition
 
 
 # ---------------------------------------------------------------------------- the steps' clocks

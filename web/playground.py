@@ -34,9 +34,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from pve.errors import BadInput
-from pve.models import Session, SessionStatus, VerifyRequest
+from pve.models import Session, SessionStatus, VerifyRequest, new_session_id
 from pve.untrusted import TooLarge, loads_json, read_capped
-from statemachine.runner import new_session_id
 from store.base import SessionLog
 from web.access import Viewer
 from web.auth import FORM_COOKIE, FORM_MAX_AGE, Signer, form_token, valid_form_token

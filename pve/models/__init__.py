@@ -43,7 +43,7 @@ from pve.models.environment import EnvironmentInfo, InstallPlan
 from pve.models.reproduction import Analyzed, Checks, Reproduced, Reproduction, ReproKind, Spectrum
 from pve.models.request import BRAIN_MODES, JudgeTree, Origin, VerifyRequest
 from pve.models.runs import Calls, Coverage, HarnessRecord, Reach, RunMode, RunResult, RunSpec
-from pve.models.session import Conclusion, Session, SessionStatus, is_session_id
+from pve.models.session import Conclusion, Session, SessionStatus, is_session_id, new_session_id
 
 __all__ = [
     "BRAIN_MODES",
@@ -86,6 +86,7 @@ __all__ = [
     "Verdict",
     "VerifyRequest",
     "is_session_id",
+    "new_session_id",
     "same_exception_type",
     "settles",
 ]

@@ -5,6 +5,7 @@ other module here."""
 from __future__ import annotations
 
 import re
+import secrets
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -34,6 +35,10 @@ class SessionStatus(StrEnum):
 
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(16)  # 128 bits: permalinks are unguessable
 
 
 def is_session_id(text: str) -> bool:

@@ -14,7 +14,7 @@ import urllib.parse
 import boto3
 import pytest
 
-from entrypoints import aws_lambda
+from entrypoints import aws_console, aws_lambda
 from pve.models import SessionStatus
 from store.dynamo import DynamoStore
 from tests.app_harness import INSTALLATION, ROOT, app_env, files_of
@@ -32,7 +32,7 @@ def engine(monkeypatch, tmp_path, github, app_key):
                   PVE_CONSOLE_URL=SOCKET, PVE_GITHUB_CLIENT_ID=github.oauth_client[0],
                   PVE_GITHUB_CLIENT_SECRET=github.oauth_client[1], PVE_GITHUB_WEB_URL=github.url)
     with deployed(monkeypatch, env, bot_login=f"{github.slug}[bot]") as eng:
-        monkeypatch.setattr(aws_lambda, "_console", None)
+        monkeypatch.setattr(aws_console, "_console", None)
         yield eng
 
 
@@ -106,14 +106,14 @@ def test_permalink_live_console_and_proof_from_the_stack_s_own_app(monkeypatch, 
     assert query["session"] == session_id
 
     # The WebSocket routes: a forged or another session's ticket is refused; the page's admits.
-    refused = aws_lambda.console(websocket_event("$connect", "forged=", query={**query, "ticket": "x" * 40}), None)
+    refused = aws_console.handler(websocket_event("$connect", "forged=", query={**query, "ticket": "x" * 40}), None)
     assert refused["statusCode"] == 403
-    other = aws_lambda.console(websocket_event("$connect", "other=", query={**query, "session": "f" * 32}), None)
+    other = aws_console.handler(websocket_event("$connect", "other=", query={**query, "session": "f" * 32}), None)
     assert other["statusCode"] == 403
-    assert aws_lambda.console(websocket_event("$connect", "reader=", query=query), None)["statusCode"] == 200
-    backlog = aws_lambda.console(websocket_event("$default", "reader=", body='{"action": "since", "after": 0}'), None)
+    assert aws_console.handler(websocket_event("$connect", "reader=", query=query), None)["statusCode"] == 200
+    backlog = aws_console.handler(websocket_event("$default", "reader=", body='{"action": "since", "after": 0}'), None)
     assert backlog["statusCode"] == 200
-    bad = aws_lambda.console(websocket_event("$default", "reader=", body='{"action": "since", "after": "x"}'), None)
+    bad = aws_console.handler(websocket_event("$default", "reader=", body='{"action": "since", "after": "x"}'), None)
     assert bad["statusCode"] == 400
     reader_connected.set()
 
@@ -155,6 +155,6 @@ def test_permalink_live_console_and_proof_from_the_stack_s_own_app(monkeypatch, 
     assert get("/quota", cookies=octocat)["statusCode"] == 200
 
     # $disconnect forgets the connection: no more posts to it.
-    assert aws_lambda.console(websocket_event("$disconnect", "reader="), None)["statusCode"] == 200
-    assert aws_lambda.console(websocket_event("$default", "reader=", body='{"action": "since", "after": 0}'),
+    assert aws_console.handler(websocket_event("$disconnect", "reader="), None)["statusCode"] == 200
+    assert aws_console.handler(websocket_event("$default", "reader=", body='{"action": "since", "after": 0}'),
                               None)["statusCode"] == 403

@@ -13,7 +13,7 @@ import boto3
 import pytest
 import uvicorn
 
-from entrypoints import aws_lambda, aws_web
+from entrypoints import aws_console, aws_web
 from pve.events import Event
 from pve.models import Origin, Session, SessionStatus
 from store.connections import ConsoleConnections
@@ -58,8 +58,8 @@ def test_a_running_session_s_console_arrives_over_the_websocket(monkeypatch, tmp
         line(store, 1, "Analyzing logic... ZeroDivisionError in stats/core.py:12 (mean)")
         line(store, 2, "Reproducing in sandbox 3...", "FAILED as reported - ZeroDivisionError")
 
-        monkeypatch.setattr(aws_lambda, "_console", None)
-        with Gateway(lambda event: aws_lambda.console(event, None)) as gateway:
+        monkeypatch.setattr(aws_console, "_console", None)
+        with Gateway(lambda event: aws_console.handler(event, None)) as gateway:
             env.update(PVE_CONSOLE_URL=gateway.socket_url, PVE_CONSOLE_ENDPOINT=gateway.management_url)
             for k, v in env.items():
                 monkeypatch.setenv(k, v)  # the console function reads its settings as on Lambda
