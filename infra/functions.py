@@ -20,9 +20,7 @@ handler reaches and nothing else. ``sam build`` then installs the requirements b
     uv run --frozen python infra/functions.py sam      # build, then sam build (zip functions only)
     uv run --frozen python infra/functions.py show     # what each function holds
 
-``sam`` is aws-sam-cli (``scripts/install.sh`` installs it as a uv tool, apart from the
-project's environment); its Python builder needs ``python3<minor>`` of the function's runtime on
-PATH, which ``sam`` here finds (PATH, ``uv python find``, pyenv) and puts there for the call.
+``sam`` is aws-sam-cli; its Python builder needs the runtime's python on PATH (``tools.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ from __future__ import annotations
 import argparse
 import ast
 import glob
-import hashlib
 import os
 import re
 import shutil
@@ -39,7 +36,6 @@ import sys
 import tempfile
 import time
 import tomllib
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -47,6 +43,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # a script's folder: its sibling modules
+from sizes import Size, mib, size, sizes, sizes_table  # noqa: E402,F401 (the command's, and the tests')
+from tools import find_python, find_sam  # noqa: E402
+
 TEMPLATE = ROOT / "infra" / "template.yaml"
 BUILD = ROOT / "infra" / "build"
 SAM_BUILD = ROOT / ".aws-sam" / "build"
@@ -426,45 +426,6 @@ def build(functions: list[Function] | None = None) -> list[Artifact]:
 # --------------------------------------------------------------------------- sam build
 
 
-def find_sam() -> str:
-    """aws-sam-cli: on PATH, else where ``uv tool install`` put it (scripts/install.sh)."""
-    found = shutil.which("sam")
-    if found:
-        return found
-    uv = shutil.which("uv")
-    if uv:
-        bin_dir = subprocess.run([uv, "tool", "dir", "--bin"], capture_output=True, text=True).stdout.strip()
-        if bin_dir and os.access(Path(bin_dir) / "sam", os.X_OK):
-            return str(Path(bin_dir) / "sam")
-    raise SystemExit("sam (aws-sam-cli) is missing: run scripts/install.sh")
-
-
-def _works(python: str, version: str) -> bool:
-    try:
-        out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30)
-    except OSError:
-        return False
-    return out.returncode == 0 and out.stdout.strip() == version
-
-
-def find_python(version: str) -> str:
-    """A real ``python<version>`` (not a pyenv shim that refuses): PATH, uv's discovery, pyenv."""
-    candidates = [shutil.which(f"python{version}") or ""]
-    uv = shutil.which("uv")
-    if uv:
-        candidates.append(subprocess.run([uv, "python", "find", "--no-project", version], capture_output=True,
-                                         text=True, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"}).stdout.strip())
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    candidates += sorted(glob.glob(str(pyenv / f"{version}.*" / "bin" / f"python{version}")), reverse=True)
-    candidates += [f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
-    for candidate in filter(None, candidates):
-        if _works(candidate, version):
-            return candidate
-    raise SystemExit(f"python{version} is missing: sam builds the functions' dependencies with the runtime's "
-                     f"Python (install python{version}, e.g. apt-get install python{version} or pyenv)")
-
-
 def sam_build(build_dir: Path = SAM_BUILD, functions: list[Function] | None = None, *,
               capture: bool = True) -> subprocess.CompletedProcess[str]:
     """``sam build --parallel`` of the zip functions (never in a container; the image functions
@@ -486,57 +447,12 @@ def sam_build(build_dir: Path = SAM_BUILD, functions: list[Function] | None = No
         return subprocess.run(command, cwd=cwd, env=env, capture_output=capture, text=True)
 
 
-# --------------------------------------------------------------------------- what sam built
-
-
 def built_folders(build_dir: Path = SAM_BUILD) -> dict[str, Path]:
     """Each zip function's artifact folder in a sam build, by logical id (its built template's CodeUri)."""
     template = load_template(build_dir / "template.yaml")
     zips = {f.logical_id for f in zip_functions(load_template())}
     return {name: build_dir / r["Properties"]["CodeUri"] for name, r in template["Resources"].items()
             if name in zips}
-
-
-@dataclass(frozen=True)
-class Size:
-    unzipped: int  # bytes, what Lambda counts against 250 MB (the files, unzipped)
-    zipped: int  # bytes, the zip sam package uploads (deflated, as samcli.lib.package.utils.make_zip)
-
-
-def size(folder: Path) -> Size:
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    unzipped = sum(p.stat().st_size for p in files)
-    with tempfile.TemporaryFile() as out:
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in files:
-                zf.write(path, path.relative_to(folder).as_posix())
-        zipped = out.tell()
-    return Size(unzipped, zipped)
-
-
-def sizes(folders: dict[str, Path]) -> dict[str, Size]:
-    """``size`` of each folder; folders holding the same files are zipped once."""
-    measured: dict[str, Size] = {}
-    found: dict[str, Size] = {}
-    for name, folder in folders.items():
-        digest = hashlib.sha256()
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
-        key = digest.hexdigest()
-        if key not in found:
-            found[key] = size(folder)
-        measured[name] = found[key]
-    return measured
-
-
-def mib(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
-
-
-def sizes_table(sizes: dict[str, Size]) -> str:
-    rows = ["| function | unzipped (limit 250 MiB) | zipped (limit 50 MiB) |", "|---|---|---|"]
-    rows += [f"| {name} | {mib(s.unzipped)} | {mib(s.zipped)} |" for name, s in sizes.items()]
-    return "\n".join(rows)
 
 
 # --------------------------------------------------------------------------- the command
