@@ -259,24 +259,21 @@ class Verification:
         pending, t1 = self.pending, self.reproduce_started
         if pending is None:
             return
-        try:
-            if not pending.done():
-                # No candidate passed the reproduction (one that did would have waited for it),
-                # so no verdict needs it. It is stopped, not awaited: on a large suite it would
-                # add half a minute to a session that is over.
-                await pending.cancel()
-                self.session.oracle_note = ("none: not needed (no candidate passed the reproduction; the baseline "
-                                            f"was stopped after {time.monotonic() - t1:.0f} s, unfinished)")
-            else:  # the search ran beside the baseline: the session records it as it ended
-                self.record(await pending.result())
-                assert self.checks is not None
-                self.checks = pending.latest(self.checks)
-                self.session.timings_ms["baseline"] = (time.monotonic() - t1) * 1000
-        finally:
+        if not pending.done():
+            # No candidate passed the reproduction (one that did would have waited for it), so no
+            # verdict needs it. It is stopped, not awaited: on a large suite it would add half a
+            # minute to a session that is over.
             await pending.cancel()
+            self.session.oracle_note = ("none: not needed (no candidate passed the reproduction; the baseline "
+                                        f"was stopped after {time.monotonic() - t1:.0f} s, unfinished)")
+        else:  # the search ran beside the baseline: the session records it as it ended
+            self.record(await pending.result())
+            assert self.checks is not None
+            self.checks = pending.latest(self.checks)
+            self.session.timings_ms["baseline"] = (time.monotonic() - t1) * 1000
 
     async def stop_baseline(self) -> None:
-        """Whatever happened, no baseline outlives its verification."""
+        """Whatever happened, no baseline outlives its verification (the drivers' ``finally``)."""
         if self.pending is not None:
             await self.pending.cancel()
 
@@ -325,7 +322,7 @@ class Verification:
     async def _cache(self) -> bool:
         """The last verified fix for the same error signature, re-verified here. True when it was."""
         assert self.checks is not None
-        report = self.session.brain or self.brain()
+        report = self.brain()
         self.signature = error_signature(self.checks.analysis, self._staged().read_text)
         report.signature = self.signature or ""
         if self.signature is None or not self.req.cache:
